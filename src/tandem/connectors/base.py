@@ -1,0 +1,249 @@
+"""The contract every connector implements: one small lifecycle.
+
+A connector knows one system (an ERP, a CRM) and speaks its native field names. It knows
+nothing of the pipeline, the state store or the screen. The pipeline drives it through
+:class:`Connector`:
+
+* ``open`` / ``close``: connect, authenticate, describe; release everything.
+* ``describe``: the native schema of one bound entity, to validate the mapping before any write.
+* ``read_changes``: a stream of batches of :class:`Change`, ordered by the compound cursor
+  ``(modified_at, key)``, deletes included (``deleted=True``).
+* ``read_all`` / ``read_records``: current records, for first linking and ``tandem reconcile``.
+* ``write_batch``: idempotent upserts / updates / deletes; one :class:`WriteOutcome` per op,
+  per-record failures reported in the outcome (never raised), transient failures raised as
+  :class:`~tandem.errors.Retriable` for the whole batch.
+* ``wait_for_change``: block until the system signals a change or the timeout passes.
+
+Values travel as JSON-compatible Python values: ``str``, ``int``, ``float``, ``bool``, ``None``,
+``decimal.Decimal``, ``datetime.date`` and timezone-aware ``datetime.datetime`` (UTC).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from tandem.errors import RecordRejected
+
+WriteAction = Literal["upsert", "update", "delete"]
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Cursor:
+    """A position in a system's change stream: compound ``(modified_at, key)``.
+
+    Ordering is the tuple order, so ties on ``modified_at`` are broken by ``key``; a reader
+    resumes strictly after the cursor (minus the overlap window, which the caller applies).
+    """
+
+    modified_at: datetime
+    key: str = ""
+
+    def minus(self, seconds: float) -> Cursor:
+        """The cursor moved back by an overlap window (key reset so ties are re-read)."""
+        return Cursor(self.modified_at - timedelta(seconds=seconds), "")
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One record as the system holds it now, or the fact that it was deleted.
+
+    Attributes:
+        key: the record's native key in this system (Salesforce Id, ERP primary key as text).
+        fields: native field name -> value; empty for a delete.
+        modified_at: when the system last changed the record (UTC).
+        deleted: the record is gone (soft- or hard-deleted).
+    """
+
+    key: str
+    fields: Mapping[str, Any]
+    modified_at: datetime
+    deleted: bool = False
+
+    @property
+    def cursor(self) -> Cursor:
+        """The cursor position just at this change."""
+        return Cursor(self.modified_at, self.key)
+
+
+@dataclass(frozen=True, slots=True)
+class EntityBinding:
+    """What one connector must know of one flow entity, taken from the flow config.
+
+    Attributes:
+        name: the flow's entity name, e.g. ``customer``.
+        source: the native object: a Salesforce sObject (``Account``), an ERP table or view.
+        key: the native primary-key field (``Id``, ``id``).
+        fields: the native fields Tandem reads and writes (key and external_id excluded).
+        external_id: the native field holding the *other* system's key, used for idempotent
+            upserts (``ERP_Id__c`` in Salesforce, ``crm_id`` in an ERP table). ``None`` when
+            the entity is never written in this system.
+        options: connector-specific settings (``modified_column``, ``query``, ``bulk_threshold``).
+    """
+
+    name: str
+    source: str
+    key: str
+    fields: tuple[str, ...]
+    external_id: str | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class WriteOp:
+    """One write the pipeline asks a connector to make.
+
+    * ``upsert``: match on ``binding.external_id == match``; insert when absent, else update.
+    * ``update``: the record with native key ``key``; ``values`` may include the external_id.
+    * ``delete``: the record with native key ``key``.
+
+    Attributes:
+        action: what to do.
+        ref: an opaque correlation id, echoed in the outcome (the source record's key).
+        values: native field -> value to set.
+        match: the external-id value to upsert on (the other system's key).
+        key: the native key in this system, when known.
+    """
+
+    action: WriteAction
+    ref: str
+    values: Mapping[str, Any] = field(default_factory=dict)
+    match: str | None = None
+    key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WriteOutcome:
+    """The target's answer for one :class:`WriteOp`.
+
+    Attributes:
+        ref: the op's ``ref``.
+        ok: the target confirmed the write.
+        key: the record's native key in the target (set when ``ok``).
+        created: the write inserted a new record.
+        error: why the target refused this record (when not ``ok``).
+    """
+
+    ref: str
+    ok: bool
+    key: str | None = None
+    created: bool = False
+    error: RecordRejected | None = None
+
+
+FieldType = Literal[
+    "id",
+    "string",
+    "text",
+    "email",
+    "phone",
+    "url",
+    "picklist",
+    "multipicklist",
+    "reference",
+    "boolean",
+    "integer",
+    "number",
+    "currency",
+    "percent",
+    "date",
+    "datetime",
+    "other",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class FieldInfo:
+    """A native field as the system describes it."""
+
+    name: str
+    type: FieldType
+    nillable: bool = True
+    createable: bool = True
+    updateable: bool = True
+    length: int | None = None
+    unique: bool = False
+    external_id: bool = False
+    picklist: tuple[str, ...] | None = None
+    restricted_picklist: bool = False
+    reference_to: tuple[str, ...] = ()
+    required_on_create: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class EntitySchema:
+    """A native object as the system describes it."""
+
+    source: str
+    fields: Mapping[str, FieldInfo]
+
+
+@runtime_checkable
+class Connector(Protocol):
+    """The contract between the pipeline and one system."""
+
+    system: str
+    """Short name of the system kind, e.g. ``salesforce`` or ``sql``."""
+
+    async def open(self) -> None:
+        """Connect and authenticate; raise :class:`~tandem.errors.Fatal` when impossible."""
+
+    async def close(self) -> None:
+        """Release connections; safe to call twice."""
+
+    async def describe(self, binding: EntityBinding) -> EntitySchema:
+        """The native schema of ``binding.source``."""
+
+    def read_changes(
+        self, binding: EntityBinding, since: Cursor | None, batch_size: int
+    ) -> AsyncIterator[Sequence[Change]]:
+        """Changes strictly after ``since`` (all records when ``None``), in cursor order."""
+
+    def read_all(self, binding: EntityBinding, batch_size: int) -> AsyncIterator[Sequence[Change]]:
+        """Every live record, in key order, in batches."""
+
+    async def read_records(self, binding: EntityBinding, keys: Sequence[str]) -> dict[str, Change]:
+        """The current state of the given records; absent or deleted keys are left out."""
+
+    async def write_batch(
+        self, binding: EntityBinding, ops: Sequence[WriteOp]
+    ) -> list[WriteOutcome]:
+        """Apply the ops; one outcome per op, in order."""
+
+    async def wait_for_change(self, timeout: float) -> bool:
+        """Block until the system signals a change (True) or ``timeout`` seconds pass (False)."""
+
+
+async def sleep_wait(timeout: float) -> bool:
+    """``wait_for_change`` for systems that cannot signal: sleep, then report no signal."""
+    await asyncio.sleep(timeout)
+    return False
+
+
+def utc(value: datetime) -> datetime:
+    """Return ``value`` as an aware UTC datetime; a naive value is taken to be UTC already."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+__all__ = [
+    "EPOCH",
+    "Change",
+    "Connector",
+    "Cursor",
+    "EntityBinding",
+    "EntitySchema",
+    "FieldInfo",
+    "FieldType",
+    "WriteAction",
+    "WriteOp",
+    "WriteOutcome",
+    "sleep_wait",
+    "utc",
+]

@@ -1,0 +1,150 @@
+"""The one exception hierarchy of Tandem.
+
+Errors are grouped by what the caller should do with them::
+
+    TandemError
+    +- ConfigError            bad flow spec or credentials shape: stop at start; names file, line, field
+    +- ConnectorError         (system, operation) a call to an ERP or CRM failed
+    |  +- Retriable           429, 5xx, timeouts, UNABLE_TO_LOCK_ROW: back off, honour Retry-After
+    |  +- Fatal               auth after one refresh, permission, quota spent: stop this flow, alert
+    |  +- RecordRejected      one record's data is bad: dead-letter it with the system's message, go on
+    +- MappingError           a value cannot be mapped or fails validation; becomes a dead letter
+    +- StoreError             state could not be saved: stop, resume later, lose nothing
+
+Vendor exceptions (httpx, SQLAlchemy, ...) are translated at the boundary with ``raise X from exc``.
+Messages never carry secrets.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class TandemError(Exception):
+    """Base class of every error Tandem raises on purpose."""
+
+
+class ConfigError(TandemError):
+    """The flow spec, a secret reference or a mapping is wrong; raised before any write.
+
+    Attributes:
+        file: the config file, when known.
+        line: 1-based line in that file, when known.
+        field: dotted path of the offending setting, e.g. ``entities.customer.fields[2].crm``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        field: str | None = None,
+    ) -> None:
+        self.file = file
+        self.line = line
+        self.field = field
+        where = ":".join(str(p) for p in (file, line) if p is not None)
+        prefix = f"{where}: " if where else ""
+        at = f"{field}: " if field else ""
+        super().__init__(f"{prefix}{at}{message}")
+
+
+class ConnectorError(TandemError):
+    """A call to an external system failed.
+
+    Attributes:
+        system: which system, e.g. ``salesforce`` or ``erp``.
+        operation: what was being done, e.g. ``upsert Account``.
+        code: the system's error code when it gave one (``UNABLE_TO_LOCK_ROW``).
+    """
+
+    def __init__(
+        self, message: str, *, system: str, operation: str, code: str | None = None
+    ) -> None:
+        self.system = system
+        self.operation = operation
+        self.code = code
+        super().__init__(f"{system} {operation}: {message}")
+
+
+class Retriable(ConnectorError):
+    """A transient failure; the same call may succeed later.
+
+    Attributes:
+        retry_after: seconds the system asked us to wait, when it said so.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        system: str,
+        operation: str,
+        code: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, system=system, operation=operation, code=code)
+        self.retry_after = retry_after
+
+
+class Fatal(ConnectorError):
+    """A failure that retrying will not fix: stop the flow and alert a person."""
+
+
+class RecordRejected(ConnectorError):
+    """The target refused one record because of its data.
+
+    Attributes:
+        record: the record's key in the source system.
+        field: the offending field, when the system named one.
+        value: the offending value, when known.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        system: str,
+        operation: str,
+        record: str,
+        code: str | None = None,
+        field: str | None = None,
+        value: Any = None,
+    ) -> None:
+        super().__init__(message, system=system, operation=operation, code=code)
+        self.record = record
+        self.field = field
+        self.value = value
+
+
+class MappingError(TandemError):
+    """A value cannot be mapped or is invalid for the canonical model.
+
+    Attributes:
+        record: the record's key in the source system.
+        field: the canonical or source field.
+        value: the offending value.
+    """
+
+    def __init__(self, message: str, *, record: str, field: str, value: Any) -> None:
+        self.record = record
+        self.field = field
+        self.value = value
+        super().__init__(f"record {record}, field {field}, value {value!r}: {message}")
+
+
+class StoreError(TandemError):
+    """The state store could not be read or written; the pass stops and resumes later."""
+
+
+__all__ = [
+    "ConfigError",
+    "ConnectorError",
+    "Fatal",
+    "MappingError",
+    "RecordRejected",
+    "Retriable",
+    "StoreError",
+    "TandemError",
+]
