@@ -215,11 +215,11 @@ class Connector(Protocol):
     ) -> list[WriteOutcome]:
         """Apply the ops; one outcome per op, in order."""
 
-    async def wait_for_change(self, timeout: float) -> bool:
+    async def wait_for_change(self, timeout: float) -> bool:  # noqa: ASYNC109
         """Block until the system signals a change (True) or ``timeout`` seconds pass (False)."""
 
 
-async def sleep_wait(timeout: float) -> bool:
+async def sleep_wait(timeout: float) -> bool:  # noqa: ASYNC109
     """``wait_for_change`` for systems that cannot signal: sleep, then report no signal."""
     await asyncio.sleep(timeout)
     return False

@@ -5,15 +5,16 @@ from __future__ import annotations
 import typer
 
 from tandem import __version__
+from tandem.cli import demo, flow, queues
+from tandem.cli.common import app
 from tandem.sandbox.cli import app as sandbox_app
 
-app = typer.Typer(
-    name="tandem",
-    help="Tandem keeps an on-premise ERP and a cloud CRM consistent, both ways.",
-    no_args_is_help=True,
-    add_completion=False,
-)
 app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(queues.deadletters_app, name="deadletters")
+app.add_typer(queues.conflicts_app, name="conflicts")
+app.add_typer(flow.erp_app, name="erp")
+
+__commands__ = (demo,)
 
 
 @app.command()
@@ -27,5 +28,4 @@ def main() -> None:
     app()
 
 
-if __name__ == "__main__":
-    main()
+__all__ = ["app", "main"]

@@ -1,0 +1,84 @@
+"""What every command shares: the app, the --config option, error reporting."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from tandem.config import FlowSpec, load_flow
+from tandem.errors import ConfigError, Fatal, StoreError, TandemError
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    name="tandem",
+    help="Tandem keeps an on-premise ERP and a cloud CRM consistent, both ways.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err = Console(stderr=True)
+
+ConfigOption = Annotated[
+    Path,
+    typer.Option(
+        "--config",
+        "-c",
+        envvar="TANDEM_CONFIG",
+        help="The flow config (YAML).",
+        show_default=True,
+    ),
+]
+DEFAULT_CONFIG = Path("tandem.yaml")
+
+
+def load(config: Path) -> FlowSpec:
+    """Load the flow config or exit with the error (file, line, field)."""
+    return guard(lambda: load_flow(config))
+
+
+def guard(call: Callable[[], T]) -> T:
+    """Run ``call``; turn Tandem's errors into a clear message and an exit code."""
+    try:
+        return call()
+    except ConfigError as exc:
+        err.print(f"[red]config error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    except (Fatal, StoreError) as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
+    except TandemError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
+
+
+def run_async(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run a coroutine to completion under :func:`guard`."""
+    return guard(lambda: asyncio.run(factory()))
+
+
+def setup_logging(verbose: bool) -> None:
+    """Log to stderr; INFO with --verbose, else WARNING (TANDEM_LOG_LEVEL overrides)."""
+    level = os.environ.get("TANDEM_LOG_LEVEL") or ("INFO" if verbose else "WARNING")
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+__all__ = [
+    "DEFAULT_CONFIG",
+    "ConfigOption",
+    "app",
+    "console",
+    "err",
+    "guard",
+    "load",
+    "run_async",
+    "setup_logging",
+]

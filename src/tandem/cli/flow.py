@@ -1,0 +1,251 @@
+"""Commands that drive a flow: check, plan, sync, run, status, reconcile, schema, erp."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+from typing import Annotated
+
+import typer
+from sqlalchemy.engine import make_url
+
+from tandem.cli.common import (
+    DEFAULT_CONFIG,
+    ConfigOption,
+    app,
+    console,
+    err,
+    guard,
+    load,
+    run_async,
+    setup_logging,
+)
+from tandem.cli.render import pass_table, planned_table, progress_on, reconcile_table
+from tandem.config import flow_json_schema
+from tandem.pipeline.events import EventBus
+from tandem.pipeline.reconcile import ReconcileReport
+from tandem.pipeline.reconcile import reconcile as run_reconcile
+from tandem.pipeline.report import PassReport
+from tandem.pipeline.runtime import build_connector, open_store, running_engine
+
+erp_app = typer.Typer(help="The ERP side: change capture.", no_args_is_help=True)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Log what happens.")]
+EntityOption = Annotated[
+    list[str] | None, typer.Option("--entity", "-e", help="Only these entities (repeatable).")
+]
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of the flow config (for editors and CI validation)."""
+    console.print_json(json.dumps(flow_json_schema()))
+
+
+@app.command()
+def check(config: ConfigOption = DEFAULT_CONFIG, verbose: VerboseOption = False) -> None:
+    """Validate the config, connect to both systems, check the mapping against their schemas."""
+    setup_logging(verbose)
+    flow = load(config)
+    console.print(
+        f"[green]✓[/green] {config}: flow [bold]{flow.name}[/bold], {len(flow.entities)} entities"
+    )
+
+    async def probe() -> list[str]:
+        async with running_engine(flow, check=False) as engine:
+            console.print("[green]✓[/green] connected to erp and crm")
+            return await engine.prepare()
+
+    problems = run_async(probe)
+    if problems:
+        for problem in problems:
+            err.print(f"[red]✗[/red] {problem}")
+        raise typer.Exit(1)
+    console.print("[green]✓[/green] the mapping fits both systems' schemas")
+
+
+@app.command()
+def plan(
+    config: ConfigOption = DEFAULT_CONFIG,
+    entity: EntityOption = None,
+    limit: Annotated[int, typer.Option(help="Planned writes to list.")] = 20,
+    as_json: JsonOption = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Dry run: what would change in which system, per entity and field. Nothing is written."""
+    setup_logging(verbose)
+    flow = load(config)
+
+    async def dry() -> PassReport:
+        async with running_engine(flow) as engine:
+            return await engine.sync(dry_run=True, entities=entity)
+
+    report = run_async(dry)
+    if as_json:
+        data = report.as_dict()
+        data["planned"] = [
+            {
+                "entity": c.entity,
+                "target": c.target,
+                "action": c.action,
+                "source_key": c.source_key,
+                "target_key": c.target_key,
+                "fields": {k: str(v) for k, v in c.fields.items()},
+            }
+            for c in report.planned
+        ]
+        console.print_json(json.dumps(data))
+        return
+    console.print(pass_table(report, "plan (dry run: nothing written)"))
+    if report.planned:
+        console.print(planned_table(report, limit))
+
+
+@app.command()
+def sync(
+    config: ConfigOption = DEFAULT_CONFIG,
+    entity: EntityOption = None,
+    as_json: JsonOption = False,
+    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    verbose: VerboseOption = False,
+) -> None:
+    """One sync pass: every change since the last pass, both ways."""
+    setup_logging(verbose)
+    flow = load(config)
+    bus = EventBus()
+
+    async def once() -> PassReport:
+        async with running_engine(flow, bus=bus) as engine:
+            with progress_on(bus, enabled=progress and not as_json):
+                return await engine.sync(entities=entity)
+
+    report = run_async(once)
+    if as_json:
+        console.print_json(json.dumps(report.as_dict()))
+    else:
+        console.print(pass_table(report, "sync"))
+
+
+@app.command()
+def run(config: ConfigOption = DEFAULT_CONFIG, verbose: VerboseOption = False) -> None:
+    """Sync continuously (or on the configured interval) until stopped (Ctrl-C / SIGTERM)."""
+    setup_logging(verbose)
+    flow = load(config)
+
+    async def forever() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+
+        def on_pass(report: PassReport) -> None:
+            if report.writes or report.total("dead_lettered") or report.total("conflicts"):
+                console.print(
+                    f"pass: {report.total('read')} read, {report.writes} written, "
+                    f"{report.total('dead_lettered')} dead-lettered, "
+                    f"{report.total('conflicts')} conflicts"
+                )
+
+        async with running_engine(flow) as engine:
+            console.print(f"tandem: running flow [bold]{flow.name}[/bold]; Ctrl-C stops")
+            await engine.run(stop, on_pass=on_pass)
+        console.print("tandem: stopped")
+
+    run_async(forever)
+
+
+@app.command()
+def status(config: ConfigOption = DEFAULT_CONFIG, as_json: JsonOption = False) -> None:
+    """Links, cursors, dead letters, conflicts and pending work of the flow."""
+    flow = load(config)
+    store = guard(lambda: open_store(flow))
+    try:
+        stats = guard(lambda: store.stats(flow.name))
+    finally:
+        store.close()
+    if as_json:
+        console.print_json(json.dumps(stats, default=str))
+        return
+    state = make_url(flow.state_url()).render_as_string(hide_password=True)
+    console.print(f"flow [bold]{flow.name}[/bold] (state: {state})")
+    for key, value in stats.items():
+        console.print(f"  {key}: {value}")
+
+
+@app.command()
+def reconcile(
+    config: ConfigOption = DEFAULT_CONFIG,
+    heal: Annotated[bool, typer.Option("--heal", help="Repair the drift found.")] = False,
+    entity: EntityOption = None,
+    as_json: JsonOption = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Compare both systems record by record; report drift; --heal repairs it."""
+    setup_logging(verbose)
+    flow = load(config)
+
+    async def compare() -> ReconcileReport:
+        async with running_engine(flow) as engine:
+            return await run_reconcile(engine, heal=heal, entities=entity)
+
+    report = run_async(compare)
+    if as_json:
+        data = {
+            "differences": report.differences,
+            "healed": report.healed,
+            "entities": {
+                name: {
+                    "erp_records": c.erp_records,
+                    "crm_records": c.crm_records,
+                    "in_sync": c.in_sync,
+                    "crm_only": c.crm_only,
+                    "drift": c.drift,
+                }
+                for name, c in report.entities.items()
+            },
+            "drifts": [
+                {
+                    "entity": d.entity,
+                    "kind": d.kind,
+                    "erp_key": d.erp_key,
+                    "crm_key": d.crm_key,
+                    "fields": {k: [str(a), str(b)] for k, (a, b) in d.fields.items()},
+                    "message": d.message,
+                }
+                for d in report.drifts
+            ],
+        }
+        console.print_json(json.dumps(data))
+    else:
+        console.print(reconcile_table(report))
+        for drift in report.drifts[:20]:
+            console.print(
+                f"  {drift.kind}: {drift.entity} erp={drift.erp_key} "
+                f"crm={drift.crm_key} {drift.fields or drift.message}"
+            )
+        console.print(
+            f"{report.differences} differences" + (f", {report.healed} healed" if heal else "")
+        )
+
+
+@erp_app.command("install-capture")
+def install_capture_cmd(config: ConfigOption = DEFAULT_CONFIG) -> None:
+    """Install the trigger-maintained change log on the ERP tables of the flow."""
+    flow = load(config)
+    connector = guard(lambda: build_connector(flow, "erp"))
+    tables = sorted(
+        {
+            (spec.erp.source, spec.erp.key)
+            for spec in flow.entities.values()
+            if not spec.erp.options.get("query")
+        }
+    )
+    installer = getattr(connector, "install_capture", None)
+    if installer is None:
+        err.print(f"[red]error:[/red] the ERP connector ({connector.system}) has no change log")
+        raise typer.Exit(1)
+    guard(lambda: installer(tables))
+    for table, key in tables:
+        console.print(f"[green]✓[/green] change capture on {table} (key {key})")

@@ -1,0 +1,164 @@
+"""Commands for what waits for a person: dead letters and conflicts."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+import typer
+from rich.table import Table
+
+from tandem.cli.common import DEFAULT_CONFIG, ConfigOption, console, err, guard, load, run_async
+from tandem.config import FlowSpec
+from tandem.pipeline.resolve import apply_resolution
+from tandem.pipeline.runtime import open_store, running_engine
+from tandem.store import Conflict, StateStore
+
+deadletters_app = typer.Typer(help="Records that could not be synced.", no_args_is_help=True)
+conflicts_app = typer.Typer(help="Fields changed on both sides.", no_args_is_help=True)
+
+StatusOption = Annotated[str, typer.Option(help="open, retrying, resolved, dropped or all.")]
+IdsArgument = Annotated[list[int] | None, typer.Argument(help="Ids; none means all open ones.")]
+
+
+def _store(flow: FlowSpec) -> StateStore:
+    return guard(lambda: open_store(flow))
+
+
+@deadletters_app.command("list")
+def deadletters_list(
+    config: ConfigOption = DEFAULT_CONFIG,
+    status: StatusOption = "open",
+    entity: Annotated[str | None, typer.Option()] = None,
+    limit: int = 50,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """List dead letters with the system's message."""
+    flow = load(config)
+    store = _store(flow)
+    try:
+        rows = store.dead_letters(
+            flow=flow.name, status=None if status == "all" else status, entity=entity, limit=limit
+        )
+    finally:
+        store.close()
+    if as_json:
+        console.print_json(json.dumps([row.__dict__ for row in rows], default=str))
+        return
+    table = Table(title=f"dead letters ({status})")
+    for column in ("id", "entity", "from", "record", "field", "value", "message", "tries"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            str(row.id),
+            row.entity,
+            row.side,
+            row.record_key,
+            row.field or "",
+            row.value or "",
+            row.message,
+            str(row.attempts),
+        )
+    console.print(table)
+
+
+def _select(store: StateStore, flow: FlowSpec, ids: list[int] | None) -> list[Any]:
+    rows = store.dead_letters(flow=flow.name, status="open", limit=100_000)
+    return [row for row in rows if not ids or row.id in ids]
+
+
+@deadletters_app.command("retry")
+def deadletters_retry(config: ConfigOption = DEFAULT_CONFIG, ids: IdsArgument = None) -> None:
+    """Queue dead letters for another try; the next sync re-reads them from their source."""
+    flow = load(config)
+    store = _store(flow)
+    try:
+        rows = _select(store, flow, ids)
+        with store.transaction():
+            for row in rows:
+                store.enqueue(
+                    flow=flow.name,
+                    entity=row.entity,
+                    side=row.side,
+                    record_keys=[row.record_key],
+                    reason=f"retry dead letter {row.id}",
+                )
+            store.set_dead_letter_status([row.id for row in rows], "retrying")
+    finally:
+        store.close()
+    console.print(f"{len(rows)} dead letters queued; the next `tandem sync` retries them")
+
+
+@deadletters_app.command("drop")
+def deadletters_drop(config: ConfigOption = DEFAULT_CONFIG, ids: IdsArgument = None) -> None:
+    """Give up on dead letters (they stay in the log as dropped)."""
+    flow = load(config)
+    store = _store(flow)
+    try:
+        rows = _select(store, flow, ids)
+        store.set_dead_letter_status([row.id for row in rows], "dropped")
+    finally:
+        store.close()
+    console.print(f"{len(rows)} dead letters dropped")
+
+
+@conflicts_app.command("list")
+def conflicts_list(
+    config: ConfigOption = DEFAULT_CONFIG,
+    status: StatusOption = "open",
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """List fields that were changed on both sides."""
+    flow = load(config)
+    store = _store(flow)
+    try:
+        rows = store.conflicts(
+            flow=flow.name, status=None if status == "all" else status, limit=500
+        )
+    finally:
+        store.close()
+    if as_json:
+        console.print_json(json.dumps([row.__dict__ for row in rows], default=str))
+        return
+    table = Table(title=f"conflicts ({status})")
+    for column in ("id", "entity", "erp key", "crm key", "field", "was", "erp", "crm"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            str(row.id),
+            row.entity,
+            row.erp_key or "",
+            row.crm_key or "",
+            row.field,
+            repr(row.base_value),
+            repr(row.erp_value),
+            repr(row.crm_value),
+        )
+    console.print(table)
+
+
+@conflicts_app.command("resolve")
+def conflicts_resolve(
+    conflict_id: Annotated[int, typer.Argument(help="The conflict's id.")],
+    config: ConfigOption = DEFAULT_CONFIG,
+    erp: Annotated[bool, typer.Option("--erp", help="Keep the ERP's value.")] = False,
+    crm: Annotated[bool, typer.Option("--crm", help="Keep the CRM's value.")] = False,
+    value: Annotated[str | None, typer.Option("--value", help="Write this value to both.")] = None,
+) -> None:
+    """Resolve a conflict: the chosen value is written to both systems now."""
+    chosen = [name for name, on in (("erp", erp), ("crm", crm), ("value", value is not None)) if on]
+    if len(chosen) != 1:
+        err.print("[red]error:[/red] give exactly one of --erp, --crm, --value")
+        raise typer.Exit(2)
+    resolution: Literal["erp", "crm", "value"] = chosen[0]  # type: ignore[assignment]
+    flow = load(config)
+
+    async def resolve() -> Conflict:
+        async with running_engine(flow) as engine:
+            return await apply_resolution(engine, conflict_id, resolution, value)
+
+    conflict = run_async(resolve)
+    console.print(
+        f"conflict {conflict.id} resolved ({resolution}): {conflict.entity}.{conflict.field} = "
+        f"{conflict.resolved_value!r} in both systems"
+    )

@@ -1,0 +1,110 @@
+"""Rich rendering of reports: tables where a table reads best, progress while work runs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from rich.progress import (
+    BarColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from tandem.cli.common import console
+from tandem.pipeline.events import BatchDone, Event, EventBus
+from tandem.pipeline.reconcile import ReconcileReport
+from tandem.pipeline.report import COUNTERS, PassReport
+
+
+def pass_table(report: PassReport, title: str) -> Table:
+    """Counters per entity and direction."""
+    table = Table(title=title)
+    table.add_column("entity")
+    table.add_column("direction")
+    for name in COUNTERS:
+        table.add_column(name.replace("_", " "), justify="right")
+    for entity, per in report.counts.items():
+        for direction, counts in per.items():
+            table.add_row(entity, direction, *(str(counts[name]) for name in COUNTERS))
+    return table
+
+
+def planned_table(report: PassReport, limit: int) -> Table:
+    """The first ``limit`` writes a dry run would make."""
+    table = Table(title=f"planned writes (first {limit} of {len(report.planned)})")
+    for column in ("entity", "write to", "action", "source key", "target key", "fields"):
+        table.add_column(column)
+    for change in report.planned[:limit]:
+        fields = ", ".join(f"{k}={v!r}" for k, v in list(change.fields.items())[:6])
+        table.add_row(
+            change.entity,
+            change.target,
+            change.action,
+            change.source_key,
+            change.target_key or "(new)",
+            fields,
+        )
+    return table
+
+
+def reconcile_table(report: ReconcileReport) -> Table:
+    """Per-entity counts of a reconciliation."""
+    table = Table(title="reconcile")
+    for column in ("entity", "erp records", "crm records", "in sync", "crm only", "differences"):
+        table.add_column(column, justify="right" if column != "entity" else "left")
+    for entity, counts in report.entities.items():
+        detail = ", ".join(f"{k}: {v}" for k, v in sorted(counts.drift.items())) or "0"
+        table.add_row(
+            entity,
+            str(counts.erp_records),
+            str(counts.crm_records),
+            str(counts.in_sync),
+            str(counts.crm_only),
+            detail,
+        )
+    return table
+
+
+@contextmanager
+def progress_on(bus: EventBus, enabled: bool = True) -> Iterator[None]:
+    """Show a live progress line per entity and direction while a pass runs."""
+    if not enabled:
+        yield
+        return
+    progress = Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn(
+            "{task.completed} read · {task.fields[written]} written · {task.fields[failed]} failed"
+        ),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
+    tasks: dict[str, TaskID] = {}
+    written: dict[str, int] = {}
+    failed: dict[str, int] = {}
+
+    def on_batch(event: Event) -> None:
+        if not isinstance(event, BatchDone):
+            return
+        name = f"{event.entity} {event.source}→{'crm' if event.source == 'erp' else 'erp'}"
+        if name not in tasks:
+            tasks[name] = progress.add_task(name, total=None, written=0, failed=0)
+            written[name] = failed[name] = 0
+        written[name] += event.written
+        failed[name] += event.failed
+        progress.update(tasks[name], advance=event.read, written=written[name], failed=failed[name])
+
+    bus.subscribe(on_batch, BatchDone)
+    with progress:
+        yield
+
+
+__all__ = ["pass_table", "planned_table", "progress_on", "reconcile_table"]

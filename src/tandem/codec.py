@@ -1,0 +1,203 @@
+"""The one JSON entry point of Tandem: exact round-trips and stable hashes.
+
+Plain JSON loses the types the engine cares about: ``Decimal("10.50")`` becomes a float,
+dates and instants become strings nobody can tell apart from text, bytes do not encode at all.
+:func:`dumps` writes them as one-key *tagged* objects and :func:`loads` reads them back
+exactly::
+
+    Decimal("10.50")                  -> {"$dec": "10.50"}
+    date(2024, 5, 1)                  -> {"$date": "2024-05-01"}
+    datetime(..., tzinfo=UTC)         -> {"$dt": "2024-05-01T10:00:00.000000+00:00"}
+    b"\\x00\\xff"                       -> {"$bytes": "AP8="}
+    {"$dec": 1} (a dict whose keys
+     start with "$")                  -> {"$map": {"$dec": 1}}
+
+Instants must be timezone-aware; they are stored in UTC (an aware value in another zone comes
+back as the same instant in UTC). A naive ``datetime`` is refused, because guessing its zone is
+how records shift by a day. Tuples come back as lists; sets, NaN/infinite floats and non-text
+dict keys are refused.
+
+:func:`stable_hash` digests a value independently of dict order and of how a decimal is written
+(``Decimal("10.0")`` and ``Decimal("10")`` hash the same), for change detection.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+_DEC = "$dec"
+_DATE = "$date"
+_DT = "$dt"
+_BYTES = "$bytes"
+_MAP = "$map"
+_TAGS = frozenset({_DEC, _DATE, _DT, _BYTES, _MAP})
+
+
+def dumps(obj: Any) -> str:
+    """Serialise ``obj`` to compact JSON text with tagged special values.
+
+    Args:
+        obj: ``None``, ``bool``, ``int``, ``float``, ``str``, ``Decimal``, ``date``, aware
+            ``datetime``, ``bytes``, and lists, tuples and ``str``-keyed dicts of those.
+
+    Returns:
+        JSON text; dict keys are sorted, so equal values give equal text.
+
+    Raises:
+        TypeError: a value of an unsupported type, or a dict key that is not text.
+        ValueError: a naive ``datetime`` or a NaN/infinite ``float``.
+    """
+    return json.dumps(
+        _encode(obj),
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        allow_nan=False,
+    )
+
+
+def loads(text: str | bytes) -> Any:
+    """Parse JSON text written by :func:`dumps` back into the original values.
+
+    Args:
+        text: JSON text.
+
+    Returns:
+        The decoded value, tagged objects turned back into ``Decimal``, ``date``,
+        ``datetime`` (aware, UTC) and ``bytes``.
+
+    Raises:
+        ValueError: the text is not valid JSON or a tagged value is malformed.
+    """
+    return _decode(json.loads(text))
+
+
+def stable_hash(obj: Any) -> str:
+    """The SHA-256 hex digest of ``obj`` in a canonical form.
+
+    The digest does not depend on dict key order, on the exponent a decimal is written
+    with (``Decimal("10.0")`` == ``Decimal("10")``) or on the time zone an instant is given
+    in. Types stay distinct: ``10``, ``10.0`` and ``Decimal("10")`` hash differently.
+
+    Args:
+        obj: a value :func:`dumps` accepts.
+
+    Returns:
+        64 lowercase hex characters.
+
+    Raises:
+        TypeError: as :func:`dumps`.
+        ValueError: as :func:`dumps`.
+    """
+    text = json.dumps(
+        _encode(obj, canonical=True),
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        allow_nan=False,
+    )
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+_PLAIN = frozenset({str, int, bool, type(None)})
+
+
+def _encode(obj: Any, canonical: bool = False) -> Any:
+    kind = type(obj)
+    if kind in _PLAIN:  # the common case first: most field values are text or numbers
+        return obj
+    if kind is dict:
+        return _encode_map(obj, canonical)
+    if kind is list or kind is tuple:
+        return [_encode(item, canonical) for item in obj]
+    # Subclasses and the rarer types; order matters: bool is an int, datetime is a date.
+    if isinstance(obj, bool | int | str):
+        return obj
+    if isinstance(obj, float):
+        if obj != obj or obj in (float("inf"), float("-inf")):
+            raise ValueError(f"cannot encode non-finite float {obj!r}")
+        return obj
+    if isinstance(obj, Decimal):
+        return {_DEC: _canonical_decimal(obj) if canonical else str(obj)}
+    if isinstance(obj, datetime):
+        if obj.tzinfo is None or obj.utcoffset() is None:
+            raise ValueError(f"cannot encode naive datetime {obj.isoformat()}; give it a time zone")
+        return {_DT: obj.astimezone(UTC).isoformat(timespec="microseconds")}
+    if isinstance(obj, date):
+        return {_DATE: obj.isoformat()}
+    if isinstance(obj, bytes | bytearray | memoryview):
+        return {_BYTES: base64.b64encode(bytes(obj)).decode("ascii")}
+    if isinstance(obj, Mapping):
+        return _encode_map(obj, canonical)
+    if isinstance(obj, list | tuple):
+        return [_encode(item, canonical) for item in obj]
+    raise TypeError(f"cannot encode value of type {type(obj).__name__}: {obj!r:.80}")
+
+
+def _encode_map(obj: Mapping[Any, Any], canonical: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    escape = False
+    for key, value in obj.items():
+        if type(key) is not str and not isinstance(key, str):
+            raise TypeError(f"cannot encode dict key {key!r}: keys must be str")
+        if key[:1] == "$":
+            escape = True
+        out[key] = value if type(value) in _PLAIN else _encode(value, canonical)
+    return {_MAP: out} if escape else out
+
+
+def _canonical_decimal(value: Decimal) -> str:
+    # normalize() would round to the context precision; strip trailing zeros by hand.
+    if not value.is_finite():
+        return str(value)
+    if value.is_zero():
+        return "0"
+    sign, digits, exponent = value.as_tuple()
+    assert isinstance(exponent, int)  # finite decimals have an int exponent
+    text = "".join(map(str, digits))
+    stripped = text.rstrip("0")
+    exponent += len(text) - len(stripped)
+    return f"{'-' if sign else ''}{stripped}E{exponent}"
+
+
+def _decode(obj: Any) -> Any:
+    if isinstance(obj, list):
+        return [_decode(item) for item in obj]
+    if not isinstance(obj, dict):
+        return obj
+    if len(obj) == 1:
+        ((tag, raw),) = obj.items()
+        if tag in _TAGS:
+            return _decode_tag(tag, raw)
+    return {key: _decode(value) for key, value in obj.items()}
+
+
+def _decode_tag(tag: str, raw: Any) -> Any:
+    if tag == _MAP:
+        if not isinstance(raw, dict):
+            raise ValueError(f"malformed {_MAP} value {raw!r:.80}")
+        return {key: _decode(value) for key, value in raw.items()}
+    if not isinstance(raw, str):
+        raise ValueError(f"malformed {tag} value {raw!r:.80}")
+    try:
+        if tag == _DEC:
+            return Decimal(raw)
+        if tag == _DATE:
+            return date.fromisoformat(raw)
+        if tag == _DT:
+            parsed = datetime.fromisoformat(raw)
+            if parsed.tzinfo is None:
+                raise ValueError("naive instant")
+            return parsed.astimezone(UTC)
+        return base64.b64decode(raw.encode("ascii"), validate=True)
+    except (ArithmeticError, ValueError) as exc:
+        raise ValueError(f"malformed {tag} value {raw!r:.80}: {exc}") from exc
+
+
+__all__ = ["dumps", "loads", "stable_hash"]

@@ -1,0 +1,306 @@
+"""The flow spec: connections, defaults, value maps and entities, validated as a whole."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Self
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationInfo,
+    model_validator,
+)
+
+from tandem.config.entity import EntitySpec
+from tandem.config.fields import FieldSpec
+from tandem.config.issues import Path as IssuePath
+from tandem.config.issues import dotted, raise_issues
+from tandem.config.parts import DEFAULTABLE, Defaults, ValueMapSpec
+from tandem.config.secrets import (
+    EnvRef,
+    FileRef,
+    absolutise,
+    find_inline_secrets,
+    has_url_password,
+    is_reference,
+    resolve_reference,
+    sqlite_absolute,
+)
+from tandem.errors import ConfigError
+from tandem.model import validate_field
+
+
+def _context_dir(info: ValidationInfo) -> tuple[Path, str | None]:
+    context = info.context if isinstance(info.context, dict) else {}
+    base = context.get("base_dir")
+    file = context.get("file")
+    return (Path(base) if base else Path.cwd()), (str(file) if file else None)
+
+
+class ConnectionSpec(BaseModel):
+    """How to reach one system: ``type`` names the connector, the rest is its own settings.
+
+    Secrets (passwords, tokens, client secrets, private keys, URLs with a password) must be
+    references, ``{env: NAME}`` or ``{file: PATH}``; they are read only by
+    :meth:`resolved_settings`, when the connection opens.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(description="Connector kind: sql, salesforce, ...")
+
+    _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
+    _file: str | None = PrivateAttr(None)
+    _name: str = PrivateAttr("")
+
+    @model_validator(mode="after")
+    def _no_inline_secrets(self, info: ValidationInfo) -> Self:
+        self._base_dir, self._file = _context_dir(info)
+        raise_issues(find_inline_secrets(self.model_extra or {}))
+        return self
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The connector settings as written (references unresolved, ``type`` left out)."""
+        return copy.deepcopy(dict(self.model_extra or {}))
+
+    def resolved_settings(self) -> dict[str, Any]:
+        """The connector settings with every reference read into a :class:`SecretStr`.
+
+        File-path settings (``*_file``, ``*_path``, ``*_dir``) and SQLite URLs are made absolute
+        against the config file's folder.
+
+        Raises:
+            ConfigError: an environment variable is unset or a secret file unreadable.
+        """
+        resolved: dict[str, Any] = self._resolve(
+            self.settings, ("connections", self._name or self.type)
+        )
+        return resolved
+
+    def _resolve(self, value: Any, path: IssuePath) -> Any:
+        if is_reference(value):
+            return resolve_reference(value, self._base_dir, file=self._file, field=dotted(path))
+        if isinstance(value, dict):
+            return {
+                key: absolutise(str(key), self._resolve(item, (*path, str(key))), self._base_dir)
+                for key, item in value.items()
+            }
+        if isinstance(value, list):
+            return [self._resolve(item, (*path, i)) for i, item in enumerate(value)]
+        return value
+
+
+def _value_map_issues(
+    entity: EntitySpec, spec: FieldSpec, value_maps: Mapping[str, ValueMapSpec]
+) -> list[str]:
+    """ERP values of a map (the canonical vocabulary) that the canonical field would refuse."""
+    vm = value_maps[spec.value_map or ""]
+    if spec.field.startswith("x_") or spec.ref is not None:
+        return []
+    bad: list[str] = []
+    for erp_value in vm.targets("erp"):
+        try:
+            validate_field(entity.model, spec.field, erp_value)
+        except ValueError as exc:
+            bad.append(
+                f"ERP value {erp_value!r} of value map {spec.value_map} is not a valid"
+                f" {spec.field}: {exc}"
+            )
+    return bad[:3]
+
+
+class FlowSpec(BaseModel):
+    """A whole flow: what to keep consistent between one ERP and one CRM, and how."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: int = Field(1, ge=1, le=1, description="Spec format version (1).")
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="Flow name.")
+    state: str | EnvRef | FileRef | None = Field(
+        None,
+        description="SQLAlchemy URL of the state store; default <config dir>/.tandem/state.db."
+        " After loading, a plain URL is absolute (relative SQLite paths resolved); a reference"
+        " stays a reference: use state_url() to read it.",
+    )
+    connections: dict[str, ConnectionSpec] = Field(description="Exactly `erp` and `crm`.")
+    defaults: Defaults = Field(default_factory=Defaults)
+    value_maps: dict[str, ValueMapSpec] = Field(default_factory=dict)
+    entities: dict[str, EntitySpec] = Field(min_length=1)
+
+    _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
+    _file: str | None = PrivateAttr(None)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_defaults(cls, data: Any) -> Any:
+        """Entities inherit unset settings from ``defaults`` and take their name from their key."""
+        if not isinstance(data, dict):
+            return data
+        raw_defaults = data.get("defaults")
+        defaults: dict[str, Any] = raw_defaults if isinstance(raw_defaults, dict) else {}
+        entities = data.get("entities")
+        if not isinstance(entities, dict):
+            return data
+        merged: dict[Any, Any] = {}
+        for name, raw in entities.items():
+            if isinstance(raw, dict):
+                raw = dict(raw)
+                raw.setdefault("name", str(name))
+                for key in DEFAULTABLE:
+                    if key not in raw and key in defaults:
+                        raw[key] = copy.deepcopy(defaults[key])
+            merged[name] = raw
+        return {**data, "entities": merged}
+
+    @model_validator(mode="after")
+    def _cross_check(self, info: ValidationInfo) -> Self:
+        self._base_dir, self._file = _context_dir(info)
+        for name, connection in self.connections.items():
+            connection._name = name
+        raise_issues(self._issues())
+        if self.state is None or isinstance(self.state, str):
+            self.state = self.state_url()  # plain URLs are made absolute at load
+        return self
+
+    def _issues(self) -> list[tuple[IssuePath, str]]:
+        issues: list[tuple[IssuePath, str]] = []
+        if isinstance(self.state, str) and has_url_password(self.state):
+            issues.append(
+                (("state",), "this URL carries a password: use {env: NAME} or {file: PATH}")
+            )
+        for side in ("erp", "crm"):
+            if side not in self.connections:
+                issues.append((("connections",), f"a flow needs a connection named {side}"))
+        for name, entity in self.entities.items():
+            at: IssuePath = ("entities", name)
+            if entity.name != name:
+                issues.append(((*at, "name"), f"the entity's name must be its key {name!r}"))
+            for index, dep in enumerate(entity.depends_on):
+                if dep not in self.entities:
+                    issues.append(((*at, "depends_on", index), f"unknown entity {dep!r}"))
+            for index, spec in enumerate(entity.fields):
+                if spec.value_map is not None and spec.value_map not in self.value_maps:
+                    issues.append(
+                        (
+                            (*at, "fields", index, "value_map"),
+                            f"unknown value map {spec.value_map!r}",
+                        )
+                    )
+                elif spec.value_map is not None:
+                    issues.extend(
+                        ((*at, "fields", index, "value_map"), message)
+                        for message in _value_map_issues(entity, spec, self.value_maps)
+                    )
+                if spec.ref is not None and spec.ref not in self.entities:
+                    issues.append(((*at, "fields", index, "ref"), f"unknown entity {spec.ref!r}"))
+        if not issues:
+            cycle = self._cycle()
+            if cycle:
+                issues.append(
+                    (
+                        ("entities", cycle[0], "depends_on"),
+                        f"dependency cycle: {' -> '.join(cycle)}",
+                    )
+                )
+        return issues
+
+    def _edges(self) -> dict[str, list[str]]:
+        """entity -> the entities it needs first (depends_on and refs; self-refs ignored)."""
+        needs: dict[str, list[str]] = {}
+        for name, entity in self.entities.items():
+            wanted = [*entity.depends_on, *(f.ref for f in entity.fields if f.ref)]
+            needs[name] = [w for w in dict.fromkeys(wanted) if w != name and w in self.entities]
+        return needs
+
+    def _cycle(self) -> list[str]:
+        needs = self._edges()
+        state: dict[str, int] = {}
+        stack: list[str] = []
+
+        def visit(node: str) -> list[str]:
+            state[node] = 1
+            stack.append(node)
+            for dep in needs[node]:
+                if state.get(dep) == 1:
+                    return [*stack[stack.index(dep) :], dep]
+                if dep not in state:
+                    found = visit(dep)
+                    if found:
+                        return found
+            stack.pop()
+            state[node] = 2
+            return []
+
+        for name in self.entities:
+            if name not in state:
+                found = visit(name)
+                if found:
+                    return found
+        return []
+
+    @property
+    def base_dir(self) -> Path:
+        """The folder relative paths start from (the config file's folder)."""
+        return self._base_dir
+
+    @property
+    def source_file(self) -> str | None:
+        """The config file this spec was loaded from, when known."""
+        return self._file
+
+    def entity(self, name: str) -> EntitySpec:
+        """The entity named ``name``.
+
+        Raises:
+            KeyError: no such entity.
+        """
+        return self.entities[name]
+
+    def ordered_entities(self) -> list[EntitySpec]:
+        """Entities in dependency order (depends_on and refs first), else declaration order.
+
+        Raises:
+            ConfigError: the dependencies form a cycle.
+        """
+        cycle = self._cycle()
+        if cycle:
+            raise ConfigError(
+                f"dependency cycle: {' -> '.join(cycle)}",
+                file=self._file,
+                field=f"entities.{cycle[0]}.depends_on",
+            )
+        needs = self._edges()
+        done: list[str] = []
+        pending = list(self.entities)
+        while pending:
+            ready = next(n for n in pending if all(d in done for d in needs[n]))
+            done.append(ready)
+            pending.remove(ready)
+        return [self.entities[n] for n in done]
+
+    def state_url(self) -> str:
+        """The state store's SQLAlchemy URL (resolved; relative SQLite paths made absolute).
+
+        The result may hold a password: never log it.
+
+        Raises:
+            ConfigError: the referenced variable or file is missing.
+        """
+        if self.state is None:
+            return f"sqlite:///{(self._base_dir / '.tandem' / 'state.db').resolve()}"
+        if isinstance(self.state, str):
+            return sqlite_absolute(self.state, self._base_dir)
+        secret: SecretStr = resolve_reference(
+            self.state.model_dump(), self._base_dir, file=self._file, field="state"
+        )
+        return sqlite_absolute(secret.get_secret_value(), self._base_dir)
+
+
+__all__ = ["ConnectionSpec", "FlowSpec"]

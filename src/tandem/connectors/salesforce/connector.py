@@ -1,0 +1,415 @@
+"""The Salesforce connector: the :class:`~tandem.connectors.base.Connector` contract over REST.
+
+* Reads go by the compound cursor ``(SystemModstamp, Id)`` through ``queryAll`` (soft deletes
+  arrive as ``IsDeleted = true``), plus ``getDeleted`` for the window so records already purged
+  from the recycle bin are still reported. A page that comes back full at or above
+  ``bulk_threshold`` rows hands the rest of the read to a Bulk API 2.0 query job.
+* Writes are sObject Collections (200 per call, ``allOrNone=false``): upsert by the binding's
+  external ID, update by Id, delete by Id. An action group above ``bulk_threshold`` ops goes
+  through a Bulk API 2.0 ingest job. Per-record failures come back as outcomes naming record,
+  field and value; transient ones are retried for just those records.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from pydantic import ValidationError
+
+from tandem.connectors.base import (
+    Change,
+    Cursor,
+    EntityBinding,
+    EntitySchema,
+    WriteOp,
+    WriteOutcome,
+    sleep_wait,
+)
+from tandem.connectors.http import Sleep
+from tandem.connectors.salesforce.bulk import BulkApi, IngestOperation
+from tandem.connectors.salesforce.client import COLLECTION_LIMIT, SalesforceClient, SaveResult
+from tandem.connectors.salesforce.describe import diff_schemas, to_schema
+from tandem.connectors.salesforce.errors import record_action
+from tandem.connectors.salesforce.records import (
+    MODSTAMP,
+    build_record,
+    flatten,
+    group_by_action,
+    outcome,
+    row_to_change,
+    select_fields,
+)
+from tandem.connectors.salesforce.settings import SalesforceSettings
+from tandem.connectors.salesforce.soql import (
+    Select,
+    cursor_condition,
+    identifier,
+    in_condition,
+    quote,
+)
+from tandem.connectors.salesforce.values import csv_text
+from tandem.errors import ConfigError, Fatal, RecordRejected
+
+__all__ = ["SalesforceConnector"]
+
+logger = logging.getLogger(__name__)
+
+_STOP_CODES = ("REQUEST_LIMIT_EXCEEDED", "QUOTA_RESERVE", "INVALID_SESSION_ID")
+_GET_DELETED_REACH = timedelta(days=15)
+
+
+class SalesforceConnector:
+    """Salesforce as a Tandem system.
+
+    Args:
+        settings: a :class:`SalesforceSettings`, or a mapping validated into one.
+        http_transport: an ``httpx`` transport (tests pass ``httpx.MockTransport``).
+        sleep: the sleep used for backoff, polling and waiting (tests inject a fake).
+        rng: the jitter source.
+        clock: the current UTC time (tests inject a fixed one).
+
+    Raises:
+        ConfigError: the settings mapping is invalid (the field is named).
+    """
+
+    system = "salesforce"
+
+    def __init__(
+        self,
+        settings: SalesforceSettings | Mapping[str, Any],
+        *,
+        http_transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Sleep = asyncio.sleep,
+        rng: random.Random | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        if not isinstance(settings, SalesforceSettings):
+            try:
+                settings = SalesforceSettings.model_validate(dict(settings))
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                field = ".".join(str(p) for p in first["loc"]) or None
+                raise ConfigError(f"salesforce settings: {first['msg']}", field=field) from None
+        self.settings = settings
+        self.client = SalesforceClient(
+            settings, http_transport=http_transport, sleep=sleep, rng=rng
+        )
+        self.bulk = BulkApi(self.client)
+        self.clock = clock
+        self._schemas: dict[str, EntitySchema] = {}
+        self._closed = False
+
+    @property
+    def calls_made(self) -> int:
+        """API calls this connector made (token calls excluded; they are not API calls)."""
+        return self.client.governor.calls_made
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Authenticate and read the org's API limits into the quota governor."""
+        self._schemas.clear()
+        await self.client.login()
+        await self.client.limits()
+
+    async def close(self) -> None:
+        """Close the HTTP connections; safe to call twice."""
+        if not self._closed:
+            self._closed = True
+            await self.client.aclose()
+
+    async def wait_for_change(self, timeout: float) -> bool:  # noqa: ASYNC109
+        """Salesforce is polled: sleep ``timeout`` seconds and report no signal."""
+        return await sleep_wait(timeout)
+
+    # --- schema ----------------------------------------------------------------------------
+
+    async def describe(self, binding: EntityBinding) -> EntitySchema:
+        """The described schema of ``binding.source``, cached for this run."""
+        schema = self._schemas.get(binding.source)
+        if schema is None:
+            _check_names(binding)
+            schema = to_schema(await self.client.describe(binding.source))
+            self._schemas[binding.source] = schema
+        return schema
+
+    async def schema_drift(self, binding: EntityBinding, previous: EntitySchema) -> list[str]:
+        """Describe again and list what changed since ``previous`` (flow fields first)."""
+        self._schemas.pop(binding.source, None)
+        current = await self.describe(binding)
+        watched = [*binding.fields, *([binding.external_id] if binding.external_id else [])]
+        return diff_schemas(previous, current, watched)
+
+    # --- reads -----------------------------------------------------------------------------
+
+    async def read_changes(
+        self, binding: EntityBinding, since: Cursor | None, batch_size: int
+    ) -> AsyncIterator[Sequence[Change]]:
+        """Changes strictly after ``since`` in ``(SystemModstamp, Id)`` order, deletes included."""
+        schema = await self.describe(binding)
+        purged = deque(await self._deleted_since(binding, since) if since is not None else [])
+        deleted_seen: set[str] = set()
+        batch: list[Change] = []
+        fields = select_fields(binding, with_deleted=True)
+
+        def query(position: Cursor | None) -> Select:
+            select = Select(binding.source, fields).order_by(MODSTAMP, binding.key)
+            return select.where(cursor_condition(position, key=binding.key)) if position else select
+
+        async for change in self._scan(
+            binding, schema, since, query, lambda c: c.cursor, include_deleted=True
+        ):
+            while purged and purged[0].cursor < change.cursor:
+                gone = purged.popleft()
+                if gone.key not in deleted_seen:
+                    deleted_seen.add(gone.key)
+                    batch.append(gone)
+            if change.deleted:
+                if change.key in deleted_seen:
+                    continue
+                deleted_seen.add(change.key)
+            batch.append(change)
+            if len(batch) >= batch_size:
+                yield batch
+                batch = []
+        for gone in purged:
+            if gone.key not in deleted_seen:
+                deleted_seen.add(gone.key)
+                batch.append(gone)
+        for start in range(0, len(batch), batch_size):
+            yield batch[start : start + batch_size]
+
+    async def read_all(
+        self, binding: EntityBinding, batch_size: int
+    ) -> AsyncIterator[Sequence[Change]]:
+        """Every live record in Id order; Bulk query past ``bulk_threshold`` rows."""
+        schema = await self.describe(binding)
+        fields = select_fields(binding, with_deleted=False)
+
+        def query(position: str | None) -> Select:
+            select = Select(binding.source, fields).order_by(binding.key)
+            return select.where(f"{binding.key} > {quote(position)}") if position else select
+
+        batch: list[Change] = []
+        async for change in self._scan(
+            binding, schema, None, query, lambda c: c.key, include_deleted=False
+        ):
+            batch.append(change)
+            if len(batch) >= batch_size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+    async def read_records(self, binding: EntityBinding, keys: Sequence[str]) -> dict[str, Change]:
+        """The live records among ``keys`` (SOQL ``Id IN``, 200 per query)."""
+        schema = await self.describe(binding)
+        fields = select_fields(binding, with_deleted=False)
+        found: dict[str, Change] = {}
+        unique = list(dict.fromkeys(keys))
+        for start in range(0, len(unique), COLLECTION_LIMIT):
+            chunk = unique[start : start + COLLECTION_LIMIT]
+            soql = Select(binding.source, fields).where(in_condition(binding.key, chunk)).soql()
+            async for page in self.client.query_pages(soql):
+                for row in page.records:
+                    change = row_to_change(row, binding, schema)
+                    found[change.key] = change
+        return found
+
+    async def _scan(
+        self,
+        binding: EntityBinding,
+        schema: EntitySchema,
+        start: Any,
+        query: Callable[[Any], Select],
+        position_of: Callable[[Change], Any],
+        *,
+        include_deleted: bool,
+    ) -> AsyncIterator[Change]:
+        """Rows in the query's order, re-querying from the last position per LIMIT round.
+
+        A round that comes back full at or above ``bulk_threshold`` rows means a large read:
+        the rest is done by one Bulk query job instead of many REST pages.
+        """
+        limit = max(self.settings.query_batch_size, 200)
+        if self.settings.bulk_threshold <= limit:
+            limit = max(self.settings.bulk_threshold, 1)
+        position = start
+        total = 0
+        while True:
+            seen, previous = 0, position
+            soql = query(position).limit(limit).soql()
+            async for page in self.client.query_pages(soql, include_deleted=include_deleted):
+                for row in page.records:
+                    change = row_to_change(row, binding, schema)
+                    position = position_of(change)
+                    seen += 1
+                    yield change
+            total += seen
+            if seen < limit:
+                return
+            if position == previous:  # a server ignoring the cursor would loop forever
+                raise Fatal(
+                    f"query did not advance past {position!r}",
+                    system=self.system,
+                    operation=f"read {binding.source}",
+                )
+            if total >= self.settings.bulk_threshold:
+                break
+        soql = query(position).soql()
+        logger.info("salesforce %s: large read, continuing with a Bulk query", binding.source)
+        async for rows in self.bulk.query(soql, include_deleted=include_deleted):
+            for row in rows:
+                yield row_to_change(row, binding, schema, csv=True)
+
+    async def _deleted_since(self, binding: EntityBinding, since: Cursor) -> list[Change]:
+        """Deletes after ``since`` from ``getDeleted`` (covers purged records), cursor order."""
+        if not self.settings.use_get_deleted:
+            return []
+        end = self.clock().astimezone(UTC).replace(microsecond=0)
+        start = since.modified_at.astimezone(UTC).replace(second=0, microsecond=0)
+        if end - start > _GET_DELETED_REACH:
+            logger.warning(
+                "salesforce %s: cursor older than getDeleted can reach; purged deletes before %s "
+                "need a reconcile",
+                binding.source,
+                (end - _GET_DELETED_REACH).isoformat(),
+            )
+            start = end - _GET_DELETED_REACH + timedelta(minutes=1)
+        start = min(start, end - timedelta(minutes=1))
+        try:
+            result = await self.client.get_deleted(binding.source, start, end)
+        except Fatal as exc:
+            if exc.code in _STOP_CODES:
+                raise
+            logger.warning("salesforce %s: getDeleted unavailable: %s", binding.source, exc)
+            return []
+        if result.earliest_available is not None and result.earliest_available > start:
+            logger.warning(
+                "salesforce %s: deletes before %s are no longer listed; run a reconcile",
+                binding.source,
+                result.earliest_available.isoformat(),
+            )
+        changes = [Change(key, {}, when, deleted=True) for key, when in result.records]
+        return sorted((c for c in changes if c.cursor > since), key=lambda c: c.cursor)
+
+    # --- writes ----------------------------------------------------------------------------
+
+    async def write_batch(
+        self, binding: EntityBinding, ops: Sequence[WriteOp]
+    ) -> list[WriteOutcome]:
+        """Apply ``ops``; one outcome per op, in op order.
+
+        Raises:
+            Fatal: the binding names a field the object does not have, or has no external ID
+                for an upsert; or the org refused the whole call.
+            Retriable: a transient failure outlived the retries (the batch may be re-sent:
+                every write is idempotent).
+        """
+        schema = await self.describe(binding)
+        self._check_binding(binding, schema, ops)
+        outcomes: list[WriteOutcome | None] = [None] * len(ops)
+        for action, indexes in group_by_action(ops).items():
+            operation = f"{action} {binding.source}"
+            ready: list[tuple[int, dict[str, Any]]] = []
+            for i in indexes:
+                try:
+                    ready.append((i, build_record(ops[i], binding, schema, operation)))
+                except RecordRejected as exc:
+                    outcomes[i] = WriteOutcome(ops[i].ref, False, error=exc)
+            if not ready:
+                continue
+            if len(ready) > self.settings.bulk_threshold:
+                results = await self._bulk_write(binding, action, ready)
+            else:
+                results = await self._collections_write(binding, action, [r for _, r in ready])
+            for (i, _), result in zip(ready, results, strict=True):
+                outcomes[i] = outcome(ops[i], result, binding, operation)
+        return [o for o in outcomes if o is not None]
+
+    def _check_binding(
+        self, binding: EntityBinding, schema: EntitySchema, ops: Sequence[WriteOp]
+    ) -> None:
+        names = {name for op in ops for name in op.values} | set(binding.fields)
+        if binding.external_id:
+            names.add(binding.external_id)
+        unknown = sorted(n for n in names if "." not in n and n not in schema.fields)
+        if unknown:
+            raise Fatal(
+                f"{binding.source} has no field(s) {', '.join(unknown)} (entity {binding.name})",
+                system=self.system,
+                operation=f"write {binding.source}",
+                code="INVALID_FIELD",
+            )
+        if any(op.action == "upsert" for op in ops) and not binding.external_id:
+            raise Fatal(
+                f"entity {binding.name}: upsert needs an external_id field on {binding.source}",
+                system=self.system,
+                operation=f"upsert {binding.source}",
+            )
+
+    async def _collections_write(
+        self, binding: EntityBinding, action: str, records: list[dict[str, Any]]
+    ) -> list[SaveResult]:
+        obj = binding.source
+        if action == "upsert":
+            assert binding.external_id is not None  # checked in _check_binding
+            return await self.client.upsert(obj, binding.external_id, records)
+        if action == "update":
+            return await self.client.update(obj, records)
+        return await self.client.delete([str(r["Id"]) for r in records], sobject=obj)
+
+    async def _bulk_write(
+        self, binding: EntityBinding, action: str, ready: list[tuple[int, dict[str, Any]]]
+    ) -> list[SaveResult]:
+        key = binding.external_id if action == "upsert" else "Id"
+        assert key is not None
+        flat = [flatten(record) for _, record in ready]
+        columns = [key]
+        for record in flat:
+            columns.extend(c for c in record if c not in columns)
+        rows = [[csv_text(record[c]) if c in record else "" for c in columns] for record in flat]
+        operation: IngestOperation = (
+            "upsert" if action == "upsert" else ("update" if action == "update" else "delete")
+        )
+        results = await self.bulk.ingest(
+            binding.source,
+            operation,
+            columns,
+            rows,
+            key_column=key,
+            external_id=binding.external_id if action == "upsert" else None,
+        )
+        # Rows the job left unprocessed or locked go again through Collections, which
+        # retries just the records that keep failing transiently.
+        again = [
+            i
+            for i, r in enumerate(results)
+            if r is None
+            or (not r.success and any(record_action(e.code) == "retry" for e in r.errors))
+        ]
+        if again:
+            retried = await self._collections_write(binding, action, [ready[i][1] for i in again])
+            for i, result in zip(again, retried, strict=True):
+                results[i] = result
+        return [r if r is not None else SaveResult(None, False) for r in results]
+
+
+def _check_names(binding: EntityBinding) -> None:
+    """Refuse a binding whose object or field names are not SOQL identifiers."""
+    names = {"source": binding.source, "key": binding.key, "external_id": binding.external_id}
+    names |= {f"fields[{i}]": f for i, f in enumerate(binding.fields)}
+    for where, name in names.items():
+        if name is None:
+            continue
+        try:
+            identifier(name)
+        except ValueError as exc:
+            raise ConfigError(str(exc), field=f"entities.{binding.name}.{where}") from None

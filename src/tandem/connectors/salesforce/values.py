@@ -1,0 +1,137 @@
+"""Values between Salesforce's wire forms and Tandem's Python values.
+
+Reading: REST JSON (parsed with ``Decimal`` for numbers, so currency keeps every digit) and Bulk
+CSV text become ``datetime`` (aware UTC), ``date``, ``Decimal`` (currency), ``float`` (double,
+percent), ``int``, ``bool`` or ``str`` according to the described field type.
+
+Writing: Python values become Salesforce JSON: datetimes as ``2024-05-01T10:00:00.000+0000``,
+dates as ``YYYY-MM-DD``, ``Decimal`` as an exact JSON number (:func:`dumps`), or CSV text for Bulk.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from tandem.connectors.base import FieldInfo
+
+__all__ = ["csv_text", "dumps", "from_csv", "from_json", "parse_datetime", "to_wire"]
+
+
+def parse_datetime(text: str) -> datetime:
+    """Parse a Salesforce datetime (``...T22:51:36.000+0000`` or ``...Z``) to aware UTC."""
+    value = text.strip()
+    if value.endswith("Z"):
+        value = value[:-1] + "+00:00"
+    elif len(value) > 5 and value[-5] in "+-" and value[-3] != ":":
+        value = value[:-2] + ":" + value[-2:]
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def _wire_datetime(value: datetime) -> str:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}+0000"
+
+
+def from_json(value: Any, info: FieldInfo | None) -> Any:
+    """Convert one REST JSON value to its Python form for the field ``info``."""
+    if value is None:
+        return None
+    if info is None:
+        return float(value) if isinstance(value, Decimal) else value
+    kind = info.type
+    if kind == "datetime" and isinstance(value, str):
+        return parse_datetime(value)
+    if kind == "date" and isinstance(value, str):
+        return date.fromisoformat(value[:10])
+    if kind == "currency":
+        return value if isinstance(value, Decimal) else Decimal(str(value))
+    if kind in ("number", "percent"):
+        return float(value)
+    if kind == "integer":
+        return int(value)
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
+
+
+def from_csv(text: str, info: FieldInfo | None) -> Any:
+    """Convert one Bulk CSV cell (empty means null) to its Python form."""
+    if text == "":
+        return None
+    kind = info.type if info is not None else "string"
+    try:
+        if kind == "boolean":
+            return text.lower() == "true"
+        if kind == "datetime":
+            return parse_datetime(text)
+        if kind == "date":
+            return date.fromisoformat(text[:10])
+        if kind == "currency":
+            return Decimal(text)
+        if kind in ("number", "percent"):
+            return float(text)
+        if kind == "integer":
+            return int(Decimal(text))
+    except (ValueError, InvalidOperation):
+        return text
+    return text
+
+
+def to_wire(value: Any) -> Any:
+    """A Python value in its Salesforce JSON form (``Decimal`` kept for :func:`dumps`).
+
+    Raises:
+        ValueError: the value has no Salesforce form (a non-finite number, an unknown type).
+    """
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError(f"not a finite number: {value}")
+        return value
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError(f"not a finite number: {value}")
+        return value
+    if isinstance(value, datetime):
+        return _wire_datetime(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, list | tuple):  # a multi-select picklist
+        return ";".join(str(v) for v in value)
+    raise ValueError(f"no Salesforce form for a {type(value).__name__}")
+
+
+def csv_text(value: Any) -> str:
+    """A value as a Bulk CSV cell (``#N/A`` sets a field to null)."""
+    wire = to_wire(value)
+    if wire is None:
+        return "#N/A"
+    if isinstance(wire, bool):
+        return "true" if wire else "false"
+    if isinstance(wire, Decimal):
+        return format(wire, "f")
+    return str(wire)
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON where ``Decimal`` is written as an exact number, not a float."""
+    if isinstance(value, Mapping):
+        items = ",".join(f"{json.dumps(str(k))}:{dumps(v)}" for k, v in value.items())
+        return "{" + items + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(dumps(v) for v in value) + "]"
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, datetime | date):
+        return json.dumps(to_wire(value))
+    return json.dumps(value, allow_nan=False)

@@ -1,0 +1,446 @@
+"""The trigger-maintained change log: install, inspect, prune, uninstall.
+
+One table, ``tandem_changelog(seq, table_name, row_key, op, changed_at)``, filled by
+``AFTER INSERT / UPDATE / DELETE`` row triggers on every captured ERP table. It sees hard
+deletes, and an update that changes a primary key logs the old key as deleted. Timestamps are
+UTC with microseconds (SQLite: milliseconds). ``row_key`` uses a binary collation so that the
+database orders keys as Python does. On PostgreSQL the trigger also calls
+``pg_notify(channel, table_name)`` so that a listening engine wakes at once.
+
+Re-running :func:`install_capture` replaces the triggers; it is safe at any time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import ClassVar
+
+import sqlalchemy as sa
+
+from tandem.connectors.base import utc
+from tandem.connectors.sql.settings import SqlSettings, check_identifier, create_engine
+from tandem.errors import ConfigError
+
+EngineLike = sa.Engine | str | SqlSettings
+OPS = {"I": "INSERT", "U": "UPDATE", "D": "DELETE"}
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureStatus:
+    """What is installed.
+
+    Attributes:
+        dialect: ``sqlite``, ``postgresql`` or ``mysql`` (MariaDB).
+        changelog_exists: the change-log table is there.
+        tables: captured table -> all three triggers present.
+        entries: rows in the change log.
+        last_seq: the highest sequence number, ``None`` when empty.
+        oldest: the oldest entry's time (UTC), ``None`` when empty.
+    """
+
+    dialect: str
+    changelog_exists: bool
+    tables: Mapping[str, bool]
+    entries: int
+    last_seq: int | None
+    oldest: datetime | None
+
+
+def changelog_table(name: str = "tandem_changelog", schema: str | None = None) -> sa.Table:
+    """The change-log table as SQLAlchemy Core sees it (for queries, not DDL)."""
+    return sa.Table(
+        check_identifier(name, "changelog_table"),
+        sa.MetaData(),
+        sa.Column("seq", sa.BigInteger, primary_key=True),
+        sa.Column("table_name", sa.String(128), nullable=False),
+        sa.Column("row_key", sa.String(255), nullable=False),
+        sa.Column("op", sa.String(1), nullable=False),
+        sa.Column("changed_at", sa.DateTime(), nullable=False),
+        schema=schema,
+    )
+
+
+@contextmanager
+def _engine(target: EngineLike) -> Iterator[sa.Engine]:
+    if isinstance(target, sa.Engine):
+        yield target
+        return
+    settings = target if isinstance(target, SqlSettings) else SqlSettings(url=target)
+    engine = create_engine(settings)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def _trigger_name(changelog: str, table: str, op: str) -> str:
+    name = f"{changelog}_{table}_{op.lower()}"
+    if len(name) <= 60:
+        return name
+    digest = hashlib.sha1(table.encode()).hexdigest()[:10]
+    return f"{changelog[:40]}_{digest}_{op.lower()}"
+
+
+class _Dialect(ABC):
+    """Names and DDL for one database; subclasses fill in the per-dialect SQL."""
+
+    NOW: ClassVar[str]
+    """SQL for the current UTC time with sub-second precision, as the change log stores it."""
+
+    def __init__(self, engine: sa.Engine, changelog: str, schema: str | None, channel: str):
+        self.changelog = check_identifier(changelog, "changelog_table")
+        self.channel = check_identifier(channel, "notify_channel")
+        self.schema = schema
+        self.prep = engine.dialect.identifier_preparer
+
+    def q(self, name: str) -> str:
+        """A quoted, schema-qualified table name."""
+        quoted = self.prep.quote(name)
+        return f"{self.prep.quote_schema(self.schema)}.{quoted}" if self.schema else quoted
+
+    @abstractmethod
+    def create_changelog(self) -> list[str]:
+        """Statements creating the change-log table, its indexes (and function)."""
+
+    @abstractmethod
+    def create_triggers(self, table: str, key: str) -> list[str]:
+        """Statements creating the three capture triggers of ``table``."""
+
+    def drop_triggers(self, table: str) -> list[str]:
+        return [
+            f"DROP TRIGGER IF EXISTS {self.q(_trigger_name(self.changelog, table, op))}"
+            for op in OPS
+        ]
+
+    def drop_all(self) -> list[str]:
+        return [f"DROP TABLE IF EXISTS {self.q(self.changelog)}"]
+
+    @abstractmethod
+    def key_text(self, ref: str, key: str) -> str:
+        """SQL rendering ``ref.key`` (``NEW``, ``OLD``, an alias) as text."""
+
+    @abstractmethod
+    def trigger_names_sql(self) -> str:
+        """A query listing the trigger names of the schema."""
+
+
+def _lit(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+class _Sqlite(_Dialect):
+    NOW = "(strftime('%Y-%m-%d %H:%M:%f', 'now') || '000')"
+
+    def q(self, name: str) -> str:
+        return self.prep.quote(name)  # trigger bodies cannot name another schema
+
+    def create_changelog(self) -> list[str]:
+        cl = self.q(self.changelog)
+        return [
+            f"CREATE TABLE IF NOT EXISTS {cl} (seq INTEGER PRIMARY KEY AUTOINCREMENT, "
+            "table_name TEXT NOT NULL, row_key TEXT NOT NULL, op TEXT NOT NULL, "
+            "changed_at TEXT NOT NULL)",
+            f"CREATE INDEX IF NOT EXISTS {self.q(self.changelog + '_pos')} "
+            f"ON {cl} (table_name, changed_at, row_key, seq)",
+            f"CREATE INDEX IF NOT EXISTS {self.q(self.changelog + '_row')} "
+            f"ON {cl} (table_name, row_key)",
+        ]
+
+    def key_text(self, ref: str, key: str) -> str:
+        return f"CAST({ref}.{self.prep.quote(key)} AS TEXT)"
+
+    def _insert(self, table: str, ref: str, key: str, op: str) -> str:
+        return (
+            f"INSERT INTO {self.q(self.changelog)} (table_name, row_key, op, changed_at) "
+            f"VALUES ({_lit(table)}, {self.key_text(ref, key)}, '{op}', {self.NOW});"
+        )
+
+    def create_triggers(self, table: str, key: str) -> list[str]:
+        t, k = self.q(table), self.prep.quote(key)
+        name = {op: self.q(_trigger_name(self.changelog, table, op)) for op in OPS}
+        moved = (
+            f"INSERT INTO {self.q(self.changelog)} (table_name, row_key, op, changed_at) "
+            f"SELECT {_lit(table)}, {self.key_text('OLD', key)}, 'D', {self.NOW} "
+            f"WHERE OLD.{k} IS NOT NEW.{k};"
+        )
+        return [
+            f"CREATE TRIGGER {name['I']} AFTER INSERT ON {t} FOR EACH ROW BEGIN "
+            f"{self._insert(table, 'NEW', key, 'I')} END",
+            f"CREATE TRIGGER {name['U']} AFTER UPDATE ON {t} FOR EACH ROW BEGIN {moved} "
+            f"{self._insert(table, 'NEW', key, 'U')} END",
+            f"CREATE TRIGGER {name['D']} AFTER DELETE ON {t} FOR EACH ROW BEGIN "
+            f"{self._insert(table, 'OLD', key, 'D')} END",
+        ]
+
+    def trigger_names_sql(self) -> str:
+        return "SELECT name FROM sqlite_master WHERE type = 'trigger'"
+
+
+class _Postgres(_Dialect):
+    NOW = "(clock_timestamp() AT TIME ZONE 'UTC')"
+
+    @property
+    def function(self) -> str:
+        return self.q(f"{self.changelog}_capture")
+
+    def create_changelog(self) -> list[str]:
+        cl = self.q(self.changelog)
+        return [
+            f"CREATE TABLE IF NOT EXISTS {cl} (seq BIGINT GENERATED BY DEFAULT AS IDENTITY "
+            "PRIMARY KEY, table_name VARCHAR(128) NOT NULL, "
+            'row_key VARCHAR(255) COLLATE "C" NOT NULL, op CHAR(1) NOT NULL, '
+            "changed_at TIMESTAMP(6) NOT NULL)",
+            f"CREATE INDEX IF NOT EXISTS {self.prep.quote(self.changelog + '_pos')} "
+            f"ON {cl} (table_name, changed_at, row_key, seq)",
+            f"CREATE INDEX IF NOT EXISTS {self.prep.quote(self.changelog + '_row')} "
+            f"ON {cl} (table_name, row_key)",
+            # The key column is passed as the trigger argument; to_jsonb reads it by name.
+            f"CREATE OR REPLACE FUNCTION {self.function}() RETURNS trigger "
+            "LANGUAGE plpgsql AS $fn$\n"
+            "DECLARE old_key text; new_key text;\n"
+            "BEGIN\n"
+            "  IF TG_OP <> 'INSERT' THEN old_key := to_jsonb(OLD) ->> TG_ARGV[0]; END IF;\n"
+            "  IF TG_OP <> 'DELETE' THEN new_key := to_jsonb(NEW) ->> TG_ARGV[0]; END IF;\n"
+            "  IF TG_OP = 'UPDATE' AND old_key IS DISTINCT FROM new_key THEN\n"
+            f"    INSERT INTO {cl} (table_name, row_key, op, changed_at)\n"
+            f"    VALUES (TG_TABLE_NAME, old_key, 'D', {self.NOW});\n"
+            "  END IF;\n"
+            f"  INSERT INTO {cl} (table_name, row_key, op, changed_at)\n"
+            "  VALUES (TG_TABLE_NAME, COALESCE(new_key, old_key), left(TG_OP, 1), "
+            f"{self.NOW});\n"
+            f"  PERFORM pg_notify({_lit(self.channel)}, TG_TABLE_NAME);\n"
+            "  RETURN NULL;\n"
+            "END\n$fn$",
+        ]
+
+    def drop_triggers(self, table: str) -> list[str]:
+        return [
+            f"DROP TRIGGER IF EXISTS {self.prep.quote(_trigger_name(self.changelog, table, op))}"
+            f" ON {self.q(table)}"
+            for op in OPS
+        ]
+
+    def drop_all(self) -> list[str]:
+        return [*super().drop_all(), f"DROP FUNCTION IF EXISTS {self.function}()"]
+
+    def key_text(self, ref: str, key: str) -> str:
+        return f"CAST({ref}.{self.prep.quote(key)} AS TEXT)"
+
+    def create_triggers(self, table: str, key: str) -> list[str]:
+        return [
+            f"CREATE TRIGGER {self.prep.quote(_trigger_name(self.changelog, table, op))} "
+            f"AFTER {verb} ON {self.q(table)} FOR EACH ROW "
+            f"EXECUTE FUNCTION {self.function}({_lit(key)})"
+            for op, verb in OPS.items()
+        ]
+
+    def trigger_names_sql(self) -> str:
+        schema = _lit(self.schema) if self.schema else "current_schema()"
+        return (
+            "SELECT t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+            f"JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = {schema}"
+        )
+
+
+class _Mysql(_Dialect):
+    NOW = "UTC_TIMESTAMP(6)"
+
+    def create_changelog(self) -> list[str]:
+        return [
+            f"CREATE TABLE IF NOT EXISTS {self.q(self.changelog)} ("
+            "seq BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, "
+            "table_name VARCHAR(128) NOT NULL, "
+            "row_key VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL, "
+            "op CHAR(1) NOT NULL, changed_at DATETIME(6) NOT NULL, "
+            f"KEY {self.prep.quote(self.changelog + '_pos')} "
+            "(table_name, changed_at, row_key, seq), "
+            f"KEY {self.prep.quote(self.changelog + '_row')} (table_name, row_key)"
+            ") ENGINE=InnoDB"
+        ]
+
+    def key_text(self, ref: str, key: str) -> str:
+        return f"CAST({ref}.{self.prep.quote(key)} AS CHAR)"
+
+    def _insert(self, table: str, ref: str, key: str, op: str) -> str:
+        return (
+            f"INSERT INTO {self.q(self.changelog)} (table_name, row_key, op, changed_at) "
+            f"VALUES ({_lit(table)}, {self.key_text(ref, key)}, '{op}', {self.NOW})"
+        )
+
+    def create_triggers(self, table: str, key: str) -> list[str]:
+        t, k = self.q(table), self.prep.quote(key)
+        name = {op: self.q(_trigger_name(self.changelog, table, op)) for op in OPS}
+        return [
+            f"CREATE TRIGGER {name['I']} AFTER INSERT ON {t} FOR EACH ROW "
+            f"{self._insert(table, 'NEW', key, 'I')}",
+            f"CREATE TRIGGER {name['U']} AFTER UPDATE ON {t} FOR EACH ROW BEGIN "
+            f"IF NOT (OLD.{k} <=> NEW.{k}) THEN {self._insert(table, 'OLD', key, 'D')}; "
+            f"END IF; {self._insert(table, 'NEW', key, 'U')}; END",
+            f"CREATE TRIGGER {name['D']} AFTER DELETE ON {t} FOR EACH ROW "
+            f"{self._insert(table, 'OLD', key, 'D')}",
+        ]
+
+    def trigger_names_sql(self) -> str:
+        schema = _lit(self.schema) if self.schema else "DATABASE()"
+        return (
+            f"SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = {schema}"
+        )
+
+
+def _dialect(engine: sa.Engine, changelog: str, schema: str | None, channel: str) -> _Dialect:
+    kinds: dict[str, type[_Dialect]] = {
+        "sqlite": _Sqlite,
+        "postgresql": _Postgres,
+        "mysql": _Mysql,
+        "mariadb": _Mysql,
+    }
+    kind = kinds.get(engine.dialect.name)
+    if kind is None:
+        raise ConfigError(f"change capture is not available for {engine.dialect.name}")
+    return kind(engine, changelog, schema, channel)
+
+
+def install_capture(
+    engine_or_url: EngineLike,
+    tables: Sequence[tuple[str, str]],
+    *,
+    changelog_table: str = "tandem_changelog",
+    notify_channel: str = "tandem_changes",
+    schema: str | None = None,
+    seed: bool = True,
+) -> None:
+    """Create the change log and (re)create the capture triggers on ``tables``.
+
+    Args:
+        engine_or_url: an engine, a URL or :class:`SqlSettings` (whose change-log name,
+            channel and schema then apply).
+        tables: ``(table, key column)`` pairs to capture; each key column must be the
+            table's single-column primary key (or another unique, non-null column).
+        changelog_table: the change-log table's name.
+        notify_channel: PostgreSQL NOTIFY channel.
+        schema: schema (PostgreSQL) or database (MariaDB) of the tables and the change log.
+        seed: log every existing row of a table that has no entry yet, so that a first
+            ``read_changes(since=None)`` returns all records.
+
+    Raises:
+        ConfigError: a table or key column does not exist (checked before any change, since
+            a trigger naming a wrong column would make the ERP's own writes fail).
+    """
+    if isinstance(engine_or_url, SqlSettings):
+        changelog_table = engine_or_url.changelog_table
+        notify_channel = engine_or_url.notify_channel
+        schema = schema or engine_or_url.db_schema
+    with _engine(engine_or_url) as engine, engine.begin() as conn:
+        d = _dialect(engine, changelog_table, schema, notify_channel)
+        _check_tables(conn, tables, schema)
+        for stmt in d.create_changelog():
+            conn.exec_driver_sql(stmt)
+        cl = changelog_table_for(d)
+        for table, key in tables:
+            for stmt in [*d.drop_triggers(table), *d.create_triggers(table, key)]:
+                conn.exec_driver_sql(stmt)
+            if seed:
+                has = conn.execute(
+                    sa.select(cl.c.seq).where(cl.c.table_name == table).limit(1)
+                ).first()
+                if has is None:
+                    conn.exec_driver_sql(
+                        f"INSERT INTO {d.q(d.changelog)} (table_name, row_key, op, changed_at) "
+                        f"SELECT {_lit(table)}, {d.key_text('src', key)}, 'I', {d.NOW} "
+                        f"FROM {d.q(table)} src"
+                    )
+
+
+def _check_tables(
+    conn: sa.Connection, tables: Sequence[tuple[str, str]], schema: str | None
+) -> None:
+    insp = sa.inspect(conn)
+    existing = set(insp.get_table_names(schema=schema))
+    for table, key in tables:
+        if table not in existing:
+            raise ConfigError(f"no table {table!r} to capture (views cannot be)", field="tables")
+        columns = {c["name"] for c in insp.get_columns(table, schema=schema)}
+        if key not in columns:
+            raise ConfigError(f"table {table!r} has no column {key!r}", field="tables")
+
+
+def changelog_table_for(d: _Dialect) -> sa.Table:
+    """The change-log :class:`sa.Table` of a dialect helper (internal)."""
+    return changelog_table(d.changelog, None if isinstance(d, _Sqlite) else d.schema)
+
+
+def uninstall_capture(
+    engine_or_url: EngineLike,
+    tables: Sequence[str],
+    *,
+    changelog_table: str = "tandem_changelog",
+    schema: str | None = None,
+    drop_changelog: bool = False,
+) -> None:
+    """Drop the capture triggers on ``tables``; with ``drop_changelog`` the log too."""
+    if isinstance(engine_or_url, SqlSettings):
+        changelog_table = engine_or_url.changelog_table
+        schema = schema or engine_or_url.db_schema
+    with _engine(engine_or_url) as engine, engine.begin() as conn:
+        d = _dialect(engine, changelog_table, schema, "tandem_changes")
+        for table in tables:
+            for stmt in d.drop_triggers(table):
+                conn.exec_driver_sql(stmt)
+        if drop_changelog:
+            for stmt in d.drop_all():
+                conn.exec_driver_sql(stmt)
+
+
+def capture_status(
+    engine_or_url: EngineLike,
+    tables: Sequence[str] = (),
+    *,
+    changelog_table: str = "tandem_changelog",
+    schema: str | None = None,
+) -> CaptureStatus:
+    """Report whether the change log and the triggers on ``tables`` are installed."""
+    if isinstance(engine_or_url, SqlSettings):
+        changelog_table = engine_or_url.changelog_table
+        schema = schema or engine_or_url.db_schema
+    with _engine(engine_or_url) as engine, engine.connect() as conn:
+        d = _dialect(engine, changelog_table, schema, "tandem_changes")
+        exists = sa.inspect(conn).has_table(changelog_table, schema=schema)
+        names = {str(r[0]) for r in conn.exec_driver_sql(d.trigger_names_sql())}
+        installed = {
+            t: all(_trigger_name(d.changelog, t, op) in names for op in OPS) for t in tables
+        }
+        entries, last, oldest = 0, None, None
+        if exists:
+            cl = changelog_table_for(d)
+            row = conn.execute(
+                sa.select(sa.func.count(), sa.func.max(cl.c.seq), sa.func.min(cl.c.changed_at))
+            ).one()
+            entries, last = int(row[0]), (int(row[1]) if row[1] is not None else None)
+            oldest = utc(row[2]) if row[2] is not None else None
+        return CaptureStatus(engine.dialect.name, exists, installed, entries, last, oldest)
+
+
+def prune_changelog(
+    engine_or_url: EngineLike,
+    before: datetime,
+    *,
+    changelog_table: str = "tandem_changelog",
+    schema: str | None = None,
+) -> int:
+    """Delete change-log entries older than ``before``; return how many went.
+
+    Prune only behind every reader's cursor minus its overlap window, or changes are lost.
+    """
+    if isinstance(engine_or_url, SqlSettings):
+        changelog_table = engine_or_url.changelog_table
+        schema = schema or engine_or_url.db_schema
+    with _engine(engine_or_url) as engine, engine.begin() as conn:
+        d = _dialect(engine, changelog_table, schema, "tandem_changes")
+        cl = changelog_table_for(d)
+        cutoff = utc(before).replace(tzinfo=None)
+        return int(conn.execute(sa.delete(cl).where(cl.c.changed_at < cutoff)).rowcount)

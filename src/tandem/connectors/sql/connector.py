@@ -1,0 +1,307 @@
+"""The SQL-database ERP connector: the contract over a synchronous SQLAlchemy engine.
+
+Database work runs in worker threads (``asyncio.to_thread``), one bounded query at a time, so
+the event loop never blocks and memory stays bounded. Driver errors are translated at this
+boundary: :class:`Retriable` (connection, deadlock, lock timeout), :class:`Fatal` (auth,
+permission, missing table), per-record :class:`RecordRejected` in write outcomes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+
+from tandem.connectors.base import (
+    Change,
+    Cursor,
+    EntityBinding,
+    EntitySchema,
+    WriteOp,
+    WriteOutcome,
+)
+from tandem.connectors.sql import capture, faults, reader
+from tandem.connectors.sql.describe import describe_source
+from tandem.connectors.sql.settings import SqlSettings, create_engine, settings_from
+from tandem.connectors.sql.source import Source, resolve
+from tandem.connectors.sql.wakeup import Listener, poll_until_moved
+from tandem.connectors.sql.writer import write_batch
+from tandem.errors import Fatal
+
+T = TypeVar("T")
+
+
+class SqlConnector:
+    """Any SQL-database ERP (SQLite, PostgreSQL via psycopg 3, MariaDB via PyMySQL).
+
+    Args:
+        settings: how to reach the database and how changes are captured, as
+            :class:`SqlSettings` or the mapping of a flow's connection (secrets resolved).
+
+    Raises:
+        ConfigError: the settings mapping is invalid (the field is named).
+    """
+
+    system = "sql"
+
+    def __init__(self, settings: SqlSettings | Mapping[str, Any]) -> None:
+        if not isinstance(settings, SqlSettings):
+            settings = settings_from(settings)
+        self.settings = settings
+        self._secrets = settings.secrets()
+        self._engine: sa.Engine | None = None
+        self._log: sa.Table | None = None
+        self._sources: dict[tuple[Any, ...], Source] = {}
+        self._listener: Listener | None = None
+        self._last_seen: Any = None
+
+    def __repr__(self) -> str:
+        return f"SqlConnector({self.settings.safe_url()!r})"
+
+    @property
+    def listening(self) -> bool:
+        """True when changes are signalled by PostgreSQL LISTEN/NOTIFY rather than polled."""
+        return self._listener is not None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Connect, check the change log, start listening (PostgreSQL).
+
+        Raises:
+            Fatal: authentication or permission refused.
+            Retriable: the server cannot be reached now.
+        """
+        if self._engine is not None:
+            return
+        engine = create_engine(self.settings)
+        self._engine = engine
+        try:
+            await self._start(engine)
+        except BaseException:
+            await self.close()
+            raise
+
+    async def _start(self, engine: sa.Engine) -> None:
+        has_log = await self._run("connect", self._has_changelog)
+        self._last_seen = {}  # modified-column maxima, per bound entity
+        if self.settings.capture != "changelog" or not has_log:
+            return
+        schema = None if engine.dialect.name == "sqlite" else self.settings.db_schema
+        self._log = capture.changelog_table(self.settings.changelog_table, schema)
+        self._last_seen = await self._run("poll", self._prober())
+        if engine.dialect.name == "postgresql":
+            self._listener = Listener(
+                self.settings.sqlalchemy_url(),
+                self.settings.notify_channel,
+                self._secrets,
+                self.settings.connect_timeout,
+            )
+            await self._listener.start()
+
+    async def close(self) -> None:
+        """Release the listener and the pool; safe to call twice."""
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            await listener.close()
+        engine, self._engine = self._engine, None
+        if engine is not None:
+            await asyncio.to_thread(engine.dispose)
+        self._sources.clear()
+        self._log = None
+
+    # -- contract ----------------------------------------------------------------------------
+
+    async def describe(self, binding: EntityBinding) -> EntitySchema:
+        """Reflect ``binding``'s table, view or query (fresh: schema drift shows)."""
+        self._sources.pop(_identity(binding), None)
+        src = await self._source(binding)
+        return await self._run(f"describe {binding.source}", self._with_conn, describe_source, src)
+
+    async def read_changes(
+        self, binding: EntityBinding, since: Cursor | None, batch_size: int
+    ) -> AsyncIterator[Sequence[Change]]:
+        """Changes strictly after ``since`` in cursor order, hard deletes included.
+
+        With the change log a change's cursor is its entry's ``(changed_at, row key)``; with
+        ``modified_column`` capture it is ``(modified column, key)``.
+        """
+        src = await self._source(binding)
+        operation = f"read changes {binding.source}"
+        cursor = since
+        while True:
+            changes, more = await self._run(operation, self._changes, src, cursor, batch_size)
+            if changes:
+                yield changes
+                cursor = changes[-1].cursor
+            if not more:
+                return
+
+    async def read_all(
+        self, binding: EntityBinding, batch_size: int
+    ) -> AsyncIterator[Sequence[Change]]:
+        """Every live record in key order, by keyset pagination."""
+        src = await self._source(binding)
+        after: Any = None
+        while True:
+            changes, after, more = await self._run(
+                f"read {binding.source}",
+                self._with_conn,
+                reader.all_batch,
+                src,
+                self._log,
+                after,
+                batch_size,
+            )
+            if changes:
+                yield changes
+            if not more:
+                return
+
+    async def read_records(self, binding: EntityBinding, keys: Sequence[str]) -> dict[str, Change]:
+        """The current state of ``keys`` (absent or deleted ones left out)."""
+        src = await self._source(binding)
+        return await self._run(
+            f"read {binding.source}", self._with_conn, reader.records, src, self._log, list(keys)
+        )
+
+    async def write_batch(
+        self, binding: EntityBinding, ops: Sequence[WriteOp]
+    ) -> list[WriteOutcome]:
+        """Apply ``ops`` in one transaction, a savepoint per op; refused records in outcomes."""
+        if not ops:
+            return []
+        src = await self._source(binding)
+        engine = self._require()
+        return await self._run(
+            f"write {binding.source}", write_batch, engine, src, list(ops), self._secrets
+        )
+
+    async def wait_for_change(self, timeout: float) -> bool:  # noqa: ASYNC109 (contract)
+        """LISTEN on PostgreSQL; elsewhere poll the change log's (or modified columns') maximum."""
+        if self._listener is not None:
+            return await self._listener.wait(timeout)
+        try:
+            moved, self._last_seen = await poll_until_moved(
+                self._prober(), self._last_seen, timeout, self.settings.poll_seconds
+            )
+        except (sa.exc.SQLAlchemyError, OSError) as exc:
+            raise faults.translate(exc, operation="poll", secrets=self._secrets) from exc
+        return moved
+
+    # -- extras ------------------------------------------------------------------------------
+
+    async def install_capture(
+        self, bindings: Sequence[EntityBinding], *, seed: bool = True
+    ) -> None:
+        """Install the change log and triggers for the tables behind ``bindings``."""
+        tables = []
+        for b in bindings:
+            table = b.options.get("capture_table") or b.options.get("write_table") or b.source
+            tables.append((str(table), b.key))
+        engine = self._require()
+        await self._run(
+            "install capture",
+            lambda: capture.install_capture(
+                engine,
+                tables,
+                changelog_table=self.settings.changelog_table,
+                notify_channel=self.settings.notify_channel,
+                schema=self.settings.db_schema,
+                seed=seed,
+            ),
+        )
+        if self._log is None and self.settings.capture == "changelog":
+            await self.close()
+            await self.open()
+
+    async def prune_changelog(self, before: datetime) -> int:
+        """Delete change-log entries older than ``before``; return how many went."""
+        engine = self._require()
+        return await self._run(
+            "prune changelog",
+            lambda: capture.prune_changelog(
+                engine,
+                before,
+                changelog_table=self.settings.changelog_table,
+                schema=self.settings.db_schema,
+            ),
+        )
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _require(self) -> sa.Engine:
+        if self._engine is None:
+            raise Fatal("the connector is not open", system=faults.SYSTEM, operation="use")
+        return self._engine
+
+    async def _run(self, operation: str, fn: Callable[..., T], *args: Any) -> T:
+        try:
+            return await asyncio.to_thread(fn, *args)
+        except (sa.exc.SQLAlchemyError, OSError) as exc:
+            raise faults.translate(exc, operation=operation, secrets=self._secrets) from exc
+
+    def _with_conn(self, fn: Callable[..., T], *args: Any) -> T:
+        with self._require().connect() as conn:
+            return fn(conn, *args)
+
+    async def _source(self, binding: EntityBinding) -> Source:
+        ident = _identity(binding)
+        if ident not in self._sources:
+            self._sources[ident] = await self._run(
+                f"describe {binding.source}",
+                self._with_conn,
+                resolve,
+                binding,
+                self.settings.db_schema,
+            )
+        return self._sources[ident]
+
+    def _has_changelog(self) -> bool:
+        with self._require().connect() as conn:
+            schema = None if conn.dialect.name == "sqlite" else self.settings.db_schema
+            return sa.inspect(conn).has_table(self.settings.changelog_table, schema=schema)
+
+    def _changes(self, src: Source, since: Cursor | None, size: int) -> tuple[list[Change], bool]:
+        with self._require().connect() as conn:
+            if self.settings.capture == "modified_column" or (
+                src.modified is not None and self._log is None
+            ):
+                if src.modified is None:
+                    raise Fatal(
+                        f"{src.binding.source}: modified_column capture needs the "
+                        "modified_column option",
+                        system=faults.SYSTEM,
+                        operation="read changes",
+                    )
+                return reader.modified_batch(conn, src, since, size)
+            if self._log is None:
+                raise Fatal(
+                    "change capture is not installed: run `tandem erp install-capture`",
+                    system=faults.SYSTEM,
+                    operation="read changes",
+                )
+            return reader.changelog_batch(conn, src, self._log, since, size)
+
+    def _prober(self) -> Callable[[], Any]:
+        """A probe of what moves on change: the change log's last ``seq``, else the maxima of
+        the modified-at columns of the entities read so far (snapshot taken on the loop)."""
+        engine, log = self._require(), self._log
+        watched = [(i, s.modified) for i, s in self._sources.items() if s.modified is not None]
+
+        def probe() -> Any:
+            with engine.connect() as conn:
+                if log is not None:
+                    return conn.execute(sa.select(sa.func.max(log.c.seq))).scalar()
+                return {i: conn.execute(sa.select(sa.func.max(m))).scalar() for i, m in watched}
+
+        return probe
+
+
+def _identity(binding: EntityBinding) -> tuple[Any, ...]:
+    """A hashable identity of a binding, options included (a cache key)."""
+    options = tuple(sorted((k, repr(v)) for k, v in binding.options.items()))
+    return (binding.name, binding.source, binding.key, binding.fields, binding.external_id, options)

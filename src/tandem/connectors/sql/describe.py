@@ -1,0 +1,91 @@
+"""Reflect a table, view or query into the contract's :class:`EntitySchema`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from tandem.connectors.base import EntitySchema, FieldInfo, FieldType
+from tandem.connectors.sql.source import Source, is_boolean
+
+
+def field_type(column: sa.Column[Any]) -> FieldType:
+    """The contract's field type for a reflected column."""
+    kind = column.type
+    if column.primary_key:
+        return "id"
+    if column.foreign_keys:
+        return "reference"
+    if is_boolean(column):
+        return "boolean"
+    checks: list[tuple[type[Any], FieldType]] = [
+        (sa.Enum, "picklist"),
+        (sa.Integer, "integer"),
+        (sa.Numeric, "number"),
+        (sa.DateTime, "datetime"),
+        (sa.Date, "date"),
+        (sa.Text, "text"),
+        (sa.String, "string"),
+    ]
+    for base, name in checks:
+        if isinstance(kind, base):
+            if name == "string" and getattr(kind, "length", None) is None:
+                return "text"
+            return name
+    return "other"
+
+
+def describe_source(conn: sa.Connection, src: Source) -> EntitySchema:
+    """The schema of ``src``: reflected columns of the table (or of ``write_table``).
+
+    A column that only a view or query provides is described as read-only; the
+    autoincrement primary key is neither createable nor updateable.
+    """
+    table = src.write_table
+    read_only = table is None
+    reflected = table if table is not None else src.relation
+    unique = _unique_columns(conn, table) if table is not None else set()
+    fields: dict[str, FieldInfo] = {}
+    for col in src.relation.c:
+        base = reflected.c.get(col.name) if col.name in reflected.c else None
+        if not isinstance(base, sa.Column):
+            fields[col.name] = FieldInfo(
+                name=col.name, type="other", createable=False, updateable=False
+            )
+            continue
+        auto = table is not None and table.autoincrement_column is base
+        computed = base.computed is not None
+        enums = tuple(base.type.enums) if isinstance(base.type, sa.Enum) else None
+        writable = not (read_only or auto or computed)
+        fields[col.name] = FieldInfo(
+            name=col.name,
+            type=field_type(base),
+            nillable=bool(base.nullable) and not base.primary_key,
+            createable=writable,
+            updateable=writable,
+            length=getattr(base.type, "length", None) if isinstance(base.type, sa.String) else None,
+            unique=base.primary_key or col.name in unique,
+            external_id=col.name == src.binding.external_id,
+            picklist=enums,
+            restricted_picklist=enums is not None,
+            reference_to=tuple(sorted({fk.column.table.name for fk in base.foreign_keys})),
+            required_on_create=writable
+            and not base.nullable
+            and base.server_default is None
+            and base.default is None,
+        )
+    return EntitySchema(source=src.binding.source, fields=fields)
+
+
+def _unique_columns(conn: sa.Connection, table: sa.Table) -> set[str]:
+    insp = sa.inspect(conn)
+    found = set()
+    for uc in insp.get_unique_constraints(table.name, schema=table.schema):
+        if len(uc["column_names"]) == 1:
+            found.add(str(uc["column_names"][0]))
+    for ix in insp.get_indexes(table.name, schema=table.schema):
+        names = [n for n in ix["column_names"] if n]
+        if ix.get("unique") and len(names) == 1:
+            found.add(str(names[0]))
+    return found

@@ -1,0 +1,268 @@
+"""Writes: upserts keyed by the external-id column, updates and deletes by key.
+
+A batch runs in one transaction. It is first tried straight through; if the database refuses
+one record (NOT NULL, too long, bad value, foreign key, unique), that transaction is rolled back
+and the batch runs again with a SAVEPOINT per op: the refused record is rolled back to its
+savepoint and reported as a :class:`RecordRejected` outcome, and the rest commits. Clean batches
+so pay no savepoint round trips. Anything else (lost connection, deadlock, lock timeout,
+permission) propagates: the caller rolls the batch back and raises :class:`Retriable` or
+:class:`Fatal`. Every op is idempotent, so a retried batch never duplicates a record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from tandem.connectors.base import WriteOp, WriteOutcome
+from tandem.connectors.sql import faults
+from tandem.connectors.sql.source import Source, write_value
+from tandem.errors import RecordRejected
+
+_DB_ERRORS = (sa.exc.SQLAlchemyError, ValueError, TypeError, ArithmeticError)
+
+
+class _Refused(Exception):
+    """A record refused before or without a database change (internal)."""
+
+    def __init__(
+        self, message: str, field: str | None = None, value: Any = None, code: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.field = field
+        self.value = value
+        self.code = code
+
+
+class NeedsIsolation(Exception):
+    """The straight-through pass met a refused record: roll back, run again with savepoints."""
+
+
+def write_batch(
+    engine: sa.Engine, src: Source, ops: Sequence[WriteOp], secrets: Iterable[str] = ()
+) -> list[WriteOutcome]:
+    """Apply ``ops`` in one transaction; one outcome per op, in order."""
+    try:
+        with engine.begin() as conn:
+            return write_ops(conn, src, ops, secrets, isolate=False)
+    except NeedsIsolation:
+        pass
+    with engine.begin() as conn:
+        return write_ops(conn, src, ops, secrets, isolate=True)
+
+
+def write_ops(
+    conn: sa.Connection,
+    src: Source,
+    ops: Sequence[WriteOp],
+    secrets: Iterable[str] = (),
+    *,
+    isolate: bool = True,
+) -> list[WriteOutcome]:
+    """Apply ``ops`` inside the caller's transaction; one outcome per op, in order.
+
+    Args:
+        conn: a connection inside a transaction.
+        src: the resolved entity.
+        ops: the writes.
+        secrets: strings to scrub from messages.
+        isolate: a savepoint per op. Without, a database refusal raises
+            :class:`NeedsIsolation` (the caller rolls back and retries with ``isolate``).
+    """
+    secrets = tuple(secrets)
+    target = src.write_table.name if src.write_table is not None else src.binding.source
+    outcomes = []
+    for op in ops:
+        operation = f"{op.action} {target}"
+        try:
+            table = _writable(src)
+            values = _values(table, op)
+        except _Refused as refused:
+            outcomes.append(_refusal(op, operation, refused))
+            continue
+        savepoint = conn.begin_nested() if isolate else None
+        try:
+            outcome = _apply(conn, src, table, op, values)
+        except _Refused as refused:  # raised before any change: nothing to undo
+            outcome = _refusal(op, operation, refused)
+        except _DB_ERRORS as exc:
+            if faults.classify(exc) != "record":
+                raise
+            if savepoint is None:
+                raise NeedsIsolation() from exc
+            savepoint.rollback()
+            outcomes.append(_rejection(exc, op, operation, table, values, secrets))
+            continue
+        if savepoint is not None:
+            savepoint.commit()
+        outcomes.append(outcome)
+    return outcomes
+
+
+def _writable(src: Source) -> sa.Table:
+    if src.write_table is None:
+        raise _Refused(
+            f"{src.binding.source!r} is read-only: set the write_table option to write it",
+            code="READ_ONLY",
+        )
+    return src.write_table
+
+
+def _values(table: sa.Table, op: WriteOp) -> dict[str, Any]:
+    out = {}
+    for name, value in op.values.items():
+        if name not in table.c:
+            raise _Refused(f"no column {name!r} in {table.name!r}", name, value, "UNKNOWN_COLUMN")
+        try:
+            out[name] = write_value(table.c[name], value)
+        except (ValueError, TypeError) as exc:
+            raise _Refused(f"bad value: {exc}", name, value, "BAD_VALUE") from None
+    return out
+
+
+def _key(src: Source, op: WriteOp) -> Any:
+    if op.key is None:
+        raise _Refused(f"{op.action} needs the record's key", src.binding.key, None, "NO_KEY")
+    try:
+        return src.parse_key(op.key)
+    except (ValueError, ArithmeticError):
+        raise _Refused("not a valid key", src.binding.key, op.key, "BAD_KEY") from None
+
+
+def _apply(
+    conn: sa.Connection, src: Source, table: sa.Table, op: WriteOp, values: dict[str, Any]
+) -> WriteOutcome:
+    key_col = table.c[src.binding.key]
+    if op.action == "delete":
+        key = _key(src, op)
+        if src.soft_delete is not None:
+            flag = src.soft_delete.name
+            conn.execute(sa.update(table).where(key_col == key).values({flag: src.soft_value}))
+        else:
+            conn.execute(sa.delete(table).where(key_col == key))
+        return WriteOutcome(ref=op.ref, ok=True, key=op.key)
+    if op.action == "update":
+        return _update(conn, table, key_col, _key(src, op), op, values)
+    ext = src.binding.external_id
+    if ext is None or op.match is None:
+        if op.key is not None:
+            return _update(conn, table, key_col, _key(src, op), op, values)
+        raise _Refused("upsert needs an external-id column and a match value", ext, op.match)
+    values[ext] = write_value(table.c[ext], op.match)
+    found = conn.execute(
+        _locked(conn, sa.select(key_col).where(table.c[ext] == values[ext]).limit(2))
+    ).all()
+    if len(found) > 1:
+        raise _Refused("several rows hold this external id", ext, op.match, "DUPLICATE_MATCH")
+    if found:
+        key = found[0][0]
+        conn.execute(sa.update(table).where(key_col == key).values(values))
+        return WriteOutcome(ref=op.ref, ok=True, key=str(key))
+    if op.key is not None:
+        key = _key(src, op)
+        if conn.execute(sa.update(table).where(key_col == key).values(values)).rowcount:
+            return WriteOutcome(ref=op.ref, ok=True, key=op.key)
+    result = conn.execute(sa.insert(table).values(values))
+    pk = result.inserted_primary_key
+    new_key = pk[0] if pk is not None and pk[0] is not None else values.get(key_col.name)
+    return WriteOutcome(ref=op.ref, ok=True, key=str(new_key), created=True)
+
+
+def _update(
+    conn: sa.Connection,
+    table: sa.Table,
+    key_col: sa.Column[Any],
+    key: Any,
+    op: WriteOp,
+    values: dict[str, Any],
+) -> WriteOutcome:
+    if values:
+        hit = conn.execute(sa.update(table).where(key_col == key).values(values)).rowcount
+    else:
+        hit = len(conn.execute(sa.select(key_col).where(key_col == key)).all())
+    if not hit:
+        raise _Refused("no such row", key_col.name, op.key, "NOT_FOUND")
+    return WriteOutcome(ref=op.ref, ok=True, key=op.key)
+
+
+def _locked(conn: sa.Connection, stmt: sa.Select[Any]) -> sa.Select[Any]:
+    return stmt if conn.dialect.name == "sqlite" else stmt.with_for_update()
+
+
+def _refusal(op: WriteOp, operation: str, refused: _Refused) -> WriteOutcome:
+    return _outcome(op, operation, str(refused), refused.field, refused.value, refused.code)
+
+
+def _outcome(
+    op: WriteOp,
+    operation: str,
+    message: str,
+    field: str | None,
+    value: Any,
+    code: str | None,
+) -> WriteOutcome:
+    """A refused op's outcome; the message names the record, the field and the value."""
+    where = f"record {op.ref}" + (f", field {field}, value {value!r}" if field else "")
+    error = RecordRejected(
+        f"{where}: {message}",
+        system=faults.SYSTEM,
+        operation=operation,
+        record=op.ref,
+        field=field,
+        value=value,
+        code=code,
+    )
+    return WriteOutcome(ref=op.ref, ok=False, error=error)
+
+
+def _rejection(
+    exc: BaseException,
+    op: WriteOp,
+    operation: str,
+    table: sa.Table,
+    values: Mapping[str, Any],
+    secrets: Iterable[str],
+) -> WriteOutcome:
+    message = faults.message_of(exc, secrets)
+    field = faults.field_of(exc, message, values) or _guess_field(table, values, message, op)
+    value = op.values.get(field, values.get(field)) if field else None
+    return _outcome(op, operation, message, field, value, faults.code_of(exc))
+
+
+def _guess_field(
+    table: sa.Table, values: Mapping[str, Any], message: str, op: WriteOp
+) -> str | None:
+    """The column most likely at fault when the database did not name one."""
+    text = message.lower()
+    if "null" in text:
+        for col in table.c:
+            if not col.nullable and col.name in values and values[col.name] is None:
+                return col.name
+        if op.action == "upsert":
+            for col in table.c:
+                missing = col.name not in values and col.server_default is None
+                if missing and not col.nullable and table.autoincrement_column is not col:
+                    return col.name
+    for name, value in values.items():
+        length = getattr(table.c[name].type, "length", None)
+        if isinstance(value, str) and length is not None and len(value) > length:
+            return name
+    if "duplicate" in text or "unique" in text:
+        unique = _unique_columns(table) & set(values)
+        if len(unique) == 1:
+            return unique.pop()
+    if "foreign key" in text or "violates foreign" in text:
+        fk_cols = [c.name for c in table.c if c.foreign_keys and c.name in values]
+        if len(fk_cols) == 1:
+            return fk_cols[0]
+    return None
+
+
+def _unique_columns(table: sa.Table) -> set[str]:
+    found = {c.name for c in table.c if c.unique}
+    groups = [list(u.columns) for u in table.constraints if isinstance(u, sa.UniqueConstraint)]
+    groups += [list(ix.columns) for ix in table.indexes if ix.unique]
+    found.update(group[0].name for group in groups if len(group) == 1)
+    return found

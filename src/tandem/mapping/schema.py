@@ -1,0 +1,281 @@
+"""Checks against a system's own description of its objects (``Connector.describe``).
+
+:func:`check_binding` runs once per entity and side before any write and lists every problem
+in words; :func:`validate_native` runs per record and refuses a value the target would refuse,
+so a bad record is dead-lettered before it costs an API call.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import date, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from tandem.connectors.base import EntitySchema, FieldInfo, FieldType
+from tandem.errors import MappingError
+from tandem.mapping.mapper import Side
+from tandem.model import canonical_field
+from tandem.model.types import check_email
+
+if TYPE_CHECKING:
+    from tandem.config import EntitySpec, FieldSpec, ValueMapSpec
+
+TEXT_TYPES: frozenset[FieldType] = frozenset(
+    {"id", "string", "text", "email", "phone", "url", "picklist", "multipicklist", "reference"}
+)
+NUMBER_TYPES: frozenset[FieldType] = frozenset({"integer", "number", "currency", "percent"})
+
+_COMPATIBLE: Mapping[str, frozenset[FieldType]] = {
+    "str": TEXT_TYPES | NUMBER_TYPES | {"other"},
+    "bool": frozenset({"boolean", "integer", "string", "picklist", "other"}),
+    "int": NUMBER_TYPES | {"string", "text", "picklist", "id", "other"},
+    "decimal": NUMBER_TYPES | {"string", "text", "other"},
+    "date": frozenset({"date", "datetime", "string", "text", "other"}),
+    "datetime": frozenset({"datetime", "string", "text", "other"}),
+}
+"""Canonical kind -> native types it can be stored in (``any`` and refs are not checked)."""
+
+
+def _lookup(schema: EntitySchema, name: str) -> FieldInfo | None:
+    info = schema.fields.get(name)
+    if info is not None:
+        return info
+    lowered = name.lower()
+    return next((f for n, f in schema.fields.items() if n.lower() == lowered), None)
+
+
+def check_binding(
+    entity: EntitySpec,
+    side: Side,
+    schema: EntitySchema,
+    writes: bool,
+    value_maps: Mapping[str, ValueMapSpec] | None = None,
+) -> list[str]:
+    """Compare an entity's mapping on one side with that side's described schema.
+
+    Args:
+        entity: the flow entity.
+        side: which system ``schema`` describes.
+        schema: the connector's description of the entity's native object.
+        writes: Tandem writes this entity on ``side`` (checks writability and required fields).
+        value_maps: the flow's value maps, to check their targets against restricted picklists.
+
+    Returns:
+        One human message per problem (empty when the mapping fits): unknown fields, fields
+        Tandem would write that the system will not let it write, value-map targets missing
+        from a restricted picklist, type mismatches, required fields left unmapped.
+    """
+    where = f"{side} {schema.source}"
+    binding = entity.binding(side)
+    problems: list[str] = []
+    for name in (binding.key, *binding.fields):
+        if _lookup(schema, name) is None:
+            problems.append(f"{where}: unknown field {name!r} (entity {entity.name})")
+    if binding.external_id is not None:
+        problems.extend(_check_external_id(entity, where, schema, binding.external_id, writes))
+    for field in entity.fields:
+        native = field.native(side)
+        info = _lookup(schema, native) if native else None
+        if info is not None:
+            problems.extend(_check_type(entity, field, where, info))
+            problems.extend(_check_picklist(entity, field, side, where, info, value_maps or {}))
+    if writes:
+        problems.extend(_check_writes(entity, side, where, schema))
+    return problems
+
+
+def _check_external_id(
+    entity: EntitySpec, where: str, schema: EntitySchema, name: str, writes: bool
+) -> list[str]:
+    info = _lookup(schema, name)
+    if info is None:
+        return [f"{where}: unknown external-id field {name!r} (entity {entity.name})"]
+    if writes and not (info.createable and info.updateable):
+        return [f"{where}: external-id field {info.name} is not writable"]
+    return []
+
+
+def _check_type(entity: EntitySpec, field: FieldSpec, where: str, info: FieldInfo) -> list[str]:
+    if field.value_map is not None or field.ref is not None:
+        allowed_ref = TEXT_TYPES | {"integer", "other"}
+        if field.ref is not None and info.type not in allowed_ref:
+            return [
+                f"{where}: {info.name} is {info.type}, it cannot hold a reference ({field.field})"
+            ]
+        return []
+    kind = canonical_field(entity.model, field.field).kind
+    allowed = _COMPATIBLE.get(kind)
+    if allowed is not None and info.type not in allowed:
+        return [f"{where}: {field.field} is a {kind} but {info.name} is {info.type}"]
+    return []
+
+
+def _check_picklist(
+    entity: EntitySpec,
+    field: FieldSpec,
+    side: Side,
+    where: str,
+    info: FieldInfo,
+    value_maps: Mapping[str, ValueMapSpec],
+) -> list[str]:
+    if not (info.restricted_picklist and info.picklist is not None):
+        return []
+    vm = value_maps.get(field.value_map) if field.value_map else None
+    if vm is not None:
+        candidates: list[Any] = vm.targets(side)
+        source = f"value map {field.value_map}"
+    elif field.value_map is None and field.ref is None:
+        candidates = list(canonical_field(entity.model, field.field).choices or ())
+        source = f"canonical {field.field}"
+    else:
+        return []
+    missing = [v for v in candidates if str(v) not in info.picklist]
+    if not missing:
+        return []
+    shown = ", ".join(repr(v) for v in missing)
+    return [f"{where}: {source} can produce {shown}, not in the restricted picklist {info.name}"]
+
+
+def _check_writes(entity: EntitySpec, side: Side, where: str, schema: EntitySchema) -> list[str]:
+    problems: list[str] = []
+    updated = {spec.field for spec in entity.writable_fields(side)}
+    written: set[str] = set()
+    for field in entity.create_fields(side):
+        info = _lookup(schema, field.native(side) or "")
+        if info is None:
+            continue
+        written.add(info.name)
+        if field.field in updated and not info.createable and not info.updateable:
+            problems.append(f"{where}: {info.name} is read-only but Tandem writes {field.field}")
+        elif not info.createable:
+            problems.append(f"{where}: {info.name} cannot be set when creating a record")
+        # createable but not updateable (PricebookEntry.Product2Id): set on create; a later
+        # change is refused by the system for that record only, and dead-lettered
+    binding = entity.binding(side)
+    flag = entity.delete.flag_field(side)
+    written.update(n for n in (binding.external_id, flag) if n)
+    for info in schema.fields.values():
+        if info.required_on_create and info.name not in written and info.name != binding.key:
+            problems.append(
+                f"{where}: {info.name} is required to create a record but no field writes it"
+            )
+    return problems
+
+
+def validate_native(
+    record_key: str, values: Mapping[str, Any], schema: EntitySchema, creating: bool
+) -> None:
+    """Refuse, before any API call, a native record the target would refuse.
+
+    Args:
+        record_key: the source record's key, for the error.
+        values: native field -> value about to be written.
+        schema: the target's description of the object.
+        creating: the write creates the record (required fields must then be present).
+
+    Raises:
+        MappingError: unknown field, wrong type, over-long text, a value not in a restricted
+            picklist, an invalid e-mail, an empty non-nillable field, or a field required on
+            create that is missing.
+    """
+    for name, value in values.items():
+        info = _lookup(schema, name)
+        if info is None:
+            raise MappingError(
+                f"{schema.source} has no field {name}", record=record_key, field=name, value=value
+            )
+        reason = _refusal(info, value)
+        if reason is not None:
+            raise MappingError(
+                f"{schema.source}.{info.name}: {reason}", record=record_key, field=name, value=value
+            )
+    if creating:
+        present = {k.lower() for k, v in values.items() if v is not None and v != ""}
+        for info in schema.fields.values():
+            if info.required_on_create and info.name.lower() not in present:
+                raise MappingError(
+                    f"{schema.source}.{info.name} is required to create a record",
+                    record=record_key,
+                    field=info.name,
+                    value=values.get(info.name),
+                )
+
+
+def _refusal(info: FieldInfo, value: Any) -> str | None:
+    if value is None or value == "":
+        if not info.nillable and info.type != "boolean":
+            return "may not be empty"
+        return None
+    checker = _CHECKS.get(info.type)
+    if checker is not None:
+        reason = checker(info, value)
+        if reason is not None:
+            return reason
+    return None
+
+
+def _text(info: FieldInfo, value: Any) -> str | None:
+    if isinstance(value, bool | date | datetime | Mapping | list | tuple):
+        return f"expected text for a {info.type} field, got {type(value).__name__}"
+    text = str(value)
+    if info.length is not None and len(text) > info.length:
+        return f"is {len(text)} characters long, at most {info.length} allowed"
+    if info.type == "email":
+        try:
+            check_email(text)
+        except ValueError as exc:
+            return str(exc)
+    if info.restricted_picklist and info.picklist is not None:
+        parts = text.split(";") if info.type == "multipicklist" else [text]
+        bad = [p for p in parts if p not in info.picklist]
+        if bad:
+            return f"{', '.join(repr(b) for b in bad)} is not in the restricted picklist"
+    return None
+
+
+def _boolean(info: FieldInfo, value: Any) -> str | None:
+    return None if isinstance(value, bool) else f"expected true or false, got {value!r}"
+
+
+def _integer(info: FieldInfo, value: Any) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        return f"expected an integer, got {type(value).__name__}"
+    if Decimal(str(value)) != Decimal(str(value)).to_integral_value():
+        return "expected an integer, got a fraction"
+    return None
+
+
+def _number(info: FieldInfo, value: Any) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        return f"expected a number, got {type(value).__name__}"
+    return None
+
+
+def _date(info: FieldInfo, value: Any) -> str | None:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return None
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        return None
+    return f"expected a date, got {type(value).__name__}"
+
+
+def _datetime(info: FieldInfo, value: Any) -> str | None:
+    if isinstance(value, datetime):
+        return None if value.tzinfo is not None else "a naive datetime has no time zone"
+    return f"expected a datetime, got {type(value).__name__}"
+
+
+_CHECKS = {
+    **{t: _text for t in TEXT_TYPES},
+    "boolean": _boolean,
+    "integer": _integer,
+    "number": _number,
+    "currency": _number,
+    "percent": _number,
+    "date": _date,
+    "datetime": _datetime,
+}
+
+__all__ = ["check_binding", "validate_native"]

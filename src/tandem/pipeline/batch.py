@@ -1,0 +1,613 @@
+"""One batch of source changes through map -> plan -> deliver -> commit.
+
+The state of a batch (links, agreed values, audit, dead letters, cursor) is committed in one
+store transaction, and only after the target confirmed the writes. A crash before the commit
+re-reads the same changes next time; every write is an idempotent upsert keyed by the other
+system's ID, so the re-run writes nothing twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from dataclasses import field as dc_field
+from datetime import UTC, datetime
+from typing import Any
+
+from tandem.config import Side
+from tandem.connectors.base import Change, Cursor, WriteOp, WriteOutcome
+from tandem.errors import MappingError
+from tandem.mapping import Mapper, validate_native
+from tandem.pipeline.context import EntityContext, Systems
+from tandem.pipeline.deliver import deliver
+from tandem.pipeline.events import (
+    BatchDone,
+    ConflictRaised,
+    EventBus,
+    RecordDeadLettered,
+    RecordSynced,
+)
+from tandem.pipeline.matching import MatchIndex
+from tandem.pipeline.plan import (
+    Intent,
+    RecordPlan,
+    SourceRecord,
+    TargetRecord,
+    contested,
+    other,
+    plan_record,
+)
+from tandem.pipeline.refs import StoreRefResolver
+from tandem.pipeline.report import PassReport, PlannedChange
+from tandem.store import AuditEntry, StateStore, SyncedState
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class DeadLetterNote:
+    """A record that goes to the dead-letter queue instead of the target."""
+
+    side: Side
+    key: str
+    message: str
+    field: str | None = None
+    value: Any = None
+    code: str | None = None
+    payload: Mapping[str, Any] = dc_field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _Pending:
+    """A planned record on its way through delivery."""
+
+    plan: RecordPlan
+    record: SourceRecord
+    target_op: WriteOp | None = None
+    outcome: WriteOutcome | None = None
+    source_values: dict[str, Any] = dc_field(default_factory=dict)
+    failed: bool = False
+
+
+class BatchProcessor:
+    """Runs batches of one flow."""
+
+    def __init__(
+        self,
+        *,
+        flow: str,
+        store: StateStore,
+        systems: Systems,
+        mapper: Mapper,
+        bus: EventBus,
+        report: PassReport,
+        dry_run: bool = False,
+    ) -> None:
+        self.flow = flow
+        self.store = store
+        self.systems = systems
+        self.mapper = mapper
+        self.bus = bus
+        self.report = report
+        self.dry_run = dry_run
+        self.refs = StoreRefResolver(store)
+
+    async def process(
+        self,
+        ctx: EntityContext,
+        source: Side,
+        changes: Sequence[Change],
+        *,
+        cursor: Cursor | None,
+        matches: MatchIndex | None = None,
+    ) -> None:
+        """Sync one batch of changes read from ``source``; advance the cursor to ``cursor``."""
+        target = other(source)
+        latest: dict[str, Change] = {}
+        for change in changes:
+            latest[change.key] = change
+        keys = list(latest)
+        self.report.add(ctx.name, source, "read", len(keys))
+        self.refs.forget()
+        self._prefetch_refs(ctx, source, latest.values())
+
+        partners = self.store.partners(ctx.name, source, keys)
+        bases = self.store.synced(ctx.name, source, keys)
+        dead: list[DeadLetterNote] = []
+        records: list[SourceRecord] = []
+        for change in latest.values():
+            if change.deleted:
+                records.append(SourceRecord(change.key, {}, change.modified_at, deleted=True))
+                continue
+            try:
+                values = self.mapper.to_canonical(
+                    ctx.spec, source, change.fields, change.key, self.refs
+                )
+            except MappingError as exc:
+                dead.append(_note(source, change, exc))
+                continue
+            records.append(SourceRecord(change.key, values, change.modified_at))
+
+        new_links: dict[str, str] = {}
+        if matches is not None:
+            for record in records:
+                if record.deleted or record.key in partners:
+                    continue
+                found = matches.claim(record.values)
+                if found is not None:
+                    partners[record.key] = found
+                    new_links[record.key] = found
+
+        currents = await self._read_contested(ctx, source, records, partners, bases)
+        held = self._held(ctx, source, records, partners)
+        plans: list[_Pending] = []
+        for record in records:
+            base = bases.get(record.key)
+            plan = plan_record(
+                ctx.rules,
+                source,
+                record,
+                base=base.values if base is not None else None,
+                base_deleted=base.deleted if base is not None else False,
+                partner=partners.get(record.key),
+                current=currents.get(record.key),
+                held=held.get(record.key, frozenset()),
+            )
+            plans.append(_Pending(plan, record))
+
+        ops = self._target_ops(ctx, target, plans, dead)
+        if self.dry_run:
+            self._record_dry_run(ctx, source, target, plans, dead)
+            return
+        outcomes = await deliver(self.systems.of(target), ctx.bindings[target], ops, self.report)
+        by_ref = {o.ref: o for o in outcomes}
+        for pending in plans:
+            op = pending.target_op
+            if op is None:
+                continue
+            pending.outcome = by_ref.get(op.ref)
+            outcome = pending.outcome
+            if outcome is None or not outcome.ok:
+                pending.failed = True
+                error = outcome.error if outcome is not None else None
+                dead.append(
+                    DeadLetterNote(
+                        source,
+                        pending.record.key,
+                        str(error) if error else "the target gave no answer for this record",
+                        field=error.field if error else None,
+                        value=error.value if error else None,
+                        code=error.code if error else None,
+                        payload=dict(pending.plan.values),
+                    )
+                )
+        await self._write_back(ctx, source, plans, new_links, dead)
+        self._commit(ctx, source, plans, dead, cursor, new_links)
+        await self._publish(ctx, source, plans, dead, len(latest))
+
+    # -- steps -----------------------------------------------------------------------------
+
+    def _prefetch_refs(self, ctx: EntityContext, source: Side, changes: Any) -> None:
+        rows = list(changes)
+        for spec in ctx.spec.fields:
+            native = spec.erp if source == "erp" else spec.crm
+            if spec.ref and native:
+                self.refs.prefetch(
+                    spec.ref,
+                    source,
+                    (str(c.fields.get(native)) for c in rows if c.fields.get(native)),
+                )
+
+    async def _read_contested(
+        self,
+        ctx: EntityContext,
+        source: Side,
+        records: Sequence[SourceRecord],
+        partners: Mapping[str, str],
+        bases: Mapping[str, SyncedState],
+    ) -> dict[str, TargetRecord]:
+        """The target's current values of linked records that changed a field both may edit."""
+        target = other(source)
+        if not ctx.reads(target):
+            return {}
+        wanted: dict[str, str] = {}
+        for record in records:
+            partner = partners.get(record.key)
+            if record.deleted or partner is None:
+                continue
+            base = bases.get(record.key)
+            if contested(ctx.rules, record.values, base.values if base else None):
+                wanted[partner] = record.key
+        if not wanted:
+            return {}
+        found = await self.systems.of(target).read_records(ctx.bindings[target], list(wanted))
+        self._prefetch_refs(ctx, target, found.values())
+        currents: dict[str, TargetRecord] = {}
+        for partner, change in found.items():
+            try:
+                values = self.mapper.to_canonical(
+                    ctx.spec, target, change.fields, partner, self.refs
+                )
+            except MappingError:
+                continue
+            currents[wanted[partner]] = TargetRecord(partner, values, change.modified_at)
+        return currents
+
+    def _held(
+        self,
+        ctx: EntityContext,
+        source: Side,
+        records: Sequence[SourceRecord],
+        partners: Mapping[str, str],
+    ) -> dict[str, frozenset[str]]:
+        """Fields of each record that wait for a person to resolve a conflict."""
+        if ctx.spec.conflict != "manual":
+            return {}
+        erp_keys = {(r.key if source == "erp" else partners.get(r.key)): r.key for r in records}
+        erp_keys.pop(None, None)
+        open_fields = self.store.open_conflict_fields(
+            self.flow, ctx.name, [k for k in erp_keys if k is not None]
+        )
+        return {erp_keys[k]: frozenset(v) for k, v in open_fields.items() if k in erp_keys}
+
+    def _target_ops(
+        self,
+        ctx: EntityContext,
+        target: Side,
+        plans: Sequence[_Pending],
+        dead: list[DeadLetterNote],
+    ) -> list[WriteOp]:
+        """Turn the planned intents for ``target`` into native write ops; bad values dead-letter."""
+        source = other(target)
+        schema = ctx.schemas.get(target)
+        ops: list[WriteOp] = []
+        if any(p.plan.target is not None for p in plans):
+            self._prefetch_refs_canonical(ctx, target, plans)
+        for pending in plans:
+            intent = pending.plan.target
+            if intent is None:
+                continue
+            try:
+                op = self._native_op(ctx, target, intent, pending.record.key)
+                if schema is not None and op.action != "delete":
+                    validate_native(
+                        pending.record.key, op.values, schema, creating=op.action == "upsert"
+                    )
+            except MappingError as exc:
+                dead.append(
+                    DeadLetterNote(
+                        source,
+                        pending.record.key,
+                        str(exc),
+                        field=exc.field,
+                        value=exc.value,
+                        payload=dict(pending.plan.values),
+                    )
+                )
+                pending.plan.target = None
+                pending.failed = True
+                continue
+            pending.target_op = op
+            ops.append(op)
+        return ops
+
+    def _prefetch_refs_canonical(
+        self, ctx: EntityContext, target: Side, plans: Sequence[_Pending]
+    ) -> None:
+        for spec in ctx.spec.fields:
+            if not spec.ref:
+                continue
+            values = [
+                str(p.plan.target.values[spec.field])
+                for p in plans
+                if p.plan.target is not None and p.plan.target.values.get(spec.field)
+            ]
+            erp_keys = [v for v in values if not v.startswith("crm:")]
+            if target == "crm":
+                self.refs.prefetch(spec.ref, "erp", erp_keys)
+
+    def _native_op(self, ctx: EntityContext, side: Side, intent: Intent, ref: str) -> WriteOp:
+        binding = ctx.bindings[side]
+        if intent.action == "delete":
+            return WriteOp("delete", ref, key=intent.key)
+        if intent.action == "flag":
+            flag = ctx.flag(side)
+            if flag is None:
+                return WriteOp("delete", ref, key=intent.key)
+            return WriteOp("update", ref, {flag[0]: flag[1]}, key=intent.key)
+        values = self.mapper.to_native(
+            ctx.spec, side, intent.values, list(intent.values), ref, self.refs
+        )
+        if binding.external_id:
+            values[binding.external_id] = ref
+        if intent.action == "create":
+            return WriteOp("upsert", ref, values, match=ref if binding.external_id else None)
+        return WriteOp("update", ref, values, key=intent.key)
+
+    async def _write_back(
+        self,
+        ctx: EntityContext,
+        source: Side,
+        plans: Sequence[_Pending],
+        new_links: Mapping[str, str],
+        dead: list[DeadLetterNote],
+    ) -> None:
+        """Reverts of fields the source does not own, and the target's key in the source."""
+        binding = ctx.bindings[source]
+        ops: list[WriteOp] = []
+        for pending in plans:
+            if pending.failed:
+                continue
+            values: dict[str, Any] = {}
+            revert = pending.plan.revert
+            if revert is not None:
+                try:
+                    values.update(
+                        self.mapper.to_native(
+                            ctx.spec,
+                            source,
+                            revert.values,
+                            list(revert.values),
+                            pending.record.key,
+                            self.refs,
+                        )
+                    )
+                except MappingError as exc:
+                    log.warning("cannot revert %s %s: %s", ctx.name, pending.record.key, exc)
+            outcome = pending.outcome
+            created = outcome is not None and outcome.ok and pending.plan.partner is None
+            linked = pending.record.key in new_links
+            if binding.external_id and (created or linked):
+                target_key = (
+                    outcome.key
+                    if outcome is not None and outcome.key
+                    else (new_links.get(pending.record.key))
+                )
+                if target_key:
+                    values[binding.external_id] = target_key
+            if values:
+                pending.source_values = values
+                ops.append(WriteOp("update", pending.record.key, values, key=pending.record.key))
+        if not ops:
+            return
+        outcomes = await deliver(self.systems.of(source), binding, ops, self.report)
+        for outcome in outcomes:
+            if not outcome.ok:
+                dead.append(
+                    DeadLetterNote(
+                        source,
+                        outcome.ref,
+                        f"write-back failed: {outcome.error}",
+                        field=outcome.error.field if outcome.error else None,
+                        value=outcome.error.value if outcome.error else None,
+                        code=outcome.error.code if outcome.error else None,
+                    )
+                )
+
+    def _commit(
+        self,
+        ctx: EntityContext,
+        source: Side,
+        plans: Sequence[_Pending],
+        dead: Sequence[DeadLetterNote],
+        cursor: Cursor | None,
+        new_links: Mapping[str, str],
+    ) -> None:
+        target = other(source)
+        now = datetime.now(UTC)
+        states: list[SyncedState] = []
+        audits: list[AuditEntry] = []
+        succeeded: list[str] = []
+        with self.store.transaction():
+            for pending in plans:
+                plan, record = pending.plan, pending.record
+                if pending.failed:
+                    continue
+                target_key = plan.partner
+                if pending.outcome is not None and pending.outcome.key:
+                    target_key = pending.outcome.key
+                if plan.noop and plan.partner is not None and not plan.deleted:
+                    self.report.add(ctx.name, source, "unchanged")
+                    continue
+                if target_key is not None:
+                    link_erp, link_crm = (
+                        (record.key, target_key) if source == "erp" else (target_key, record.key)
+                    )
+                    self.store.link(ctx.name, link_erp, link_crm)
+                    if plan.partner is None or record.key in new_links:
+                        self.report.add(ctx.name, source, "linked")
+                erp_key, crm_key = _pair(source, record.key, target_key)
+                states.append(
+                    SyncedState(
+                        entity=ctx.name,
+                        erp_key=erp_key,
+                        crm_key=crm_key,
+                        values=dict(plan.values),
+                        erp_modified=record.modified_at if source == "erp" else None,
+                        crm_modified=record.modified_at if source == "crm" else None,
+                        deleted=plan.deleted,
+                    )
+                )
+                succeeded.append(record.key)
+                cause = f"{source}:{ctx.name}:{record.key}@{record.modified_at.isoformat()}"
+                if plan.target is not None:
+                    counter = _counter(plan.target, pending.outcome)
+                    self.report.add(ctx.name, source, counter)
+                    audits.append(
+                        AuditEntry(
+                            flow=self.flow,
+                            entity=ctx.name,
+                            target=target,
+                            record_key=target_key or "",
+                            action=counter.removesuffix("d"),
+                            before=None,
+                            after=dict(plan.target.values),
+                            cause=cause,
+                            at=now,
+                        )
+                    )
+                if plan.revert is not None or pending.source_values:
+                    if plan.revert is not None:
+                        self.report.add(ctx.name, source, "reverted")
+                    audits.append(
+                        AuditEntry(
+                            flow=self.flow,
+                            entity=ctx.name,
+                            target=source,
+                            record_key=record.key,
+                            action="revert" if plan.revert is not None else "link",
+                            before=None,
+                            after=dict(pending.source_values),
+                            cause=cause,
+                            at=now,
+                        )
+                    )
+                for conflict in plan.conflicts:
+                    self.store.add_conflict(
+                        flow=self.flow,
+                        entity=ctx.name,
+                        erp_key=erp_key or "",
+                        crm_key=crm_key,
+                        field=conflict.field,
+                        base_value=conflict.base,
+                        erp_value=conflict.erp_value,
+                        crm_value=conflict.crm_value,
+                    )
+                    self.report.add(ctx.name, source, "conflicts")
+            if states:
+                self.store.save_synced(states)
+            if audits:
+                self.store.audit(audits)
+            for note in dead:
+                self.store.add_dead_letter(
+                    flow=self.flow,
+                    entity=ctx.name,
+                    side=note.side,
+                    record_key=note.key,
+                    message=note.message,
+                    field=note.field,
+                    value=None if note.value is None else repr(note.value)[:500],
+                    code=note.code,
+                    payload=dict(note.payload),
+                )
+            self.report.add(ctx.name, source, "dead_lettered", len(dead))
+            if succeeded:
+                self.store.resolve_dead_letters(self.flow, ctx.name, source, succeeded)
+            if cursor is not None:
+                self.store.set_cursor(self.flow, ctx.name, source, cursor)
+
+    async def _publish(
+        self,
+        ctx: EntityContext,
+        source: Side,
+        plans: Sequence[_Pending],
+        dead: Sequence[DeadLetterNote],
+        read: int,
+    ) -> None:
+        target = other(source)
+        written = sum(1 for p in plans if not p.failed and p.plan.target is not None)
+        if self.bus.active:
+            for pending in plans:
+                plan = pending.plan
+                if pending.failed:
+                    continue
+                target_key = pending.outcome.key if pending.outcome else plan.partner
+                erp_key, crm_key = _pair(source, plan.key, target_key)
+                for conflict in plan.conflicts:
+                    await self.bus.publish(
+                        ConflictRaised(
+                            ctx.name,
+                            erp_key,
+                            crm_key,
+                            conflict.field,
+                            conflict.erp_value,
+                            conflict.crm_value,
+                        )
+                    )
+                if plan.target is None:
+                    continue
+                await self.bus.publish(
+                    RecordSynced(
+                        entity=ctx.name,
+                        source=source,
+                        target=target,
+                        erp_key=erp_key,
+                        crm_key=crm_key,
+                        action=plan.target.action if plan.target.action != "flag" else "delete",
+                        changed=plan.changed,
+                        values=dict(plan.values),
+                    )
+                )
+            for note in dead:
+                await self.bus.publish(
+                    RecordDeadLettered(ctx.name, note.side, note.key, note.field, note.message)
+                )
+        await self.bus.publish(
+            BatchDone(
+                ctx.name,
+                source,
+                read=read,
+                written=written,
+                skipped=sum(1 for p in plans if p.plan.noop),
+                failed=len(dead),
+            )
+        )
+
+    def _record_dry_run(
+        self,
+        ctx: EntityContext,
+        source: Side,
+        target: Side,
+        plans: Sequence[_Pending],
+        dead: Sequence[DeadLetterNote],
+    ) -> None:
+        for pending in plans:
+            plan = pending.plan
+            for intent in (plan.target, plan.revert):
+                if intent is None:
+                    continue
+                self.report.planned.append(
+                    PlannedChange(
+                        entity=ctx.name,
+                        source=source,
+                        target=intent.side,
+                        source_key=plan.key,
+                        target_key=intent.key,
+                        action=intent.action,
+                        fields=dict(intent.values),
+                    )
+                )
+                counter = _counter(intent, None) if intent.side == target else "reverted"
+                self.report.add(ctx.name, source, counter)
+            if plan.noop and not plan.deleted:
+                self.report.add(ctx.name, source, "unchanged")
+            self.report.add(ctx.name, source, "conflicts", len(plan.conflicts))
+        self.report.add(ctx.name, source, "dead_lettered", len(dead))
+
+
+def _pair(source: Side, key: str, partner: str | None) -> tuple[str | None, str | None]:
+    """(erp_key, crm_key) from a source key and its partner."""
+    return (key, partner) if source == "erp" else (partner, key)
+
+
+def _counter(intent: Intent, outcome: WriteOutcome | None) -> str:
+    if intent.action in ("delete", "flag"):
+        return "deleted"
+    if intent.action == "create" and (outcome is None or outcome.created):
+        return "created"
+    return "updated"
+
+
+def _note(side: Side, change: Change, exc: MappingError) -> DeadLetterNote:
+    return DeadLetterNote(
+        side,
+        change.key,
+        str(exc),
+        field=exc.field,
+        value=exc.value,
+        payload=dict(change.fields),
+    )
+
+
+__all__ = ["BatchProcessor", "DeadLetterNote"]

@@ -1,0 +1,217 @@
+"""The engine: capture -> plan -> deliver -> commit for every entity of a flow.
+
+One pass walks the entities in dependency order; for each system an entity is read from,
+it streams the changes after the stored cursor (minus an overlap window, so late commits
+and ties are never skipped) in batches through :class:`BatchProcessor`. The work queue
+(dead-letter retries, conflict resolutions, reconcile heals) is drained first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+from tandem.config import FlowSpec, Side
+from tandem.connectors.base import Change
+from tandem.errors import ConfigError, MappingError, Retriable
+from tandem.mapping import Mapper
+from tandem.pipeline.batch import BatchProcessor
+from tandem.pipeline.context import EntityContext, Systems, build_rules
+from tandem.pipeline.events import EventBus, PassDone
+from tandem.pipeline.matching import MatchIndex
+from tandem.pipeline.plan import other
+from tandem.pipeline.refs import StoreRefResolver
+from tandem.pipeline.report import PassReport
+from tandem.store import StateStore
+
+log = logging.getLogger(__name__)
+
+SIDES: tuple[Side, Side] = ("erp", "crm")
+
+
+class Engine:
+    """Keeps the two systems of one flow consistent."""
+
+    def __init__(
+        self,
+        flow: FlowSpec,
+        store: StateStore,
+        systems: Systems,
+        *,
+        mapper: Mapper | None = None,
+        bus: EventBus | None = None,
+    ) -> None:
+        self.flow = flow
+        self.store = store
+        self.systems = systems
+        self.mapper = mapper or Mapper(flow)
+        self.bus = bus or EventBus()
+        self.contexts: list[EntityContext] = [
+            EntityContext(
+                spec=spec,
+                rules=build_rules(spec),
+                bindings={side: spec.binding(side) for side in SIDES},
+                schemas={},
+            )
+            for spec in flow.ordered_entities()
+        ]
+
+    def context(self, entity: str) -> EntityContext:
+        """The context of one entity."""
+        for ctx in self.contexts:
+            if ctx.name == entity:
+                return ctx
+        raise ConfigError(f"no entity named {entity!r} in flow {self.flow.name!r}")
+
+    async def prepare(self) -> list[str]:
+        """Describe every bound object in both systems and check the mapping against them.
+
+        Returns:
+            Human-readable problems; empty when the flow can run.
+        """
+        problems: list[str] = []
+        for ctx in self.contexts:
+            for side in SIDES:
+                binding = ctx.bindings[side]
+                schema = await self.systems.of(side).describe(binding)
+                ctx.schemas[side] = schema
+                writes = ctx.reads(other(side))
+                for problem in self.mapper.check_binding(ctx.spec, side, schema, writes=writes):
+                    problems.append(f"entities.{ctx.name}.{side} ({binding.source}): {problem}")
+                if writes and not binding.external_id:
+                    problems.append(
+                        f"entities.{ctx.name}.{side}: Tandem writes {binding.source} but no "
+                        "external_id field is set: writes could not be idempotent"
+                    )
+        return problems
+
+    async def sync(
+        self, *, dry_run: bool = False, entities: Sequence[str] | None = None
+    ) -> PassReport:
+        """One pass over the flow (or over ``entities``)."""
+        report = PassReport()
+        processor = BatchProcessor(
+            flow=self.flow.name,
+            store=self.store,
+            systems=self.systems,
+            mapper=self.mapper,
+            bus=self.bus,
+            report=report,
+            dry_run=dry_run,
+        )
+        if not dry_run:
+            await self._drain_work(processor)
+        for ctx in self.contexts:
+            if entities is not None and ctx.name not in entities:
+                continue
+            for side in SIDES:
+                if ctx.reads(side):
+                    await self._capture(processor, ctx, side)
+        await self.bus.publish(
+            PassDone({k: dict(v) for k, v in report.as_dict()["counts"].items()})
+        )
+        return report
+
+    async def run(
+        self,
+        stop: asyncio.Event,
+        *,
+        on_pass: Callable[[PassReport], None] | None = None,
+        on_error: Callable[[Exception], None] | None = None,
+    ) -> None:
+        """Sync continuously (or on the configured interval) until ``stop`` is set."""
+        schedule = self.flow.defaults.schedule
+        pause = schedule.poll_seconds if schedule.mode == "continuous" else schedule.seconds
+        failures = 0
+        while not stop.is_set():
+            try:
+                report = await self.sync()
+                failures = 0
+                if on_pass is not None:
+                    on_pass(report)
+                wait = pause
+            except Retriable as exc:
+                failures += 1
+                wait = min(300.0, max(exc.retry_after or 0.0, 2.0**failures))
+                log.warning("pass interrupted, retrying in %.0f s: %s", wait, exc)
+                if on_error is not None:
+                    on_error(exc)
+            await self._wait(wait, stop)
+
+    async def _wait(self, seconds: float, stop: asyncio.Event) -> None:
+        waiters = [
+            asyncio.ensure_future(self.systems.erp.wait_for_change(seconds)),
+            asyncio.ensure_future(self.systems.crm.wait_for_change(seconds)),
+            asyncio.ensure_future(stop.wait()),
+        ]
+        try:
+            await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+            await asyncio.gather(*waiters, return_exceptions=True)
+
+    async def _capture(self, processor: BatchProcessor, ctx: EntityContext, side: Side) -> None:
+        spec = ctx.spec
+        since = self.store.cursor(self.flow.name, ctx.name, side)
+        initial = since is None
+        start = since.minus(spec.overlap_seconds) if since is not None else None
+        size = max(spec.batch_size, spec.initial_batch_size) if initial else spec.batch_size
+        matches = await self._match_index(ctx, side) if initial and spec.match else None
+        binding = ctx.bindings[side]
+        async for batch in self.systems.of(side).read_changes(binding, start, size):
+            if not batch:
+                continue
+            cursor = max(change.cursor for change in batch)
+            await processor.process(ctx, side, batch, cursor=cursor, matches=matches)
+
+    async def _match_index(self, ctx: EntityContext, source: Side) -> MatchIndex | None:
+        """Index the target's unlinked records by the flow's match keys."""
+        target = other(source)
+        index = MatchIndex(ctx.spec.match)
+        refs = StoreRefResolver(self.store)
+        binding = ctx.bindings[target]
+        async for batch in self.systems.of(target).read_all(binding, 2000):
+            linked = self.store.partners(ctx.name, target, [c.key for c in batch])
+            for change in batch:
+                if change.key in linked:
+                    continue
+                try:
+                    values = self.mapper.to_canonical(
+                        ctx.spec, target, change.fields, change.key, refs
+                    )
+                except MappingError:
+                    continue
+                index.add(values, change.key)
+        return index if len(index) else None
+
+    async def _drain_work(self, processor: BatchProcessor) -> None:
+        """Re-read and re-sync the records queued for another try."""
+        items = self.store.take_work(self.flow.name, limit=500)
+        groups: dict[tuple[str, Side], list[int]] = defaultdict(list)
+        keys: dict[tuple[str, Side], list[str]] = defaultdict(list)
+        for item in items:
+            groups[(item.entity, item.side)].append(item.id)
+            keys[(item.entity, item.side)].append(item.record_key)
+        for (entity, side), ids in groups.items():
+            try:
+                ctx = self.context(entity)
+            except ConfigError:
+                self.store.finish_work(ids)
+                continue
+            wanted = list(dict.fromkeys(keys[(entity, side)]))
+            try:
+                found = await self.systems.of(side).read_records(ctx.bindings[side], wanted)
+                now = datetime.now(UTC)
+                changes = [found.get(key) or Change(key, {}, now, deleted=True) for key in wanted]
+                await processor.process(ctx, side, changes, cursor=None)
+            except Exception:
+                self.store.fail_work(ids, 60.0)
+                raise
+            self.store.finish_work(ids)
+
+
+__all__ = ["Engine"]

@@ -1,0 +1,240 @@
+"""Plan: decide, per changed record, what each system must receive. Pure: no I/O.
+
+The planner compares a source record (in canonical form) with the state both systems
+agreed on at the last sync (the *base*). Fields equal to the base are echoes or no-ops and
+are skipped. A changed field goes to the target when the source owns it; when the target
+owns it, the source is reverted to the base; when both may edit it and the target changed
+it too, the conflict policy decides (owner wins, newest wins, or a person via the conflict
+queue). Nothing is ever ping-ponged: after a write, base == both sides.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from tandem.config import Side, other
+from tandem.mapping import values_equal
+
+Owner = Literal["erp", "crm", "both"]
+ConflictPolicy = Literal["owner_wins", "newest_wins", "manual"]
+DeletePolicy = Literal["delete", "archive", "flag", "ignore"]
+IntentAction = Literal["create", "update", "delete", "flag"]
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """The policies of one entity that the planner applies."""
+
+    owner_of: Callable[[str], Owner]
+    default_owner: Side
+    conflict: ConflictPolicy
+    delete: DeletePolicy
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRecord:
+    """A changed record read from the source, mapped to canonical values."""
+
+    key: str
+    values: Mapping[str, Any]
+    modified_at: datetime
+    deleted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TargetRecord:
+    """The target's current state of the linked record (read only when needed)."""
+
+    key: str
+    values: Mapping[str, Any]
+    modified_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Intent:
+    """A write to one system, in canonical terms.
+
+    Attributes:
+        side: the system written.
+        action: create (idempotent upsert), update, delete, or flag (the delete policy).
+        key: the record's key in ``side`` when known.
+        values: canonical field -> value to write (empty for delete and flag).
+    """
+
+    side: Side
+    action: IntentAction
+    key: str | None
+    values: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class FieldConflict:
+    """Both systems changed ``field`` to different values since the last sync."""
+
+    field: str
+    base: Any
+    erp_value: Any
+    crm_value: Any
+
+
+@dataclass(slots=True)
+class RecordPlan:
+    """Everything one source record leads to."""
+
+    source: Side
+    key: str
+    partner: str | None
+    target: Intent | None = None
+    revert: Intent | None = None
+    values: dict[str, Any] = field(default_factory=dict)
+    changed: tuple[str, ...] = ()
+    conflicts: list[FieldConflict] = field(default_factory=list)
+    deleted: bool = False
+
+    @property
+    def noop(self) -> bool:
+        """Nothing to write anywhere and nothing to record."""
+        return self.target is None and self.revert is None and not self.conflicts
+
+
+def plan_record(
+    rules: Rules,
+    source: Side,
+    record: SourceRecord,
+    *,
+    base: Mapping[str, Any] | None,
+    base_deleted: bool,
+    partner: str | None,
+    current: TargetRecord | None,
+    held: frozenset[str] = frozenset(),
+) -> RecordPlan:
+    """Plan one record.
+
+    Args:
+        rules: the entity's policies.
+        source: the system the record was read from.
+        record: the record, in canonical values.
+        base: canonical values both systems agreed on at the last sync (None: never synced).
+        base_deleted: the last sync recorded the record as deleted.
+        partner: the record's key in the target system, when linked.
+        current: the target's current record, when it was read (contested fields only).
+        held: fields with an open conflict waiting for a person; they are left alone.
+
+    Returns:
+        The plan; ``plan.noop`` when nothing needs doing.
+    """
+    target = other(source)
+    plan = RecordPlan(source=source, key=record.key, partner=partner)
+    if record.deleted:
+        return _plan_delete(rules, plan, target, base, base_deleted, partner)
+    if partner is None or base_deleted:
+        values = {f: v for f, v in record.values.items() if f not in held}
+        plan.values = values
+        plan.changed = tuple(sorted(values))
+        plan.target = Intent(target, "create", None, values)
+        return plan
+
+    agreed: Mapping[str, Any] = base or {}
+    new_values = dict(agreed)
+    write: dict[str, Any] = {}
+    revert: dict[str, Any] = {}
+    changed: list[str] = []
+    for name, value in record.values.items():
+        if name in held:
+            continue
+        known = name in agreed
+        if known and values_equal(value, agreed[name]):
+            continue
+        changed.append(name)
+        owner = rules.owner_of(name)
+        if owner == target:
+            if known:
+                revert[name] = agreed[name]
+            continue
+        if owner == "both" and current is not None and name in current.values:
+            theirs = current.values[name]
+            they_changed = not known or not values_equal(theirs, agreed.get(name))
+            if they_changed and values_equal(theirs, value):
+                new_values[name] = value
+                continue
+            if they_changed:
+                winner = _winner(rules, source, record, current)
+                if winner is None:
+                    plan.conflicts.append(_conflict(name, agreed.get(name), source, value, theirs))
+                    continue
+                if winner == target:
+                    revert[name] = theirs
+                    new_values[name] = theirs
+                    continue
+        write[name] = value
+        new_values[name] = value
+
+    plan.values = new_values
+    plan.changed = tuple(changed)
+    if write:
+        plan.target = Intent(target, "update", partner, write)
+    if revert:
+        plan.revert = Intent(source, "update", record.key, revert)
+    return plan
+
+
+def _plan_delete(
+    rules: Rules,
+    plan: RecordPlan,
+    target: Side,
+    base: Mapping[str, Any] | None,
+    base_deleted: bool,
+    partner: str | None,
+) -> RecordPlan:
+    plan.deleted = True
+    plan.values = dict(base or {})
+    if partner is None or base_deleted or rules.delete == "ignore":
+        return plan
+    if rules.delete == "delete" or (rules.delete == "archive" and target == "crm"):
+        plan.target = Intent(target, "delete", partner)
+    else:
+        plan.target = Intent(target, "flag", partner)
+    return plan
+
+
+def _winner(rules: Rules, source: Side, record: SourceRecord, current: TargetRecord) -> Side | None:
+    if rules.conflict == "owner_wins":
+        return rules.default_owner
+    if rules.conflict == "newest_wins":
+        return source if record.modified_at >= current.modified_at else other(source)
+    return None
+
+
+def _conflict(name: str, base: Any, source: Side, mine: Any, theirs: Any) -> FieldConflict:
+    if source == "erp":
+        return FieldConflict(name, base, mine, theirs)
+    return FieldConflict(name, base, theirs, mine)
+
+
+def contested(rules: Rules, values: Mapping[str, Any], base: Mapping[str, Any] | None) -> bool:
+    """Whether a record changed a field both systems may edit (so the target must be read)."""
+    agreed = base or {}
+    return any(
+        rules.owner_of(name) == "both"
+        and (name not in agreed or not values_equal(value, agreed[name]))
+        for name, value in values.items()
+    )
+
+
+__all__ = [
+    "ConflictPolicy",
+    "DeletePolicy",
+    "FieldConflict",
+    "Intent",
+    "Owner",
+    "RecordPlan",
+    "Rules",
+    "SourceRecord",
+    "TargetRecord",
+    "contested",
+    "other",
+    "plan_record",
+]

@@ -1,0 +1,286 @@
+"""Reconcile: compare both systems record by record, report drift, optionally heal it.
+
+The CRM side is streamed first and kept only as a hash of each record's comparable canonical
+values (about 100 bytes a record); the ERP side is then streamed against it. Records whose
+hashes differ are re-read in batches to name the differing fields. Healing clears the agreed
+state of drifted records and queues them, so the next pass rewrites them by the normal rules
+(ownership, conflict policy), never by a side channel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from tandem.codec import stable_hash
+from tandem.config import Side
+from tandem.errors import MappingError
+from tandem.pipeline.context import EntityContext
+from tandem.pipeline.engine import Engine
+from tandem.pipeline.refs import StoreRefResolver
+from tandem.store import SyncedState
+
+DriftKind = Literal["differs", "missing_in_crm", "missing_in_erp", "orphan_in_crm", "unmappable"]
+DETAIL_LIMIT = 1000
+READ_BATCH = 2000
+
+
+@dataclass(slots=True)
+class Drift:
+    """One record that is not the same in both systems."""
+
+    entity: str
+    kind: DriftKind
+    erp_key: str | None
+    crm_key: str | None
+    fields: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    message: str = ""
+
+
+@dataclass(slots=True)
+class EntityReconciliation:
+    """Counts for one entity."""
+
+    erp_records: int = 0
+    crm_records: int = 0
+    in_sync: int = 0
+    crm_only: int = 0
+    drift: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def differences(self) -> int:
+        """Records that are not the same in both systems."""
+        return sum(self.drift.values())
+
+
+@dataclass(slots=True)
+class ReconcileReport:
+    """What reconcile found (and queued, when healing)."""
+
+    entities: dict[str, EntityReconciliation] = field(default_factory=dict)
+    drifts: list[Drift] = field(default_factory=list)
+    healed: int = 0
+
+    @property
+    def differences(self) -> int:
+        """All differences over every entity."""
+        return sum(e.differences for e in self.entities.values())
+
+
+async def reconcile(
+    engine: Engine, *, heal: bool = False, entities: Sequence[str] | None = None
+) -> ReconcileReport:
+    """Compare every record of every entity (or of ``entities``) in both systems."""
+    report = ReconcileReport()
+    for ctx in engine.contexts:
+        if entities is not None and ctx.name not in entities:
+            continue
+        await _reconcile_entity(engine, ctx, report, heal)
+    if heal and report.healed:
+        await engine.sync(entities=entities)
+    return report
+
+
+class _Side:
+    """Canonical values of records read from one side, hashed over the compared fields."""
+
+    def __init__(self, engine: Engine, ctx: EntityContext, side: Side) -> None:
+        self.engine = engine
+        self.ctx = ctx
+        self.side = side
+        self.refs = StoreRefResolver(engine.store)
+        self.compared = _compared_fields(ctx)
+
+    def canonical(self, key: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+        values = self.engine.mapper.to_canonical(self.ctx.spec, self.side, fields, key, self.refs)
+        return {k: v for k, v in values.items() if k in self.compared}
+
+    def prefetch(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        for spec in self.ctx.spec.fields:
+            native = spec.erp if self.side == "erp" else spec.crm
+            if spec.ref and native:
+                self.refs.prefetch(
+                    spec.ref, self.side, (str(r[native]) for r in rows if r.get(native))
+                )
+
+
+async def _reconcile_entity(
+    engine: Engine, ctx: EntityContext, report: ReconcileReport, heal: bool
+) -> None:
+    store = engine.store
+    counts = report.entities.setdefault(ctx.name, EntityReconciliation())
+    crm = _Side(engine, ctx, "crm")
+    erp = _Side(engine, ctx, "erp")
+    crm_binding = ctx.bindings["crm"]
+    crm_hashes: dict[str, str] = {}
+    crm_unlinked: dict[str, bool] = {}
+    drifts: list[Drift] = []
+
+    async for batch in engine.systems.crm.read_all(crm_binding, READ_BATCH):
+        counts.crm_records += len(batch)
+        crm.prefetch([c.fields for c in batch])
+        linked = store.partners(ctx.name, "crm", [c.key for c in batch])
+        for change in batch:
+            try:
+                crm_hashes[change.key] = stable_hash(crm.canonical(change.key, change.fields))
+            except MappingError as exc:
+                drifts.append(
+                    Drift(
+                        ctx.name, "unmappable", linked.get(change.key), change.key, message=str(exc)
+                    )
+                )
+                continue
+            if change.key not in linked:
+                ext = change.fields.get(crm_binding.external_id or "")
+                crm_unlinked[change.key] = bool(ext)
+
+    differing: list[tuple[str, str]] = []
+    async for batch in engine.systems.erp.read_all(ctx.bindings["erp"], READ_BATCH):
+        counts.erp_records += len(batch)
+        erp.prefetch([c.fields for c in batch])
+        partners = store.partners(ctx.name, "erp", [c.key for c in batch])
+        for change in batch:
+            partner = partners.get(change.key)
+            try:
+                digest = stable_hash(erp.canonical(change.key, change.fields))
+            except MappingError as exc:
+                drifts.append(Drift(ctx.name, "unmappable", change.key, partner, message=str(exc)))
+                continue
+            theirs = crm_hashes.pop(partner, None) if partner is not None else None
+            if theirs is None:
+                if ctx.reads("erp"):
+                    drifts.append(Drift(ctx.name, "missing_in_crm", change.key, partner))
+                continue
+            if theirs == digest:
+                counts.in_sync += 1
+            else:
+                differing.append((change.key, partner or ""))
+
+    for crm_key in crm_hashes:
+        if crm_key not in crm_unlinked:
+            drifts.append(
+                Drift(
+                    ctx.name,
+                    "missing_in_erp",
+                    store.partner(ctx.name, "crm", crm_key),
+                    crm_key,
+                    message="linked ERP record is gone",
+                )
+            )
+        elif ctx.reads("crm"):
+            drifts.append(Drift(ctx.name, "missing_in_erp", None, crm_key))
+        elif crm_unlinked[crm_key]:
+            drifts.append(
+                Drift(
+                    ctx.name,
+                    "orphan_in_crm",
+                    None,
+                    crm_key,
+                    message="carries an ERP id but is not linked",
+                )
+            )
+        else:
+            counts.crm_only += 1
+
+    drifts.extend(await _detail(engine, ctx, erp, crm, differing))
+    for drift in drifts:
+        counts.drift[drift.kind] = counts.drift.get(drift.kind, 0) + 1
+    report.drifts.extend(drifts[: max(0, DETAIL_LIMIT - len(report.drifts))])
+    if heal:
+        report.healed += _queue_heal(engine, ctx, drifts)
+
+
+async def _detail(
+    engine: Engine,
+    ctx: EntityContext,
+    erp: _Side,
+    crm: _Side,
+    pairs: Sequence[tuple[str, str]],
+) -> list[Drift]:
+    """Re-read differing records to name the fields that differ."""
+    drifts: list[Drift] = []
+    for start in range(0, len(pairs), READ_BATCH):
+        chunk = pairs[start : start + READ_BATCH]
+        erp_rows = await engine.systems.erp.read_records(ctx.bindings["erp"], [e for e, _ in chunk])
+        crm_rows = await engine.systems.crm.read_records(ctx.bindings["crm"], [c for _, c in chunk])
+        erp.prefetch([c.fields for c in erp_rows.values()])
+        crm.prefetch([c.fields for c in crm_rows.values()])
+        for erp_key, crm_key in chunk:
+            mine = erp_rows.get(erp_key)
+            theirs = crm_rows.get(crm_key)
+            fields: dict[str, tuple[Any, Any]] = {}
+            if mine is not None and theirs is not None:
+                a = erp.canonical(erp_key, mine.fields)
+                b = crm.canonical(crm_key, theirs.fields)
+                fields = {
+                    name: (a.get(name), b.get(name))
+                    for name in sorted(set(a) | set(b))
+                    if stable_hash(a.get(name)) != stable_hash(b.get(name))
+                }
+            drifts.append(Drift(ctx.name, "differs", erp_key, crm_key, fields))
+    return drifts
+
+
+def _queue_heal(engine: Engine, ctx: EntityContext, drifts: Sequence[Drift]) -> int:
+    """Forget the agreed state of drifted records and queue them for the next pass."""
+    store = engine.store
+    flow = engine.flow.name
+    queued = 0
+    with store.transaction():
+        for drift in drifts:
+            if drift.kind == "unmappable":
+                continue
+            if drift.kind == "missing_in_crm" and drift.erp_key is not None:
+                if drift.crm_key is not None:
+                    store.unlink(ctx.name, "erp", drift.erp_key)
+                store.save_synced([SyncedState(ctx.name, drift.erp_key, None, {}, None, None)])
+                store.enqueue(
+                    flow=flow,
+                    entity=ctx.name,
+                    side="erp",
+                    record_keys=[drift.erp_key],
+                    reason="reconcile: missing in crm",
+                )
+            elif drift.kind in ("missing_in_erp", "orphan_in_crm") and drift.crm_key is not None:
+                if drift.erp_key is not None:
+                    store.unlink(ctx.name, "crm", drift.crm_key)
+                if ctx.reads("crm"):
+                    store.enqueue(
+                        flow=flow,
+                        entity=ctx.name,
+                        side="crm",
+                        record_keys=[drift.crm_key],
+                        reason="reconcile: missing in erp",
+                    )
+                else:
+                    continue
+            elif drift.kind == "differs" and drift.erp_key and drift.crm_key:
+                store.save_synced(
+                    [SyncedState(ctx.name, drift.erp_key, drift.crm_key, {}, None, None)]
+                )
+                for side, key in (("erp", drift.erp_key), ("crm", drift.crm_key)):
+                    if ctx.reads(side):  # type: ignore[arg-type]
+                        store.enqueue(
+                            flow=flow,
+                            entity=ctx.name,
+                            side=side,  # type: ignore[arg-type]
+                            record_keys=[key],
+                            reason="reconcile: values differ",
+                        )
+            else:
+                continue
+            queued += 1
+    return queued
+
+
+def _compared_fields(ctx: EntityContext) -> frozenset[str]:
+    """Canonical fields present on both sides (native name or expression on each)."""
+    return frozenset(
+        spec.field
+        for spec in ctx.spec.fields
+        if (spec.erp or spec.erp_expr) and (spec.crm or spec.crm_expr)
+    )
+
+
+__all__ = ["Drift", "EntityReconciliation", "ReconcileReport", "reconcile"]

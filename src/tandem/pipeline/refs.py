@@ -1,0 +1,60 @@
+"""References between entities, resolved through the ID cross-reference.
+
+A reference's canonical value is the referenced record's ERP key; a record that exists
+only in the CRM so far is referred to as ``crm:<id>``. The resolver answers from a cache
+that the pipeline fills in bulk before each batch, so a batch of 200 contacts costs one
+cross-reference query, not 200.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from tandem.config import Side
+from tandem.store import StateStore
+
+CRM_PREFIX = "crm:"
+
+
+class StoreRefResolver:
+    """A :class:`tandem.mapping.RefResolver` backed by the state store's cross-reference."""
+
+    def __init__(self, store: StateStore) -> None:
+        self._store = store
+        self._cache: dict[tuple[str, Side, str], str | None] = {}
+
+    def prefetch(self, entity: str, side: Side, keys: Iterable[str]) -> None:
+        """Load the partners of ``keys`` (native keys in ``side``) in one query."""
+        wanted = [k for k in {str(k) for k in keys if k} if (entity, side, k) not in self._cache]
+        if not wanted:
+            return
+        found = self._store.partners(entity, side, wanted)
+        for key in wanted:
+            self._cache[(entity, side, key)] = found.get(key)
+
+    def forget(self) -> None:
+        """Drop the cache (links change as batches commit)."""
+        self._cache.clear()
+
+    def _partner(self, entity: str, side: Side, key: str) -> str | None:
+        slot = (entity, side, key)
+        if slot not in self._cache:
+            self._cache[slot] = self._store.partner(entity, side, key)
+        return self._cache[slot]
+
+    def to_canonical(self, entity: str, side: Side, native_key: str) -> str | None:
+        """The canonical reference for a native key read from ``side``."""
+        if side == "erp":
+            return native_key
+        erp_key = self._partner(entity, "crm", native_key)
+        return erp_key if erp_key is not None else CRM_PREFIX + native_key
+
+    def to_native(self, entity: str, side: Side, canonical: str) -> str | None:
+        """The native key in ``side`` for a canonical reference; None when not linked there."""
+        if canonical.startswith(CRM_PREFIX):
+            crm_key = canonical[len(CRM_PREFIX) :]
+            return crm_key if side == "crm" else self._partner(entity, "crm", crm_key)
+        return canonical if side == "erp" else self._partner(entity, "erp", canonical)
+
+
+__all__ = ["CRM_PREFIX", "StoreRefResolver"]

@@ -1,0 +1,62 @@
+"""Assemble a runnable engine from a flow spec: state store, connectors, mapper."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from tandem.config import FlowSpec
+from tandem.connectors.base import Connector
+from tandem.connectors.registry import create_connector
+from tandem.errors import ConfigError
+from tandem.pipeline.context import Systems
+from tandem.pipeline.engine import Engine
+from tandem.pipeline.events import EventBus
+from tandem.store import StateStore
+
+
+def open_store(flow: FlowSpec) -> StateStore:
+    """The flow's state store, migrated to the current schema."""
+    store = StateStore(flow.state_url())
+    store.migrate()
+    return store
+
+
+def build_connector(flow: FlowSpec, name: str) -> Connector:
+    """The connector of connection ``name`` (``erp`` or ``crm``), not yet opened."""
+    try:
+        connection = flow.connections[name]
+    except KeyError:
+        raise ConfigError(
+            f"the flow has no connection named {name!r}", field="connections"
+        ) from None
+    return create_connector(connection.type, connection.resolved_settings())
+
+
+@asynccontextmanager
+async def running_engine(
+    flow: FlowSpec, *, bus: EventBus | None = None, check: bool = True
+) -> AsyncIterator[Engine]:
+    """Open the store and both connectors, describe and check the mapping, yield the engine.
+
+    Raises:
+        ConfigError: the mapping does not fit the systems' schemas (nothing was written).
+    """
+    store = open_store(flow)
+    erp = build_connector(flow, "erp")
+    crm = build_connector(flow, "crm")
+    try:
+        await erp.open()
+        await crm.open()
+        engine = Engine(flow, store, Systems(erp=erp, crm=crm), bus=bus)
+        problems = await engine.prepare()
+        if problems and check:
+            raise ConfigError("the mapping does not fit the systems:\n  " + "\n  ".join(problems))
+        yield engine
+    finally:
+        await erp.close()
+        await crm.close()
+        store.close()
+
+
+__all__ = ["build_connector", "open_store", "running_engine"]

@@ -1,0 +1,120 @@
+"""One Bulk API 2.0 job on disk, and the CSV and locator formats the jobs use.
+
+A job is a directory ``DIR/bulk/<id>/`` holding ``job.json`` (its kind and JobInfo) next to
+its uploads and results; :class:`Job` reads and writes it. :mod:`.bulk` runs the jobs.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import csv
+import datetime as dt
+import json
+import os
+import threading
+from pathlib import Path
+from typing import IO, Any, Literal
+
+from tandem.sandbox.salesforce.errors import ApiError
+
+__all__ = [
+    "DELIMITERS",
+    "LINE_ENDINGS",
+    "TERMINAL",
+    "Job",
+    "JobKind",
+    "Operation",
+    "decode_locator",
+    "encode_locator",
+    "now",
+]
+
+JobKind = Literal["ingest", "query"]
+Operation = Literal["insert", "update", "upsert", "delete", "hardDelete"]
+DELIMITERS = {
+    "COMMA": ",",
+    "TAB": "\t",
+    "PIPE": "|",
+    "SEMICOLON": ";",
+    "CARET": "^",
+    "BACKQUOTE": "`",
+}
+LINE_ENDINGS = {"LF": "\n", "CRLF": "\r\n"}
+TERMINAL = ("JobComplete", "Failed", "Aborted")
+
+
+def now() -> str:
+    """The current time as Salesforce writes it: ``2024-05-01T10:00:00.000+0000``."""
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000"
+
+
+def encode_locator(offset: int) -> str:
+    """An opaque query-results locator for a row offset (``MTAwMDA`` is 10000)."""
+    return base64.b64encode(str(offset).encode()).decode().rstrip("=")
+
+
+def decode_locator(locator: str) -> int:
+    """The row offset of a locator.
+
+    Raises:
+        ApiError: 400 ``INVALIDLOCATOR`` for a locator this server did not issue.
+    """
+    try:
+        padded = locator + "=" * (-len(locator) % 4)
+        return int(base64.b64decode(padded, validate=True).decode())
+    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+        raise ApiError(400, "INVALIDLOCATOR", f"Invalid locator: {locator}") from exc
+
+
+class _ByteCounter:
+    """A write target for ``csv.writer`` that reports bytes written (for the row index)."""
+
+    def __init__(self, handle: IO[bytes]) -> None:
+        self.handle = handle
+
+    def write(self, text: str) -> int:
+        data = text.encode("utf-8")
+        self.handle.write(data)
+        return len(data)
+
+
+class Job:
+    """A job's kind, directory and JobInfo (camelCase, as sent on the wire).
+
+    Args:
+        kind: ``ingest`` or ``query``.
+        directory: the job's directory.
+        info: the JobInfo fields.
+    """
+
+    def __init__(self, kind: JobKind, directory: Path, info: dict[str, Any]) -> None:
+        self.kind = kind
+        self.directory = directory
+        self.info = info
+        self.abort = threading.Event()
+
+    @property
+    def state(self) -> str:
+        """The job state (``Open``, ``UploadComplete``, ...)."""
+        return str(self.info["state"])
+
+    def save(self) -> None:
+        """Write ``job.json`` atomically."""
+        tmp = self.directory / "job.tmp"
+        tmp.write_text(json.dumps({"kind": self.kind, "info": self.info}))
+        os.replace(tmp, self.directory / "job.json")
+
+    def dialect(self) -> tuple[str, str]:
+        """The job's ``(column delimiter, line ending)`` characters."""
+        return DELIMITERS[self.info["columnDelimiter"]], LINE_ENDINGS[self.info["lineEnding"]]
+
+    def writer(self, handle: IO[bytes], *, quote_all: bool = False) -> Any:
+        """A ``csv.writer`` in the job's format; ``writerow`` returns the bytes written."""
+        delimiter, line_end = self.dialect()
+        return csv.writer(
+            _ByteCounter(handle),
+            delimiter=delimiter,
+            lineterminator=line_end,
+            quoting=csv.QUOTE_ALL if quote_all else csv.QUOTE_MINIMAL,
+        )

@@ -1,0 +1,218 @@
+"""Dead letters: records that failed, with the system's message, kept for retry or drop."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from tandem.errors import StoreError
+from tandem.store._sql import check_side, chunks, unique
+from tandem.store.records import DEAD_LETTER_STATUSES, DeadLetter, Side
+from tandem.store.schema import dead_letter as table
+
+VALUE_LIMIT = 1000
+MESSAGE_LIMIT = 4000
+ACTIVE = ("open", "retrying")
+"""Statuses of a dead letter that is still unsolved; a new failure updates it."""
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+def describe_value(value: Any) -> str | None:
+    """The offending value as stored: text as is, anything else as ``repr``, truncated."""
+    if value is None:
+        return None
+    return _clip(value if isinstance(value, str) else repr(value), VALUE_LIMIT)
+
+
+def _letter(row: sa.Row[Any]) -> DeadLetter:
+    return DeadLetter(
+        id=row.id,
+        flow=row.flow,
+        entity=row.entity,
+        side=row.side,
+        record_key=row.record_key,
+        field=row.field,
+        value=row.value,
+        message=row.message,
+        code=row.code,
+        payload=row.payload,
+        attempts=row.attempts,
+        status=row.status,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def add(
+    conn: sa.Connection,
+    *,
+    flow: str,
+    entity: str,
+    side: Side,
+    record_key: str,
+    message: str,
+    field: str | None,
+    value: Any,
+    code: str | None,
+    payload: dict[str, Any] | None,
+    now: datetime,
+) -> int:
+    """Record a failure; an unsolved letter of the same record is updated. Returns its id."""
+    check_side(side)
+    values: dict[str, Any] = {
+        "field": None if field is None else _clip(field, 255),
+        "value": describe_value(value),
+        "message": _clip(message, MESSAGE_LIMIT),
+        "code": None if code is None else _clip(code, 100),
+        "status": "open",
+        "updated_at": now,
+    }
+    if payload is not None:
+        values["payload"] = dict(payload)
+    query = (
+        sa.select(table.c.id)
+        .where(
+            table.c.flow == flow,
+            table.c.entity == entity,
+            table.c.side == side,
+            table.c.record_key == record_key,
+            table.c.status.in_(ACTIVE),
+        )
+        .order_by(table.c.id)
+        .limit(1)
+        .with_for_update()
+    )
+    found = conn.execute(query).scalar()
+    if found is not None:
+        conn.execute(
+            sa.update(table)
+            .where(table.c.id == found)
+            .values(attempts=table.c.attempts + 1, **values)
+        )
+        return int(found)
+    values.setdefault("payload", {})
+    row = {
+        "flow": flow,
+        "entity": entity,
+        "side": side,
+        "record_key": record_key,
+        "attempts": 1,
+        "created_at": now,
+        **values,
+    }
+    inserted = conn.execute(sa.insert(table).values(row)).inserted_primary_key
+    assert inserted is not None  # a single-row INSERT reports its key
+    return int(inserted[0])
+
+
+def listing(
+    conn: sa.Connection,
+    *,
+    flow: str | None,
+    status: str | None,
+    entity: str | None,
+    limit: int,
+    offset: int,
+) -> list[DeadLetter]:
+    """Dead letters, oldest first, filtered by whatever is given."""
+    query = sa.select(table).order_by(table.c.id).limit(limit).offset(offset)
+    if flow is not None:
+        query = query.where(table.c.flow == flow)
+    if status is not None:
+        query = query.where(table.c.status == _status(status))
+    if entity is not None:
+        query = query.where(table.c.entity == entity)
+    return [_letter(row) for row in conn.execute(query)]
+
+
+def by_ids(conn: sa.Connection, ids: Sequence[int]) -> list[DeadLetter]:
+    """The dead letters with the given ids, in id order."""
+    found: list[DeadLetter] = []
+    for part in chunks(sorted(set(ids))):
+        query = sa.select(table).where(table.c.id.in_(part)).order_by(table.c.id)
+        found.extend(_letter(row) for row in conn.execute(query))
+    return found
+
+
+def _status(status: str) -> str:
+    if status not in DEAD_LETTER_STATUSES:
+        allowed = ", ".join(sorted(DEAD_LETTER_STATUSES))
+        raise StoreError(f"dead-letter status must be one of {allowed}, not {status!r}")
+    return status
+
+
+def set_status(conn: sa.Connection, ids: Sequence[int], status: str, now: datetime) -> int:
+    """Move dead letters to ``status``; returns how many changed."""
+    _status(status)
+    changed = 0
+    for part in chunks(sorted(set(ids))):
+        stmt = (
+            sa.update(table)
+            .where(table.c.id.in_(part), table.c.status != status)
+            .values(status=status, updated_at=now)
+        )
+        changed += conn.execute(stmt).rowcount
+    return changed
+
+
+def resolve(
+    conn: sa.Connection,
+    flow: str,
+    entity: str,
+    side: Side,
+    record_keys: Sequence[str],
+    now: datetime,
+) -> int:
+    """Mark the unsolved letters of records that went through as resolved; returns how many."""
+    check_side(side)
+    changed = 0
+    for part in chunks(unique(record_keys)):
+        stmt = (
+            sa.update(table)
+            .where(
+                table.c.flow == flow,
+                table.c.entity == entity,
+                table.c.side == side,
+                table.c.record_key.in_(part),
+                table.c.status.in_(ACTIVE),
+            )
+            .values(status="resolved", updated_at=now)
+        )
+        changed += conn.execute(stmt).rowcount
+    return changed
+
+
+def count_open(conn: sa.Connection, flow: str) -> dict[str, int]:
+    """Unsolved dead letters of a flow per status."""
+    query = (
+        sa.select(table.c.status, sa.func.count())
+        .where(table.c.flow == flow, table.c.status.in_(ACTIVE))
+        .group_by(table.c.status)
+    )
+    return {row[0]: int(row[1]) for row in conn.execute(query)}
+
+
+def prune(conn: sa.Connection, before: datetime) -> int:
+    """Delete resolved and dropped letters last changed before ``before``."""
+    stmt = sa.delete(table).where(
+        table.c.status.in_(("resolved", "dropped")), table.c.updated_at < before
+    )
+    return conn.execute(stmt).rowcount
+
+
+__all__ = [
+    "add",
+    "by_ids",
+    "count_open",
+    "describe_value",
+    "listing",
+    "prune",
+    "resolve",
+    "set_status",
+]

@@ -1,0 +1,495 @@
+"""The state store's one public class, :class:`StateStore`.
+
+Each method is one short transaction, or joins the transaction opened by
+:meth:`StateStore.transaction` in the same thread or task, so the state, cursor and audit of
+one delivered batch commit together or not at all. Every database error comes out as
+:class:`~tandem.errors.StoreError`.
+
+The schema is never changed behind the user's back: a store whose schema is missing or
+older than this code raises :class:`~tandem.errors.StoreError` on first use, asking for
+``tandem store migrate``; ``StateStore(url, auto_migrate=True)`` migrates on open instead
+(meant for the default SQLite file and for tests).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from tandem.connectors.base import Cursor
+from tandem.errors import StoreError
+from tandem.store import audit as _audit
+from tandem.store import conflicts as _conflicts
+from tandem.store import cursors as _cursors
+from tandem.store import deadletters as _dead
+from tandem.store import synced as _synced
+from tandem.store import work as _work
+from tandem.store import xref as _xref
+from tandem.store.engine import check_schema, create_engine, migrate, translated
+from tandem.store.records import (
+    AuditEntry,
+    Conflict,
+    DeadLetter,
+    Resolution,
+    Side,
+    SyncedState,
+    WorkItem,
+    now_utc,
+)
+
+_ids = itertools.count()
+
+
+class StateStore:
+    """Links, synced state, cursors, dead letters, conflicts, work queue and audit log.
+
+    Args:
+        url: a SQLAlchemy URL: ``sqlite:///path/state.db`` (the folder is created),
+            ``postgresql+psycopg://user@host/db``, ``mariadb+pymysql://user@host/db``.
+        auto_migrate: run :meth:`migrate` now instead of refusing an old schema.
+        lease_seconds: how long a taken work item stays taken before it can be retaken.
+        clock: the source of "now" (aware UTC); tests pass a fake one.
+
+    Raises:
+        StoreError: the URL is invalid or its driver is not installed.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        auto_migrate: bool = False,
+        lease_seconds: float = 300.0,
+        clock: Callable[[], datetime] = now_utc,
+    ) -> None:
+        self._engine = create_engine(url)
+        self._lease = timedelta(seconds=lease_seconds)
+        self._clock = clock
+        self._checked = False
+        self._active: ContextVar[sa.Connection | None] = ContextVar(
+            f"tandem_store_{next(_ids)}", default=None
+        )
+        if auto_migrate:
+            self.migrate()
+
+    @property
+    def dialect(self) -> str:
+        """The backend's name: ``sqlite``, ``postgresql``, ``mysql`` or ``mariadb``."""
+        return self._engine.dialect.name
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest revision (``alembic upgrade head``); idempotent."""
+        migrate(self._engine)
+        self._checked = True
+
+    def close(self) -> None:
+        """Release every connection; the store must not be used afterwards."""
+        self._engine.dispose()
+
+    def __enter__(self) -> StateStore:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # -- transactions -------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One atomic unit: every store call inside joins it; an exception rolls all back.
+
+        Nested calls join the outermost transaction (no savepoints).
+        """
+        if self._active.get() is not None:
+            yield
+            return
+        self._ensure_schema()
+        with translated("transaction"), self._engine.begin() as conn:
+            token = self._active.set(conn)
+            try:
+                yield
+            finally:
+                self._active.reset(token)
+
+    @contextmanager
+    def _tx(self, operation: str) -> Iterator[sa.Connection]:
+        conn = self._active.get()
+        if conn is not None:
+            with translated(operation):
+                yield conn
+            return
+        self._ensure_schema()
+        with translated(operation), self._engine.begin() as conn:
+            yield conn
+
+    def _ensure_schema(self) -> None:
+        if not self._checked:
+            check_schema(self._engine)
+            self._checked = True
+
+    # -- ID cross-reference -------------------------------------------------------------
+
+    def link(self, entity: str, erp_key: str, crm_key: str, *, replace: bool = False) -> None:
+        """Link an ERP key to a CRM key; linking the same pair again does nothing.
+
+        Raises:
+            StoreError: either key is linked to another partner and ``replace`` is false.
+        """
+        self.link_many(entity, [(erp_key, crm_key)], replace=replace)
+
+    def link_many(
+        self, entity: str, pairs: Sequence[tuple[str, str]], *, replace: bool = False
+    ) -> int:
+        """Link many ``(erp_key, crm_key)`` pairs at once; returns how many links are new.
+
+        Raises:
+            StoreError: a key is linked to another partner and ``replace`` is false.
+        """
+        with self._tx(f"link {entity}") as conn:
+            return _xref.link_many(conn, entity, pairs, replace=replace, now=self._clock())
+
+    def unlink(self, entity: str, side: Side, key: str) -> None:
+        """Forget the link of ``key`` (a key on ``side``); unknown keys are ignored."""
+        with self._tx(f"unlink {entity} {side} {key}") as conn:
+            _xref.unlink(conn, entity, side, [key])
+
+    def partner(self, entity: str, side: Side, key: str) -> str | None:
+        """The other side's key linked to ``key`` on ``side``, or ``None``."""
+        return self.partners(entity, side, [key]).get(key)
+
+    def partners(self, entity: str, side: Side, keys: Sequence[str]) -> dict[str, str]:
+        """Bulk :meth:`partner`: linked keys on ``side`` -> partner key; unlinked keys absent."""
+        with self._tx(f"read links of {entity}") as conn:
+            return _xref.partners(conn, entity, side, keys)
+
+    def count_links(self, entity: str) -> int:
+        """How many records of ``entity`` are linked."""
+        with self._tx(f"count links of {entity}") as conn:
+            return _xref.count(conn, entity).get(entity, 0)
+
+    # -- synced state -------------------------------------------------------------------
+
+    def synced(self, entity: str, side: Side, keys: Sequence[str]) -> dict[str, SyncedState]:
+        """The last synced state of records, by their key on ``side``; unknown keys absent."""
+        with self._tx(f"read synced state of {entity}") as conn:
+            return _synced.load(conn, entity, side, keys)
+
+    def save_synced(self, states: Sequence[SyncedState]) -> None:
+        """Upsert states, keyed by ``(entity, erp_key)``, else ``(entity, crm_key)``.
+
+        A state that gains its ERP key later updates the row saved under its CRM key alone.
+        A key given as ``None`` keeps the key already stored (keys are never erased here).
+        Within one call the last state of a record wins.
+
+        Raises:
+            StoreError: a state has neither key, or the database refused the write.
+        """
+        by_entity: dict[str, list[SyncedState]] = {}
+        for state in states:
+            by_entity.setdefault(state.entity, []).append(state)
+        if not by_entity:
+            return
+        with self._tx("save synced state") as conn:
+            now = self._clock()
+            for entity, group in by_entity.items():
+                _synced.save(conn, entity, group, now)
+
+    def delete_synced(self, entity: str, side: Side, keys: Sequence[str]) -> int:
+        """Forget the synced state of records by their key on ``side``; returns how many."""
+        with self._tx(f"delete synced state of {entity}") as conn:
+            return _synced.delete(conn, entity, side, keys)
+
+    def iter_synced(self, entity: str, batch: int = 1000) -> Iterator[list[SyncedState]]:
+        """Every synced state of ``entity`` in batches (memory stays bounded)."""
+        after = 0
+        while True:
+            with self._tx(f"read synced state of {entity}") as conn:
+                states, after = _synced.page(conn, entity, after, batch)
+            if not states:
+                return
+            yield states
+            if len(states) < batch:
+                return
+
+    # -- cursors -------------------------------------------------------------------------
+
+    def cursor(self, flow: str, entity: str, side: Side) -> Cursor | None:
+        """Where the flow last read ``side``'s changes of ``entity``; ``None`` at first."""
+        with self._tx(f"read cursor {flow}/{entity}/{side}") as conn:
+            return _cursors.get(conn, flow, entity, side)
+
+    def set_cursor(
+        self, flow: str, entity: str, side: Side, cursor: Cursor, *, force: bool = False
+    ) -> None:
+        """Move the cursor forwards; a cursor behind the stored one is ignored unless ``force``."""
+        with self._tx(f"save cursor {flow}/{entity}/{side}") as conn:
+            _cursors.set_(conn, flow, entity, side, cursor, force=force, now=self._clock())
+
+    def reset_cursors(self, flow: str, entity: str | None = None) -> None:
+        """Forget the flow's cursors (of one entity when given): the next pass reads all."""
+        with self._tx(f"reset cursors of {flow}") as conn:
+            _cursors.reset(conn, flow, entity)
+
+    # -- dead letters --------------------------------------------------------------------
+
+    def add_dead_letter(
+        self,
+        *,
+        flow: str,
+        entity: str,
+        side: Side,
+        record_key: str,
+        message: str,
+        field: str | None = None,
+        value: Any = None,
+        code: str | None = None,
+        payload: dict[str, Any] | None = None,
+    ) -> int:
+        """Record a failed record; an open or retrying letter of it gets ``attempts + 1``.
+
+        ``value`` is stored as text (``repr`` unless it is a string), truncated to 1,000
+        characters. Returns the dead letter's id.
+        """
+        with self._tx(f"add dead letter {flow}/{entity}/{side}/{record_key}") as conn:
+            return _dead.add(
+                conn,
+                flow=flow,
+                entity=entity,
+                side=side,
+                record_key=record_key,
+                message=message,
+                field=field,
+                value=value,
+                code=code,
+                payload=payload,
+                now=self._clock(),
+            )
+
+    def dead_letters(
+        self,
+        *,
+        flow: str | None = None,
+        status: str | None = "open",
+        entity: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[DeadLetter]:
+        """Dead letters, oldest first; ``status=None`` lists every status."""
+        with self._tx("list dead letters") as conn:
+            return _dead.listing(
+                conn, flow=flow, status=status, entity=entity, limit=limit, offset=offset
+            )
+
+    def dead_letters_by_id(self, ids: Sequence[int]) -> list[DeadLetter]:
+        """The dead letters with the given ids (unknown ids are left out)."""
+        with self._tx("read dead letters") as conn:
+            return _dead.by_ids(conn, ids)
+
+    def set_dead_letter_status(self, ids: Sequence[int], status: str) -> int:
+        """Move dead letters to ``status``; returns how many changed.
+
+        Raises:
+            StoreError: ``status`` is not open, retrying, resolved or dropped.
+        """
+        with self._tx("set dead-letter status") as conn:
+            return _dead.set_status(conn, ids, status, self._clock())
+
+    def resolve_dead_letters(
+        self, flow: str, entity: str, side: Side, record_keys: Sequence[str]
+    ) -> int:
+        """Mark the open/retrying letters of records that went through later as resolved."""
+        with self._tx(f"resolve dead letters of {flow}/{entity}") as conn:
+            return _dead.resolve(conn, flow, entity, side, record_keys, self._clock())
+
+    # -- conflicts -----------------------------------------------------------------------
+
+    def add_conflict(
+        self,
+        *,
+        flow: str,
+        entity: str,
+        erp_key: str,
+        field: str,
+        crm_key: str | None = None,
+        base_value: Any = None,
+        erp_value: Any = None,
+        crm_value: Any = None,
+        erp_modified: datetime | None = None,
+        crm_modified: datetime | None = None,
+    ) -> int:
+        """Record a conflict; an open one on the same record and field is updated.
+
+        Values are any :mod:`tandem.codec` values. Returns the conflict's id.
+        """
+        with self._tx(f"add conflict {flow}/{entity}/{erp_key}/{field}") as conn:
+            return _conflicts.add(
+                conn,
+                flow=flow,
+                entity=entity,
+                erp_key=erp_key,
+                crm_key=crm_key,
+                field=field,
+                base_value=base_value,
+                erp_value=erp_value,
+                crm_value=crm_value,
+                erp_modified=erp_modified,
+                crm_modified=crm_modified,
+                now=self._clock(),
+            )
+
+    def conflicts(
+        self,
+        *,
+        flow: str | None = None,
+        status: str | None = "open",
+        entity: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Conflict]:
+        """Conflicts, oldest first; ``status=None`` lists both open and resolved."""
+        with self._tx("list conflicts") as conn:
+            return _conflicts.listing(
+                conn, flow=flow, status=status, entity=entity, limit=limit, offset=offset
+            )
+
+    def conflict(self, conflict_id: int) -> Conflict | None:
+        """The conflict with this id (open or resolved), or ``None``."""
+        with self._tx(f"read conflict {conflict_id}") as conn:
+            return _conflicts.by_id(conn, conflict_id)
+
+    def resolve_conflict(
+        self, conflict_id: int, resolution: Resolution, value: Any = None
+    ) -> Conflict:
+        """Decide a conflict: ``erp``/``crm`` take that side's value, ``value`` takes ``value``.
+
+        Raises:
+            StoreError: the conflict does not exist or is already resolved.
+        """
+        with self._tx(f"resolve conflict {conflict_id}") as conn:
+            return _conflicts.resolve(conn, conflict_id, resolution, value, self._clock())
+
+    def open_conflict_fields(
+        self, flow: str, entity: str, erp_keys: Sequence[str]
+    ) -> dict[str, set[str]]:
+        """ERP key -> fields with an open conflict (the pipeline leaves those alone)."""
+        with self._tx(f"read open conflicts of {flow}/{entity}") as conn:
+            return _conflicts.open_fields(conn, flow, entity, erp_keys)
+
+    # -- work queue ----------------------------------------------------------------------
+
+    def enqueue(
+        self,
+        *,
+        flow: str,
+        entity: str,
+        side: Side,
+        record_keys: Sequence[str],
+        reason: str,
+        not_before: datetime | None = None,
+    ) -> int:
+        """Queue records to re-read from ``side``; a record already pending is not doubled.
+
+        Returns:
+            How many new items were queued.
+        """
+        with self._tx(f"enqueue {flow}/{entity}/{side}") as conn:
+            now = self._clock()
+            return _work.enqueue(
+                conn,
+                flow=flow,
+                entity=entity,
+                side=side,
+                record_keys=record_keys,
+                reason=reason,
+                not_before=not_before or now,
+                now=now,
+            )
+
+    def take_work(self, flow: str, limit: int = 500) -> list[WorkItem]:
+        """Take due items (pending and due, or taken with an expired lease), oldest due first.
+
+        They are leased for ``lease_seconds``; call :meth:`finish_work` or
+        :meth:`fail_work` before the lease runs out.
+        """
+        with self._tx(f"take work of {flow}") as conn:
+            return _work.take(conn, flow, limit, self._lease, self._clock())
+
+    def finish_work(self, ids: Sequence[int]) -> None:
+        """Remove items that were processed."""
+        with self._tx("finish work") as conn:
+            _work.finish(conn, ids)
+
+    def fail_work(self, ids: Sequence[int], delay_seconds: float) -> None:
+        """Put items back, due again after ``delay_seconds``."""
+        with self._tx("fail work") as conn:
+            _work.fail(conn, ids, delay_seconds, self._clock())
+
+    # -- audit ---------------------------------------------------------------------------
+
+    def audit(self, entries: Sequence[AuditEntry]) -> None:
+        """Append entries to the audit log."""
+        with self._tx("write audit log") as conn:
+            _audit.write(conn, entries)
+
+    def audit_log(
+        self,
+        *,
+        flow: str | None = None,
+        entity: str | None = None,
+        record_key: str | None = None,
+        limit: int = 100,
+    ) -> list[AuditEntry]:
+        """Audit entries, newest first, filtered by whatever is given."""
+        with self._tx("read audit log") as conn:
+            return _audit.read(conn, flow=flow, entity=entity, record_key=record_key, limit=limit)
+
+    # -- status and retention ------------------------------------------------------------
+
+    def stats(self, flow: str) -> dict[str, Any]:
+        """A status snapshot of one flow.
+
+        Returns:
+            ``links`` (entity -> linked records, all entities: links are not per flow),
+            ``open_dead_letters`` and ``retrying_dead_letters`` (int), ``open_conflicts``
+            (int), ``pending_work`` and ``taken_work`` (int), ``cursors`` (entity -> side ->
+            :class:`~tandem.connectors.base.Cursor`), ``last_audit_at`` (datetime or None).
+        """
+        with self._tx(f"read status of {flow}") as conn:
+            letters = _dead.count_open(conn, flow)
+            queue = _work.count(conn, flow)
+            return {
+                "links": _xref.count(conn),
+                "open_dead_letters": letters.get("open", 0),
+                "retrying_dead_letters": letters.get("retrying", 0),
+                "open_conflicts": _conflicts.count_open(conn, flow),
+                "pending_work": queue.get("pending", 0),
+                "taken_work": queue.get("taken", 0),
+                "cursors": _cursors.all_of(conn, flow),
+                "last_audit_at": _audit.last_at(conn, flow),
+            }
+
+    def prune(self, *, audit_days: int, dead_letter_days: int) -> int:
+        """Delete old history; returns how many rows went.
+
+        Removes audit entries older than ``audit_days``, and resolved/dropped dead letters
+        and resolved conflicts untouched for ``dead_letter_days``. Open items are never pruned.
+        """
+        if audit_days < 0 or dead_letter_days < 0:
+            raise StoreError("retention days must not be negative")
+        with self._tx("prune history") as conn:
+            now = self._clock()
+            letters_before = now - timedelta(days=dead_letter_days)
+            return (
+                _audit.prune(conn, now - timedelta(days=audit_days))
+                + _dead.prune(conn, letters_before)
+                + _conflicts.prune(conn, letters_before)
+            )
+
+
+__all__ = ["StateStore"]

@@ -1,0 +1,59 @@
+"""Shared fixtures: real database servers for the tests that need them.
+
+A test that needs PostgreSQL or MariaDB gets a fresh, empty database created for the
+test session and dropped afterwards. Where the server is not running the test is skipped,
+except under CI (``CI=true``), where a missing server is a failure: a green CI run must
+have exercised the real parts.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+
+PG_ADMIN_URL = os.environ.get("TANDEM_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+MARIADB_ADMIN_URL = os.environ.get("TANDEM_TEST_MARIADB", "mysql+pymysql://root@127.0.0.1:3306/")
+
+
+def _unavailable(what: str, exc: Exception) -> None:
+    message = f"{what} is not reachable: {exc}"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def _fresh_database(admin_url: str, what: str, prefix: str) -> Iterator[str]:
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    try:
+        admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    except Exception as exc:  # any driver error means: no server to test against
+        _unavailable(what, exc)
+        return
+    url = sa.engine.make_url(admin_url).set(database=name)
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            if admin.dialect.name == "postgresql":
+                conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            else:
+                conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name}"))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """SQLAlchemy URL of a fresh PostgreSQL database (psycopg 3 driver)."""
+    yield from _fresh_database(PG_ADMIN_URL, "PostgreSQL", "tandem_test")
+
+
+@pytest.fixture(scope="session")
+def mariadb_url() -> Iterator[str]:
+    """SQLAlchemy URL of a fresh MariaDB database (PyMySQL driver)."""
+    yield from _fresh_database(MARIADB_ADMIN_URL, "MariaDB", "tandem_test")

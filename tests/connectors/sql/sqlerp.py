@@ -1,0 +1,108 @@
+"""Helpers for the SQL connector tests: realistic ERP tables and reading shortcuts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from tandem.connectors.base import Change, Cursor, EntityBinding
+from tandem.connectors.sql import SqlConnector, SqlSettings, install_capture
+
+FIELDS = ("name", "nip", "email", "country_code", "updated_at")
+
+
+@dataclass
+class Erp:
+    """A fresh pair of ERP tables (customers, contacts) with unique names in one database."""
+
+    url: str
+    engine: sa.Engine
+    customers: sa.Table
+    contacts: sa.Table
+    changelog: str
+    channel: str
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def settings(self, **extra: Any) -> SqlSettings:
+        return SqlSettings(
+            url=self.url,
+            changelog_table=self.changelog,
+            notify_channel=self.channel,
+            poll_seconds=0.05,
+            **extra,
+        )
+
+    def binding(self, **options: Any) -> EntityBinding:
+        return EntityBinding(
+            name="customer",
+            source=self.customers.name,
+            key="id",
+            fields=FIELDS,
+            external_id="crm_id",
+            options=options,
+        )
+
+    def contact_binding(self) -> EntityBinding:
+        return EntityBinding(
+            name="contact",
+            source=self.contacts.name,
+            key="id",
+            fields=("customer_id", "first_name", "email"),
+            external_id="crm_id",
+        )
+
+    def install(self, seed: bool = True) -> None:
+        install_capture(
+            self.engine,
+            [(self.customers.name, "id"), (self.contacts.name, "id")],
+            changelog_table=self.changelog,
+            notify_channel=self.channel,
+            seed=seed,
+        )
+
+    def insert(self, *rows: dict[str, Any]) -> list[int]:
+        keys = []
+        with self.engine.begin() as conn:
+            for row in rows:
+                result = conn.execute(sa.insert(self.customers).values(row))
+                keys.append(int(result.inserted_primary_key[0]))
+        return keys
+
+    def execute(self, stmt: Any) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(stmt)
+
+    def rows(self, table: sa.Table | None = None) -> list[dict[str, Any]]:
+        table = self.customers if table is None else table
+        with self.engine.connect() as conn:
+            stmt = sa.select(table).order_by(table.c.id)
+            return [dict(r) for r in conn.execute(stmt).mappings()]
+
+
+async def collect(batches: Any) -> list[Sequence[Change]]:
+    """Every batch an async iterator yields."""
+    return [batch async for batch in batches]
+
+
+async def changes_after(
+    conn: SqlConnector, binding: EntityBinding, since: Cursor | None, size: int = 100
+) -> list[Change]:
+    """All changes after ``since``, flattened."""
+    return [c for batch in await collect(conn.read_changes(binding, since, size)) for c in batch]
+
+
+def customer(name: str, **values: Any) -> dict[str, Any]:
+    """A customers row."""
+    return {"name": name, "email": f"{name.lower()}@example.com", "country_code": "PL", **values}
+
+
+def at(text: str) -> datetime:
+    """A naive UTC timestamp from ISO text."""
+    return datetime.fromisoformat(text)

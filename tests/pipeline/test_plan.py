@@ -1,0 +1,272 @@
+"""The planner: ownership, echo suppression, conflicts and deletes, as pure decisions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tandem.pipeline.plan import Rules, SourceRecord, TargetRecord, plan_record
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+OWNERS = {"name": "both", "tax_id": "erp", "phone": "crm"}
+
+
+def rules(conflict: str = "owner_wins", delete: str = "delete", default: str = "crm") -> Rules:
+    return Rules(
+        owner_of=lambda f: OWNERS.get(f, "both"),  # type: ignore[arg-type,return-value]
+        default_owner=default,  # type: ignore[arg-type]
+        conflict=conflict,  # type: ignore[arg-type]
+        delete=delete,  # type: ignore[arg-type]
+    )
+
+
+def rec(values: dict[str, Any], minutes: int = 0, deleted: bool = False) -> SourceRecord:
+    return SourceRecord("42", values, T0 + timedelta(minutes=minutes), deleted)
+
+
+def test_new_record_is_created_with_every_value() -> None:
+    plan = plan_record(
+        rules(),
+        "erp",
+        rec({"name": "A", "tax_id": "1"}),
+        base=None,
+        base_deleted=False,
+        partner=None,
+        current=None,
+    )
+    assert plan.target is not None
+    assert (plan.target.side, plan.target.action) == ("crm", "create")
+    assert plan.target.values == {"name": "A", "tax_id": "1"}
+    assert plan.values == {"name": "A", "tax_id": "1"}
+
+
+def test_values_equal_to_the_agreed_state_are_a_noop() -> None:
+    base = {"name": "A", "tax_id": "1"}
+    plan = plan_record(
+        rules(), "crm", rec(dict(base)), base=base, base_deleted=False, partner="001", current=None
+    )
+    assert plan.noop
+    assert plan.values == base
+
+
+def test_owned_change_is_written_and_only_the_changed_field() -> None:
+    base = {"name": "A", "tax_id": "1"}
+    plan = plan_record(
+        rules(),
+        "erp",
+        rec({"name": "A", "tax_id": "2"}),
+        base=base,
+        base_deleted=False,
+        partner="001",
+        current=None,
+    )
+    assert plan.target is not None
+    assert plan.target.action == "update"
+    assert plan.target.key == "001"
+    assert plan.target.values == {"tax_id": "2"}
+    assert plan.revert is None
+    assert plan.values == {"name": "A", "tax_id": "2"}
+
+
+def test_change_to_a_field_the_other_side_owns_is_reverted() -> None:
+    base = {"phone": "111", "tax_id": "1"}
+    plan = plan_record(
+        rules(),
+        "erp",
+        rec({"phone": "999", "tax_id": "1"}),
+        base=base,
+        base_deleted=False,
+        partner="001",
+        current=None,
+    )
+    assert plan.target is None
+    assert plan.revert is not None
+    assert (plan.revert.side, plan.revert.key, plan.revert.values) == (
+        "erp",
+        "42",
+        {"phone": "111"},
+    )
+    assert plan.values["phone"] == "111"
+
+
+def test_both_changed_same_field_owner_wins() -> None:
+    base = {"name": "A"}
+    current = TargetRecord("001", {"name": "C"}, T0 + timedelta(minutes=5))
+    plan = plan_record(
+        rules("owner_wins", default="crm"),
+        "erp",
+        rec({"name": "E"}),
+        base=base,
+        base_deleted=False,
+        partner="001",
+        current=current,
+    )
+    assert plan.target is None
+    assert plan.revert is not None and plan.revert.values == {"name": "C"}
+    assert plan.values["name"] == "C"
+
+
+def test_both_changed_newest_wins() -> None:
+    base = {"name": "A"}
+    older = TargetRecord("001", {"name": "C"}, T0)
+    plan = plan_record(
+        rules("newest_wins"),
+        "erp",
+        rec({"name": "E"}, minutes=9),
+        base=base,
+        base_deleted=False,
+        partner="001",
+        current=older,
+    )
+    assert plan.target is not None and plan.target.values == {"name": "E"}
+    newer = TargetRecord("001", {"name": "C"}, T0 + timedelta(minutes=10))
+    plan = plan_record(
+        rules("newest_wins"),
+        "erp",
+        rec({"name": "E"}, minutes=9),
+        base=base,
+        base_deleted=False,
+        partner="001",
+        current=newer,
+    )
+    assert plan.target is None
+    assert plan.revert is not None and plan.revert.values == {"name": "C"}
+
+
+def test_both_changed_manual_raises_a_conflict_and_writes_nothing() -> None:
+    base = {"name": "A"}
+    current = TargetRecord("001", {"name": "C"}, T0)
+    plan = plan_record(
+        rules("manual"),
+        "crm",
+        rec({"name": "X"}),
+        base=base,
+        base_deleted=False,
+        partner="E1",
+        current=current,
+    )
+    assert plan.target is None and plan.revert is None
+    assert len(plan.conflicts) == 1
+    conflict = plan.conflicts[0]
+    assert (conflict.field, conflict.base, conflict.erp_value, conflict.crm_value) == (
+        "name",
+        "A",
+        "C",
+        "X",
+    )
+    assert plan.values["name"] == "A"
+
+
+def test_both_changed_to_the_same_value_converges_without_a_write() -> None:
+    base = {"name": "A"}
+    current = TargetRecord("001", {"name": "B"}, T0)
+    plan = plan_record(
+        rules("manual"),
+        "erp",
+        rec({"name": "B"}),
+        base=base,
+        base_deleted=False,
+        partner="001",
+        current=current,
+    )
+    assert plan.noop
+    assert plan.values["name"] == "B"
+
+
+def test_held_fields_are_left_alone() -> None:
+    plan = plan_record(
+        rules(),
+        "erp",
+        rec({"name": "B", "tax_id": "2"}),
+        base={"name": "A", "tax_id": "1"},
+        base_deleted=False,
+        partner="001",
+        current=None,
+        held=frozenset({"name"}),
+    )
+    assert plan.target is not None and plan.target.values == {"tax_id": "2"}
+
+
+def test_delete_policies() -> None:
+    base = {"name": "A"}
+    deleted = rec({}, deleted=True)
+    delete = plan_record(
+        rules(delete="delete"),
+        "erp",
+        deleted,
+        base=base,
+        base_deleted=False,
+        partner="001",
+        current=None,
+    )
+    assert delete.target is not None and (delete.target.action, delete.target.key) == (
+        "delete",
+        "001",
+    )
+    archive = plan_record(
+        rules(delete="archive"),
+        "crm",
+        deleted,
+        base=base,
+        base_deleted=False,
+        partner="E1",
+        current=None,
+    )
+    assert archive.target is not None and archive.target.action == "flag"
+    ignore = plan_record(
+        rules(delete="ignore"),
+        "erp",
+        deleted,
+        base=base,
+        base_deleted=False,
+        partner="001",
+        current=None,
+    )
+    assert ignore.target is None and ignore.deleted
+    unlinked = plan_record(
+        rules(), "erp", deleted, base=None, base_deleted=False, partner=None, current=None
+    )
+    assert unlinked.target is None
+
+
+values = st.dictionaries(
+    st.sampled_from(["name", "tax_id", "phone", "x_note"]),
+    st.one_of(st.none(), st.text(max_size=3), st.integers(-3, 3)),
+)
+
+
+@given(base=values, erp=values, crm=values)
+def test_no_ping_pong(base: dict[str, Any], erp: dict[str, Any], crm: dict[str, Any]) -> None:
+    """Apply the ERP's change, then feed both sides back in: the second round writes nothing."""
+    systems = {"erp": {**base, **erp}, "crm": {**base, **crm}}
+    agreed = dict(base)
+    for source, target in (("erp", "crm"), ("crm", "erp")):
+        current = TargetRecord("t", systems[target], T0)
+        plan = plan_record(
+            rules("owner_wins"),
+            source,
+            SourceRecord("s", systems[source], T0),  # type: ignore[arg-type]
+            base=agreed,
+            base_deleted=False,
+            partner="t",
+            current=current,
+        )
+        for intent in (plan.target, plan.revert):
+            if intent is not None:
+                systems[intent.side].update(intent.values)
+        agreed = plan.values
+    for source, target in (("erp", "crm"), ("crm", "erp")):
+        current = TargetRecord("t", systems[target], T0)
+        again = plan_record(
+            rules("owner_wins"),
+            source,
+            SourceRecord("s", systems[source], T0),  # type: ignore[arg-type]
+            base=agreed,
+            base_deleted=False,
+            partner="t",
+            current=current,
+        )
+        assert again.target is None and again.revert is None

@@ -1,0 +1,50 @@
+"""Helpers shared by the sandbox org data-core tests: a settable clock and org factories."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from tandem.sandbox.salesforce import Org, Schema
+
+EXAMPLE_SCHEMA = (
+    Path(__file__).parents[3] / "src/tandem/sandbox/salesforce/examples/erp_objects.yaml"
+)
+V = "59.0"
+
+
+class FakeClock:
+    """A clock the test moves by hand; starts at 2024-05-01 10:00:00 UTC."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.now = start or datetime(2024, 5, 1, 10, 0, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        """Move the clock forward and return the new time."""
+        self.now += timedelta(**delta)
+        return self.now
+
+
+def make_org(path: Path, *, clock: FakeClock | None = None, example: bool = True) -> Org:
+    """An org on ``path`` with the default schema (plus the ERP example objects)."""
+    schema = Schema.load([EXAMPLE_SCHEMA] if example else [])
+    return Org(path, schema, clock=clock)
+
+
+def q(org: Org, soql: str, *, all_rows: bool = False) -> list[dict[str, Any]]:
+    """Run a query and follow every locator; return all records."""
+    page = org.query(soql, include_deleted=all_rows, batch_size=2000, api_version=V)
+    records = list(page.records)
+    while page.locator:
+        page = org.query_more(page.locator, V)
+        records.extend(page.records)
+    return records
+
+
+def standard_pricebook(org: Org) -> str:
+    """The id of the standard price book."""
+    return str(q(org, "SELECT Id FROM Pricebook2 WHERE IsStandard = true")[0]["Id"])
