@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -251,3 +252,49 @@ def test_external_id_values_are_decoded_after_routing(api: httpx.Client) -> None
     assert created.status_code == 201
     got = api.get(f"sobjects/Account/ERP_Id__c/{encoded}")
     assert got.json()["ERP_Id__c"] == value
+
+
+def test_many_clients_at_once(crm: SandboxHandle) -> None:
+    tag = _tag()
+
+    def work(worker: int) -> list[bool]:
+        with api_client(crm) as api:
+            outcomes = []
+            for batch in range(5):
+                records = [
+                    {
+                        "attributes": {"type": "Account"},
+                        "Name": f"M{worker}-{batch}-{n}",
+                        "ERP_Id__c": f"M-{tag}-{worker}-{batch}-{n}",
+                    }
+                    for n in range(40)
+                ]
+                answer = api.patch(
+                    "composite/sobjects/Account/ERP_Id__c", json={"records": records}
+                )
+                outcomes += [result["success"] for result in answer.json()]
+                shared = api.patch(f"sobjects/Account/ERP_Id__c/M-{tag}-shared", json={"Name": "s"})
+                outcomes.append(shared.status_code in (200, 201))
+            return outcomes
+
+    with ThreadPoolExecutor(8) as pool:
+        outcomes = [ok for result in pool.map(work, range(8)) for ok in result]
+    assert all(outcomes) and len(outcomes) == 8 * 5 * 41
+    with api_client(crm) as api:
+        soql = f"SELECT COUNT() FROM Account WHERE ERP_Id__c LIKE 'M-{tag}-%'"
+        assert api.get("query", params={"q": soql}).json()["totalSize"] == 8 * 5 * 40 + 1
+
+
+def test_unexpected_errors_are_unknown_exception_without_traceback(
+    crm: SandboxHandle, api: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(api_version: str) -> dict[str, object]:
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(crm.org, "describe_global", broken)
+    answer = api.get("sobjects/")
+    assert answer.status_code == 500
+    (error,) = answer.json()
+    assert error["errorCode"] == "UNKNOWN_EXCEPTION"
+    assert "ErrorId" in error["message"]
+    assert "secret internals" not in answer.text and "Traceback" not in answer.text

@@ -50,6 +50,28 @@ def test_data_directory_and_restart_keep_everything(tmp_path: Path) -> None:
     assert limit_info == f"api-usage={used + 3}/500"
 
 
+def test_a_queued_bulk_job_is_processed_after_a_restart(tmp_path: Path) -> None:
+    data = tmp_path / "crm"
+    with running_sandbox(data) as first:
+        first.state.bulk.stop()  # the worker is gone: the job stays queued on disk
+        with api_client(first) as api:
+            job = api.post("jobs/ingest", json={"object": "Account", "operation": "insert"}).json()
+            api.put(
+                f"jobs/ingest/{job['id']}/batches",
+                content=b"Name\nafter restart\n",
+                headers={"Content-Type": "text/csv"},
+            )
+            closed = api.patch(f"jobs/ingest/{job['id']}", json={"state": "UploadComplete"})
+            assert closed.json()["state"] == "UploadComplete"
+    with running_sandbox(data) as second, api_client(second) as api:
+        deadline = time.monotonic() + 30
+        while api.get(f"jobs/ingest/{job['id']}").json()["state"] != "JobComplete":
+            assert time.monotonic() < deadline, "the job was not resumed"
+            time.sleep(0.02)
+        soql = "SELECT COUNT() FROM Account WHERE Name = 'after restart'"
+        assert api.get("query", params={"q": soql}).json()["totalSize"] == 1
+
+
 def test_cli_serves_until_sigterm(tmp_path: Path) -> None:
     data = tmp_path / "cli"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}

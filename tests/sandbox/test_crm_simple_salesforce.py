@@ -246,3 +246,21 @@ def test_bulk2_query_pages_with_locator(sf: Salesforce) -> None:
     assert len(pages) == 3
     names = [r["Name"] for page in pages for r in csv.DictReader(io.StringIO(str(page)))]
     assert names == [f"P-{i:03d}" for i in range(25)]
+
+
+def test_bulk2_download_to_files(sf: Salesforce, tmp_path: Path) -> None:
+    tag = _tag()
+    sf.bulk2.Account.insert(
+        records=[{"Name": f"D-{i}", "AccountNumber": tag} for i in range(12)], wait=0.1
+    )
+    results = sf.bulk2.Account.download(
+        f"SELECT Id, Name FROM Account WHERE AccountNumber = '{tag}'",
+        path=str(tmp_path),
+        max_records=5,
+        wait=0.1,
+    )
+    assert [r["number_of_records"] for r in results] == [5, 5, 2]
+    rows = [
+        row for r in results for row in csv.DictReader(io.StringIO(Path(r["file"]).read_text()))
+    ]
+    assert sorted(row["Name"] for row in rows) == sorted(f"D-{i}" for i in range(12))

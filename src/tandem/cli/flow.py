@@ -235,17 +235,19 @@ def install_capture_cmd(config: ConfigOption = DEFAULT_CONFIG) -> None:
     """Install the trigger-maintained change log on the ERP tables of the flow."""
     flow = load(config)
     connector = guard(lambda: build_connector(flow, "erp"))
-    tables = sorted(
-        {
-            (spec.erp.source, spec.erp.key)
-            for spec in flow.entities.values()
-            if not spec.erp.options.get("query")
-        }
-    )
     installer = getattr(connector, "install_capture", None)
     if installer is None:
         err.print(f"[red]error:[/red] the ERP connector ({connector.system}) has no change log")
         raise typer.Exit(1)
-    guard(lambda: installer(tables))
-    for table, key in tables:
-        console.print(f"[green]✓[/green] change capture on {table} (key {key})")
+    bindings = [spec.binding("erp") for spec in flow.ordered_entities()]
+
+    async def install() -> None:
+        await connector.open()
+        try:
+            await installer(bindings)
+        finally:
+            await connector.close()
+
+    run_async(install)
+    for binding in bindings:
+        console.print(f"[green]✓[/green] change capture on {binding.source} (key {binding.key})")

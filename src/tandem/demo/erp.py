@@ -20,7 +20,7 @@ CUSTOMERS = sa.Table(
     METADATA,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("number", sa.String(20), unique=True),
-    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("name", sa.String(300), nullable=False),
     sa.Column("nip", sa.String(20)),
     sa.Column("phone", sa.String(40)),
     sa.Column("street", sa.String(255)),
@@ -28,6 +28,7 @@ CUSTOMERS = sa.Table(
     sa.Column("postal_code", sa.String(20)),
     sa.Column("country_code", sa.String(2)),
     sa.Column("credit_hold", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
     sa.Column("crm_id", sa.String(18), unique=True),
 )
 CONTACTS = sa.Table(
@@ -35,7 +36,7 @@ CONTACTS = sa.Table(
     METADATA,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("customer_id", sa.Integer, sa.ForeignKey("customers.id")),
-    sa.Column("first_name", sa.String(40)),
+    sa.Column("first_name", sa.String(80)),
     sa.Column("last_name", sa.String(80), nullable=False),
     sa.Column("email", sa.String(80)),
     sa.Column("phone", sa.String(40)),

@@ -63,7 +63,7 @@ entities:
     owner: erp
     conflict: newest_wins
     match: [tax_id]
-    delete: {{policy: archive, erp_field: credit_hold, value: true}}
+    delete: {{policy: archive, erp_field: active, value: false}}
     erp: {{source: customers, key: id, external_id: crm_id}}
     crm: {{source: Account, key: Id, external_id: ERP_Id__c}}
     fields:
@@ -85,6 +85,7 @@ entities:
     owner: crm
     match: [email]
     depends_on: [customer]
+    delete: {{policy: delete}}
     erp: {{source: contacts, key: id, external_id: crm_id}}
     crm: {{source: Contact, key: Id, external_id: ERP_Id__c}}
     fields:

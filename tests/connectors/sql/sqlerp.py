@@ -72,6 +72,7 @@ class Erp:
         with self.engine.begin() as conn:
             for row in rows:
                 result = conn.execute(sa.insert(self.customers).values(row))
+                assert result.inserted_primary_key is not None
                 keys.append(int(result.inserted_primary_key[0]))
         return keys
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import pymysql
+import pymysql  # type: ignore[import-untyped]
 import pytest
 import sqlalchemy as sa
 from sqlerp import Erp, customer

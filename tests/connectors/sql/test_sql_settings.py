@@ -23,7 +23,7 @@ def test_password_is_merged_at_connect_time_and_hidden_everywhere() -> None:
 
 
 def test_schema_alias_and_identifier_checks() -> None:
-    assert SqlSettings(url="sqlite://", schema="erp").db_schema == "erp"
+    assert SqlSettings.model_validate({"url": "sqlite://", "schema": "erp"}).db_schema == "erp"
     with pytest.raises(ValueError, match="identifier"):
         SqlSettings(url="sqlite://", changelog_table="x; DROP TABLE y")
 

@@ -153,7 +153,14 @@ def test_tokens() -> None:
         ("SELECT Id FROM Account WHERE Name = 'a' extra", "unexpected token: extra"),
         ("SELECT Id FROM Account WHERE Name # 'a'", "unexpected token: #"),
         ("SELECT Id FROM Account WHERE CreatedDate > LAST_N_DAYS", "unexpected token"),
-        ("SELECT (SELECT Id FROM Contacts) FROM Account", "not supported"),
+        ("SELECT Id, (SELECT Id, (SELECT Id FROM Contacts) FROM Contacts) FROM Account", "("),
+        (
+            "SELECT Id FROM Account WHERE Id IN (SELECT Id, (SELECT Id FROM Contacts) FROM Account)",
+            "(",
+        ),
+        ("SELECT FIELDS(SOME) FROM Account", "SOME"),
+        ("SELECT FIELDS(ALL) FROM Account", "LIMIT of at most 200"),
+        ("SELECT COUNT(Id), (SELECT Id FROM Contacts) FROM Account", "aggregate"),
         ("SELECT SUM() FROM Account", "unexpected token"),
         ("DELETE FROM Account", "unexpected token: DELETE"),
     ],
@@ -494,3 +501,41 @@ def test_equality_finds_exact_value(org: Org, text: str) -> None:
     assert [r["Id"] for r in found] == ([rid] if text else [])
     assert rid is not None
     org.delete_many([rid], False)
+
+
+def test_child_sub_queries(org: Org) -> None:
+    records = q(
+        org,
+        "SELECT Name, (SELECT LastName, Email FROM Contacts ORDER BY LastName),"
+        " (SELECT Name, Amount FROM Opportunities WHERE Amount > 100) FROM Account ORDER BY Name",
+    )
+    acme, globex, initech = records
+    assert list(acme) == ["attributes", "Name", "Contacts", "Opportunities"]
+    contacts = acme["Contacts"]
+    assert (contacts["totalSize"], contacts["done"]) == (1, True)
+    assert contacts["records"][0]["LastName"] == "Doe"
+    assert contacts["records"][0]["attributes"]["type"] == "Contact"
+    assert acme["Opportunities"]["records"][0]["Amount"] == 500.0
+    assert globex["Contacts"]["records"][0]["LastName"] == "O'Brien"
+    assert globex["Opportunities"] is None  # its only opportunity is filtered out
+    assert initech["Contacts"] is None and initech["Opportunities"] is None
+    limited = q(org, "SELECT Name, (SELECT Id FROM Contacts LIMIT 0) FROM Account WHERE Name = 'Acme'")
+    assert limited[0]["Contacts"] is None
+    nested = q(org, "SELECT Name, (SELECT Name, Account.Name FROM ChildAccounts) FROM Account"
+               " WHERE Name = 'Acme'")  # fmt: skip
+    child = nested[0]["ChildAccounts"]["records"][0]
+    assert child["Name"] == "Globex" and child["Account"] if "Account" in child else True
+    err = api_error(org, "SELECT Id, (SELECT Id FROM Nopes) FROM Account")
+    assert err.error_code == "INVALID_TYPE" and "Didn't understand relationship 'Nopes'" in err.message
+    with pytest.raises(ApiError):
+        org.query_rows("SELECT Id, (SELECT Id FROM Contacts) FROM Account", include_deleted=False)
+
+
+def test_fields_function(org: Org) -> None:
+    [standard] = q(org, "SELECT FIELDS(STANDARD) FROM Account WHERE Name = 'Acme'")
+    assert standard["BillingCity"] == "Berlin" and "ERP_Id__c" not in standard
+    [custom] = q(org, "SELECT FIELDS(CUSTOM) FROM Account WHERE Name = 'Acme' LIMIT 1")
+    assert custom["ERP_Id__c"] == "A1" and "Name" not in custom
+    assert all(key == "attributes" or key.endswith("__c") for key in custom)
+    [every] = q(org, "SELECT FIELDS(ALL) FROM Account WHERE Name = 'Acme' LIMIT 200")
+    assert set(every) == set(standard) | set(custom)

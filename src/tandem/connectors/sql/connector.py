@@ -267,9 +267,7 @@ class SqlConnector:
 
     def _changes(self, src: Source, since: Cursor | None, size: int) -> tuple[list[Change], bool]:
         with self._require().connect() as conn:
-            if self.settings.capture == "modified_column" or (
-                src.modified is not None and self._log is None
-            ):
+            if self.settings.capture == "modified_column":
                 if src.modified is None:
                     raise Fatal(
                         f"{src.binding.source}: modified_column capture needs the "

@@ -17,6 +17,7 @@ import asyncio
 import json
 import logging
 import re
+import secrets
 import threading
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -260,22 +261,32 @@ def error_reply(exc: ApiError) -> Reply:
     return Reply(exc.status, exc.to_json())
 
 
-def unknown_error_reply() -> Reply:
-    """The answer to an unexpected exception: no traceback leaves the server."""
+def unknown_error_reply(error_id: str) -> Reply:
+    """The answer to an unexpected exception: no traceback leaves the server.
+
+    Args:
+        error_id: the id also written to the sandbox log with the traceback.
+    """
     return Reply(
         500,
         [
             {
                 "errorCode": "UNKNOWN_EXCEPTION",
                 "message": "An unexpected error occurred. Please include this ErrorId if you "
-                "contact support: sandbox (see the sandbox log).",
+                f"contact support: {error_id}",
             }
         ],
     )
 
 
-def fault_reply(fault: Fault, state: SandboxState) -> Reply:
-    """The answer to an injected fault."""
+def new_error_id() -> str:
+    """A Salesforce-looking ErrorId such as ``1234567-8901 (-123456789)``."""
+    first, second = secrets.randbelow(10**7), secrets.randbelow(10**5)
+    return f"{first:07d}-{second:05d} (-{secrets.randbelow(10**9)})"
+
+
+def fault_reply(fault: Fault, state: SandboxState, record_id: str | None = None) -> Reply:
+    """The answer to an injected fault (``record_id`` names the locked record, if known)."""
     if fault.kind == "limit":
         return Reply(
             403,
@@ -287,14 +298,13 @@ def fault_reply(fault: Fault, state: SandboxState) -> Reply:
             401, [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}]
         )
     if fault.kind == "lock":
-        prefix = "001"
         return Reply(
             400,
             [
                 {
                     "errorCode": "UNABLE_TO_LOCK_ROW",
                     "message": "unable to obtain exclusive access to this record or 1 records: "
-                    f"{prefix}000000000000AAA",
+                    f"{record_id or '001000000000000AAA'}",
                 }
             ],
         )
@@ -404,7 +414,8 @@ class RestEndpoint:
             per_record = bool(matched and matched[0].per_record_faults)
             fault = faults.decide(write=method != "GET", per_record=per_record)
             if fault is not None:
-                reply = fault_reply(fault, state)
+                record_id = matched[1].get("record_id") if matched else None
+                reply = fault_reply(fault, state, record_id)
                 state.count(f"{method} {kind} {reply.status}")
                 return reply
         call = ApiCall(
@@ -428,8 +439,9 @@ def run_handler(router: ApiRouter, call: ApiCall, path: str) -> Reply:
     except ApiError as exc:
         return error_reply(exc)
     except Exception:
-        log.exception("unexpected error serving %s %s", call.method, path)
-        return unknown_error_reply()
+        error_id = new_error_id()
+        log.exception("ErrorId %s: unexpected error serving %s %s", error_id, call.method, path)
+        return unknown_error_reply(error_id)
 
 
 class _StripSlash:
@@ -451,8 +463,15 @@ class _StripSlash:
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
     """Last resort for the non-REST routes: a Salesforce-shaped 500, never a traceback."""
-    log.error("unexpected error serving %s %s", request.method, request.url.path, exc_info=exc)
-    return to_response(unknown_error_reply())
+    error_id = new_error_id()
+    log.error(
+        "ErrorId %s: unexpected error serving %s %s",
+        error_id,
+        request.method,
+        request.url.path,
+        exc_info=exc,
+    )
+    return to_response(unknown_error_reply(error_id))
 
 
 def build_app(state: SandboxState, router: ApiRouter, extra_routes: list[Route]) -> ASGIApp:

@@ -125,14 +125,6 @@ def _field(f: FieldDef) -> dict[str, Any]:
     }
 
 
-def _child_relationship_name(child: ObjectDef) -> str:
-    if child.custom:
-        return child.name[:-3] + "s__r"
-    if child.name.endswith("y"):
-        return child.name[:-1] + "ies"
-    return child.name + "s"
-
-
 def describe_object(schema: Schema, obj: ObjectDef, api_version: str) -> dict[str, Any]:
     """Return the ``GET /sobjects/{name}/describe`` body."""
     base = f"/services/data/v{api_version}"
@@ -146,7 +138,7 @@ def describe_object(schema: Schema, obj: ObjectDef, api_version: str) -> dict[st
             "field": ref.name,
             "junctionIdListNames": [],
             "junctionReferenceTo": [],
-            "relationshipName": _child_relationship_name(child),
+            "relationshipName": ref.child_relationship_name,
             "restrictedDelete": False,
         }
         for child, ref in schema.child_relationships(obj.name)

@@ -26,6 +26,7 @@ __all__ = ["LOCATOR_TTL_S", "MAX_BATCH", "MAX_LOCATORS", "MIN_BATCH", "QueryRunn
 MIN_BATCH, MAX_BATCH = 200, 2000
 LOCATOR_TTL_S = 15 * 60
 MAX_LOCATORS = 500
+_IDS_PER_STATEMENT = 500
 
 
 @dataclass
@@ -106,6 +107,10 @@ class QueryRunner:
         compiled = self.compile(soql, include_deleted)
         if compiled.shape.count_only:
             raise ApiError(400, "INVALIDJOB", "COUNT() is not supported by Bulk API query jobs")
+        if compiled.shape.children:
+            raise ApiError(
+                400, "INVALIDJOB", "Bulk API query jobs do not support child relationship queries"
+            )
         with self._lock:
             rows = self._store.conn.execute(compiled.sql, compiled.params).fetchall()
         convert = compiled.csv_converter()
@@ -122,7 +127,19 @@ class QueryRunner:
     ) -> QueryPage:
         base = f"/services/data/v{api_version}"
         chunk = rows[start : start + size]
-        records = [compiled.shape.build(row, base) for row in chunk]
+        shape = compiled.shape
+        records = [shape.build(row, base) for row in chunk]
+        for child in shape.children:
+            parent_ids = [row[0] for row in chunk]
+            child_rows: list[tuple[Any, ...]] = []
+            with self._lock:
+                for at in range(0, len(parent_ids), _IDS_PER_STATEMENT):
+                    ids = parent_ids[at : at + _IDS_PER_STATEMENT]
+                    sql = child.statement(len(ids))
+                    child_rows += self._store.conn.execute(sql, [*child.params, *ids]).fetchall()
+            by_parent = shape.build_children(child, child_rows, base)
+            for record, parent_id in zip(records, parent_ids, strict=True):
+                record[child.key] = by_parent.get(parent_id)
         return QueryPage(
             total_size=len(rows), done=locator is None, records=records, locator=locator
         )

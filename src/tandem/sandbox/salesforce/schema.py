@@ -18,9 +18,10 @@ on top, in order. The file format::
 
 Field keys: ``type``, ``label``, ``length``, ``precision``, ``scale``, ``required``,
 ``nillable``, ``createable``, ``updateable``, ``unique``, ``externalId``, ``caseSensitive``,
-``values``, ``restricted``, ``referenceTo``, ``relationshipName``, ``cascadeDelete`` (deleting
-the parent deletes this record, as for master-detail), ``default``, ``autoNumber`` (a format such
-as ``"INV-{000000}"``), ``calculated`` and ``nameField``.
+``values``, ``restricted``, ``referenceTo``, ``relationshipName``, ``childRelationshipName`` (the
+parent's name for its children, e.g. ``Contacts``; derived when missing), ``cascadeDelete``
+(deleting the parent deletes this record, as for master-detail), ``default``, ``autoNumber``
+(a format such as ``"INV-{000000}"``), ``calculated`` and ``nameField``.
 
 Every object also gets the system fields (Id, IsDeleted, CreatedDate, CreatedById,
 LastModifiedDate, LastModifiedById, SystemModstamp and, when owned, OwnerId).
@@ -28,6 +29,7 @@ LastModifiedDate, LastModifiedById, SystemModstamp and, when owned, OwnerId).
 
 from __future__ import annotations
 
+import re
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -88,6 +90,7 @@ _FIELD_KEYS = frozenset(
         "calculated",
         "nameField",
         "cascadeDelete",
+        "childRelationshipName",
     }
 )
 _OBJECT_KEYS = frozenset(
@@ -102,6 +105,7 @@ _OBJECT_KEYS = frozenset(
         "deletable",
     }
 )
+_NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 _DEFAULT_LENGTH = {
     "string": 255,
     "textarea": 32768,
@@ -155,6 +159,7 @@ class FieldDef:
     reference_to: list[str] = field(default_factory=list)
     relationship_name: str | None = None
     cascade_delete: bool = False
+    child_relationship_name: str | None = None
     default: Any = None
     auto_number: str | None = None
     calculated: bool = False
@@ -247,6 +252,8 @@ class Schema:
             doc = _read_yaml(path)
             for name, spec in doc.items():
                 where = f"objects.{name}"
+                if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
+                    raise ConfigError("not a valid object name", file=str(path), field=where)
                 if not isinstance(spec, dict):
                     raise ConfigError("an object must be a mapping", file=str(path), field=where)
                 unknown = set(spec) - _OBJECT_KEYS
@@ -293,8 +300,20 @@ class Schema:
             (obj, f)
             for obj in self.objects.values()
             for f in obj.fields.values()
-            if name in f.reference_to and not f.system
+            if name in f.reference_to and not f.system and f.name != "OwnerId"
         ]
+
+    def child_relationship(self, parent: str, name: str) -> tuple[ObjectDef, FieldDef] | None:
+        """Return the child object and lookup behind ``parent``'s relationship ``name``.
+
+        Args:
+            parent: the parent object name, e.g. ``Account``.
+            name: the child relationship name (case-insensitive), e.g. ``Contacts``.
+        """
+        for child, ref in self.child_relationships(parent):
+            if str(ref.child_relationship_name).lower() == name.lower():
+                return child, ref
+        return None
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -309,6 +328,8 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 
 
 def _checked_field(spec: Any, path: str, where: str) -> dict[str, Any]:
+    if not _NAME_RE.fullmatch(where.rsplit(".", 1)[-1]):
+        raise ConfigError("not a valid field name", file=path, field=where)
     if not isinstance(spec, dict):
         raise ConfigError("a field must be a mapping", file=path, field=where)
     unknown = set(spec) - _FIELD_KEYS
@@ -322,21 +343,20 @@ def _checked_field(spec: Any, path: str, where: str) -> dict[str, Any]:
     return dict(spec)
 
 
-def _picklist(values: Iterable[Any]) -> list[PicklistValue]:
+def _picklist(values: Iterable[Any], field_default: Any) -> list[PicklistValue]:
     entries = []
     for item in values:
-        if isinstance(item, dict):
-            extra = {k: v for k, v in item.items() if k not in ("value", "label", "default")}
-            entries.append(
-                PicklistValue(
-                    value=str(item["value"]),
-                    label=str(item.get("label", item["value"])),
-                    default=bool(item.get("default", False)),
-                    meta=extra,
-                )
+        spec = item if isinstance(item, dict) else {"value": item}
+        value = str(spec["value"])
+        extra = {k: v for k, v in spec.items() if k not in ("value", "label", "default")}
+        entries.append(
+            PicklistValue(
+                value=value,
+                label=str(spec.get("label", value)),
+                default=bool(spec.get("default", False)) or value == field_default,
+                meta=extra,
             )
-        else:
-            entries.append(PicklistValue(value=str(item), label=str(item)))
+        )
     return entries
 
 
@@ -366,11 +386,12 @@ def _make_field(name: str, spec: dict[str, Any]) -> FieldDef:
         unique=bool(spec.get("unique", False)),
         external_id=bool(spec.get("externalId", False)),
         case_sensitive=bool(spec.get("caseSensitive", False)),
-        picklist=_picklist(spec.get("values") or []),
+        picklist=_picklist(spec.get("values") or [], default),
         restricted=bool(spec.get("restricted", False)),
         reference_to=list(spec.get("referenceTo") or []),
         relationship_name=spec.get("relationshipName"),
         cascade_delete=bool(spec.get("cascadeDelete", False)),
+        child_relationship_name=spec.get("childRelationshipName"),
         default=default,
         auto_number=spec.get("autoNumber"),
         calculated=calculated,
@@ -433,6 +454,14 @@ def _system_fields(owned: bool) -> list[FieldDef]:
     return fields
 
 
+def _plural_relationship(child: str) -> str:
+    if child.endswith("__c"):
+        return child[:-3] + "s__r"
+    if child.endswith("y"):
+        return child[:-1] + "ies"
+    return child + ("es" if child.endswith("s") else "s")
+
+
 def _custom_prefix(name: str, taken: set[str]) -> str:
     # Stable across restarts and independent of the other custom objects' order.
     seed = zlib.crc32(name.encode())
@@ -483,6 +512,8 @@ def _build_objects(raw: dict[str, dict[str, Any]]) -> dict[str, ObjectDef]:
         objects[name] = obj
     for obj in objects.values():
         for f in obj.fields.values():
+            if f.type == "reference" and f.child_relationship_name is None and not f.system:
+                f.child_relationship_name = _plural_relationship(obj.name)
             missing = [target for target in f.reference_to if target not in objects]
             if missing:
                 raise ConfigError(

@@ -20,6 +20,7 @@ import logging
 import os
 import signal
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -95,6 +96,10 @@ class SandboxHandle:
     admin_token: str
     org: Org
     state: SandboxState
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """A client TLS context trusting only the sandbox CA (e.g. ``httpx.Client(verify=...)``)."""
+        return ssl.create_default_context(cafile=str(self.ca_file))
 
     @property
     def port(self) -> int:

@@ -12,6 +12,7 @@ __all__ = [
     "Condition",
     "DateLiteral",
     "FieldPath",
+    "Fields",
     "Literal_",
     "Not",
     "Or",
@@ -19,6 +20,7 @@ __all__ = [
     "Query",
     "SelectItem",
     "SemiJoin",
+    "SubQuery",
     "Value",
 ]
 
@@ -48,7 +50,23 @@ class Aggregate:
     pos: int
 
 
-SelectItem = FieldPath | Aggregate
+@dataclass(frozen=True)
+class Fields:
+    """``FIELDS(ALL)``, ``FIELDS(STANDARD)`` or ``FIELDS(CUSTOM)``."""
+
+    kind: str
+    pos: int
+
+
+@dataclass(frozen=True)
+class SubQuery:
+    """A child relationship sub-query in the SELECT list: ``(SELECT Id FROM Contacts)``."""
+
+    query: Query
+    pos: int
+
+
+SelectItem = FieldPath | Aggregate | Fields | SubQuery
 
 
 @dataclass(frozen=True)

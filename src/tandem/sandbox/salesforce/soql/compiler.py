@@ -17,7 +17,7 @@ from tandem.sandbox.salesforce.schema import NUMBER_TYPES, FieldDef, ObjectDef, 
 from tandem.sandbox.salesforce.soql import ast
 from tandem.sandbox.salesforce.soql.dates import date_range
 from tandem.sandbox.salesforce.soql.lexer import decode_string, like_pattern, located, malformed
-from tandem.sandbox.salesforce.soql.shape import Column, ColumnKind, CompiledQuery, Node
+from tandem.sandbox.salesforce.soql.shape import ChildQuery, Column, ColumnKind, CompiledQuery, Node
 from tandem.sandbox.salesforce.store import quote_ident, table_name
 from tandem.sandbox.salesforce.values import format_datetime, parse_datetime
 
@@ -99,7 +99,7 @@ class _Compiler:
         if aggregates or query.group_by:
             select_sql, shape = self.aggregate_select(query)
         else:
-            select_sql, shape = self.plain_select(query)
+            select_sql, shape = self.plain_select(query, include_deleted)
         where_sql = self.where(query, include_deleted)
         order = [
             self.order_sql(item, bool(aggregates or query.group_by)) for item in query.order_by
@@ -188,12 +188,70 @@ class _Compiler:
 
     # ---- SELECT ----------------------------------------------------------------------------
 
-    def plain_select(self, query: ast.Query) -> tuple[str, Node]:
+    def expand_fields(self, query: ast.Query) -> list[ast.SelectItem]:
+        """Replace ``FIELDS(...)`` with the field paths it stands for."""
+        items: list[ast.SelectItem] = []
+        for item in query.select:
+            if not isinstance(item, ast.Fields):
+                items.append(item)
+                continue
+            if item.kind != "STANDARD" and (query.limit is None or query.limit > 200):
+                raise malformed(
+                    self.soql, item.pos, "The SOQL FIELDS function must have a LIMIT of at most 200"
+                )
+            for f in self.scope.obj.fields.values():
+                if item.kind == "ALL" or (item.kind == "CUSTOM") == f.custom:
+                    items.append(ast.FieldPath((f.name,), item.pos))
+        return items
+
+    def child_query(self, item: ast.SubQuery, number: int, include_deleted: bool) -> ChildQuery:
+        """Compile a child relationship sub-query of the SELECT list."""
+        sub_query = item.query
+        found = self.schema.child_relationship(self.scope.obj.name, sub_query.sobject)
+        if found is None:
+            raise self.error(
+                "INVALID_TYPE",
+                sub_query.sobject_pos,
+                f"Didn't understand relationship '{sub_query.sobject}' in FROM part of query"
+                " call. If you are attempting to use a custom relationship, be sure to append"
+                " the '__r' after the custom relationship name. Please reference your WSDL or"
+                " the describe call for the appropriate names.",
+            )
+        child_obj, ref = found
+        sub = _Compiler(self.schema, self.soql, self.today, f"{self.prefix}c{number}_")
+        sub.scope = _Scope(child_obj, aliases={(): (f"{sub.prefix}0", child_obj)})
+        if any(isinstance(i, ast.Aggregate) for i in sub_query.select) or sub_query.group_by:
+            raise malformed(self.soql, item.pos, "aggregates are not allowed in a sub-query")
+        select_sql, shape = sub.plain_select(sub_query, include_deleted)
+        ref_col = f"{sub.prefix}0.{quote_ident(ref.name)}"
+        where_sql = sub.where(sub_query, include_deleted)
+        where_sql += (" AND " if where_sql else " WHERE ") + f"{ref_col} IN ({{ids}})"
+        order = [sub.order_sql(o, False) for o in sub_query.order_by]
+        sql = f"SELECT {select_sql}, {ref_col} FROM {table_name(child_obj.name)} AS {sub.prefix}0"
+        sql += "".join(sub.scope.joins) + where_sql
+        if order:
+            sql += " ORDER BY " + ", ".join(order)
+        return ChildQuery(
+            key=str(ref.child_relationship_name),
+            sql=sql,
+            params=sub.params,
+            shape=shape,
+            ref_index=shape.width,
+            limit=sub_query.limit,
+            offset=sub_query.offset or 0,
+        )
+
+    def plain_select(self, query: ast.Query, include_deleted: bool) -> tuple[str, Node]:
         columns: list[str] = []
         root = Node(self.scope.obj, id_index=0)
         columns.append(f'{self.prefix}0."Id"')
         nodes: dict[tuple[str, ...], Node] = {(): root}
-        for item in query.select:
+        for item in self.expand_fields(query):
+            if isinstance(item, ast.SubQuery):
+                sub = self.child_query(item, len(root.children), include_deleted)
+                root.entries.append((sub.key, sub))
+                root.children.append(sub)
+                continue
             assert isinstance(item, ast.FieldPath)
             sql, f, rels = self.column(item)
             node = root
@@ -211,6 +269,7 @@ class _Compiler:
             column = Column(f, len(columns) - 1, ".".join((*rels, f.name)))
             node.entries.append((f.name, column))
             root.flat.append(column)
+        root.width = len(columns)
         return ", ".join(columns), root
 
     def aggregate_select(self, query: ast.Query) -> tuple[str, Node]:
@@ -229,6 +288,8 @@ class _Compiler:
         columns: list[str] = []
         expr_index = 0
         for item in query.select:
+            if isinstance(item, ast.Fields | ast.SubQuery):
+                raise malformed(self.soql, item.pos, "not allowed in an aggregate query")
             if isinstance(item, ast.FieldPath):
                 sql, f, rels = self.column(item)
                 if f.name + "|" + ".".join(rels) not in grouped:

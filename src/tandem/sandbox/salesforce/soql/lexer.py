@@ -46,7 +46,18 @@ _DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?![\w.:])")
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?![\w.])")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _OPS = ("<=", ">=", "!=", "<>", "=", "<", ">")
-_SINGLE = {"(": "LPAREN", ")": "RPAREN", ",": "COMMA", ".": "DOT", ":": "COLON"}
+_SINGLE: dict[str, TokenKind] = {
+    "(": "LPAREN",
+    ")": "RPAREN",
+    ",": "COMMA",
+    ".": "DOT",
+    ":": "COLON",
+}
+_LITERALS: tuple[tuple[TokenKind, re.Pattern[str]], ...] = (
+    ("DATETIME", _DATETIME),
+    ("DATE", _DATE),
+    ("NUMBER", _NUMBER),
+)
 _ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "b": "\b", "f": "\f", '"': '"', "'": "'", "\\": "\\"}
 
 
@@ -91,10 +102,10 @@ def tokenize(soql: str) -> list[Token]:
             pos = close + 1
             continue
         if char.isdigit() or (char in "+-." and pos + 1 < end and soql[pos + 1].isdigit()):
-            for kind, pattern in (("DATETIME", _DATETIME), ("DATE", _DATE), ("NUMBER", _NUMBER)):
+            for kind, pattern in _LITERALS:
                 match = pattern.match(soql, pos)
                 if match:
-                    tokens.append(Token(kind, match.group(), pos))  # type: ignore[arg-type]
+                    tokens.append(Token(kind, match.group(), pos))
                     pos = match.end()
                     break
             else:
@@ -113,7 +124,7 @@ def tokenize(soql: str) -> list[Token]:
         single = _SINGLE.get(char)
         if single is None:
             raise malformed(soql, pos, f"unexpected token: {char}")
-        tokens.append(Token(single, char, pos))  # type: ignore[arg-type]
+        tokens.append(Token(single, char, pos))
         pos += 1
     tokens.append(Token("EOF", "<EOF>", end))
     return tokens

@@ -4,7 +4,8 @@ Grammar (keywords case-insensitive)::
 
     query      := SELECT item (',' item)* FROM name [WHERE cond] [GROUP BY path (',' path)*]
                   [ORDER BY order (',' order)*] [LIMIT n] [OFFSET n] EOF
-    item       := AGG '(' [path] ')' [alias] | path
+    item       := AGG '(' [path] ')' [alias] | FIELDS '(' ALL|STANDARD|CUSTOM ')'
+                  | '(' query ')' | path                -- a child sub-query, one level deep
     cond       := unary (AND unary)* | unary (OR unary)*      -- mixing needs parentheses
     unary      := NOT unary | '(' cond ')' | comparison
     comparison := path op value | path [NOT] IN '(' (values | query) ')' | path LIKE string
@@ -14,6 +15,7 @@ Grammar (keywords case-insensitive)::
 
 from __future__ import annotations
 
+from tandem.sandbox.salesforce.soql import ast
 from tandem.sandbox.salesforce.soql.ast import (
     Aggregate,
     And,
@@ -21,6 +23,7 @@ from tandem.sandbox.salesforce.soql.ast import (
     Condition,
     DateLiteral,
     FieldPath,
+    Fields,
     Literal_,
     Not,
     Or,
@@ -28,6 +31,7 @@ from tandem.sandbox.salesforce.soql.ast import (
     Query,
     SelectItem,
     SemiJoin,
+    SubQuery,
     Value,
 )
 from tandem.sandbox.salesforce.soql.lexer import Token, malformed, tokenize
@@ -93,6 +97,11 @@ _RESERVED = frozenset(
         "NULL",
     }
 )
+_LITERAL_KINDS: dict[str, ast.LiteralKind] = {
+    "NUMBER": "number",
+    "DATE": "date",
+    "DATETIME": "datetime",
+}
 _COMPARE_OPS = {"=": "=", "!=": "!=", "<>": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 
 
@@ -119,6 +128,7 @@ class _Parser:
         self.soql = soql
         self.tokens = tokens
         self.index = 0
+        self.depth = 0  # > 0 inside a child sub-query (they do not nest)
 
     # ---- token helpers ------------------------------------------------------------------------
 
@@ -226,13 +236,23 @@ class _Parser:
             if argument is None and tok.upper() != "COUNT":
                 raise self.unexpected()
             return Aggregate(tok.upper(), argument, alias, tok.pos)
+        if tok.kind == "IDENT" and tok.upper() == "FIELDS" and self._next_kind() == "LPAREN":
+            self.advance()
+            self.advance()
+            kind = self.expect_kind("IDENT")
+            if kind.upper() not in ("ALL", "STANDARD", "CUSTOM"):
+                raise self.unexpected(kind)
+            self.expect_kind("RPAREN")
+            return Fields(kind.upper(), tok.pos)
         if tok.kind == "LPAREN":
-            raise malformed(
-                self.soql,
-                tok.pos,
-                "unexpected token: '(' (child relationship"
-                " sub-queries are not supported by the sandbox)",
-            )
+            if self.depth > 0 or not self.peek_kw(1, "SELECT"):
+                raise self.unexpected()
+            self.advance()
+            self.depth += 1
+            sub = self.query()
+            self.depth -= 1
+            self.expect_kind("RPAREN")
+            return SubQuery(sub, tok.pos)
         return self.path()
 
     def _next_kind(self) -> str:
@@ -309,7 +329,9 @@ class _Parser:
     def value_list(self, allow_query: bool) -> tuple[Value, ...] | SemiJoin:
         open_tok = self.expect_kind("LPAREN")
         if allow_query and self.is_kw("SELECT"):
+            self.depth += 1
             sub = self.query()
+            self.depth -= 1
             self.expect_kind("RPAREN")
             return SemiJoin(sub, open_tok.pos)
         values = [self.value()]
@@ -326,8 +348,7 @@ class _Parser:
             return Literal_("string", tok.text, tok.pos)
         if tok.kind in ("NUMBER", "DATE", "DATETIME"):
             self.advance()
-            kind = {"NUMBER": "number", "DATE": "date", "DATETIME": "datetime"}[tok.kind]
-            return Literal_(kind, tok.text, tok.pos)  # type: ignore[arg-type]
+            return Literal_(_LITERAL_KINDS[tok.kind], tok.text, tok.pos)
         if tok.kind == "IDENT":
             word = tok.upper()
             if word in ("TRUE", "FALSE"):

@@ -9,7 +9,7 @@ from typing import Any, Literal
 from tandem.sandbox.salesforce.schema import FieldDef, ObjectDef
 from tandem.sandbox.salesforce.values import to_csv, to_wire
 
-__all__ = ["Column", "CompiledQuery", "Node"]
+__all__ = ["ChildQuery", "Column", "CompiledQuery", "Node"]
 
 ColumnKind = Literal["field", "count", "number"]
 
@@ -39,6 +39,27 @@ class Column:
 
 
 @dataclass
+class ChildQuery:
+    """A child relationship sub-query, run per page for the parents on that page.
+
+    ``sql`` holds ``{ids}`` where the placeholders of the parent ids go; the parent id of each
+    row is at ``ref_index``.
+    """
+
+    key: str
+    sql: str
+    params: list[Any]
+    shape: Node
+    ref_index: int
+    limit: int | None
+    offset: int
+
+    def statement(self, parent_count: int) -> str:
+        """The SQL for ``parent_count`` parent ids."""
+        return self.sql.replace("{ids}", ", ".join("?" * parent_count))
+
+
+@dataclass
 class Node:
     """A record level of the result: the queried object or a parent reached by a relationship.
 
@@ -47,8 +68,10 @@ class Node:
 
     obj: ObjectDef
     id_index: int
-    entries: list[tuple[str, Column | Node]] = field(default_factory=list)
+    entries: list[tuple[str, Column | Node | ChildQuery]] = field(default_factory=list)
     flat: list[Column] = field(default_factory=list)
+    children: list[ChildQuery] = field(default_factory=list)
+    width: int = 0  # number of SQL columns
     aggregate: bool = False
     count_only: bool = False
 
@@ -75,8 +98,26 @@ class Node:
         for key, entry in self.entries:
             if isinstance(entry, Column):
                 out[key] = entry.wire(row[entry.index])
-            else:
+            elif isinstance(entry, Node):
                 out[key] = None if row[entry.id_index] is None else entry.build(row, base)
+            else:
+                out[key] = None  # filled by the query runner for the whole page
+        return out
+
+    def build_children(
+        self, child: ChildQuery, rows: list[tuple[Any, ...]], base: str
+    ) -> dict[Any, dict[str, Any]]:
+        """Group a child sub-query's rows by parent id into ``{totalSize, done, records}``."""
+        grouped: dict[Any, list[tuple[Any, ...]]] = {}
+        for row in rows:
+            grouped.setdefault(row[child.ref_index], []).append(row)
+        out: dict[Any, dict[str, Any]] = {}
+        for parent_id, group in grouped.items():
+            end = None if child.limit is None else child.offset + child.limit
+            kept = group[child.offset : end]
+            if kept:
+                records = [child.shape.build(row, base) for row in kept]
+                out[parent_id] = {"totalSize": len(kept), "done": True, "records": records}
         return out
 
 

@@ -1,0 +1,245 @@
+"""End to end: a real ERP database <-> the HTTPS Salesforce sandbox, through the engine."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+from pipeline_env import Env
+
+from tandem.demo.erp import BAD_NIP_CUSTOMER
+from tandem.pipeline.reconcile import reconcile
+from tandem.pipeline.resolve import apply_resolution
+from tandem.pipeline.runtime import running_engine
+
+
+async def test_initial_sync_both_ways_then_nothing_to_write(any_env: Env) -> None:
+    flow = any_env.flow()
+    async with running_engine(flow) as engine:
+        first = await engine.sync()
+        second = await engine.sync()
+        dead = engine.store.dead_letters(flow=flow.name, status="open")
+        drift = await reconcile(engine)
+    accounts = any_env.crm_rows(
+        "SELECT Id, Name, Tax_Id__c, ERP_Id__c, BillingCountry FROM Account"
+    )
+    assert len(accounts) == 19  # 20 customers, one with an invalid NIP
+    assert {a["BillingCountry"] for a in accounts} <= {"Poland", "Germany", "Czechia"}
+    assert str(BAD_NIP_CUSTOMER) not in {a["ERP_Id__c"] for a in accounts}
+    assert len(any_env.crm_rows("SELECT Id FROM Contact")) == 38
+    entries = any_env.crm_rows(
+        "SELECT UnitPrice, Pricebook2.IsStandard, Product2.ProductCode FROM PricebookEntry"
+    )
+    assert len(entries) == 40
+    assert all(e["Pricebook2"]["IsStandard"] for e in entries)  # type: ignore[index]
+    assert first.total("created") == 19 + 38 + 5 + 40 + 40
+    assert second.writes == 0 and second.write_calls == 0
+    assert {(d.entity, d.record_key) for d in dead} == {
+        ("customer", str(BAD_NIP_CUSTOMER)),
+        ("contact", str(2 * BAD_NIP_CUSTOMER - 1)),
+        ("contact", str(2 * BAD_NIP_CUSTOMER)),
+    }
+    nip_letter = next(d for d in dead if d.entity == "customer")
+    assert nip_letter.field == "tax_id" and "NIP" in nip_letter.message
+    erp_ids = {
+        str(r[0]) for r in any_env.erp_rows("SELECT crm_id FROM contacts WHERE crm_id IS NOT NULL")
+    }
+    assert len(erp_ids) == 38  # the CRM's ids were written back to the ERP
+    assert drift.entities["product"].differences == 0
+    assert drift.entities["customer"].in_sync == 19
+
+
+async def test_edits_flow_both_ways_and_new_crm_records_link_back(env: Env) -> None:
+    flow = env.flow()
+    async with running_engine(flow) as engine:
+        await engine.sync()
+        env.erp("UPDATE customers SET phone = '+48 600 100 200', city = 'Gdynia' WHERE id = 2")
+        contact = env.crm_rows("SELECT Id FROM Contact WHERE ERP_Id__c = '3'")[0]
+        env.crm.org.update("Contact", str(contact["Id"]), {"Title": "Head of Procurement"})
+        account = env.crm_rows("SELECT Id FROM Account WHERE ERP_Id__c = '2'")[0]
+        new_id = env.crm.org.create(
+            "Contact",
+            {
+                "LastName": "Nowa",
+                "FirstName": "Ola",
+                "Email": "ola.nowa@example.com",
+                "AccountId": account["Id"],
+            },
+        )
+        report = await engine.sync()
+        third = await engine.sync()
+    crm_account = env.crm_rows("SELECT Phone, BillingCity FROM Account WHERE ERP_Id__c = '2'")[0]
+    assert (crm_account["Phone"], crm_account["BillingCity"]) == ("+48 600 100 200", "Gdynia")
+    assert env.erp_rows("SELECT title FROM contacts WHERE id = 3")[0][0] == "Head of Procurement"
+    created = env.erp_rows(
+        "SELECT id, customer_id, last_name, crm_id FROM contacts "
+        "WHERE email = 'ola.nowa@example.com'"
+    )
+    assert len(created) == 1
+    new_erp_id, customer_id, last_name, crm_id = created[0]
+    assert (customer_id, last_name, crm_id) == (2, "Nowa", new_id)
+    linked = env.crm_rows(f"SELECT ERP_Id__c FROM Contact WHERE Id = '{new_id}'")[0]
+    assert linked["ERP_Id__c"] == str(new_erp_id)
+    assert report.total("created") == 1
+    assert third.writes == 0
+
+
+async def test_deletes_follow_each_entitys_policy(env: Env) -> None:
+    flow = env.flow()
+    async with running_engine(flow) as engine:
+        await engine.sync()
+        contact = env.crm_rows("SELECT Id FROM Contact WHERE ERP_Id__c = '5'")[0]
+        env.crm.org.delete("Contact", str(contact["Id"]))
+        account = env.crm_rows("SELECT Id FROM Account WHERE ERP_Id__c = '4'")[0]
+        env.crm.org.delete("Account", str(account["Id"]))
+        env.erp("DELETE FROM contacts WHERE id = 6")
+        report = await engine.sync()
+    assert env.erp_rows("SELECT COUNT(*) FROM contacts WHERE id = 5")[0][0] == 0  # delete
+    assert not env.erp_rows("SELECT active FROM customers WHERE id = 4")[0][0]  # archive = flag
+    gone = env.crm_rows("SELECT Id, IsDeleted FROM Contact WHERE ERP_Id__c = '6'", deleted=True)
+    assert gone and gone[0]["IsDeleted"] is True
+    # Salesforce deletes an account's contacts with it: ERP contacts 7 and 8 go too.
+    assert env.erp_rows("SELECT COUNT(*) FROM contacts WHERE id IN (7, 8)")[0][0] == 0
+    assert report.total("deleted") == 5
+
+
+async def test_same_field_edited_on_both_sides_newest_wins_without_ping_pong(env: Env) -> None:
+    flow = env.flow()
+    async with running_engine(flow) as engine:
+        await engine.sync()
+        env.erp("UPDATE customers SET phone = '+48 111 111 111' WHERE id = 7")
+        await asyncio.sleep(0.01)
+        account = env.crm_rows("SELECT Id FROM Account WHERE ERP_Id__c = '7'")[0]
+        env.crm.org.update("Account", str(account["Id"]), {"Phone": "+48 222 222 222"})
+        await engine.sync()
+        settled = await engine.sync()
+    assert env.erp_rows("SELECT phone FROM customers WHERE id = 7")[0][0] == "+48 222 222 222"
+    assert env.crm_rows("SELECT Phone FROM Account WHERE ERP_Id__c = '7'")[0]["Phone"] == (
+        "+48 222 222 222"
+    )
+    assert settled.writes == 0
+
+
+async def test_manual_conflicts_wait_for_a_person(env: Env) -> None:
+    flow = env.flow(**{"conflict: newest_wins": "conflict: manual"})
+    async with running_engine(flow) as engine:
+        await engine.sync()
+        env.erp("UPDATE customers SET phone = '+48 111 000 000' WHERE id = 8")
+        account = env.crm_rows("SELECT Id FROM Account WHERE ERP_Id__c = '8'")[0]
+        env.crm.org.update("Account", str(account["Id"]), {"Phone": "+48 999 000 000"})
+        await engine.sync()
+        again = await engine.sync()
+        conflicts = engine.store.conflicts(flow=flow.name, status="open")
+        assert [(c.entity, c.erp_key, c.field) for c in conflicts] == [("customer", "8", "phone")]
+        assert (conflicts[0].erp_value, conflicts[0].crm_value) == (
+            "+48 111 000 000",
+            "+48 999 000 000",
+        )
+        assert again.writes == 0
+        await apply_resolution(engine, conflicts[0].id, "value", "+48 555 555 555")
+        after = await engine.sync()
+        assert engine.store.conflicts(flow=flow.name, status="open") == []
+    assert env.erp_rows("SELECT phone FROM customers WHERE id = 8")[0][0] == "+48 555 555 555"
+    assert env.crm_rows("SELECT Phone FROM Account WHERE ERP_Id__c = '8'")[0]["Phone"] == (
+        "+48 555 555 555"
+    )
+    assert after.writes == 0
+
+
+async def test_bad_records_are_dead_lettered_and_the_rest_arrives(env: Env) -> None:
+    env.erp(
+        "INSERT INTO contacts (customer_id, first_name, last_name, email) "
+        "VALUES (1, 'Bad', 'Email', 'not-an-email')"
+    )
+    env.erp(
+        "INSERT INTO contacts (customer_id, first_name, last_name, email) "
+        "VALUES (1, 'No', '', 'no.name@example.com')"
+    )
+    env.erp(
+        "INSERT INTO customers (number, name, nip, country_code) "
+        "VALUES ('C-LONG', :name, '5260250995', 'PL')",
+        name="X" * 280,
+    )
+    env.erp(
+        "INSERT INTO products (code, name, kind, category_id) "
+        "VALUES ('P-BAD', 'Bad kind', 'subscription', 1)"
+    )
+    env.erp(
+        "INSERT INTO customers (number, name, nip, country_code) "
+        "VALUES ('C-GOOD', 'Good Co', '7740001454', 'PL')"
+    )
+    flow = env.flow()
+    async with running_engine(flow) as engine:
+        await engine.sync()
+        letters = engine.store.dead_letters(flow=flow.name, status="open", limit=100)
+    by_key = {(d.entity, d.field): d for d in letters}
+    assert ("contact", "email") in by_key and "not-an-email" in by_key[("contact", "email")].message
+    assert ("contact", "last_name") in by_key
+    assert ("customer", "name") in by_key or ("customer", "Name") in by_key
+    assert ("product", "kind") in by_key or ("product", "Kind__c") in by_key
+    assert (
+        "subscription"
+        in (by_key.get(("product", "kind")) or by_key[("product", "Kind__c")]).message
+    )
+    assert env.crm_rows("SELECT Name FROM Account WHERE AccountNumber = 'C-GOOD'")[0]["Name"] == (
+        "Good Co"
+    )
+    assert len(env.crm_rows("SELECT Id FROM Product2")) == 40
+
+
+async def test_every_record_arrives_through_injected_faults(env: Env) -> None:
+    env.crm.set_faults(
+        {
+            "seed": 11,
+            "error_rates": {"500": 0.05, "503": 0.02},
+            "retry_after_s": 0,
+            "lock_rate": 0.05,
+            "expire_every": 7,
+        }
+    )
+    flow = env.flow()
+    async with running_engine(flow) as engine:
+        await engine.sync()
+        env.crm.clear_faults()
+        drift = await reconcile(engine)
+    for name in ("product_category", "product", "price_list_entry"):
+        assert drift.entities[name].differences == 0
+    assert drift.entities["customer"].in_sync == 19
+    assert drift.entities["contact"].in_sync == 38
+    assert len(env.crm_rows("SELECT Id FROM Account")) == 19
+
+
+async def test_reconcile_finds_drift_and_heal_repairs_it(env: Env) -> None:
+    flow = env.flow()
+    async with running_engine(flow) as engine:
+        await engine.sync()
+        product = env.crm_rows("SELECT Id FROM Product2 WHERE ERP_Id__c = '3'")[0]
+        env.crm.org.update("Product2", str(product["Id"]), {"Name": "Edited behind our back"})
+        found = await reconcile(engine)
+        assert found.entities["product"].drift == {"differs": 1}
+        drift = next(d for d in found.drifts if d.entity == "product")
+        assert drift.fields["name"][1] == "Edited behind our back"
+        await reconcile(engine, heal=True)
+        after = await reconcile(engine)
+    assert after.entities["product"].differences == 0
+    name = env.crm_rows("SELECT Name FROM Product2 WHERE ERP_Id__c = '3'")[0]["Name"]
+    assert name == env.erp_rows("SELECT name FROM products WHERE id = 3")[0][0]
+
+
+async def test_continuous_run_picks_up_an_edit(env: Env) -> None:
+    flow = env.flow(**{"poll_seconds: 1.0": "poll_seconds: 0.2"})
+    async with running_engine(flow) as engine:
+        await engine.sync()
+        stop = asyncio.Event()
+        runner = asyncio.create_task(engine.run(stop))
+        env.erp("UPDATE price_list_entries SET unit_price = 1234.50 WHERE id = 9")
+        price = None
+        for _ in range(200):
+            await asyncio.sleep(0.1)
+            rows = env.crm_rows("SELECT UnitPrice FROM PricebookEntry WHERE ERP_Id__c = '9'")
+            price = rows[0]["UnitPrice"]
+            if Decimal(str(price)) == Decimal("1234.50"):
+                break
+        stop.set()
+        await runner
+    assert Decimal(str(price)) == Decimal("1234.50")
