@@ -9,11 +9,15 @@ have exercised the real parts.
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+
+sys.path.insert(0, str(Path(__file__).parent / "support"))  # shared test helpers (tandem_env)
 
 PG_ADMIN_URL = os.environ.get("TANDEM_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 MARIADB_ADMIN_URL = os.environ.get("TANDEM_TEST_MARIADB", "mysql+pymysql://root@127.0.0.1:3306/")

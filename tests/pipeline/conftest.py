@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pipeline_env import Env, build_env
+from tandem_env import Env, build_env
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 
-from pipeline_env import Env
+from tandem_env import Env
 
 from tandem.demo.erp import BAD_NIP_CUSTOMER
 from tandem.pipeline.reconcile import reconcile

@@ -1,11 +1,15 @@
-"""The ``tandem`` command line: thin; parses, calls the layers, prints."""
+"""The ``tandem`` command line: thin; parses, calls the layers, prints.
+
+Importing :mod:`tandem.cli.flow` and :mod:`tandem.cli.demo` registers their commands on the
+shared :data:`~tandem.cli.common.app`.
+"""
 
 from __future__ import annotations
 
 import typer
 
 from tandem import __version__
-from tandem.cli import demo, flow, queues
+from tandem.cli import demo, flow, queues, store
 from tandem.cli.common import app
 from tandem.sandbox.cli import app as sandbox_app
 
@@ -13,8 +17,10 @@ app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(queues.deadletters_app, name="deadletters")
 app.add_typer(queues.conflicts_app, name="conflicts")
 app.add_typer(flow.erp_app, name="erp")
+app.add_typer(store.store_app, name="store")
 
-__commands__ = (demo,)
+COMMAND_MODULES = (demo, flow, queues, store)
+"""The modules whose commands make up the CLI."""
 
 
 @app.command()
@@ -28,4 +34,4 @@ def main() -> None:
     app()
 
 
-__all__ = ["app", "main"]
+__all__ = ["COMMAND_MODULES", "app", "main"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import typer
 from rich.table import Table
@@ -12,7 +12,7 @@ from tandem.cli.common import DEFAULT_CONFIG, ConfigOption, console, err, guard,
 from tandem.config import FlowSpec
 from tandem.pipeline.resolve import apply_resolution
 from tandem.pipeline.runtime import open_store, running_engine
-from tandem.store import Conflict, StateStore
+from tandem.store import Conflict, DeadLetter, StateStore
 
 deadletters_app = typer.Typer(help="Records that could not be synced.", no_args_is_help=True)
 conflicts_app = typer.Typer(help="Fields changed on both sides.", no_args_is_help=True)
@@ -62,9 +62,10 @@ def deadletters_list(
     console.print(table)
 
 
-def _select(store: StateStore, flow: FlowSpec, ids: list[int] | None) -> list[Any]:
-    rows = store.dead_letters(flow=flow.name, status="open", limit=100_000)
-    return [row for row in rows if not ids or row.id in ids]
+def _select(store: StateStore, flow: FlowSpec, ids: list[int] | None) -> list[DeadLetter]:
+    if ids:
+        return [row for row in store.dead_letters_by_id(ids) if row.flow == flow.name]
+    return store.dead_letters(flow=flow.name, status="open", limit=100_000)
 
 
 @deadletters_app.command("retry")

@@ -44,6 +44,9 @@ from tandem.store import AuditEntry, StateStore, SyncedState
 
 log = logging.getLogger(__name__)
 
+PENDING_REF = "(created earlier in this pass)"
+"""What a reference to a record not yet linked shows in a dry run."""
+
 
 @dataclass(slots=True)
 class DeadLetterNote:
@@ -91,7 +94,7 @@ class BatchProcessor:
         self.bus = bus
         self.report = report
         self.dry_run = dry_run
-        self.refs = StoreRefResolver(store)
+        self.refs = StoreRefResolver(store, pending=PENDING_REF if dry_run else None)
 
     async def process(
         self,
@@ -271,8 +274,9 @@ class BatchProcessor:
             try:
                 op = self._native_op(ctx, target, intent, pending.record.key)
                 if schema is not None and op.action != "delete":
+                    checked = {k: v for k, v in op.values.items() if v != PENDING_REF}
                     validate_native(
-                        pending.record.key, op.values, schema, creating=op.action == "upsert"
+                        pending.record.key, checked, schema, creating=op.action == "upsert"
                     )
             except MappingError as exc:
                 dead.append(
@@ -564,6 +568,8 @@ class BatchProcessor:
     ) -> None:
         for pending in plans:
             plan = pending.plan
+            if pending.failed:
+                continue
             for intent in (plan.target, plan.revert):
                 if intent is None:
                     continue

@@ -19,8 +19,16 @@ CRM_PREFIX = "crm:"
 class StoreRefResolver:
     """A :class:`tandem.mapping.RefResolver` backed by the state store's cross-reference."""
 
-    def __init__(self, store: StateStore) -> None:
+    def __init__(self, store: StateStore, *, pending: str | None = None) -> None:
+        """Resolve through ``store``.
+
+        Args:
+            store: the state store holding the cross-reference.
+            pending: in a dry run, what an unlinked reference resolves to (the record it
+                points at would have been created earlier in the same pass).
+        """
         self._store = store
+        self._pending = pending
         self._cache: dict[tuple[str, Side, str], str | None] = {}
 
     def prefetch(self, entity: str, side: Side, keys: Iterable[str]) -> None:
@@ -53,8 +61,10 @@ class StoreRefResolver:
         """The native key in ``side`` for a canonical reference; None when not linked there."""
         if canonical.startswith(CRM_PREFIX):
             crm_key = canonical[len(CRM_PREFIX) :]
-            return crm_key if side == "crm" else self._partner(entity, "crm", crm_key)
-        return canonical if side == "erp" else self._partner(entity, "erp", canonical)
+            found = crm_key if side == "crm" else self._partner(entity, "crm", crm_key)
+        else:
+            found = canonical if side == "erp" else self._partner(entity, "erp", canonical)
+        return found if found is not None else self._pending
 
 
 __all__ = ["CRM_PREFIX", "StoreRefResolver"]

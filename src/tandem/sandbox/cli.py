@@ -41,6 +41,7 @@ def crm(
     ] = False,
 ) -> None:
     """Serve a local Salesforce (REST, OAuth, SOAP login, Bulk 2.0) over HTTPS."""
+    from tandem.errors import ConfigError
     from tandem.sandbox.salesforce.faults import load_fault_config
     from tandem.sandbox.salesforce.server import SandboxServer, serve
 
@@ -48,16 +49,23 @@ def crm(
         fault_config = load_fault_config(faults)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--faults") from exc
-    server = SandboxServer(
-        data,
-        host=host,
-        port=port,
-        schema_files=schema or [],
-        faults=fault_config,
-        daily_limit=daily_limit,
-        seed=seed,
-        access_log=access_log,
-    )
+    try:
+        server = SandboxServer(
+            data,
+            host=host,
+            port=port,
+            schema_files=schema or [],
+            faults=fault_config,
+            daily_limit=daily_limit,
+            seed=seed,
+            access_log=access_log,
+        )
+    except ConfigError as exc:  # a bad --schema file
+        typer.echo(f"Invalid schema: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    except OSError as exc:
+        typer.echo(f"Cannot serve on {host}:{port}: {exc.strerror or exc}", err=True)
+        raise typer.Exit(1) from exc
     state = server.state
     typer.echo(f"Salesforce sandbox: {server.base_url}")
     typer.echo(f"CA certificate:     {server.tls.ca_file}")

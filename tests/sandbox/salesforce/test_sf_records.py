@@ -481,3 +481,13 @@ def test_read_only_objects(org: Org) -> None:
     assert (
         not result.success and result.errors[0]["statusCode"] == "INSUFFICIENT_ACCESS_OR_READONLY"
     )
+
+
+def test_updates_within_one_millisecond(org: Org) -> None:
+    # The clock does not move: a second identical update must still succeed.
+    acc = org.create("Account", {"Name": "A"})
+    org.update("Account", acc, {"Name": "B"})
+    org.update("Account", acc, {"Name": "B"})
+    org.update("Account", acc, {})
+    assert org.upsert("Account", "Id", acc, {"Name": "B"}) == (acc, False)
+    assert org.retrieve("Account", acc, ["Name"], V)["Name"] == "B"

@@ -201,12 +201,14 @@ class ApiRoute:
         handlers: HTTP method -> handler.
         kind: a short name for statistics and fault decisions.
         per_record_faults: lock faults are drawn per record by the handler.
+        lockable: writes here may draw a request-level ``UNABLE_TO_LOCK_ROW``.
     """
 
     pattern: str
     handlers: dict[str, Handler]
     kind: str
     per_record_faults: bool = False
+    lockable: bool = False
     regex: re.Pattern[str] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -411,8 +413,11 @@ class RestEndpoint:
             delay = faults.latency_s()
             if delay:
                 await asyncio.sleep(delay)
-            per_record = bool(matched and matched[0].per_record_faults)
-            fault = faults.decide(write=method != "GET", per_record=per_record)
+            route = matched[0] if matched else None
+            fault = faults.decide(
+                write=method != "GET" and route is not None and route.lockable,
+                per_record=route is not None and route.per_record_faults,
+            )
             if fault is not None:
                 record_id = matched[1].get("record_id") if matched else None
                 reply = fault_reply(fault, state, record_id)

@@ -8,7 +8,6 @@ row offset index for query jobs). Jobs survive a restart; an interrupted job res
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 import json
@@ -20,7 +19,7 @@ import shutil
 import threading
 import time
 from array import array
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, cast
 
@@ -75,6 +74,7 @@ class BulkManager:
         self._lock = threading.Lock()
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._worker: threading.Thread | None = None
+        self._current: str | None = None
         self._day = ""
         self._batches_today = 0
         self._query_jobs_today = 0
@@ -282,9 +282,8 @@ class BulkManager:
                 raise _job_error(
                     400, "INVALIDJOBSTATE", f"Aborting already {job.state} Job not allowed"
                 )
-            job.abort.set()
-            if job.state == "Open" or kind == "query" or job.state == "UploadComplete":
-                self._set_state(job, "Aborted")
+            job.abort.set()  # a running job stops at its next chunk and lists the rest
+            self._set_state(job, "Aborted")
         elif state == "UploadComplete" and kind == "ingest":
             if job.state != "Open":
                 raise _job_error(400, "INVALIDJOBSTATE", f"Job {job_id} is {job.state}, not Open")
@@ -303,11 +302,11 @@ class BulkManager:
             ApiError: 400 ``INVALIDJOBSTATE`` while the job is queued or running.
         """
         job = self.get(kind, job_id)
-        if job.state in ("UploadComplete", "InProgress"):
-            raise _job_error(
-                400, "INVALIDJOBSTATE", f"Job {job_id} is {job.state}: abort it or wait for it"
-            )
         with self._lock:
+            if job.state in ("UploadComplete", "InProgress") or self._current == job_id:
+                raise _job_error(
+                    400, "INVALIDJOBSTATE", f"Job {job_id} is {job.state}: abort it or wait for it"
+                )
             self._jobs.pop(job_id, None)
         shutil.rmtree(job.directory, ignore_errors=True)
 
@@ -334,7 +333,7 @@ class BulkManager:
     def _unprocessed(self, job: Job) -> bytes:
         """The uploaded rows past ``numberRecordsProcessed`` of a job that stopped early."""
         try:
-            header, rows = self._rows(job)
+            header, rows = job.uploaded_rows()
             skip = int(job.info["numberRecordsProcessed"])
             buffer = io.BytesIO()
             writer = job.writer(buffer)
@@ -352,12 +351,10 @@ class BulkManager:
         return buffer.getvalue()
 
     def _upload_header(self, job: Job) -> list[str]:
-        parts = sorted(job.directory.glob("upload-*.csv"))
-        if not parts:
+        try:
+            header, _ = job.uploaded_rows()
+        except ApiError:
             return []
-        delimiter, _ = job.dialect()
-        with parts[0].open(encoding="utf-8-sig", newline="") as handle:
-            header: list[str] = next(csv.reader(handle, delimiter=delimiter), [])
         return header
 
     # -- query -------------------------------------------------------------------------------
@@ -436,67 +433,60 @@ class BulkManager:
                 return
             with self._lock:
                 job = self._jobs.get(job_id)
-            if job is None or job.state not in ("UploadComplete", "InProgress"):
-                continue
-            started = time.monotonic()
+                if job is None or job.state not in ("UploadComplete", "InProgress"):
+                    continue
+                self._current = job_id
             try:
-                if job.kind == "ingest":
-                    self._process_ingest(job)
-                else:
-                    self._process_query(job)
-            except ApiError as exc:
-                self._set_state(job, "Failed", f"InvalidBatch : {exc.message}")
-            except Exception as exc:
-                log.exception("bulk job %s failed", job_id)
-                self._set_state(job, "Failed", f"InternalServerError : {type(exc).__name__}")
+                self._process(job)
+            except Exception:  # the worker must outlive any one job
+                log.exception("bulk job %s could not be recorded", job_id)
             finally:
                 with self._lock:
-                    elapsed = int((time.monotonic() - started) * 1000)
-                    job.info["totalProcessingTime"] = int(job.info["totalProcessingTime"]) + elapsed
-                    if job.kind == "ingest":
-                        job.info["apiActiveProcessingTime"] = job.info["totalProcessingTime"]
-                    job.save()
+                    self._current = None
 
-    def _rows(self, job: Job) -> tuple[list[str], Iterator[list[str]]]:
-        delimiter, _ = job.dialect()
-        parts = sorted(job.directory.glob("upload-*.csv"))
-        if not parts:
-            raise _job_error(400, "INVALIDBATCH", "No data was uploaded for this job")
-        header: list[str] = []
+    def _process(self, job: Job) -> None:
+        started = time.monotonic()
+        try:
+            if job.kind == "ingest":
+                self._process_ingest(job)
+            else:
+                self._process_query(job)
+        except ApiError as exc:
+            self._set_state(job, "Failed", f"InvalidBatch : {exc.message}")
+        except Exception as exc:
+            log.exception("bulk job %s failed", job.info["id"])
+            self._set_state(job, "Failed", f"InternalServerError : {type(exc).__name__}")
+        with self._lock:
+            elapsed = int((time.monotonic() - started) * 1000)
+            job.info["totalProcessingTime"] = int(job.info["totalProcessingTime"]) + elapsed
+            if job.kind == "ingest":
+                job.info["apiActiveProcessingTime"] = job.info["totalProcessingTime"]
+            job.save()
 
-        def rows() -> Iterator[list[str]]:
-            for index, part in enumerate(parts):
-                with part.open(encoding="utf-8-sig", newline="") as handle:
-                    reader = csv.reader(handle, delimiter=delimiter)
-                    part_header = next(reader, [])
-                    if index and part_header != header:
-                        raise _job_error(
-                            400, "INVALIDBATCH", f"upload {index + 1} has a different header"
-                        )
-                    yield from (row for row in reader if row)
+    def _start(self, job: Job) -> bool:
+        """Move a queued job to InProgress, unless it was aborted meanwhile."""
+        with self._lock:
+            if job.abort.is_set() or job.state == "Aborted":
+                return False
+            job.info["state"] = "InProgress"
+            job.info["systemModstamp"] = now()
+            job.save()
+            return True
 
-        first = parts[0].open(encoding="utf-8-sig", newline="")
-        with first:
-            header = next(csv.reader(first, delimiter=delimiter), [])
-        return header, rows()
-
-    def _check_header(self, job: Job, header: list[str]) -> None:
-        if not header or any(not name.strip() for name in header):
-            raise _job_error(400, "INVALIDBATCH", "Failed to parse the CSV header")
-        if len(set(header)) != len(header):
-            raise _job_error(400, "INVALIDBATCH", "Duplicate field names in the CSV header")
-        operation = job.info["operation"]
-        needed = job.info.get("externalIdFieldName") if operation == "upsert" else None
-        if operation in ("update", "delete", "hardDelete"):
-            needed = "Id"
-        if needed and needed not in header:
-            raise _job_error(400, "INVALIDBATCH", f"Field name not found : {needed}")
+    def _finish(self, job: Job) -> None:
+        """JobComplete, unless an abort arrived after the last row."""
+        with self._lock:
+            if job.state != "Aborted":
+                job.info["state"] = "JobComplete"
+                job.info["systemModstamp"] = now()
+                job.save()
 
     def _process_ingest(self, job: Job) -> None:
-        header, rows = self._rows(job)
-        self._check_header(job, header)
+        header, rows = job.uploaded_rows()
+        job.check_header(header)
         skip = int(job.info["numberRecordsProcessed"])
-        self._set_state(job, "InProgress")
+        if not self._start(job):
+            return
         mode = "ab" if skip else "wb"
         paths = [job.directory / f"{name}.csv" for name in ("success", "failed", "unprocessed")]
         with paths[0].open(mode) as ok, paths[1].open(mode) as bad:
@@ -531,7 +521,7 @@ class BulkManager:
                 writer.writerows(rows)
             self._set_state(job, "Aborted")
             return
-        self._set_state(job, "JobComplete")
+        self._finish(job)
 
     def _ingest_chunk(
         self, job: Job, header: list[str], chunk: list[list[str]], ok: Any, bad: Any
@@ -568,7 +558,8 @@ class BulkManager:
             job.save()
 
     def _process_query(self, job: Job) -> None:
-        self._set_state(job, "InProgress")
+        if not self._start(job):
+            return
         columns, rows = self.org.query_rows(
             str(job.info["query"]), include_deleted=job.info["operation"] == "queryAll"
         )
@@ -587,4 +578,4 @@ class BulkManager:
         (job.directory / "results.idx").write_bytes(offsets.tobytes())
         with self._lock:
             job.info["numberRecordsProcessed"] = count
-        self._set_state(job, "JobComplete")
+        self._finish(job)

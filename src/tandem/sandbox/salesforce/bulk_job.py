@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import os
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, Literal
 
@@ -118,3 +119,49 @@ class Job:
             lineterminator=line_end,
             quoting=csv.QUOTE_ALL if quote_all else csv.QUOTE_MINIMAL,
         )
+
+    def uploaded_rows(self) -> tuple[list[str], Iterator[list[str]]]:
+        """The header and (lazily) the rows of every upload, in upload order.
+
+        Raises:
+            ApiError: 400 ``INVALIDBATCH`` when nothing was uploaded, or (while iterating) when
+                an upload's header differs from the first one.
+        """
+        delimiter, _ = self.dialect()
+        parts = sorted(self.directory.glob("upload-*.csv"))
+        if not parts:
+            raise ApiError(400, "INVALIDBATCH", "No data was uploaded for this job")
+        with parts[0].open(encoding="utf-8-sig", newline="") as first:
+            header: list[str] = next(csv.reader(first, delimiter=delimiter), [])
+
+        def rows() -> Iterator[list[str]]:
+            for index, part in enumerate(parts):
+                with part.open(encoding="utf-8-sig", newline="") as handle:
+                    reader = csv.reader(handle, delimiter=delimiter)
+                    if index and next(reader, []) != header:
+                        raise ApiError(
+                            400, "INVALIDBATCH", f"upload {index + 1} has a different header"
+                        )
+                    if not index:
+                        next(reader, [])
+                    yield from (row for row in reader if row)
+
+        return header, rows()
+
+    def check_header(self, header: list[str]) -> None:
+        """Check an ingest CSV header against the job's operation.
+
+        Raises:
+            ApiError: 400 ``INVALIDBATCH`` for an empty or duplicate column, or a missing
+                ``Id`` (update, delete) or external ID column (upsert).
+        """
+        if not header or any(not name.strip() for name in header):
+            raise ApiError(400, "INVALIDBATCH", "Failed to parse the CSV header")
+        if len(set(header)) != len(header):
+            raise ApiError(400, "INVALIDBATCH", "Duplicate field names in the CSV header")
+        operation = self.info["operation"]
+        needed = self.info.get("externalIdFieldName") if operation == "upsert" else None
+        if operation in ("update", "delete", "hardDelete"):
+            needed = "Id"
+        if needed and needed not in header:
+            raise ApiError(400, "INVALIDBATCH", f"Field name not found : {needed}")

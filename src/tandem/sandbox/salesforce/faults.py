@@ -8,8 +8,8 @@ same calls with the same seed meets the same faults. Faults are decided in this 
 2. ``REQUEST_LIMIT_EXCEEDED`` once ``limit_after`` calls have been made since the faults were set;
 3. session expiry every ``expire_every`` calls (every current token becomes invalid: 401);
 4. HTTP error rates (``error_rates``: 500 or 503 with ``Retry-After``);
-5. ``UNABLE_TO_LOCK_ROW`` on writes: request-level for single-record calls, per record in
-   sObject Collections.
+5. ``UNABLE_TO_LOCK_ROW`` on writes: request-level for single-record sObject calls, per record
+   in sObject Collections.
 
 The token endpoint and the SOAP login are spared unless ``include_auth`` is set.
 """
@@ -39,7 +39,8 @@ class FaultConfig(BaseModel):
         retry_after_s: the ``Retry-After`` seconds sent with a 503.
         latency_ms: added to every API call.
         latency_jitter_ms: a uniform random extra on top of ``latency_ms``.
-        lock_rate: probability of ``UNABLE_TO_LOCK_ROW`` per write (per record in collections).
+        lock_rate: probability of ``UNABLE_TO_LOCK_ROW`` per single-record sObject write, and
+            per record in sObject Collections (Bulk jobs and Composite are not affected).
         limit_after: answer ``REQUEST_LIMIT_EXCEEDED`` once this many calls were made.
         expire_every: invalidate every session on each N-th call (it answers 401).
         include_auth: let error rates and latency hit the token endpoint and SOAP login too.

@@ -268,7 +268,11 @@ class RecordWriter:
         derived.before_save(store, table, row, given, False)
         row["LastModifiedDate"] = row["SystemModstamp"] = store.now
         row["LastModifiedById"] = store.user_id
-        changed = tuple(name for name, value in row.items() if current[name] != value)
+        # The stamps are always written, even when equal (two updates in one millisecond).
+        stamps = ("LastModifiedDate", "SystemModstamp", "LastModifiedById")
+        changed = stamps + tuple(
+            name for name, value in row.items() if current[name] != value and name not in stamps
+        )
         store.conn.execute(
             table.update_statement(changed), [row[name] for name in changed] + [record_id]
         )

@@ -141,6 +141,20 @@ class SandboxHandle:
             return dict(self.state.requests)
 
 
+def _bind(host: str, port: int) -> socket.socket:
+    # proto=IPPROTO_TCP: asyncio sets TCP_NODELAY on accepted sockets only when it is
+    # explicit; with proto 0 every answer waits ~40 ms for the client's delayed ACK.
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 class SandboxServer:
     """Prepares a data directory and serves the sandbox with uvicorn.
 
@@ -153,6 +167,9 @@ class SandboxServer:
         daily_limit: the daily API allocation; ``None`` keeps the saved one (default 100,000).
         seed: the fault seed (overrides the seed of ``faults``).
         access_log: log every request (slower; off by default).
+
+    Raises:
+        OSError: the address cannot be bound (e.g. the port is in use).
         clock: the org's clock (tz-aware UTC); tests pass a controllable one.
     """
 
@@ -173,22 +190,19 @@ class SandboxServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.tls = ensure_tls(self.data_dir)
         self.jwt_files = ensure_jwt_keypair(self.data_dir)
-        # proto=IPPROTO_TCP: asyncio sets TCP_NODELAY on accepted sockets only when it is
-        # explicit; with proto 0 every answer waits ~40 ms for the client's delayed ACK.
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        self.socket = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.socket.bind((host, port))
-        bound_port = self.socket.getsockname()[1]
-        shown_host = f"[{host}]" if ":" in host else host
-        self.base_url = f"https://{shown_host}:{bound_port}"
-
         sandbox_json = self.data_dir / "sandbox.json"
         self.identity = Identity.load_or_create(sandbox_json)
         fault_config = load_fault_config(faults)
         if seed is not None:
             fault_config = fault_config.model_copy(update={"seed": seed})
         self.org = Org(self.data_dir / "org.sqlite3", Schema.load(list(schema_files)), clock=clock)
+        try:
+            self.socket = _bind(host, port)
+        except OSError:
+            self.org.close()
+            raise
+        shown_host = f"[{host}]" if ":" in host else host
+        self.base_url = f"https://{shown_host}:{self.socket.getsockname()[1]}"
         self.state = SandboxState(
             org=self.org,
             identity=self.identity,

@@ -230,7 +230,7 @@ def not_found(call: ApiCall) -> Reply:
 
 ROUTES = [
     ApiRoute("sobjects", {"GET": describe_global}, "describe"),
-    ApiRoute("sobjects/{sobject}", {"GET": basic_info, "POST": create}, "sobject"),
+    ApiRoute("sobjects/{sobject}", {"GET": basic_info, "POST": create}, "sobject", lockable=True),
     ApiRoute("sobjects/{sobject}/describe", {"GET": describe}, "describe"),
     ApiRoute("sobjects/{sobject}/updated", {"GET": updated}, "replication"),
     ApiRoute("sobjects/{sobject}/deleted", {"GET": deleted}, "replication"),
@@ -238,10 +238,12 @@ ROUTES = [
         "sobjects/{sobject}/{record_id}",
         {"GET": retrieve, "PATCH": update, "DELETE": delete, "POST": create_by_id_field},
         "sobject",
+        lockable=True,
     ),
     ApiRoute(
         "sobjects/{sobject}/{field}/{value}",
         {"GET": retrieve_by_external_id, "PATCH": upsert, "DELETE": delete_by_external_id},
         "upsert",
+        lockable=True,
     ),
 ]

@@ -109,6 +109,10 @@ class _Compiler:
         sql += "".join(self.scope.joins) + where_sql
         if query.group_by:
             sql += " GROUP BY " + ", ".join(self.column(p)[0] for p in query.group_by)
+        if not order and not (aggregates or query.group_by):
+            # Salesforce does not promise an order; creation (Id) order keeps results and
+            # pages deterministic instead of following whichever index SQLite picks.
+            order = [f'{self.prefix}0."Id"']
         if order:
             sql += " ORDER BY " + ", ".join(order)
         if query.limit is not None or query.offset is not None:
@@ -229,8 +233,7 @@ class _Compiler:
         order = [sub.order_sql(o, False) for o in sub_query.order_by]
         sql = f"SELECT {select_sql}, {ref_col} FROM {table_name(child_obj.name)} AS {sub.prefix}0"
         sql += "".join(sub.scope.joins) + where_sql
-        if order:
-            sql += " ORDER BY " + ", ".join(order)
+        sql += " ORDER BY " + ", ".join(order or [f'{sub.prefix}0."Id"'])
         return ChildQuery(
             key=str(ref.child_relationship_name),
             sql=sql,

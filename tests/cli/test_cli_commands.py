@@ -1,0 +1,150 @@
+"""The ``tandem`` commands, driven as a user types them, against real systems."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+from tandem_env import Env
+from typer.testing import CliRunner
+
+from tandem.cli import app
+from tandem.demo.erp import BAD_NIP_CUSTOMER, nip
+from tandem.store import StateStore
+
+runner = CliRunner()
+
+
+def tandem(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.output
+
+
+def test_schema_prints_the_json_schema() -> None:
+    code, out = tandem("schema")
+    assert code == 0
+    schema = json.loads(out)
+    assert "entities" in schema["properties"]
+
+
+def test_check_passes_and_a_bad_config_names_file_line_and_field(env: Env) -> None:
+    code, out = tandem("check", "-c", str(env.config))
+    assert code == 0, out
+    assert "fits both systems" in out
+    text = env.config.read_text(encoding="utf-8").replace(
+        "direction: both", "direction: sideways", 1
+    )
+    bad = env.folder / "bad.yaml"
+    bad.write_text(text, encoding="utf-8")
+    line = next(i for i, l in enumerate(text.splitlines(), 1) if "sideways" in l)
+    code, out = tandem("check", "-c", str(bad))
+    assert code == 2
+    assert f"bad.yaml:{line}" in out.replace("\n", "")
+    assert "direction" in out
+
+
+def test_check_reports_a_field_the_crm_does_not_have(env: Env) -> None:
+    text = env.config.read_text(encoding="utf-8").replace("crm: Tax_Id__c", "crm: Tax_Number__c")
+    env.config.write_text(text, encoding="utf-8")
+    code, out = tandem("check", "-c", str(env.config))
+    assert code == 1
+    assert "Tax_Number__c" in out
+
+
+def test_plan_writes_nothing_then_sync_status_and_dead_letters(env: Env) -> None:
+    code, out = tandem("plan", "-c", str(env.config), "--json")
+    assert code == 0, out
+    planned = json.loads(out)
+    assert planned["counts"]["customer"]["erp->crm"]["created"] == 19
+    assert any(p["entity"] == "product" and p["action"] == "create" for p in planned["planned"])
+    assert env.crm_rows("SELECT Id FROM Account") == []
+
+    code, out = tandem("sync", "-c", str(env.config), "--json")
+    assert code == 0, out
+    assert json.loads(out)["counts"]["product"]["erp->crm"]["created"] == 40
+    assert len(env.crm_rows("SELECT Id FROM Account")) == 19
+
+    code, out = tandem("status", "-c", str(env.config), "--json")
+    assert code == 0, out
+    assert json.loads(out)["open_dead_letters"] == 3
+
+    code, out = tandem("deadletters", "list", "-c", str(env.config), "--json")
+    letters = json.loads(out)
+    nip_letter = next(d for d in letters if d["entity"] == "customer")
+    assert nip_letter["record_key"] == str(BAD_NIP_CUSTOMER) and nip_letter["field"] == "tax_id"
+
+    env.erp(
+        "UPDATE customers SET nip = :nip WHERE id = :id",
+        nip=nip(random.Random(1)),
+        id=BAD_NIP_CUSTOMER,
+    )
+    code, out = tandem("deadletters", "retry", "-c", str(env.config))
+    assert code == 0 and "3 dead letters queued" in out
+    code, out = tandem("sync", "-c", str(env.config), "--json")
+    assert code == 0, out
+    assert len(env.crm_rows("SELECT Id FROM Account")) == 20
+    assert len(env.crm_rows("SELECT Id FROM Contact")) == 40
+    code, out = tandem("deadletters", "list", "-c", str(env.config), "--json")
+    assert json.loads(out) == []
+
+    code, out = tandem("reconcile", "-c", str(env.config), "--json")
+    assert code == 0, out
+    assert json.loads(out)["differences"] == 0
+
+
+def test_conflicts_list_and_resolve(env: Env) -> None:
+    env.flow(**{"conflict: newest_wins": "conflict: manual"})
+    assert tandem("sync", "-c", str(env.config), "--no-progress")[0] == 0
+    env.erp("UPDATE customers SET phone = '+48 100 200 300' WHERE id = 3")
+    account = env.crm_rows("SELECT Id FROM Account WHERE ERP_Id__c = '3'")[0]
+    env.crm.org.update("Account", str(account["Id"]), {"Phone": "+48 900 800 700"})
+    assert tandem("sync", "-c", str(env.config), "--no-progress")[0] == 0
+    code, out = tandem("conflicts", "list", "-c", str(env.config), "--json")
+    conflicts = json.loads(out)
+    assert [(c["field"], c["erp_value"], c["crm_value"]) for c in conflicts] == [
+        ("phone", "+48 100 200 300", "+48 900 800 700")
+    ]
+    code, out = tandem(
+        "conflicts", "resolve", str(conflicts[0]["id"]), "-c", str(env.config), "--crm"
+    )
+    assert code == 0, out
+    assert env.erp_rows("SELECT phone FROM customers WHERE id = 3")[0][0] == "+48 900 800 700"
+    code, out = tandem("conflicts", "list", "-c", str(env.config), "--json")
+    assert json.loads(out) == []
+
+
+def test_secrets_never_reach_the_output(env: Env) -> None:
+    code, out = tandem("sync", "-c", str(env.config), "-v", "--no-progress")
+    assert code == 0, out
+    assert env.crm.password not in out and env.crm.client_secret not in out
+
+
+def test_store_migrate_copy_and_prune(env: Env, tmp_path: Path) -> None:
+    assert tandem("sync", "-c", str(env.config), "--no-progress")[0] == 0
+    assert tandem("store", "migrate", "-c", str(env.config))[0] == 0
+    target = f"sqlite:///{tmp_path / 'copy.db'}"
+    code, out = tandem("store", "copy", target, "-c", str(env.config))
+    assert code == 0, out
+    copied = StateStore(target)
+    try:
+        assert copied.count_links("customer") == 19
+        assert copied.partner("customer", "erp", "1") is not None
+    finally:
+        copied.close()
+    code, out = tandem("store", "prune", "-c", str(env.config), "--audit-days", "0")
+    assert code == 0, out
+    assert int(out.split()[0]) > 0
+
+
+def test_install_capture_on_a_fresh_erp(env: Env) -> None:
+    code, out = tandem("erp", "install-capture", "-c", str(env.config))
+    assert code == 0, out
+    assert "change capture on customers" in out
+
+
+def test_demo_runs_end_to_end(tmp_path: Path) -> None:
+    code, out = tandem("demo", "--dir", str(tmp_path / "demo"), "--customers", "20")
+    assert code == 0, out
+    assert "0 writes" in out
+    assert "invalid NIP checksum" in out
