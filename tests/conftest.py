@@ -19,7 +19,9 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).parent / "support"))  # shared test helpers (tandem_env)
 
-PG_ADMIN_URL = os.environ.get("TANDEM_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_URL = os.environ.get(
+    "TANDEM_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
 MARIADB_ADMIN_URL = os.environ.get("TANDEM_TEST_MARIADB", "mysql+pymysql://root@127.0.0.1:3306/")
 
 

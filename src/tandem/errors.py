@@ -3,11 +3,11 @@
 Errors are grouped by what the caller should do with them::
 
     TandemError
-    +- ConfigError            bad flow spec or credentials shape: stop at start; names file, line, field
+    +- ConfigError            bad flow spec or credentials: stop at start; names file, line, field
     +- ConnectorError         (system, operation) a call to an ERP or CRM failed
     |  +- Retriable           429, 5xx, timeouts, UNABLE_TO_LOCK_ROW: back off, honour Retry-After
     |  +- Fatal               auth after one refresh, permission, quota spent: stop this flow, alert
-    |  +- RecordRejected      one record's data is bad: dead-letter it with the system's message, go on
+    |  +- RecordRejected      one record's data is bad: dead-letter it, with the message; go on
     +- MappingError           a value cannot be mapped or fails validation; becomes a dead letter
     +- StoreError             state could not be saved: stop, resume later, lose nothing
 

@@ -37,7 +37,7 @@ def test_check_passes_and_a_bad_config_names_file_line_and_field(env: Env) -> No
     )
     bad = env.folder / "bad.yaml"
     bad.write_text(text, encoding="utf-8")
-    line = next(i for i, l in enumerate(text.splitlines(), 1) if "sideways" in l)
+    line = next(n for n, row in enumerate(text.splitlines(), 1) if "sideways" in row)
     code, out = tandem("check", "-c", str(bad))
     assert code == 2
     assert f"bad.yaml:{line}" in out.replace("\n", "")

@@ -26,6 +26,7 @@ def test_version_list_is_free_and_unauthenticated(crm: SandboxHandle, api: httpx
     assert versions["60.0"]["label"] == "Spring '24"
     assert {"42.0", "66.0"} <= set(versions)
     assert crm.state.usage.used == before
+    assert answer.headers["Sforce-Limit-Info"] == f"api-usage={before}/{crm.state.usage.maximum}"
 
 
 @pytest.mark.parametrize("auth", ["", "Bearer nope"])
@@ -298,3 +299,24 @@ def test_unexpected_errors_are_unknown_exception_without_traceback(
     assert error["errorCode"] == "UNKNOWN_EXCEPTION"
     assert "ErrorId" in error["message"]
     assert "secret internals" not in answer.text and "Traceback" not in answer.text
+
+
+def test_update_only_upsert_refuses_to_insert(api: httpx.Client) -> None:
+    ext = f"UO-{_tag()}"
+    refused = api.patch(f"sobjects/Account/ERP_Id__c/{ext}?updateOnly=true", json={"Name": "x"})
+    assert refused.status_code == 404 and refused.json()[0]["errorCode"] == "NOT_FOUND"
+    assert api.patch(f"sobjects/Account/ERP_Id__c/{ext}", json={"Name": "x"}).status_code == 201
+    updated = api.patch(f"sobjects/Account/ERP_Id__c/{ext}?updateOnly=true", json={"Name": "y"})
+    assert updated.status_code == 200
+
+
+def test_version_root_and_composite_limit(api: httpx.Client) -> None:
+    root = api.get("")
+    assert root.status_code == 200
+    assert root.json()["sobjects"] == "/services/data/v59.0/sobjects"
+    sub = {"method": "GET", "url": "/services/data/v59.0/limits"}
+    many = [{**sub, "referenceId": f"r{i}"} for i in range(26)]
+    answer = api.post("composite", json={"compositeRequest": many})
+    assert answer.status_code == 400 and isinstance(answer.json(), list)
+    ok = api.post("composite", json={"compositeRequest": many[:25]})
+    assert [r["httpStatusCode"] for r in ok.json()["compositeResponse"]] == [200] * 25

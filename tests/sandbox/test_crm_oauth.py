@@ -45,6 +45,7 @@ def test_jwt_bearer_success_shape(crm: SandboxHandle, root: httpx.Client) -> Non
     assert body["instance_url"] == crm.base_url
     assert body["token_type"] == "Bearer"
     assert {"access_token", "id", "issued_at", "signature", "scope"} <= set(body)
+    assert body["id"] == f"{crm.base_url}/id/{crm.org.org_id}/{crm.org.integration_user_id}"
     limits = root.get(
         "/services/data/v59.0/limits",
         headers={"Authorization": f"Bearer {body['access_token']}"},

@@ -135,8 +135,13 @@ def test_job_level_failures(
     assert not_found.value.status == 404
 
 
-def test_empty_job(org: Org) -> None:
+def test_empty_job_and_short_lines(org: Org) -> None:
     assert org.bulk_ingest("Account", "insert", None, []) == []
+    assert org.bulk_ingest("Account", "update", None, []) == []
+    # csv.DictReader gives None for the cells a short line lacks.
+    rows: list[dict[str, str]] = [{"Name": "A", "Phone": None}]  # type: ignore[dict-item]
+    [result] = org.bulk_ingest("Account", "insert", None, rows)
+    assert result.error is None
 
 
 def test_line_items_roll_back_side_effects(org: Org) -> None:

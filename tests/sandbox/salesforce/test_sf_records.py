@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sforg_helpers import FakeClock, V, make_org, q, standard_pricebook
 
 from tandem.sandbox.salesforce import ApiError, MultipleMatches, Org
@@ -214,6 +216,13 @@ def test_validation_errors(
     assert written.total_size == 0
 
 
+def test_empty_text_is_null(org: Org) -> None:
+    acc = org.create("Account", {"Name": "A", "Phone": ""})
+    assert org.retrieve("Account", acc, ["Phone"], V)["Phone"] is None
+    err = error_of(org.update, "Account", acc, {"Name": ""})
+    assert (err.error_code, err.fields) == ("REQUIRED_FIELD_MISSING", ["Name"])
+
+
 def test_reference_to_wrong_object_and_owner(org: Org) -> None:
     contact = org.create("Contact", {"LastName": "D"})
     err = error_of(org.create, "Account", {"Name": "A", "ParentId": contact})
@@ -269,6 +278,14 @@ def test_upsert_semantics(org: Org) -> None:
     assert by_ext["Name"] == "Nine v2"
     err = error_of(org.retrieve_by_external_id, "Account", "ERP_Id__c", "E-404", None, V)
     assert (err.status, err.error_code) == (404, "NOT_FOUND")
+    err = error_of(
+        lambda: org.upsert("Account", "ERP_Id__c", "E-11", {"Name": "N"}, update_only=True)
+    )
+    assert (err.status, err.error_code) == (404, "NOT_FOUND")
+    assert org.upsert("Account", "ERP_Id__c", "E-9", {"Phone": "2"}, update_only=True) == (
+        rid,
+        False,
+    )
     # Upsert on Id: an existing id updates, an unknown id is NOT_FOUND.
     assert org.upsert("Account", "Id", rid, {"Phone": "1"}) == (rid, False)
     err = error_of(org.upsert, "Account", "Id", "001000000000009AAA", {"Name": "x"})
@@ -443,6 +460,10 @@ def test_orders_quotes_and_auto_numbers(org: Org, clock: FakeClock) -> None:
     )
     assert rec["StatusCode"] == "Activated" and rec["TotalAmount"] == 16.0
     assert rec["ActivatedDate"] == "2024-05-01T11:00:00.000+0000" and rec["Pricebook2Id"] == std
+    other_acc = org.create("Account", {"Name": "Other"})
+    err = error_of(org.update, "Order", order, {"AccountId": other_acc})
+    assert err.error_code == "FIELD_INTEGRITY_EXCEPTION" and err.fields == ["AccountId"]
+    org.update("Order", other, {"AccountId": other_acc})  # a draft may move
     err = error_of(org.update, "Order", order, {"Status": "Shipped"})
     assert err.error_code == "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"
     opp = org.create(
@@ -491,3 +512,55 @@ def test_updates_within_one_millisecond(org: Org) -> None:
     org.update("Account", acc, {})
     assert org.upsert("Account", "Id", acc, {"Name": "B"}) == (acc, False)
     assert org.retrieve("Account", acc, ["Name"], V)["Name"] == "B"
+
+
+_json_values = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**20), 10**20)
+    | st.floats()
+    | st.text(max_size=300)
+    | st.lists(st.integers(), max_size=2)
+    | st.dictionaries(st.text(max_size=5), st.integers(), max_size=2)
+)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.sampled_from(["Account", "Contact", "Opportunity", "Order", "Invoice__c"]),
+    st.dictionaries(
+        st.sampled_from(
+            [
+                "Name",
+                "LastName",
+                "Email",
+                "AnnualRevenue",
+                "NumberOfEmployees",
+                "CloseDate",
+                "StageName",
+                "AccountId",
+                "IsWon",
+                "Posted_At__c",
+                "Amount__c",
+                "Foo",
+                "Account",
+                "OwnerId",
+                "Id",
+                "attributes",
+            ]
+        ),
+        _json_values,
+        max_size=6,
+    ),
+)
+def test_any_values_are_saved_or_refused_cleanly(
+    org: Org, sobject: str, values: dict[str, Any]
+) -> None:
+    try:
+        rid = org.create(sobject, values)
+    except ApiError as exc:
+        assert exc.status in (400, 404) and exc.error_code
+    else:
+        assert org.retrieve(sobject, rid, None, V)["Id"] == rid

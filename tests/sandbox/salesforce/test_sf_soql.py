@@ -546,3 +546,75 @@ def test_fields_function(org: Org) -> None:
     assert all(key == "attributes" or key.endswith("__c") for key in custom)
     [every] = q(org, "SELECT FIELDS(ALL) FROM Account WHERE Name = 'Acme' LIMIT 200")
     assert set(every) == set(standard) | set(custom)
+
+
+_PIECES = [
+    "SELECT",
+    "FROM",
+    "WHERE",
+    "Id",
+    "Name",
+    "Account",
+    "Account.Name",
+    "COUNT()",
+    "COUNT(Id)",
+    ",",
+    "(",
+    ")",
+    "=",
+    "!=",
+    "<",
+    ">=",
+    "LIKE",
+    "IN",
+    "NOT",
+    "AND",
+    "OR",
+    "null",
+    "true",
+    "'a'",
+    "'\\'",
+    "5",
+    "-1.5",
+    "2024-05-01",
+    "2024-05-01T10:00:00Z",
+    "TODAY",
+    "LAST_N_DAYS:3",
+    "ORDER BY",
+    "DESC",
+    "NULLS LAST",
+    "LIMIT",
+    "OFFSET",
+    "GROUP BY",
+    "Contact",
+    "FIELDS(ALL)",
+    "(SELECT Id FROM Contacts)",
+    "'%'",
+    "Industry",
+    "CreatedDate",
+    "#",
+    ":",
+]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=14))
+def test_any_token_soup_is_answered_with_an_api_error_or_rows(org: Org, pieces: list[str]) -> None:
+    soql = " ".join(pieces)
+    try:
+        page = org.query(soql, include_deleted=False, batch_size=2000, api_version=V)
+    except ApiError as exc:
+        assert exc.status == 400 and exc.error_code
+    else:
+        assert page.total_size >= 0
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(max_size=60))
+def test_any_text_is_answered_with_an_api_error_or_rows(org: Org, text: str) -> None:
+    try:
+        org.query(
+            "SELECT Id FROM Account " + text, include_deleted=False, batch_size=2000, api_version=V
+        )
+    except ApiError as exc:
+        assert exc.status == 400

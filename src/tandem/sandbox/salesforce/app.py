@@ -30,7 +30,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tandem.sandbox.salesforce.errors import ApiError, MultipleMatches
 from tandem.sandbox.salesforce.faults import Fault, FaultInjector
@@ -333,11 +333,9 @@ def fault_reply(fault: Fault, state: SandboxState, record_id: str | None = None)
     )
 
 
-def to_response(reply: Reply, state: SandboxState | None = None) -> Response:
-    """Turn a :class:`Reply` into a Starlette response, with ``Sforce-Limit-Info``."""
+def to_response(reply: Reply) -> Response:
+    """Turn a :class:`Reply` into a Starlette response (``Sforce-Limit-Info`` is added later)."""
     headers = dict(reply.headers)
-    if state is not None:
-        headers["Sforce-Limit-Info"] = state.usage.header()
     media = reply.content_type if reply.status != 204 and reply.body is not None else None
     return Response(reply.encoded(), status_code=reply.status, headers=headers, media_type=media)
 
@@ -380,7 +378,7 @@ class RestEndpoint:
         request = Request(scope, receive)
         state: SandboxState = request.app.state.sandbox
         reply = await self._serve(request, state)
-        await to_response(reply, state)(scope, receive, send)
+        await to_response(reply)(scope, receive, send)
 
     async def _serve(self, request: Request, state: SandboxState) -> Reply:
         method = request.method
@@ -449,21 +447,39 @@ def run_handler(router: ApiRouter, call: ApiCall, path: str) -> Reply:
         return unknown_error_reply(error_id)
 
 
-class _StripSlash:
-    """ASGI wrapper: ``/a/b/`` and ``/a/b`` route the same (Salesforce accepts both)."""
+class _Envelope:
+    """ASGI wrapper for what every answer shares.
 
-    def __init__(self, app: ASGIApp) -> None:
+    A trailing slash never matters (``/a/b/`` routes as ``/a/b``, as Salesforce accepts both),
+    and every response carries ``Sforce-Limit-Info`` with the count as it stands once the call
+    was counted.
+    """
+
+    def __init__(self, app: ASGIApp, usage: ApiUsage) -> None:
         self.app = app
+        self.usage = usage
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            path: str = scope["path"]
-            if len(path) > 1 and path.endswith("/"):
-                raw: bytes = scope.get("raw_path") or path.encode()
-                scope = dict(scope)
-                scope["path"] = path.rstrip("/") or "/"
-                scope["raw_path"] = raw.rstrip(b"/") or b"/"
-        await self.app(scope, receive, send)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        if len(path) > 1 and path.endswith("/"):
+            raw: bytes = scope.get("raw_path") or path.encode()
+            scope = dict(scope)
+            scope["path"] = path.rstrip("/") or "/"
+            scope["raw_path"] = raw.rstrip(b"/") or b"/"
+
+        async def send_with_limits(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                header = ("sforce-limit-info", self.usage.header())
+                message["headers"] = [
+                    *message.get("headers", []),
+                    tuple(h.encode() for h in header),
+                ]
+            await send(message)
+
+        await self.app(scope, receive, send_with_limits)
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
@@ -497,4 +513,4 @@ def build_app(state: SandboxState, router: ApiRouter, extra_routes: list[Route])
         exception_handlers={Exception: _unexpected},
     )
     app.state.sandbox = state
-    return _StripSlash(app)
+    return _Envelope(app, state.usage)

@@ -178,6 +178,14 @@ def _quote_line(store: Store, table: Table, row: Row, given: Row, insert: bool) 
 
 
 def _order(store: Store, table: Table, row: Row, given: Row, insert: bool) -> None:
+    if not insert and row.get("StatusCode") == "Activated" and "AccountId" in given:
+        # The account of an order can only change while the order is a draft.
+        raise RecordError(
+            "FIELD_INTEGRITY_EXCEPTION",
+            "field integrity exception: AccountId (the account of an activated order cannot"
+            " change)",
+            ["AccountId"],
+        )
     status_field = table.obj.field("Status")
     status = (
         status_field.picklist_value(row["Status"]) if status_field and row.get("Status") else None

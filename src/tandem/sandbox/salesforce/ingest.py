@@ -89,7 +89,7 @@ class RowReader:
         """
         out: dict[str, Any] = {}
         for cell in self.cells:
-            text = row.get(cell.header, "")
+            text = row.get(cell.header) or ""  # a short CSV line gives None for missing cells
             if text == "":
                 continue
             f = cell.field
@@ -103,7 +103,7 @@ class RowReader:
         """Return the cell of the column named ``name`` (case-insensitive), or ``""``."""
         for cell in self.cells:
             if cell.field is not None and cell.field.name.lower() == name.lower():
-                return row.get(cell.header, "")
+                return row.get(cell.header) or ""
         return ""
 
 
@@ -147,8 +147,10 @@ def apply_rows(
     Raises:
         ApiError: 400 ``InvalidBatch`` when the header is unusable (the job fails whole).
     """
+    if not rows:
+        return []
     store = writer.store
-    headers = list(rows[0]) if rows else []
+    headers = list(rows[0])
     needed = ext.name if ext else (None if operation == "insert" else "Id")
     reader = RowReader(store.schema, table.obj, headers, needed)
     repeated: set[str] = set()

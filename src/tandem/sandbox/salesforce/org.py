@@ -9,6 +9,7 @@ transaction, and ``allOrNone`` failures roll the whole call back.
 
 from __future__ import annotations
 
+import copy
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -33,7 +34,7 @@ from tandem.sandbox.salesforce.schema import FieldDef, Schema
 from tandem.sandbox.salesforce.store import Store, Table
 from tandem.sandbox.salesforce.values import to_wire
 
-__all__ = ["MAX_COLLECTION", "BulkRowResult", "Org", "QueryPage", "SaveResult"]
+__all__ = ["MAX_COLLECTION", "BulkOperation", "BulkRowResult", "Org", "QueryPage", "SaveResult"]
 
 MAX_COLLECTION = 200
 MAX_RETRIEVE = 2000
@@ -85,6 +86,7 @@ class Org:
         self._queries = QueryRunner(self._store, self._lock, self._clock)
         self.org_id = self._store.org_id
         self.integration_user_id = self._store.user_id
+        self._described: dict[tuple[str, str], dict[str, Any]] = {}
 
     def close(self) -> None:
         """Close the database."""
@@ -196,7 +198,10 @@ class Org:
 
     def describe_global(self, api_version: str) -> dict[str, Any]:
         """Return ``GET /sobjects/``: ``{"encoding", "maxBatchSize", "sobjects": [...]}``."""
-        return describe_global(self.schema, api_version)
+        key = ("", api_version)
+        if key not in self._described:
+            self._described[key] = describe_global(self.schema, api_version)
+        return copy.deepcopy(self._described[key])
 
     def describe(self, sobject: str, api_version: str) -> dict[str, Any]:
         """Return ``GET /sobjects/{sobject}/describe``.
@@ -204,7 +209,11 @@ class Org:
         Raises:
             ApiError: 404 ``NOT_FOUND`` for an unknown object.
         """
-        return describe_object(self.schema, self._table(sobject).obj, api_version)
+        obj = self._table(sobject).obj
+        key = (obj.name, api_version)
+        if key not in self._described:
+            self._described[key] = describe_object(self.schema, obj, api_version)
+        return copy.deepcopy(self._described[key])
 
     # ---- single records ----------------------------------------------------------------------
 
@@ -265,14 +274,27 @@ class Org:
         self._single(lambda: self._writer.delete(table, canonical))
 
     def upsert(
-        self, sobject: str, ext_field: str, ext_value: str, values: dict[str, Any]
+        self,
+        sobject: str,
+        ext_field: str,
+        ext_value: str,
+        values: dict[str, Any],
+        *,
+        update_only: bool = False,
     ) -> tuple[str, bool]:
         """Insert or update by external id; returns ``(id, created)``.
 
+        Args:
+            sobject: the object.
+            ext_field: the external-id field (or ``Id``).
+            ext_value: the value to match (case-insensitive unless the field is case-sensitive).
+            values: the wire JSON fields to set.
+            update_only: refuse to insert (``?updateOnly=true``, v61+): no match is 404.
+
         Raises:
             MultipleMatches: the value matches several records (300).
-            ApiError: 404 ``NOT_FOUND`` for an unknown object or external-id field; 400
-                validation errors.
+            ApiError: 404 ``NOT_FOUND`` for an unknown object or external-id field, or for no
+                match with ``update_only``; 400 validation errors.
         """
         table = self._table(sobject)
         ext = self._ext_field(table, ext_field)
@@ -280,6 +302,8 @@ class Org:
             matches = self._writer.find_by_external_id(table, ext, ext_value)
         if len(matches) > 1:
             raise MultipleMatches([self._url(table, m) for m in matches])
+        if update_only and not matches:
+            raise ApiError(404, "NOT_FOUND", NOT_FOUND_MESSAGE)
         result: tuple[str, bool] = self._single(
             lambda: self._writer.upsert(table, ext, ext_value, values)
         )

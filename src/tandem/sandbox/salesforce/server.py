@@ -25,7 +25,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from types import FrameType
@@ -196,6 +196,10 @@ class SandboxServer:
         if seed is not None:
             fault_config = fault_config.model_copy(update={"seed": seed})
         self.org = Org(self.data_dir / "org.sqlite3", Schema.load(list(schema_files)), clock=clock)
+        # The identity speaks for the org's own integration user (CreatedById, OwnerId, ...).
+        self.identity = replace(
+            self.identity, org_id=self.org.org_id, user_id=self.org.integration_user_id
+        )
         try:
             self.socket = _bind(host, port)
         except OSError:

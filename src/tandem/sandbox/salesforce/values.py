@@ -118,6 +118,8 @@ def coerce(f: FieldDef, value: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             raise _type_error(f, value)
         text = value if isinstance(value, str) else str(value)
+        if text == "":
+            return None  # Salesforce stores an empty text value as null
         return _check_text(f, text)
     if ftype in NUMBER_TYPES:
         if isinstance(value, bool) or not isinstance(value, int | float):

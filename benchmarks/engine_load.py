@@ -1,0 +1,267 @@
+"""Engine load: an initial load and incremental changes, ERP (SQLite) -> CRM (the sandbox).
+
+Measured in one run, each contender against its own fresh sandbox process and its own copy of
+the same ERP:
+
+* **tandem**: ``tandem sync`` (a child process) for the initial load of ``--records``
+  customers, then again for ``--changes`` edited rows; then ``tandem run`` for the change
+  latency (single-row edits until the CRM shows them).
+* **peer a**: a per-record simple-salesforce upsert loop, on a subset (``--loop-records`` /
+  ``--loop-changes``): it is slow.
+* **peer b**: a batched simple-salesforce script: one Bulk API 2.0 upsert job of every row,
+  then one of the changed rows (it finds them in the ERP's change log).
+
+API calls are the sandbox's own counter (``/__sandbox/stats``), so every contender is counted
+the same way; peak RSS is the child process's ``ru_maxrss``. Every phase is verified: the
+CRM holds exactly the expected Accounts, no duplicate ``ERP_Id__c``, every edit present.
+
+Usage::
+
+    .venv/bin/python benchmarks/engine_load.py [--records 100000] [--changes 10000]
+        [--out benchmarks/results/engine_load.json] [--plot docs/img/engine_load.png]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sqlite3
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from load_kit import (
+    SandboxProcess,
+    changed_keys,
+    create_erp,
+    crm_accounts,
+    machine_info,
+    now_utc,
+    run_measured,
+    update_rows,
+    verify,
+)
+from load_tandem import TandemTuning, change_latency, tandem_sync, write_flow
+
+HERE = Path(__file__).resolve().parent
+PEERS = HERE / "load_peers.py"
+ROUND = 601  # phone tag of the incremental round
+
+
+@dataclass(frozen=True)
+class Scale:
+    """How much work each contender does.
+
+    Attributes:
+        records: customers in the ERP (Tandem's and peer b's initial load).
+        changes: rows edited for the incremental round (Tandem, peer b).
+        loop_records: peer a's initial subset.
+        loop_changes: peer a's edited rows (within its subset).
+        latency_samples: single-row edits timed under ``tandem run`` (0: skip).
+    """
+
+    records: int = 100_000
+    changes: int = 10_000
+    loop_records: int = 3_000
+    loop_changes: int = 1_000
+    latency_samples: int = 40
+
+
+def phase(records: int, seconds: float, calls: int, rss_mb: float, **extra: Any) -> dict[str, Any]:
+    """One measured phase with its derived rates."""
+    return {
+        "records": records,
+        "seconds": round(seconds, 2),
+        "records_per_s": round(records / seconds, 1) if seconds else None,
+        "api_calls": calls,
+        "calls_per_1000": round(calls * 1000 / records, 2) if records else None,
+        "peak_rss_mb": round(rss_mb, 1),
+        **extra,
+    }
+
+
+def last_seq(erp: Path) -> int:
+    """The ERP change log's highest sequence number."""
+    with sqlite3.connect(erp) as conn:
+        return int(conn.execute("SELECT COALESCE(MAX(seq), 0) FROM tandem_changelog").fetchone()[0])
+
+
+def run_tandem(
+    work: Path, pristine: Path, scale: Scale, tuning: TandemTuning
+) -> dict[str, Any]:
+    """Tandem: initial load, incremental changes, change latency."""
+    folder = work / "tandem"
+    folder.mkdir()
+    erp = folder / "erp.db"
+    shutil.copy(pristine, erp)
+    keys = changed_keys(scale.records, scale.changes)
+    with SandboxProcess(folder / "crm", folder / "crm_schema.yaml") as crm:
+        config = write_flow(folder, erp, crm, tuning)
+        first = tandem_sync(config, crm)
+        initial_check = verify(crm_accounts(crm), scale.records)
+        update_rows(erp, keys, ROUND)
+        second = tandem_sync(config, crm)
+        changes_check = verify(crm_accounts(crm), scale.records, keys, ROUND)
+        latency = (
+            change_latency(config, erp, crm, keys, scale.latency_samples)
+            if scale.latency_samples
+            else None
+        )
+    return {
+        "initial": phase(
+            scale.records,
+            first["seconds"],
+            first["api_calls"],
+            first["peak_rss_mb"],
+            counts=first["counts"],
+            check=initial_check,
+        ),
+        "changes": phase(
+            scale.changes,
+            second["seconds"],
+            second["api_calls"],
+            second["peak_rss_mb"],
+            counts=second["counts"],
+            check=changes_check,
+        ),
+        "latency": latency,
+        "tuning": tuning.__dict__,
+    }
+
+
+def run_peer(
+    name: str, work: Path, pristine: Path, records: int, changes: int, total: int
+) -> dict[str, Any]:
+    """Peer a (``loop``) or b (``bulk``): initial load of ``records``, then ``changes``."""
+    folder = work / f"peer-{name}"
+    folder.mkdir()
+    erp = folder / "erp.db"
+    shutil.copy(pristine, erp)
+    keys = changed_keys(records, changes)
+    phases: dict[str, Any] = {}
+    with SandboxProcess(folder / "crm", folder / "crm_schema.yaml") as crm:
+        sandbox_json = str(crm.data / "sandbox.json")
+        base = [sys.executable, str(PEERS), name, "--sandbox", sandbox_json, "--erp", str(erp)]
+        first_args = ["--first", str(records)] if records < total else []
+        seq = last_seq(erp)
+        for label, args, expected, changed in (
+            ("initial", first_args, records, []),
+            ("changes", ["--after-seq", str(seq)], changes, keys),
+        ):
+            if label == "changes":
+                update_rows(erp, keys, ROUND)
+            before = crm.api_used()
+            run = run_measured([*base, *args])
+            calls = crm.api_used() - before
+            if run.returncode != 0:
+                raise RuntimeError(f"peer {name} {label} failed:\n{run.stderr[-3000:]}")
+            inner = json.loads(run.stdout.strip().splitlines()[-1])
+            if inner["records"] != expected:
+                raise RuntimeError(f"peer {name} {label} sent {inner['records']} != {expected}")
+            check = verify(crm_accounts(crm), records, changed, ROUND)
+            phases[label] = phase(
+                expected,
+                run.seconds,
+                calls,
+                run.peak_rss_mb,
+                failed=inner["failed"],
+                inner_seconds=round(inner["seconds"], 2),
+                check=check,
+            )
+    return phases
+
+
+def run_benchmark(work: Path, scale: Scale, tuning: TandemTuning | None = None) -> dict[str, Any]:
+    """Every contender, one after the other; the results as plain data."""
+    tuning = tuning or TandemTuning()
+    started = time.perf_counter()
+    pristine = work / "erp-pristine.db"
+    create_erp(pristine, scale.records)
+    results: dict[str, Any] = {
+        "benchmark": "engine_load",
+        "date": now_utc(),
+        "machine": machine_info(),
+        "scale": scale.__dict__,
+        "contenders": {},
+    }
+    contenders = results["contenders"]
+    contenders["tandem"] = run_tandem(work, pristine, scale, tuning)
+    contenders["peer_b_bulk2"] = run_peer(
+        "bulk", work, pristine, scale.records, scale.changes, scale.records
+    )
+    contenders["peer_a_loop"] = run_peer(
+        "loop", work, pristine, scale.loop_records, scale.loop_changes, scale.records
+    )
+    results["wall_seconds"] = round(time.perf_counter() - started, 1)
+    results["targets"] = targets(contenders)
+    return results
+
+
+def targets(contenders: dict[str, Any]) -> dict[str, Any]:
+    """The issue's targets, checked per phase."""
+    tandem, loop, bulk = (
+        contenders["tandem"],
+        contenders["peer_a_loop"],
+        contenders["peer_b_bulk2"],
+    )
+    verdict: dict[str, Any] = {}
+    for name in ("initial", "changes"):
+        mine = tandem[name]
+        verdict[name] = {
+            "fewer_calls_per_1000_than_a": mine["calls_per_1000"] < loop[name]["calls_per_1000"],
+            "fewer_calls_per_1000_than_b": mine["calls_per_1000"] < bulk[name]["calls_per_1000"],
+            "faster_than_b": mine["records_per_s"] > bulk[name]["records_per_s"],
+            "rss_under_300_mb": mine["peak_rss_mb"] < 300,
+        }
+    return verdict
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse arguments, run the benchmark, write the JSON (and the plot)."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--changes", type=int, default=10_000)
+    parser.add_argument("--loop-records", type=int, default=3_000)
+    parser.add_argument("--loop-changes", type=int, default=1_000)
+    parser.add_argument("--latency-samples", type=int, default=40)
+    parser.add_argument("--batch-size", type=int, default=TandemTuning.batch_size)
+    parser.add_argument("--initial-batch-size", type=int, default=TandemTuning.initial_batch_size)
+    parser.add_argument("--bulk-threshold", type=int, default=TandemTuning.bulk_threshold)
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "engine_load.json")
+    parser.add_argument("--plot", type=Path, default=HERE.parent / "docs" / "img" / "engine_load.png")
+    parser.add_argument("--no-plot", action="store_true")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    args = parser.parse_args(argv)
+    scale = Scale(
+        args.records,
+        args.changes,
+        min(args.loop_records, args.records),
+        min(args.loop_changes, args.loop_records, args.records),
+        args.latency_samples,
+    )
+    tuning = TandemTuning(args.batch_size, args.initial_batch_size, args.bulk_threshold)
+    work = Path(tempfile.mkdtemp(prefix="tandem-engine-load-"))
+    try:
+        results = run_benchmark(work, scale, tuning)
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(results, indent=2))
+    if not args.no_plot:
+        from load_report import plot
+
+        plot(results, args.plot)
+        print(f"plot: {args.plot}")
+    print(f"results: {args.out}")
+
+
+if __name__ == "__main__":
+    main()

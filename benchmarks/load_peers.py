@@ -1,0 +1,166 @@
+"""The peers of the engine load benchmark: two simple-salesforce scripts doing Tandem's job.
+
+* ``loop`` (peer a): one ``sf.Account.upsert("ERP_Id__c/<id>", {...})`` per ERP row, the way
+  many hand-written integrations start.
+* ``bulk`` (peer b): a well-written batched script: every row (or every row the ERP's change
+  log lists after a sequence number) in one Bulk API 2.0 upsert job
+  (``sf.bulk2.Account.upsert``), failed rows fetched only when the job reports some.
+
+Both read the same SQLite ERP as Tandem and map the same fields. Run as a script (so the
+benchmark measures it as a process, like ``tandem sync``)::
+
+    python benchmarks/load_peers.py loop|bulk --sandbox DIR/sandbox.json --erp ERP.db
+        [--first N] [--after-seq S] [--keys 1,2,3]
+
+It prints one JSON object: ``records``, ``failed`` and ``seconds`` (inside the process).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+import sqlalchemy as sa
+from requests.adapters import HTTPAdapter
+from simple_salesforce import Salesforce
+
+COUNTRIES = {"PL": "Poland", "DE": "Germany", "CZ": "Czechia"}
+COLUMNS = "id, number, name, nip, phone, street, city, postal_code, country_code"
+
+
+class _ToSandbox(HTTPAdapter):
+    """Sends ``*.salesforce.com`` (simple-salesforce's login host) to the sandbox."""
+
+    def __init__(self, base_url: str, ca_file: str) -> None:
+        super().__init__()
+        self.netloc = urlsplit(base_url).netloc
+        self.ca_file = ca_file
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        parts = urlsplit(str(request.url))
+        if parts.hostname and parts.hostname.endswith(".salesforce.com"):
+            request.url = urlunsplit(parts._replace(netloc=self.netloc))
+        kwargs["verify"] = self.ca_file
+        return super().send(request, *args, **kwargs)
+
+
+def connect(sandbox_json: Path) -> Salesforce:
+    """Log in to the sandbox with simple-salesforce (OAuth username-password flow)."""
+    cfg = json.loads(sandbox_json.read_text(encoding="utf-8"))
+    session = requests.Session()
+    session.mount("https://", _ToSandbox(cfg["base_url"], cfg["ca_file"]))
+    return Salesforce(
+        username=cfg["username"],
+        password=cfg["password"],
+        consumer_key=cfg["client_id"],
+        consumer_secret=cfg["client_secret"],
+        session=session,
+        version="59.0",
+    )
+
+
+def erp_rows(
+    erp: Path,
+    *,
+    first: int | None = None,
+    after_seq: int | None = None,
+    keys: Sequence[int] | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Customers to send: all, the ``first`` N, those changed after ``after_seq`` or ``keys``."""
+    sql = f"SELECT {COLUMNS} FROM customers"
+    params: dict[str, Any] = {}
+    if after_seq is not None:
+        sql += (
+            " WHERE CAST(id AS TEXT) IN (SELECT row_key FROM tandem_changelog "
+            "WHERE table_name = 'customers' AND op != 'D' AND seq > :after)"
+        )
+        params["after"] = after_seq
+    elif keys is not None:
+        sql += f" WHERE id IN ({', '.join(str(int(k)) for k in keys)})"
+    sql += " ORDER BY id"
+    if first is not None:
+        sql += " LIMIT :first"
+        params["first"] = first
+    engine = sa.create_engine(f"sqlite:///{erp}")
+    try:
+        with engine.connect() as conn:
+            for row in conn.execute(sa.text(sql), params).mappings():
+                yield dict(row)
+    finally:
+        engine.dispose()
+
+
+def to_account(row: dict[str, Any]) -> dict[str, Any]:
+    """The Account fields of one ERP row (the same mapping as Tandem's flow)."""
+    return {
+        "Name": row["name"],
+        "AccountNumber": row["number"],
+        "Tax_Id__c": row["nip"],
+        "Phone": row["phone"],
+        "BillingStreet": row["street"],
+        "BillingCity": row["city"],
+        "BillingPostalCode": row["postal_code"],
+        "BillingCountry": COUNTRIES.get(row["country_code"], row["country_code"]),
+    }
+
+
+def peer_loop(sf: Salesforce, rows: Iterator[dict[str, Any]]) -> dict[str, Any]:
+    """Peer (a): one REST upsert per record."""
+    sent = failed = 0
+    started = time.perf_counter()
+    for row in rows:
+        try:
+            sf.Account.upsert(f"ERP_Id__c/{row['id']}", to_account(row))
+        except Exception as exc:  # a real loop logs and goes on
+            failed += 1
+            print(f"customer {row['id']}: {exc}", file=sys.stderr)
+        sent += 1
+    return {"records": sent, "failed": failed, "seconds": time.perf_counter() - started}
+
+
+def peer_bulk(sf: Salesforce, rows: Iterator[dict[str, Any]]) -> dict[str, Any]:
+    """Peer (b): one Bulk API 2.0 upsert job; failed rows fetched only if there are any."""
+    started = time.perf_counter()
+    records = [{"ERP_Id__c": str(row["id"]), **to_account(row)} for row in rows]
+    if not records:
+        return {"records": 0, "failed": 0, "seconds": time.perf_counter() - started, "jobs": 0}
+    results = sf.bulk2.Account.upsert(records=records, external_id_field="ERP_Id__c")
+    failed = 0
+    for job in results:
+        failed += int(job["numberRecordsFailed"])
+        if job["numberRecordsFailed"]:
+            print(sf.bulk2.Account.get_failed_records(job["job_id"])[:2000], file=sys.stderr)
+    return {
+        "records": len(records),
+        "failed": failed,
+        "seconds": time.perf_counter() - started,
+        "jobs": len(results),
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run one peer once and print its JSON result."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("peer", choices=("loop", "bulk"))
+    parser.add_argument("--sandbox", type=Path, required=True, help="the sandbox.json")
+    parser.add_argument("--erp", type=Path, required=True, help="the SQLite ERP")
+    parser.add_argument("--first", type=int, help="only the first N customers (by id)")
+    parser.add_argument("--after-seq", type=int, help="only rows changed after this seq")
+    parser.add_argument("--keys", help="only these ids (comma-separated)")
+    args = parser.parse_args(argv)
+    keys = [int(k) for k in args.keys.split(",")] if args.keys else None
+    sf = connect(args.sandbox)
+    rows = erp_rows(args.erp, first=args.first, after_seq=args.after_seq, keys=keys)
+    result = peer_loop(sf, rows) if args.peer == "loop" else peer_bulk(sf, rows)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
