@@ -48,3 +48,61 @@ def q(org: Org, soql: str, *, all_rows: bool = False) -> list[dict[str, Any]]:
 def standard_pricebook(org: Org) -> str:
     """The id of the standard price book."""
     return str(q(org, "SELECT Id FROM Pricebook2 WHERE IsStandard = true")[0]["Id"])
+
+
+def soql_org(path: Path) -> Org:
+    """An org with a small known data set for the SOQL tests ("today" is 2024-05-16 UTC)."""
+    clock = FakeClock(datetime(2024, 5, 15, 12, 0, tzinfo=UTC))
+    org = make_org(path, clock=clock)
+    acme = org.create(
+        "Account",
+        {
+            "Name": "Acme",
+            "Industry": "Banking",
+            "BillingCity": "Berlin",
+            "NumberOfEmployees": 50,
+            "AnnualRevenue": 1000,
+            "ERP_Id__c": "A1",
+        },
+    )
+    globex = org.create(
+        "Account",
+        {
+            "Name": "Globex",
+            "Industry": "Retail",
+            "BillingCity": "Paris",
+            "NumberOfEmployees": 10,
+            "ParentId": acme,
+        },
+    )
+    org.create("Account", {"Name": "initech_50%", "BillingCity": None, "NumberOfEmployees": 20})
+    org.create(
+        "Contact",
+        {"LastName": "Doe", "FirstName": "Jane", "AccountId": acme, "Email": "jane@acme.example"},
+    )
+    org.create("Contact", {"LastName": "O'Brien", "AccountId": globex})
+    org.create("Contact", {"LastName": "Solo"})
+    org.create(
+        "Opportunity",
+        {
+            "Name": "Big",
+            "StageName": "Closed Won",
+            "CloseDate": "2024-05-10",
+            "Amount": 500,
+            "AccountId": acme,
+        },
+    )
+    org.create(
+        "Opportunity",
+        {
+            "Name": "Small",
+            "StageName": "Prospecting",
+            "CloseDate": "2024-05-15",
+            "Amount": 50,
+            "AccountId": globex,
+        },
+    )
+    gone = org.create("Account", {"Name": "Deleted Co"})
+    org.delete("Account", gone)
+    clock.advance(days=1)  # "today" is now 2024-05-16
+    return org

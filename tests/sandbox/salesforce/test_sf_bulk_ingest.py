@@ -60,8 +60,8 @@ def test_upsert_update_delete_hard_delete(org: Org) -> None:
     assert results[0] == BulkRowResult(existing, False, None)
     assert results[1].created and results[1].error is None
     assert [r.error.split(":")[0] for r in results[2:] if r.error] == [
-        "DUPLICATE_EXTERNAL_ID",
-        "DUPLICATE_EXTERNAL_ID",
+        "DUPLICATE_VALUE",
+        "DUPLICATE_VALUE",
         "MISSING_ARGUMENT",
     ]
     old = org.retrieve("Account", existing, ["Name", "Phone"], V)

@@ -126,8 +126,8 @@ def test_upsert_many(org: Org) -> None:
     assert results[1].to_json(with_created=True)["created"] is True
     codes = [r.errors[0]["statusCode"] for r in results[2:]]
     assert codes == [
-        "DUPLICATE_EXTERNAL_ID",
-        "DUPLICATE_EXTERNAL_ID",
+        "DUPLICATE_VALUE",
+        "DUPLICATE_VALUE",
         "MISSING_ARGUMENT",
         "REQUIRED_FIELD_MISSING",
     ]

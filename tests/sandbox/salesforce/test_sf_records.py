@@ -312,6 +312,14 @@ def test_upsert_multiple_matches(tmp_path: Path) -> None:
     ]
     with pytest.raises(MultipleMatches):
         org.retrieve_by_external_id("Account", "Legacy__c", "L", None, V)
+    [result] = org.upsert_many("Account", "Legacy__c", [{"Legacy__c": "l", "Name": "C"}], False)
+    assert result.errors == [
+        {
+            "statusCode": "DUPLICATE_EXTERNAL_ID",
+            "message": f"Legacy: more than one record found for external id field: [{a}, {b}]",
+            "fields": ["Legacy__c"],
+        }
+    ]
     org.close()
 
 
@@ -432,6 +440,8 @@ def test_price_books_and_line_items(org: Org) -> None:
     # Deleting the opportunity cascades to its lines; undelete brings them back.
     org.delete("Opportunity", opp)
     assert q(org, "SELECT Id FROM OpportunityLineItem") == []
+    [alone] = org.undelete([line])  # deleted with its parent: comes back only with it
+    assert not alone.success and alone.errors[0]["statusCode"] == "UNDELETE_FAILED"
     [result] = org.undelete([opp])
     assert result.success
     assert [r["Id"] for r in q(org, "SELECT Id FROM OpportunityLineItem")] == [line]

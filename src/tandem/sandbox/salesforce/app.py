@@ -3,7 +3,7 @@
 ``/services/data/vNN.N/<rest>`` is dispatched by :class:`ApiRouter` (our own small table, so
 that Composite can run subrequests through exactly the same handlers). Around each handler:
 
-    version check -> bearer token (401) -> daily allocation (403) -> latency / faults
+    bearer token (401) -> API version (404) -> daily allocation (403) -> latency / faults
     -> handler in the thread pool -> ApiError as a JSON array -> any other exception as
     UNKNOWN_EXCEPTION (logged) -> ``Sforce-Limit-Info`` on the way out.
 

@@ -123,7 +123,7 @@ def duplicate_keys(keys: list[Any], normalise: Callable[[Any], Any]) -> set[Any]
 
 def duplicate_error(value: Any) -> RecordError:
     """The per-record error of an external id repeated within one upsert call."""
-    return RecordError("DUPLICATE_EXTERNAL_ID", f"Duplicate external id specified: {value}", [])
+    return RecordError("DUPLICATE_VALUE", f"Duplicate external id specified: {value}", [])
 
 
 def apply_rows(

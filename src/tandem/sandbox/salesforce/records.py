@@ -155,7 +155,7 @@ class RecordWriter:
                 "INVALID_FIELD",
                 f"Foreign key external ID: {value} {what} for field {ext.name} in entity"
                 f" {target.name}",
-                [str(rel.relationship_name)],
+                [],
             )
         return str(found[0][0])
 
@@ -317,10 +317,10 @@ class RecordWriter:
                 )
             ]
         if len(rows) > 1:
+            found = ", ".join(str(r["Id"]) for r in rows)
             raise RecordError(
                 "DUPLICATE_EXTERNAL_ID",
-                f"Upsert failed. More than one record found with External ID field {ext.name}"
-                f" value {value}",
+                f"{ext.label}: more than one record found for external id field: [{found}]",
                 [ext.name],
             )
         if rows:
@@ -365,11 +365,21 @@ class RecordWriter:
         )
         derived.after_save(store, table, row)
 
-    def undelete(self, table: Table, record_id: str) -> None:
-        """Restore a record (and what its delete cascaded to) from the recycle bin."""
+    def undelete(self, table: Table, record_id: str, cascading: bool = False) -> None:
+        """Restore a record (and what its delete cascaded to) from the recycle bin.
+
+        Args:
+            table: the record's table.
+            record_id: the 18-character id.
+            cascading: True when restoring the children of a restored parent.
+        """
         store = self.store
         row = store.fetch(table, record_id)
-        if row is None or not row["IsDeleted"]:
+        logged = store.conn.execute(
+            "SELECT cascade_root FROM _deleted_log WHERE id = ?", (record_id,)
+        ).fetchone()
+        # A record deleted with its parent comes back only with that parent.
+        if row is None or not row["IsDeleted"] or (logged and logged[0] and not cascading):
             raise RecordError("UNDELETE_FAILED", "Entity is not in the recycle bin", [])
         self._check_references(table, {f.name: row[f.name] for f in table.reference_fields})
         self._check_unique(table, row, record_id)
@@ -382,7 +392,7 @@ class RecordWriter:
         for child_id, sobject in store.conn.execute(
             "SELECT id, sobject FROM _deleted_log WHERE cascade_root = ?", (record_id,)
         ).fetchall():
-            self.undelete(store.tables[sobject], child_id)
+            self.undelete(store.tables[sobject], child_id, cascading=True)
 
     def purge(self, table: Table, record_id: str, *, live_too: bool) -> None:
         """Remove a record for good; a tombstone stays in ``_deleted_log`` for getDeleted.
