@@ -1,4 +1,7 @@
-"""SIGKILL in the middle of a 100,000-record initial load, then a restart: nothing lost, nothing twice."""
+"""SIGKILL in the middle of a 100,000-record initial load, then a restart.
+
+Nothing may be lost and nothing written twice.
+"""
 
 from __future__ import annotations
 
@@ -52,7 +55,8 @@ entities:
 def _erp(path: Path) -> str:
     conn = sqlite3.connect(path)
     conn.execute(
-        "CREATE TABLE customers (id INTEGER PRIMARY KEY, number TEXT, name TEXT NOT NULL, city TEXT)"
+        "CREATE TABLE customers "
+        "(id INTEGER PRIMARY KEY, number TEXT, name TEXT NOT NULL, city TEXT)"
     )
     conn.executemany(
         "INSERT INTO customers VALUES (?, ?, ?, ?)",
@@ -134,7 +138,7 @@ def test_sigkill_mid_initial_load_then_restart_loses_and_duplicates_nothing(
     assert report["differences"] == 0
     assert report["entities"]["customer"]["in_sync"] == RECORDS
 
-    columns, rows = crm.org.query_rows("SELECT ERP_Id__c FROM Account", include_deleted=True)
+    _, rows = crm.org.query_rows("SELECT ERP_Id__c FROM Account", include_deleted=True)
     ids = [row[0] for row in rows]
     assert len(ids) == RECORDS
     assert len(set(ids)) == RECORDS
