@@ -243,3 +243,15 @@ async def test_continuous_run_picks_up_an_edit(env: Env) -> None:
         stop.set()
         await runner
     assert Decimal(str(price)) == Decimal("1234.50")
+
+
+async def test_schema_drift_is_reported_on_the_next_run(env: Env) -> None:
+    flow = env.flow()
+    async with running_engine(flow) as engine:
+        assert engine.drift == []
+        await engine.sync()
+    env.erp("ALTER TABLE customers ADD COLUMN fax VARCHAR(40)")
+    async with running_engine(flow) as engine:
+        assert engine.drift == ["erp customers: field fax was added"]
+    async with running_engine(flow) as engine:
+        assert engine.drift == []

@@ -56,6 +56,8 @@ def check(config: ConfigOption = DEFAULT_CONFIG, verbose: VerboseOption = False)
     async def probe() -> list[str]:
         async with running_engine(flow, check=False) as engine:
             console.print("[green]✓[/green] connected to erp and crm")
+            for change in engine.drift:
+                console.print(f"[yellow]![/yellow] schema drift since the last run: {change}")
             return await engine.prepare()
 
     problems = run_async(probe)
@@ -118,6 +120,8 @@ def sync(
 
     async def once() -> PassReport:
         async with running_engine(flow, bus=bus) as engine:
+            for change in engine.drift:
+                err.print(f"[yellow]schema drift:[/yellow] {change}")
             with progress_on(bus, enabled=progress and not as_json):
                 return await engine.sync(entities=entity)
 

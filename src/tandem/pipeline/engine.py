@@ -15,11 +15,12 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from tandem.config import FlowSpec, Side
-from tandem.connectors.base import Change
+from tandem.connectors.base import Change, EntitySchema
 from tandem.errors import ConfigError, MappingError, Retriable
 from tandem.mapping import Mapper
 from tandem.pipeline.batch import BatchProcessor
 from tandem.pipeline.context import EntityContext, Systems, build_rules
+from tandem.pipeline.drift import compare, summarise
 from tandem.pipeline.events import EventBus, PassDone
 from tandem.pipeline.matching import MatchIndex
 from tandem.pipeline.plan import other
@@ -49,6 +50,8 @@ class Engine:
         self.systems = systems
         self.mapper = mapper or Mapper(flow)
         self.bus = bus or EventBus()
+        self.drift: list[str] = []
+        """Schema changes found by :meth:`prepare` since the previous run."""
         self.contexts: list[EntityContext] = [
             EntityContext(
                 spec=spec,
@@ -73,11 +76,16 @@ class Engine:
             Human-readable problems; empty when the flow can run.
         """
         problems: list[str] = []
+        self.drift = []
+        seen: set[tuple[Side, str]] = set()
         for ctx in self.contexts:
             for side in SIDES:
                 binding = ctx.bindings[side]
                 schema = await self.systems.of(side).describe(binding)
                 ctx.schemas[side] = schema
+                if (side, binding.source) not in seen:
+                    seen.add((side, binding.source))
+                    self._note_drift(side, binding.source, schema)
                 writes = ctx.reads(other(side))
                 for problem in self.mapper.check_binding(ctx.spec, side, schema, writes=writes):
                     problems.append(f"entities.{ctx.name}.{side} ({binding.source}): {problem}")
@@ -87,6 +95,24 @@ class Engine:
                         "external_id field is set: writes could not be idempotent"
                     )
         return problems
+
+    def _note_drift(self, side: Side, source: str, schema: EntitySchema) -> None:
+        """Compare ``source``'s description with the previous run's; keep this one."""
+        current = summarise(schema)
+        previous = self.store.schema_snapshot(self.flow.name, side, source)
+        if previous is not None:
+            mapped = {
+                name
+                for ctx in self.contexts
+                if ctx.bindings[side].source == source
+                for name in ctx.bindings[side].fields
+            }
+            for change in compare(previous, current, mapped):
+                message = f"{side} {source}: {change}"
+                log.warning("schema drift: %s", message)
+                self.drift.append(message)
+        if previous != current:
+            self.store.save_schema_snapshot(self.flow.name, side, source, current)
 
     async def sync(
         self, *, dry_run: bool = False, entities: Sequence[str] | None = None

@@ -156,4 +156,26 @@ audit = sa.Table(
     mysql_collate="utf8mb4_bin",
 )
 
-__all__ = ["audit", "conflict", "cursor", "dead_letter", "link", "metadata", "synced", "work"]
+schema_snapshot = sa.Table(
+    "tandem_schema_snapshot",
+    metadata,
+    sa.Column("flow", _name(), primary_key=True),
+    sa.Column("side", sa.String(3), primary_key=True),
+    sa.Column("source", _name(), primary_key=True),
+    sa.Column("fields", CodecJson(), nullable=False),
+    sa.Column("captured_at", UtcDateTime(), nullable=False),
+    mysql_charset="utf8mb4",
+    mysql_collate="utf8mb4_bin",
+)
+
+__all__ = [
+    "audit",
+    "conflict",
+    "cursor",
+    "dead_letter",
+    "link",
+    "metadata",
+    "schema_snapshot",
+    "synced",
+    "work",
+]

@@ -28,6 +28,7 @@ from tandem.store import audit as _audit
 from tandem.store import conflicts as _conflicts
 from tandem.store import cursors as _cursors
 from tandem.store import deadletters as _dead
+from tandem.store import snapshots as _snapshots
 from tandem.store import synced as _synced
 from tandem.store import work as _work
 from tandem.store import xref as _xref
@@ -235,6 +236,20 @@ class StateStore:
         """Forget the flow's cursors (of one entity when given): the next pass reads all."""
         with self._tx(f"reset cursors of {flow}") as conn:
             _cursors.reset(conn, flow, entity)
+
+    # -- schema snapshots ----------------------------------------------------------------
+
+    def schema_snapshot(self, flow: str, side: Side, source: str) -> dict[str, Any] | None:
+        """The field descriptions of ``source`` saved by the previous run, if any."""
+        with self._tx(f"read schema snapshot {flow}/{side}/{source}") as conn:
+            return _snapshots.get(conn, flow, side, source)
+
+    def save_schema_snapshot(
+        self, flow: str, side: Side, source: str, fields: dict[str, Any]
+    ) -> None:
+        """Keep this run's field descriptions of ``source`` for the next drift report."""
+        with self._tx(f"save schema snapshot {flow}/{side}/{source}") as conn:
+            _snapshots.put(conn, flow, side, source, fields, now=self._clock())
 
     # -- dead letters --------------------------------------------------------------------
 

@@ -308,3 +308,30 @@ def test_fields_function(org: Org) -> None:
     assert all(key == "attributes" or key.endswith("__c") for key in custom)
     [every] = q(org, "SELECT FIELDS(ALL) FROM Account WHERE Name = 'Acme' LIMIT 200")
     assert set(every) == set(standard) | set(custom)
+
+
+def test_group_by_having(org: Org) -> None:
+    # Find external-id values held by more than one contact: the reconciliation query.
+    twins = [org.create("Contact", {"LastName": "Twin"}) for _ in range(2)]
+    rows = q(
+        org,
+        "SELECT LastName, COUNT(Id) n FROM Contact WHERE LastName != null GROUP BY LastName"
+        " HAVING COUNT(Id) > 1 ORDER BY COUNT(Id) DESC, LastName",
+    )
+    assert [(r["LastName"], r["n"]) for r in rows] == [("Twin", 2)]
+    rows = q(
+        org,
+        "SELECT StageName, SUM(Amount) total FROM Opportunity GROUP BY StageName"
+        " HAVING SUM(Amount) >= 100 AND StageName LIKE 'Closed%'",
+    )
+    assert [(r["StageName"], r["total"]) for r in rows] == [("Closed Won", 500.0)]
+    for bad, needle in [
+        ("SELECT Id FROM Contact WHERE COUNT(Id) > 1", "unexpected token: ("),
+        ("SELECT Id FROM Contact ORDER BY COUNT(Id)", "GROUP BY"),
+        ("SELECT LastName FROM Contact HAVING COUNT(Id) > 1", "unexpected token: HAVING"),
+    ]:
+        err = api_error(org, bad)
+        assert err.error_code == "MALFORMED_QUERY" and needle in err.message
+    err = api_error(org, "SELECT LastName FROM Contact GROUP BY LastName HAVING COUNT(Id) > '1'")
+    assert err.error_code == "INVALID_FIELD"
+    org.delete_many(twins, all_or_none=True)  # the module's data set stays as it was

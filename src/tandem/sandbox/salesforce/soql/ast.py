@@ -100,9 +100,12 @@ class SemiJoin:
 
 @dataclass(frozen=True)
 class Comparison:
-    """``field op value``; op is one of = != < <= > >= LIKE IN NOT_IN INCLUDES EXCLUDES."""
+    """``field op value``; op is one of = != < <= > >= LIKE IN NOT_IN INCLUDES EXCLUDES.
 
-    field: FieldPath
+    In a HAVING clause the left side may be an aggregate (``COUNT(Id) > 1``).
+    """
+
+    field: FieldPath | Aggregate
     op: str
     values: tuple[Value, ...] | SemiJoin
     pos: int
@@ -134,9 +137,9 @@ Condition = Comparison | And | Or | Not
 
 @dataclass(frozen=True)
 class OrderItem:
-    """One ``ORDER BY`` key."""
+    """One ``ORDER BY`` key (an aggregate in a grouped query)."""
 
-    field: FieldPath
+    field: FieldPath | Aggregate
     descending: bool = False
     nulls_first: bool | None = None
 
@@ -150,6 +153,7 @@ class Query:
     sobject_pos: int
     where: Condition | None = None
     group_by: tuple[FieldPath, ...] = ()
+    having: Condition | None = None
     order_by: tuple[OrderItem, ...] = ()
     limit: int | None = None
     offset: int | None = None

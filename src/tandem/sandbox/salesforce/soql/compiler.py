@@ -7,7 +7,7 @@ as in SOQL. Results are shaped by :class:`CompiledQuery`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -24,6 +24,7 @@ from tandem.sandbox.salesforce.values import format_datetime, parse_datetime
 __all__ = ["compile_query"]
 
 MAX_OFFSET = 2000
+_COUNT_FIELD = FieldDef(name="expr", type="int", label="Count", precision=18)
 _SEMI_ONE_FIELD = "semi join sub-select must select exactly one Id or reference field"
 _SOAP_TYPE = {
     "double": "double",
@@ -74,6 +75,7 @@ class _Compiler:
         self.prefix = prefix
         self.params: list[Any] = []
         self.scope: _Scope
+        self.in_having = False
 
     # ---- names -----------------------------------------------------------------------------
 
@@ -101,14 +103,19 @@ class _Compiler:
         else:
             select_sql, shape = self.plain_select(query, include_deleted)
         where_sql = self.where(query, include_deleted)
-        order = [
-            self.order_sql(item, bool(aggregates or query.group_by)) for item in query.order_by
-        ]
+        having_sql = ""
+        if query.having is not None:
+            self.in_having = True
+            having_sql = " HAVING " + self.condition(query.having)
+            self.in_having = False
+        grouped = bool(aggregates or query.group_by)
+        order = [self.order_sql(item, grouped) for item in query.order_by]
         root = f"{self.prefix}0"
         sql = f"SELECT {select_sql} FROM {table_name(obj.name)} AS {root}"
         sql += "".join(self.scope.joins) + where_sql
         if query.group_by:
             sql += " GROUP BY " + ", ".join(self.column(p)[0] for p in query.group_by)
+            sql += having_sql
         if not order and not (aggregates or query.group_by):
             # Salesforce does not promise an order; creation (Id) order keeps results and
             # pages deterministic instead of following whichever index SQLite picks.
@@ -302,16 +309,8 @@ class _Compiler:
                 columns.append(sql)
                 column = Column(f, len(columns) - 1, f.name)
             else:
-                assert item.argument is not None
-                sql, f, _ = self.column(item.argument)
+                expr, f = self.aggregate_expr(item)
                 func = item.function
-                if func in ("SUM", "AVG") and f.type not in NUMBER_TYPES:
-                    raise malformed(
-                        self.soql, item.pos, f"field {f.name} does not support aggregate {func}"
-                    )
-                expr = {"COUNT": f"count({sql})", "COUNT_DISTINCT": f"count(DISTINCT {sql})"}.get(
-                    func, f"{func.lower()}({sql})"
-                )
                 columns.append(expr)
                 name = item.alias
                 if name is None:
@@ -327,8 +326,45 @@ class _Compiler:
             root.flat.append(column)
         return ", ".join(columns), root
 
-    def order_sql(self, item: ast.OrderItem, aggregate: bool) -> str:
-        sql, _, _ = self.column(item.field)
+    def aggregate_expr(self, item: ast.Aggregate) -> tuple[str, FieldDef]:
+        """The SQL of an aggregate call and the field it aggregates."""
+        if item.argument is None:
+            return "count(*)", _COUNT_FIELD
+        sql, f, _ = self.column(item.argument)
+        func = item.function
+        if func in ("SUM", "AVG") and f.type not in NUMBER_TYPES:
+            raise malformed(
+                self.soql, item.pos, f"field {f.name} does not support aggregate {func}"
+            )
+        if func == "COUNT":
+            return f"count({sql})", f
+        if func == "COUNT_DISTINCT":
+            return f"count(DISTINCT {sql})", f
+        return f"{func.lower()}({sql})", f
+
+    def operand(self, operand: ast.FieldPath | ast.Aggregate) -> tuple[str, FieldDef]:
+        """A comparison's left side: a column, or (in HAVING) an aggregate typed by its result."""
+        if isinstance(operand, ast.FieldPath):
+            col, f, _ = self.column(operand)
+            return col, f
+        if not self.in_having:
+            raise malformed(self.soql, operand.pos, "aggregates are only allowed in HAVING")
+        sql, f = self.aggregate_expr(operand)
+        if operand.function.startswith("COUNT"):
+            return sql, _COUNT_FIELD
+        if operand.function in ("SUM", "AVG"):
+            return sql, replace(f, type="double")
+        return sql, f
+
+    def order_sql(self, item: ast.OrderItem, grouped: bool) -> str:
+        if isinstance(item.field, ast.Aggregate):
+            if not grouped:
+                raise malformed(self.soql, item.field.pos, "aggregates need GROUP BY in ORDER BY")
+            self.in_having = True  # an aggregate key is allowed in ORDER BY of grouped queries
+            sql, _ = self.operand(item.field)
+            self.in_having = False
+        else:
+            sql, _, _ = self.column(item.field)
         text = sql + (" DESC" if item.descending else " ASC")
         if item.nulls_first is not None:
             text += " NULLS FIRST" if item.nulls_first else " NULLS LAST"
@@ -354,7 +390,7 @@ class _Compiler:
         return self.comparison(cond)
 
     def comparison(self, cmp: ast.Comparison) -> str:
-        col, f, _ = self.column(cmp.field)
+        col, f = self.operand(cmp.field)
         op = cmp.op
         if isinstance(cmp.values, ast.SemiJoin):
             return self.semi_join(col, f, cmp)

@@ -2,7 +2,8 @@
 
 Grammar (keywords case-insensitive)::
 
-    query      := SELECT item (',' item)* FROM name [WHERE cond] [GROUP BY path (',' path)*]
+    query      := SELECT item (',' item)* FROM name [WHERE cond]
+                  [GROUP BY path (',' path)* [HAVING cond]]     -- HAVING may compare aggregates
                   [ORDER BY order (',' order)*] [LIMIT n] [OFFSET n] EOF
     item       := AGG '(' [path] ')' [alias] | FIELDS '(' ALL|STANDARD|CUSTOM ')'
                   | '(' query ')' | path                -- a child sub-query, one level deep
@@ -129,6 +130,7 @@ class _Parser:
         self.tokens = tokens
         self.index = 0
         self.depth = 0  # > 0 inside a child sub-query (they do not nest)
+        self.aggregates_allowed = False  # in HAVING, COUNT(Id) may be compared
 
     # ---- token helpers ------------------------------------------------------------------------
 
@@ -179,7 +181,9 @@ class _Parser:
             items.append(self.select_item())
         self.expect_kw("FROM")
         name_tok = self.expect_kind("IDENT")
-        where = group_by = order_by = None
+        where = having = None
+        group_by: list[FieldPath] = []
+        order_by: list[OrderItem] = []
         limit = offset = None
         if self.is_kw("WHERE"):
             self.advance()
@@ -191,6 +195,11 @@ class _Parser:
             while self.at("COMMA"):
                 self.advance()
                 group_by.append(self.path())
+            if self.is_kw("HAVING"):
+                self.advance()
+                self.aggregates_allowed = True
+                having = self.condition()
+                self.aggregates_allowed = False
         if self.is_kw("ORDER"):
             self.advance()
             self.expect_kw("BY")
@@ -209,8 +218,9 @@ class _Parser:
             sobject=name_tok.text,
             sobject_pos=name_tok.pos,
             where=where,
-            group_by=tuple(group_by or ()),
-            order_by=tuple(order_by or ()),
+            group_by=tuple(group_by),
+            having=having,
+            order_by=tuple(order_by),
             limit=limit,
             offset=offset,
             text=self.soql[start : self.tok.pos].strip(),
@@ -225,17 +235,11 @@ class _Parser:
 
     def select_item(self) -> SelectItem:
         tok = self.tok
-        if tok.kind == "IDENT" and tok.upper() in AGGREGATES and self._next_kind() == "LPAREN":
-            self.advance()
-            self.advance()
-            argument = None if self.at("RPAREN") else self.path()
-            self.expect_kind("RPAREN")
-            alias = None
+        call = self.aggregate_call()
+        if call is not None:
             if self.tok.kind == "IDENT" and self.tok.upper() not in _RESERVED:
-                alias = self.advance().text
-            if argument is None and tok.upper() != "COUNT":
-                raise self.unexpected()
-            return Aggregate(tok.upper(), argument, alias, tok.pos)
+                return Aggregate(call.function, call.argument, self.advance().text, call.pos)
+            return call
         if tok.kind == "IDENT" and tok.upper() == "FIELDS" and self._next_kind() == "LPAREN":
             self.advance()
             self.advance()
@@ -269,7 +273,7 @@ class _Parser:
         return FieldPath(tuple(parts), first.pos)
 
     def order_item(self) -> OrderItem:
-        path = self.path()
+        path: FieldPath | Aggregate = self.aggregate_call() or self.path()
         descending = False
         nulls_first: bool | None = None
         if self.is_kw("ASC", "DESC"):
@@ -306,8 +310,21 @@ class _Parser:
             return inner
         return self.comparison()
 
+    def aggregate_call(self) -> Aggregate | None:
+        tok = self.tok
+        if tok.kind != "IDENT" or tok.upper() not in AGGREGATES or self._next_kind() != "LPAREN":
+            return None
+        self.advance()
+        self.advance()
+        argument = None if self.at("RPAREN") else self.path()
+        self.expect_kind("RPAREN")
+        if argument is None and tok.upper() != "COUNT":
+            raise self.unexpected()
+        return Aggregate(tok.upper(), argument, None, tok.pos)
+
     def comparison(self) -> Comparison:
-        path = self.path()
+        aggregate = self.aggregate_call() if self.aggregates_allowed else None
+        path: FieldPath | Aggregate = aggregate or self.path()
         tok = self.tok
         if tok.kind == "OP":
             self.advance()
