@@ -58,6 +58,9 @@ def test_plan_writes_nothing_then_sync_status_and_dead_letters(env: Env) -> None
     planned = json.loads(out)
     assert planned["counts"]["customer"]["erp->crm"]["created"] == 19
     assert any(p["entity"] == "product" and p["action"] == "create" for p in planned["planned"])
+    per_field = {(f["entity"], f["target"], f["field"]): f["records"] for f in planned["fields"]}
+    assert per_field[("customer", "crm", "tax_id")] == 19
+    assert per_field[("product", "crm", "category")] == 40
     assert env.crm_rows("SELECT Id FROM Account") == []
 
     code, out = tandem("sync", "-c", str(env.config), "--json")

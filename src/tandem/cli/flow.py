@@ -21,7 +21,7 @@ from tandem.cli.common import (
     run_async,
     setup_logging,
 )
-from tandem.cli.render import pass_table, planned_table, progress_on, reconcile_table
+from tandem.cli.render import field_table, pass_table, planned_table, progress_on, reconcile_table
 from tandem.config import flow_json_schema
 from tandem.pipeline.events import EventBus
 from tandem.pipeline.reconcile import ReconcileReport
@@ -87,6 +87,10 @@ def plan(
     report = run_async(dry)
     if as_json:
         data = report.as_dict()
+        data["fields"] = [
+            {"entity": e, "target": t, "field": f, "records": n}
+            for (e, t, f), n in sorted(report.field_changes.items())
+        ]
         data["planned"] = [
             {
                 "entity": c.entity,
@@ -102,6 +106,7 @@ def plan(
         return
     console.print(pass_table(report, "plan (dry run: nothing written)"))
     if report.planned:
+        console.print(field_table(report))
         console.print(planned_table(report, limit))
 
 

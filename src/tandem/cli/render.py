@@ -52,6 +52,16 @@ def planned_table(report: PassReport, limit: int) -> Table:
     return table
 
 
+def field_table(report: PassReport) -> Table:
+    """How many records a dry run would change, per entity, system and field."""
+    table = Table(title="changes per field")
+    for column in ("entity", "write to", "field", "records"):
+        table.add_column(column, justify="right" if column == "records" else "left")
+    for (entity, side, name), count in sorted(report.field_changes.items()):
+        table.add_row(entity, side, name, str(count))
+    return table
+
+
 def reconcile_table(report: ReconcileReport) -> Table:
     """Per-entity counts of a reconciliation."""
     table = Table(title="reconcile")
@@ -107,4 +117,4 @@ def progress_on(bus: EventBus, enabled: bool = True) -> Iterator[None]:
         yield
 
 
-__all__ = ["pass_table", "planned_table", "progress_on", "reconcile_table"]
+__all__ = ["field_table", "pass_table", "planned_table", "progress_on", "reconcile_table"]

@@ -584,6 +584,8 @@ class BatchProcessor:
                         fields=dict(intent.values),
                     )
                 )
+                for name in intent.values:
+                    self.report.field_changes[(ctx.name, intent.side, name)] += 1
                 counter = _counter(intent, None) if intent.side == target else "reverted"
                 self.report.add(ctx.name, source, counter)
             if plan.noop and not plan.deleted:

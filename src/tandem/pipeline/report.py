@@ -40,6 +40,8 @@ class PassReport:
 
     counts: dict[str, dict[str, Counter[str]]] = field(default_factory=dict)
     planned: list[PlannedChange] = field(default_factory=list)
+    field_changes: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+    """In a dry run: (entity, system written, canonical field) -> records it would change."""
     write_calls: int = 0
 
     def add(self, entity: str, source: Side, counter: str, n: int = 1) -> None:
