@@ -49,7 +49,8 @@ async def test_initial_sync_both_ways_then_nothing_to_write(any_env: Env) -> Non
     assert drift.entities["customer"].in_sync == 19
 
 
-async def test_edits_flow_both_ways_and_new_crm_records_link_back(env: Env) -> None:
+async def test_edits_flow_both_ways_and_new_crm_records_link_back(any_env: Env) -> None:
+    env = any_env
     flow = env.flow()
     async with running_engine(flow) as engine:
         await engine.sync()
@@ -84,7 +85,8 @@ async def test_edits_flow_both_ways_and_new_crm_records_link_back(env: Env) -> N
     assert third.writes == 0
 
 
-async def test_deletes_follow_each_entitys_policy(env: Env) -> None:
+async def test_deletes_follow_each_entitys_policy(any_env: Env) -> None:
+    env = any_env
     flow = env.flow()
     async with running_engine(flow) as engine:
         await engine.sync()
@@ -226,7 +228,7 @@ async def test_reconcile_finds_drift_and_heal_repairs_it(env: Env) -> None:
     assert name == env.erp_rows("SELECT name FROM products WHERE id = 3")[0][0]
 
 
-async def test_continuous_run_picks_up_an_edit(env: Env) -> None:
+async def test_continuous_run_picks_up_edits_on_either_side(env: Env) -> None:
     flow = env.flow(**{"poll_seconds: 1.0": "poll_seconds: 0.2"})
     async with running_engine(flow) as engine:
         await engine.sync()
@@ -240,9 +242,18 @@ async def test_continuous_run_picks_up_an_edit(env: Env) -> None:
             price = rows[0]["UnitPrice"]
             if Decimal(str(price)) == Decimal("1234.50"):
                 break
+        contact = env.crm_rows("SELECT Id FROM Contact WHERE ERP_Id__c = '4'")[0]["Id"]
+        env.crm.org.update("Contact", str(contact), {"Title": "Edited in the CRM"})
+        title = None
+        for _ in range(200):
+            await asyncio.sleep(0.1)
+            title = env.erp_rows("SELECT title FROM contacts WHERE id = 4")[0][0]
+            if title == "Edited in the CRM":
+                break
         stop.set()
         await runner
     assert Decimal(str(price)) == Decimal("1234.50")
+    assert title == "Edited in the CRM"
 
 
 async def test_schema_drift_is_reported_on_the_next_run(env: Env) -> None:
@@ -255,3 +266,74 @@ async def test_schema_drift_is_reported_on_the_next_run(env: Env) -> None:
         assert engine.drift == ["erp customers: field fax was added"]
     async with running_engine(flow) as engine:
         assert engine.drift == []
+
+
+async def test_every_write_is_audited_with_before_after_and_cause(env: Env) -> None:
+    flow = env.flow()
+    async with running_engine(flow) as engine:
+        await engine.sync()
+        env.erp("UPDATE customers SET city = 'Sopot' WHERE id = 5")
+        await engine.sync()
+        entries = engine.store.audit_log(flow=flow.name, entity="customer", limit=500)
+    crm_key = env.crm_rows("SELECT Id FROM Account WHERE ERP_Id__c = '5'")[0]["Id"]
+    mine = [e for e in entries if e.record_key == crm_key]
+    assert [e.action for e in mine] == ["update", "create"]  # newest first
+    update, create = mine
+    assert create.before is None and create.after is not None
+    assert create.after["name"]
+    assert update.before == {"billing_address.city": create.after["billing_address.city"]}
+    assert update.after == {"billing_address.city": "Sopot"}
+    assert update.cause.startswith("erp:customer:5@")
+
+
+async def test_catalogue_created_in_the_crm_reaches_the_erp(any_env: Env) -> None:
+    env = any_env
+    flow = env.flow()
+    org = env.crm.org
+    async with running_engine(flow) as engine:
+        await engine.sync()
+        category = org.create("Product_Category__c", {"Name": "Robots", "Code__c": "ROB"})
+        product = org.create(
+            "Product2",
+            {
+                "Name": "Robot arm",
+                "ProductCode": "P-ROB-1",
+                "IsActive": True,
+                "Category__c": category,
+                "Kind__c": "product",
+                "QuantityUnitOfMeasure": "Each",
+            },
+        )
+        standard = env.crm_rows("SELECT Id FROM Pricebook2 WHERE IsStandard = true")[0]["Id"]
+        entry = org.create(
+            "PricebookEntry",
+            {
+                "Pricebook2Id": standard,
+                "Product2Id": product,
+                "UnitPrice": 999.5,
+                "IsActive": True,
+            },
+        )
+        first = await engine.sync()
+        org.update("Product2", product, {"Name": "Renamed in the CRM"})  # the ERP owns names
+        await engine.sync()
+        settled = await engine.sync()
+    ((cat_id, code),) = env.erp_rows(
+        "SELECT id, code FROM product_categories WHERE crm_id = :c", c=category
+    )
+    assert code == "ROB"
+    ((prod_id, category_id, name),) = env.erp_rows(
+        "SELECT id, category_id, name FROM products WHERE crm_id = :p", p=product
+    )
+    assert (category_id, name) == (cat_id, "Robot arm")
+    ((entry_product, price_list, price, currency),) = env.erp_rows(
+        "SELECT product_id, price_list_id, unit_price, currency FROM price_list_entries "
+        "WHERE crm_id = :e",
+        e=entry,
+    )
+    assert (entry_product, price_list, currency) == (prod_id, 1, "PLN")
+    assert Decimal(str(price)) == Decimal("999.5")
+    crm_product = env.crm_rows(f"SELECT Name, ERP_Id__c FROM Product2 WHERE Id = '{product}'")[0]
+    assert crm_product == {**crm_product, "Name": "Robot arm", "ERP_Id__c": str(prod_id)}
+    assert first.total("created") == 3
+    assert settled.writes == 0

@@ -49,6 +49,7 @@ CATEGORIES = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("code", sa.String(20), unique=True, nullable=False),
     sa.Column("name", sa.String(80), nullable=False),
+    sa.Column("crm_id", sa.String(18), unique=True),
 )
 PRODUCTS = sa.Table(
     "products",
@@ -60,6 +61,7 @@ PRODUCTS = sa.Table(
     sa.Column("unit", sa.String(20), nullable=False, server_default="Each"),
     sa.Column("category_id", sa.Integer, sa.ForeignKey("product_categories.id")),
     sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("crm_id", sa.String(18), unique=True),
 )
 PRICE_LISTS = sa.Table(
     "price_lists",
@@ -78,6 +80,7 @@ PRICE_ENTRIES = sa.Table(
     sa.Column("unit_price", sa.Numeric(12, 2), nullable=False),
     sa.Column("currency", sa.String(3), nullable=False),
     sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("crm_id", sa.String(18), unique=True),
 )
 
 TABLES: tuple[tuple[str, str], ...] = (

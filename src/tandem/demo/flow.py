@@ -97,17 +97,19 @@ entities:
       - {{field: title, erp: title, crm: Title}}
   product_category:
     model: product_category
-    direction: erp_to_crm
-    erp: {{source: product_categories, key: id}}
+    direction: both
+    owner: erp
+    erp: {{source: product_categories, key: id, external_id: crm_id}}
     crm: {{source: Product_Category__c, key: Id, external_id: ERP_Id__c}}
     fields:
       - {{field: code, erp: code, crm: Code__c}}
       - {{field: name, erp: name, crm: Name}}
   product:
     model: product
-    direction: erp_to_crm
+    direction: both
+    owner: erp
     depends_on: [product_category]
-    erp: {{source: products, key: id}}
+    erp: {{source: products, key: id, external_id: crm_id}}
     crm: {{source: Product2, key: Id, external_id: ERP_Id__c}}
     fields:
       - {{field: code, erp: code, crm: ProductCode}}
@@ -127,15 +129,16 @@ entities:
       - {{field: x_standard, erp: is_standard, crm_expr: "IsStandard"}}
   price_list_entry:
     model: price_list_entry
-    direction: erp_to_crm
+    direction: both
+    owner: erp
     depends_on: [price_list, product]
-    erp: {{source: price_list_entries, key: id}}
+    erp: {{source: price_list_entries, key: id, external_id: crm_id}}
     crm: {{source: PricebookEntry, key: Id, external_id: ERP_Id__c}}
     fields:
       - {{field: price_list, erp: price_list_id, crm: Pricebook2Id, ref: price_list}}
       - {{field: product, erp: product_id, crm: Product2Id, ref: product}}
       - {{field: unit_price.amount, erp: unit_price, crm: UnitPrice}}
-      - {{field: unit_price.currency, erp: currency}}
+      - {{field: unit_price.currency, erp: currency, default: PLN}}
       - {{field: active, erp: active, crm: IsActive}}
 """
 

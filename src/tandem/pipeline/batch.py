@@ -67,6 +67,7 @@ class _Pending:
 
     plan: RecordPlan
     record: SourceRecord
+    base: Mapping[str, Any] | None = None
     target_op: WriteOp | None = None
     outcome: WriteOutcome | None = None
     source_values: dict[str, Any] = dc_field(default_factory=dict)
@@ -157,7 +158,7 @@ class BatchProcessor:
                 current=currents.get(record.key),
                 held=held.get(record.key, frozenset()),
             )
-            plans.append(_Pending(plan, record))
+            plans.append(_Pending(plan, record, base.values if base is not None else None))
 
         ops = self._target_ops(ctx, target, plans, dead)
         if self.dry_run:
@@ -445,8 +446,8 @@ class BatchProcessor:
                             target=target,
                             record_key=target_key or "",
                             action=counter.removesuffix("d"),
-                            before=None,
-                            after=dict(plan.target.values),
+                            before=_before(pending.base, plan.target),
+                            after=dict(plan.target.values) if plan.target.values else None,
                             cause=cause,
                             at=now,
                         )
@@ -461,7 +462,11 @@ class BatchProcessor:
                             target=source,
                             record_key=record.key,
                             action="revert" if plan.revert is not None else "link",
-                            before=None,
+                            before=(
+                                {k: record.values.get(k) for k in plan.revert.values}
+                                if plan.revert is not None
+                                else None
+                            ),
                             after=dict(pending.source_values),
                             cause=cause,
                             at=now,
@@ -592,6 +597,15 @@ class BatchProcessor:
                 self.report.add(ctx.name, source, "unchanged")
             self.report.add(ctx.name, source, "conflicts", len(plan.conflicts))
         self.report.add(ctx.name, source, "dead_lettered", len(dead))
+
+
+def _before(base: Mapping[str, Any] | None, intent: Intent) -> dict[str, Any] | None:
+    """The agreed values an intent overwrites (None for a record new to the target)."""
+    if base is None or intent.action == "create":
+        return None
+    if intent.action in ("delete", "flag"):
+        return dict(base)
+    return {name: base.get(name) for name in intent.values}
 
 
 def _pair(source: Side, key: str, partner: str | None) -> tuple[str | None, str | None]:
