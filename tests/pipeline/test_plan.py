@@ -270,3 +270,15 @@ def test_no_ping_pong(base: dict[str, Any], erp: dict[str, Any], crm: dict[str, 
             current=current,
         )
         assert again.target is None and again.revert is None
+
+
+def test_a_record_whose_partner_was_deleted_is_not_brought_back_by_a_re_read() -> None:
+    base = {"name": "A"}
+    again = plan_record(
+        rules(), "crm", rec({"name": "A"}), base=base, base_deleted=True, partner="E1", current=None
+    )
+    assert again.noop
+    edited = plan_record(
+        rules(), "crm", rec({"name": "B"}), base=base, base_deleted=True, partner="E1", current=None
+    )
+    assert edited.target is not None and edited.target.action == "create"

@@ -96,6 +96,7 @@ async def test_deletes_follow_each_entitys_policy(any_env: Env) -> None:
         env.crm.org.delete("Account", str(account["Id"]))
         env.erp("DELETE FROM contacts WHERE id = 6")
         report = await engine.sync()
+        settled = await engine.sync()
     assert env.erp_rows("SELECT COUNT(*) FROM contacts WHERE id = 5")[0][0] == 0  # delete
     assert not env.erp_rows("SELECT active FROM customers WHERE id = 4")[0][0]  # archive = flag
     gone = env.crm_rows("SELECT Id, IsDeleted FROM Contact WHERE ERP_Id__c = '6'", deleted=True)
@@ -103,6 +104,7 @@ async def test_deletes_follow_each_entitys_policy(any_env: Env) -> None:
     # Salesforce deletes an account's contacts with it: ERP contacts 7 and 8 go too.
     assert env.erp_rows("SELECT COUNT(*) FROM contacts WHERE id IN (7, 8)")[0][0] == 0
     assert report.total("deleted") == 5
+    assert settled.writes == 0  # nothing deleted comes back
 
 
 async def test_same_field_edited_on_both_sides_newest_wins_without_ping_pong(env: Env) -> None:

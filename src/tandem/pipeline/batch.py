@@ -419,7 +419,9 @@ class BatchProcessor:
                     link_erp, link_crm = (
                         (record.key, target_key) if source == "erp" else (target_key, record.key)
                     )
-                    self.store.link(ctx.name, link_erp, link_crm)
+                    # A record brought back after its partner was deleted gets a new partner.
+                    relink = plan.target is not None and plan.target.action == "create"
+                    self.store.link(ctx.name, link_erp, link_crm, replace=relink)
                     if plan.partner is None or record.key in new_links:
                         self.report.add(ctx.name, source, "linked")
                 erp_key, crm_key = _pair(source, record.key, target_key)
@@ -496,7 +498,7 @@ class BatchProcessor:
                     record_key=note.key,
                     message=note.message,
                     field=note.field,
-                    value=None if note.value is None else repr(note.value)[:500],
+                    value=note.value,
                     code=note.code,
                     payload=dict(note.payload),
                 )

@@ -130,6 +130,9 @@ def plan_record(
     plan = RecordPlan(source=source, key=record.key, partner=partner)
     if record.deleted:
         return _plan_delete(rules, plan, target, base, base_deleted, partner)
+    if base_deleted and _unchanged(record.values, base):
+        plan.values = dict(base or {})
+        return plan  # a re-read of a record whose partner is gone: nothing to bring back
     if partner is None or base_deleted:
         values = {f: v for f, v in record.values.items() if f not in held}
         plan.values = values
@@ -179,6 +182,11 @@ def plan_record(
     if revert:
         plan.revert = Intent(source, "update", record.key, revert)
     return plan
+
+
+def _unchanged(values: Mapping[str, Any], base: Mapping[str, Any] | None) -> bool:
+    agreed = base or {}
+    return all(name in agreed and values_equal(v, agreed[name]) for name, v in values.items())
 
 
 def _plan_delete(

@@ -1,10 +1,16 @@
 """Bulk API 2.0: ingest jobs for large write batches, query jobs for large reads.
 
 Ingest: create the job, upload the CSV (streamed from the rows in chunks, so the payload is
-never built as one big string), mark it ``UploadComplete``, poll with backoff until
-``JobComplete`` / ``Failed`` / ``Aborted``, then read ``successfulResults`` (and
-``failedResults`` / ``unprocessedrecords`` only when the job reports some) to give one
-``SaveResult`` per uploaded row, matched by the key column.
+never built as one big string), mark it ``UploadComplete``, poll until ``JobComplete`` /
+``Failed`` / ``Aborted``, then read ``successfulResults`` (and ``failedResults`` /
+``unprocessedrecords`` only when the job reports some) to give one ``SaveResult`` per uploaded
+row, matched by the key column. An update or delete job that saved every row needs no result
+file at all: each row's ``Id`` is its key.
+
+Every call counts against the org's daily API allocation, so polls are spent sparingly: the
+first poll waits for the time the org took per row on the previous job of this run, and a
+job still in progress is polled next when its own progress (``numberRecordsProcessed`` over
+the time since upload) says it will be done; without either, the wait doubles.
 
 Query: create the job, poll, then read the CSV result pages, following ``Sforce-Locator`` until
 it is ``null``; each page is at most ``bulk_page_size`` rows.
@@ -15,6 +21,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import time
 from collections import defaultdict, deque
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any, Literal
@@ -29,6 +36,8 @@ logger = logging.getLogger(__name__)
 IngestOperation = Literal["insert", "update", "upsert", "delete"]
 _CHUNK_ROWS = 500
 _MAX_POLL_INTERVAL = 10.0
+_MAX_PROJECTED_WAIT = 60.0
+_MARGIN = 1.15  # a projected wait is stretched a little, so one poll usually finds the job done
 _CSV_HEADERS = {"Accept": "text/csv"}
 
 
@@ -77,6 +86,7 @@ class BulkApi:
     def __init__(self, client: SalesforceClient) -> None:
         self.client = client
         self.settings = client.settings
+        self._seconds_per_row: float | None = None
 
     async def ingest(
         self,
@@ -129,25 +139,30 @@ class BulkApi:
         await self.client.call(
             "PATCH", f"jobs/ingest/{job_id}", operation=op, body={"state": "UploadComplete"}
         )
-        info = await self._wait(f"jobs/ingest/{job_id}", op)
-        position: dict[str, deque[int]] = defaultdict(deque)
+        info = await self._wait(f"jobs/ingest/{job_id}", op, rows=len(rows))
         key_index = list(columns).index(key_column)
+        failed = int(info.get("numberRecordsFailed") or 0)
+        processed = int(info.get("numberRecordsProcessed") or 0)
+        if operation in ("update", "delete") and failed == 0 and processed == len(rows):
+            return [SaveResult(cells[key_index] or None, True) for cells in rows]
+        position: dict[str, deque[int]] = defaultdict(deque)
         for i, cells in enumerate(rows):
             position[cells[key_index]].append(i)
         results: list[SaveResult | None] = [None] * len(rows)
 
-        def place(row: Mapping[str, str], result: SaveResult) -> None:
-            slots = position.get(row.get(key_column, ""))
+        def place(key: str, result: SaveResult) -> None:
+            slots = position.get(key)
             if slots:
                 results[slots.popleft()] = result
 
-        for row in await self._results(f"jobs/ingest/{job_id}/successfulResults/", op):
-            created = row.get("sf__Created", "").lower() == "true"
-            place(row, SaveResult(row.get("sf__Id") or None, True, created))
-        if int(info.get("numberRecordsFailed") or 0) > 0:
-            for row in await self._results(f"jobs/ingest/{job_id}/failedResults/", op):
-                error = parse_bulk_error(row.get("sf__Error", ""))
-                place(row, SaveResult(row.get("sf__Id") or None, False, errors=(error,)))
+        path = f"jobs/ingest/{job_id}/successfulResults/"
+        for sf_id, created, key in await self._columns(path, op, "sf__Created", key_column):
+            place(key, SaveResult(sf_id or None, True, created.lower() == "true"))
+        if failed > 0:
+            path = f"jobs/ingest/{job_id}/failedResults/"
+            for sf_id, message, key in await self._columns(path, op, "sf__Error", key_column):
+                error = parse_bulk_error(message)
+                place(key, SaveResult(sf_id or None, False, errors=(error,)))
         missing = sum(1 for r in results if r is None)
         if missing:
             unprocessed = await self._results(f"jobs/ingest/{job_id}/unprocessedrecords/", op)
@@ -196,14 +211,55 @@ class BulkApi:
         response = await self.client.send("GET", path, operation=op, headers=_CSV_HEADERS)
         return read_csv(response.text)
 
-    async def _wait(self, path: str, op: str) -> dict[str, Any]:
-        """Poll a job with growing intervals until it reaches a final state."""
-        interval = self.settings.bulk_poll_interval
+    async def _columns(
+        self, path: str, op: str, column: str, key_column: str
+    ) -> list[tuple[str, str, str]]:
+        """``(sf__Id, column, key)`` of each row of a result file.
+
+        Only three cells per row are kept (not a dict of every uploaded column), so reading
+        the results of a large job costs little memory.
+        """
+        response = await self.client.send("GET", path, operation=op, headers=_CSV_HEADERS)
+        reader = csv.reader(io.StringIO(response.text))
+        header = next(reader, None)
+        if header is None:
+            return []
+        where = {name: i for i, name in enumerate(header)}
+        wanted = [where.get(name) for name in ("sf__Id", column, key_column)]
+        width = max((i for i in wanted if i is not None), default=-1)
+        return [
+            (
+                cells[wanted[0]] if wanted[0] is not None else "",
+                cells[wanted[1]] if wanted[1] is not None else "",
+                cells[wanted[2]] if wanted[2] is not None else "",
+            )
+            for cells in reader
+            if len(cells) > width
+        ]
+
+    async def _wait(self, path: str, op: str, *, rows: int | None = None) -> dict[str, Any]:
+        """Poll a job until it reaches a final state, spending as few polls as it can.
+
+        Args:
+            path: the job's resource.
+            op: the operation, for errors.
+            rows: rows uploaded (ingest jobs), to size the waits.
+        """
+        floor = self.settings.bulk_poll_interval
+        delay = floor
+        if rows and self._seconds_per_row:
+            delay = max(floor, rows * self._seconds_per_row * _MARGIN)
+        started = time.monotonic()
         waited = 0.0  # counted from the sleeps asked for, so a fake clock works in tests
         while True:
+            await self.client.sleep(delay)
+            waited += delay
             info = dict(await self.client.call("GET", path, operation=op))
             state = info.get("state")
+            elapsed = max(waited, time.monotonic() - started)
             if state == "JobComplete":
+                if rows:
+                    self._learn(info, rows, elapsed)
                 return info
             if state == "Failed":
                 raise Fatal(
@@ -221,6 +277,27 @@ class BulkApi:
                     system="salesforce",
                     operation=op,
                 )
-            await self.client.sleep(interval)
-            waited += interval
-            interval = min(interval * 2, _MAX_POLL_INTERVAL)
+            delay = self._next_delay(info, rows, elapsed, delay)
+
+    def _next_delay(
+        self, info: Mapping[str, Any], rows: int | None, elapsed: float, previous: float
+    ) -> float:
+        """How long to wait before the next poll of a job still running."""
+        floor = self.settings.bulk_poll_interval
+        try:
+            processed = int(info.get("numberRecordsProcessed") or 0)
+        except (TypeError, ValueError):
+            processed = 0
+        if rows and 0 < processed < rows and elapsed > 0:
+            remaining = (rows - processed) * elapsed / processed * _MARGIN
+            return min(max(remaining, floor), _MAX_PROJECTED_WAIT)
+        return min(previous * 2, max(_MAX_POLL_INTERVAL, floor))
+
+    def _learn(self, info: Mapping[str, Any], rows: int, elapsed: float) -> None:
+        """Remember the org's time per row (its own processing time when it reports one)."""
+        try:
+            busy = float(info.get("totalProcessingTime") or 0) / 1000
+        except (TypeError, ValueError):
+            busy = 0.0
+        seconds = busy if 0 < busy <= elapsed else elapsed
+        self._seconds_per_row = seconds / rows

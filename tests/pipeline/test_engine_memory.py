@@ -1,0 +1,94 @@
+"""The engine against in-memory systems: refusals, retries from the dead-letter queue."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from memory_connector import MemoryConnector
+
+from tandem.config import parse_flow
+from tandem.pipeline.context import Systems
+from tandem.pipeline.engine import Engine
+from tandem.store import StateStore
+
+FLOW = """
+version: 1
+name: mem
+state: sqlite:///{state}
+connections:
+  erp: {{type: sql, url: "sqlite://"}}
+  crm: {{type: sql, url: "sqlite://"}}
+entities:
+  customer:
+    model: customer
+    direction: both
+    owner: erp
+    erp: {{source: customers, key: id, external_id: crm_id}}
+    crm: {{source: Account, key: Id, external_id: ERP_Id}}
+    fields:
+      - {{field: name, erp: name, crm: Name}}
+      - {{field: phone, erp: phone, crm: Phone, owner: crm}}
+"""
+
+
+def engine_for(tmp_path: Path) -> tuple[Engine, MemoryConnector, MemoryConnector]:
+    flow = parse_flow(FLOW.format(state=tmp_path / "state.db"), base_dir=tmp_path)
+    store = StateStore(flow.state_url())
+    store.migrate()
+    erp, crm = MemoryConnector("erp"), MemoryConnector("crm", key_prefix="001")
+    return Engine(flow, store, Systems(erp=erp, crm=crm)), erp, crm
+
+
+async def test_a_refused_record_is_dead_lettered_and_the_rest_commits(tmp_path: Path) -> None:
+    engine, erp, crm = engine_for(tmp_path)
+    for n in range(1, 6):
+        erp.put("customers", str(n), {"name": f"Customer {n}", "phone": None})
+    crm.refuse = lambda op: "FIELD_CUSTOM_VALIDATION_EXCEPTION: no" if op.ref == "3" else None
+    await engine.prepare()
+    report = await engine.sync()
+    assert sorted(v["ERP_Id"] for v in crm.records["Account"].values()) == ["1", "2", "4", "5"]
+    letters = engine.store.dead_letters(flow="mem")
+    assert [(d.entity, d.side, d.record_key, d.field, d.value, d.code) for d in letters] == [
+        ("customer", "erp", "3", "name", "Customer 3", "REFUSED")
+    ]
+    assert "FIELD_CUSTOM_VALIDATION_EXCEPTION" in letters[0].message
+    assert report.total("created") == 4 and report.total("dead_lettered") == 1
+    # The CRM's keys were written back to the ERP records that arrived.
+    assert {k: v.get("crm_id") for k, v in erp.records["customers"].items()}["1"] == "0011"
+
+    crm.refuse = lambda op: None
+    engine.store.enqueue(
+        flow="mem", entity="customer", side="erp", record_keys=["3"], reason="retry"
+    )
+    await engine.sync()
+    assert len(crm.records["Account"]) == 5
+    assert engine.store.dead_letters(flow="mem") == []
+    calls = crm.write_calls
+    again = await engine.sync()
+    assert again.writes == 0 and crm.write_calls == calls
+
+
+async def test_ownership_reverts_edits_of_fields_a_side_does_not_own(tmp_path: Path) -> None:
+    engine, erp, crm = engine_for(tmp_path)
+    erp.put("customers", "1", {"name": "Acme", "phone": None})
+    await engine.prepare()
+    await engine.sync()
+    (crm_key,) = crm.records["Account"]
+    crm.put("Account", crm_key, {"Name": "Renamed by sales", "Phone": "+48 500 600 700"})
+    report = await engine.sync()
+    assert crm.records["Account"][crm_key]["Name"] == "Acme"  # the ERP owns the name
+    assert erp.records["customers"]["1"]["phone"] == "+48 500 600 700"  # the CRM owns phones
+    assert report.total("reverted") == 1
+    assert (await engine.sync()).writes == 0
+
+
+async def test_deletes_on_one_side_follow_the_policy(tmp_path: Path) -> None:
+    engine, erp, crm = engine_for(tmp_path)
+    erp.put("customers", "1", {"name": "Acme", "phone": None})
+    erp.put("customers", "2", {"name": "Beta", "phone": None})
+    await engine.prepare()
+    await engine.sync()
+    erp.remove("customers", "2")
+    report = await engine.sync()
+    assert report.total("deleted") == 0  # default policy: ignore
+    assert len(crm.records["Account"]) == 2
