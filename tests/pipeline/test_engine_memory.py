@@ -92,3 +92,21 @@ async def test_deletes_on_one_side_follow_the_policy(tmp_path: Path) -> None:
     report = await engine.sync()
     assert report.total("deleted") == 0  # default policy: ignore
     assert len(crm.records["Account"]) == 2
+
+
+async def test_an_idle_source_that_can_be_probed_is_not_read(tmp_path: Path) -> None:
+    engine, erp, crm = engine_for(tmp_path)
+    erp.put("customers", "1", {"name": "Acme", "phone": None})
+    await engine.prepare()
+    await engine.sync()  # first pass: no cursor yet, every side is read
+    await engine.sync()  # our own writes changed the CRM once more: read (echoes) again
+    reads = crm.reads
+    await engine.sync()
+    await engine.sync()
+    assert crm.reads == reads  # idle: the probe said so, nothing was read
+    assert crm.probes >= 2
+    (crm_key,) = crm.records["Account"]
+    crm.put("Account", crm_key, {"Phone": "+48 500 600 700"})
+    await engine.sync()
+    assert crm.reads == reads + 1
+    assert erp.records["customers"]["1"]["phone"] == "+48 500 600 700"

@@ -39,6 +39,8 @@ class MemoryConnector:
         self.clock = itertools.count(1)
         self.ids = itertools.count(1)
         self.write_calls = 0
+        self.reads = 0
+        self.probes = 0
         self.refuse: Callable[[WriteOp], str | None] = lambda op: None
 
     def _tick(self) -> datetime:
@@ -76,9 +78,21 @@ class MemoryConnector:
         ]
         return sorted(live + gone, key=lambda c: c.cursor)
 
+    async def fingerprints(
+        self, windows: Sequence[tuple[EntityBinding, datetime]]
+    ) -> dict[str, str]:
+        self.probes += 1
+        out = {}
+        for binding, since in windows:
+            recent = [c for c in self._changes(binding.source) if c.modified_at > since]
+            latest = max((c.modified_at for c in recent), default=None)
+            out[binding.name] = f"{len(recent)}/{latest}"
+        return out
+
     async def read_changes(
         self, binding: EntityBinding, since: Cursor | None, batch_size: int
     ) -> AsyncIterator[Sequence[Change]]:
+        self.reads += 1
         changes = [c for c in self._changes(binding.source) if since is None or c.cursor > since]
         for start in range(0, len(changes), batch_size):
             yield changes[start : start + batch_size]

@@ -219,6 +219,24 @@ class Connector(Protocol):
         """Block until the system signals a change (True) or ``timeout`` seconds pass (False)."""
 
 
+@runtime_checkable
+class ChangeProbe(Protocol):
+    """Optional: tell cheaply, for many objects in one call, whether anything changed.
+
+    A remote system whose reads cost API calls (Salesforce) implements it so an idle
+    continuous sync spends one call per poll instead of one or two per entity.
+    """
+
+    async def fingerprints(
+        self, windows: Sequence[tuple[EntityBinding, datetime]]
+    ) -> dict[str, str]:
+        """An opaque fingerprint of each binding's changes after its instant, by binding name.
+
+        The fingerprint must differ whenever a record was created, changed or deleted after
+        the instant, including a change that commits late with an older timestamp.
+        """
+
+
 async def sleep_wait(timeout: float) -> bool:  # noqa: ASYNC109
     """``wait_for_change`` for systems that cannot signal: sleep, then report no signal."""
     await asyncio.sleep(timeout)
@@ -235,6 +253,7 @@ def utc(value: datetime) -> datetime:
 __all__ = [
     "EPOCH",
     "Change",
+    "ChangeProbe",
     "Connector",
     "Cursor",
     "EntityBinding",

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from tandem.config import FlowSpec, Side
-from tandem.connectors.base import Change, EntitySchema
+from tandem.connectors.base import Change, ChangeProbe, EntitySchema
 from tandem.errors import ConfigError, MappingError, Retriable
 from tandem.mapping import Mapper
 from tandem.pipeline.batch import BatchProcessor
@@ -50,6 +50,10 @@ class Engine:
         self.systems = systems
         self.mapper = mapper or Mapper(flow)
         self.bus = bus or EventBus()
+        self._fingerprints: dict[tuple[str, Side], str] = {}
+        """Per (entity, side): the change fingerprint of the source at its last full read."""
+        self._probed: dict[tuple[str, Side], str] = {}
+        """Per (entity, side): the fingerprint probed before the read now under way."""
         self.drift: list[str] = []
         """Schema changes found by :meth:`prepare` since the previous run."""
         self.contexts: list[EntityContext] = [
@@ -130,16 +134,44 @@ class Engine:
         )
         if not dry_run:
             await self._drain_work(processor)
-        for ctx in self.contexts:
-            if entities is not None and ctx.name not in entities:
-                continue
+        wanted = [c for c in self.contexts if entities is None or c.name in entities]
+        quiet = set() if dry_run else await self._quiet(wanted)
+        for ctx in wanted:
             for side in SIDES:
-                if ctx.reads(side):
+                if ctx.reads(side) and (ctx.name, side) not in quiet:
                     await self._capture(processor, ctx, side)
+                    probed = self._probed.pop((ctx.name, side), None)
+                    if probed is not None:
+                        self._fingerprints[(ctx.name, side)] = probed
         await self.bus.publish(
             PassDone({k: dict(v) for k, v in report.as_dict()["counts"].items()})
         )
         return report
+
+    async def _quiet(self, contexts: Sequence[EntityContext]) -> set[tuple[str, Side]]:
+        """Entities whose source can say cheaply that nothing changed since the last read."""
+        quiet: set[tuple[str, Side]] = set()
+        for side in SIDES:
+            connector = self.systems.of(side)
+            if not isinstance(connector, ChangeProbe):
+                continue
+            windows: list[tuple[EntityContext, datetime]] = []
+            for ctx in contexts:
+                cursor = self.store.cursor(self.flow.name, ctx.name, side)
+                if ctx.reads(side) and cursor is not None:
+                    since = cursor.minus(ctx.spec.overlap_seconds).modified_at
+                    windows.append((ctx, since))
+            if not windows:
+                continue
+            found = await connector.fingerprints([(c.bindings[side], t) for c, t in windows])
+            for ctx, _ in windows:
+                slot = (ctx.name, side)
+                fingerprint = found.get(ctx.bindings[side].name)
+                if fingerprint is not None and self._fingerprints.get(slot) == fingerprint:
+                    quiet.add(slot)
+                elif fingerprint is not None:
+                    self._probed[slot] = fingerprint
+        return quiet
 
     async def run(
         self,
