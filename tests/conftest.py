@@ -63,3 +63,15 @@ def pg_url() -> Iterator[str]:
 def mariadb_url() -> Iterator[str]:
     """SQLAlchemy URL of a fresh MariaDB database (PyMySQL driver)."""
     yield from _fresh_database(MARIADB_ADMIN_URL, "MariaDB", "tandem_test")
+
+
+@pytest.fixture
+def pg_fresh_url() -> Iterator[str]:
+    """SQLAlchemy URL of a PostgreSQL database of this test alone."""
+    yield from _fresh_database(PG_ADMIN_URL, "PostgreSQL", "tandem_one")
+
+
+@pytest.fixture
+def mariadb_fresh_url() -> Iterator[str]:
+    """SQLAlchemy URL of a MariaDB database of this test alone."""
+    yield from _fresh_database(MARIADB_ADMIN_URL, "MariaDB", "tandem_one")

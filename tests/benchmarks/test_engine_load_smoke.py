@@ -15,10 +15,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
-from engine_load import Scale, run_benchmark  # noqa: E402
-from load_kit import changed_phone, customer_rows, nip, verify  # noqa: E402
-from load_report import plot, tables  # noqa: E402
-from load_tandem import TandemTuning  # noqa: E402
+from engine_load import Scale, run_benchmark
+from load_kit import changed_phone, customer_rows, nip, verify
+from load_report import plot, tables
+from load_tandem import TandemTuning
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 
+import pytest
 from tandem_env import Env
 
 from tandem.demo.erp import BAD_NIP_CUSTOMER
@@ -339,3 +340,20 @@ async def test_catalogue_created_in_the_crm_reaches_the_erp(any_env: Env) -> Non
     assert crm_product == {**crm_product, "Name": "Robot arm", "ERP_Id__c": str(prod_id)}
     assert first.total("created") == 3
     assert settled.writes == 0
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "mariadb"])
+async def test_state_can_live_in_a_database_server(
+    env: Env, backend: str, request: pytest.FixtureRequest
+) -> None:
+    url = request.getfixturevalue(
+        "pg_fresh_url" if backend == "postgresql" else "mariadb_fresh_url"
+    )
+    flow = env.flow(**{f"state: sqlite:///{env.folder / 'state.db'}": f"state: {url}"})
+    assert flow.state_url() == url
+    async with running_engine(flow) as engine:
+        first = await engine.sync()
+        second = await engine.sync()
+        assert engine.store.count_links("customer") == 19
+    assert first.total("created") == 19 + 38 + 5 + 40 + 40
+    assert second.writes == 0
