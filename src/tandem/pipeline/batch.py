@@ -10,28 +10,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from dataclasses import field as dc_field
-from datetime import UTC, datetime
 from typing import Any
 
 from tandem.config import Side
-from tandem.connectors.base import Change, Cursor, WriteOp, WriteOutcome
+from tandem.connectors.base import Change, Cursor, WriteOp
 from tandem.errors import MappingError
 from tandem.mapping import Mapper, validate_native
 from tandem.pipeline.context import EntityContext, Systems
 from tandem.pipeline.deliver import deliver
 from tandem.pipeline.events import (
-    BatchDone,
-    ConflictRaised,
     EventBus,
-    RecordDeadLettered,
-    RecordSynced,
 )
 from tandem.pipeline.matching import MatchIndex
+from tandem.pipeline.outcome import BatchCommitter, DeadLetterNote, PendingRecord
 from tandem.pipeline.plan import (
     Intent,
-    RecordPlan,
     SourceRecord,
     TargetRecord,
     contested,
@@ -39,39 +32,13 @@ from tandem.pipeline.plan import (
     plan_record,
 )
 from tandem.pipeline.refs import StoreRefResolver
-from tandem.pipeline.report import PassReport, PlannedChange
-from tandem.store import AuditEntry, StateStore, SyncedState
+from tandem.pipeline.report import PassReport
+from tandem.store import StateStore, SyncedState
 
 log = logging.getLogger(__name__)
 
 PENDING_REF = "(created earlier in this pass)"
 """What a reference to a record not yet linked shows in a dry run."""
-
-
-@dataclass(slots=True)
-class DeadLetterNote:
-    """A record that goes to the dead-letter queue instead of the target."""
-
-    side: Side
-    key: str
-    message: str
-    field: str | None = None
-    value: Any = None
-    code: str | None = None
-    payload: Mapping[str, Any] = dc_field(default_factory=dict)
-
-
-@dataclass(slots=True)
-class _Pending:
-    """A planned record on its way through delivery."""
-
-    plan: RecordPlan
-    record: SourceRecord
-    base: Mapping[str, Any] | None = None
-    target_op: WriteOp | None = None
-    outcome: WriteOutcome | None = None
-    source_values: dict[str, Any] = dc_field(default_factory=dict)
-    failed: bool = False
 
 
 class BatchProcessor:
@@ -96,6 +63,7 @@ class BatchProcessor:
         self.report = report
         self.dry_run = dry_run
         self.refs = StoreRefResolver(store, pending=PENDING_REF if dry_run else None)
+        self.committer = BatchCommitter(flow=flow, store=store, bus=bus, report=report)
 
     async def process(
         self,
@@ -145,7 +113,7 @@ class BatchProcessor:
 
         currents = await self._read_contested(ctx, source, records, partners, bases)
         held = self._held(ctx, source, records, partners)
-        plans: list[_Pending] = []
+        plans: list[PendingRecord] = []
         for record in records:
             base = bases.get(record.key)
             plan = plan_record(
@@ -158,11 +126,11 @@ class BatchProcessor:
                 current=currents.get(record.key),
                 held=held.get(record.key, frozenset()),
             )
-            plans.append(_Pending(plan, record, base.values if base is not None else None))
+            plans.append(PendingRecord(plan, record, base.values if base is not None else None))
 
         ops = self._target_ops(ctx, target, plans, dead)
         if self.dry_run:
-            self._record_dry_run(ctx, source, target, plans, dead)
+            self.committer.record_dry_run(ctx, source, target, plans, dead)
             return
         outcomes = await deliver(self.systems.of(target), ctx.bindings[target], ops, self.report)
         by_ref = {o.ref: o for o in outcomes}
@@ -187,8 +155,8 @@ class BatchProcessor:
                     )
                 )
         await self._write_back(ctx, source, plans, new_links, dead)
-        self._commit(ctx, source, plans, dead, cursor, new_links)
-        await self._publish(ctx, source, plans, dead, len(latest))
+        self.committer.commit(ctx, source, plans, dead, cursor, new_links)
+        await self.committer.publish(ctx, source, plans, dead, len(latest))
 
     # -- steps -----------------------------------------------------------------------------
 
@@ -259,7 +227,7 @@ class BatchProcessor:
         self,
         ctx: EntityContext,
         target: Side,
-        plans: Sequence[_Pending],
+        plans: Sequence[PendingRecord],
         dead: list[DeadLetterNote],
     ) -> list[WriteOp]:
         """Turn the planned intents for ``target`` into native write ops; bad values dead-letter."""
@@ -298,7 +266,7 @@ class BatchProcessor:
         return ops
 
     def _prefetch_refs_canonical(
-        self, ctx: EntityContext, target: Side, plans: Sequence[_Pending]
+        self, ctx: EntityContext, target: Side, plans: Sequence[PendingRecord]
     ) -> None:
         for spec in ctx.spec.fields:
             if not spec.ref:
@@ -334,7 +302,7 @@ class BatchProcessor:
         self,
         ctx: EntityContext,
         source: Side,
-        plans: Sequence[_Pending],
+        plans: Sequence[PendingRecord],
         new_links: Mapping[str, str],
         dead: list[DeadLetterNote],
     ) -> None:
@@ -390,238 +358,6 @@ class BatchProcessor:
                     )
                 )
 
-    def _commit(
-        self,
-        ctx: EntityContext,
-        source: Side,
-        plans: Sequence[_Pending],
-        dead: Sequence[DeadLetterNote],
-        cursor: Cursor | None,
-        new_links: Mapping[str, str],
-    ) -> None:
-        target = other(source)
-        now = datetime.now(UTC)
-        states: list[SyncedState] = []
-        audits: list[AuditEntry] = []
-        succeeded: list[str] = []
-        with self.store.transaction():
-            for pending in plans:
-                plan, record = pending.plan, pending.record
-                if pending.failed:
-                    continue
-                target_key = plan.partner
-                if pending.outcome is not None and pending.outcome.key:
-                    target_key = pending.outcome.key
-                if plan.noop and plan.partner is not None and not plan.deleted:
-                    self.report.add(ctx.name, source, "unchanged")
-                    continue
-                if target_key is not None:
-                    link_erp, link_crm = (
-                        (record.key, target_key) if source == "erp" else (target_key, record.key)
-                    )
-                    # A record brought back after its partner was deleted gets a new partner.
-                    relink = plan.target is not None and plan.target.action == "create"
-                    self.store.link(ctx.name, link_erp, link_crm, replace=relink)
-                    if plan.partner is None or record.key in new_links:
-                        self.report.add(ctx.name, source, "linked")
-                erp_key, crm_key = _pair(source, record.key, target_key)
-                states.append(
-                    SyncedState(
-                        entity=ctx.name,
-                        erp_key=erp_key,
-                        crm_key=crm_key,
-                        values=dict(plan.values),
-                        erp_modified=record.modified_at if source == "erp" else None,
-                        crm_modified=record.modified_at if source == "crm" else None,
-                        deleted=plan.deleted,
-                    )
-                )
-                succeeded.append(record.key)
-                cause = f"{source}:{ctx.name}:{record.key}@{record.modified_at.isoformat()}"
-                if plan.target is not None:
-                    counter = _counter(plan.target, pending.outcome)
-                    self.report.add(ctx.name, source, counter)
-                    audits.append(
-                        AuditEntry(
-                            flow=self.flow,
-                            entity=ctx.name,
-                            target=target,
-                            record_key=target_key or "",
-                            action=counter.removesuffix("d"),
-                            before=_before(pending.base, plan.target),
-                            after=dict(plan.target.values) if plan.target.values else None,
-                            cause=cause,
-                            at=now,
-                        )
-                    )
-                if plan.revert is not None or pending.source_values:
-                    if plan.revert is not None:
-                        self.report.add(ctx.name, source, "reverted")
-                    audits.append(
-                        AuditEntry(
-                            flow=self.flow,
-                            entity=ctx.name,
-                            target=source,
-                            record_key=record.key,
-                            action="revert" if plan.revert is not None else "link",
-                            before=(
-                                {k: record.values.get(k) for k in plan.revert.values}
-                                if plan.revert is not None
-                                else None
-                            ),
-                            after=dict(pending.source_values),
-                            cause=cause,
-                            at=now,
-                        )
-                    )
-                for conflict in plan.conflicts:
-                    self.store.add_conflict(
-                        flow=self.flow,
-                        entity=ctx.name,
-                        erp_key=erp_key or "",
-                        crm_key=crm_key,
-                        field=conflict.field,
-                        base_value=conflict.base,
-                        erp_value=conflict.erp_value,
-                        crm_value=conflict.crm_value,
-                    )
-                    self.report.add(ctx.name, source, "conflicts")
-            if states:
-                self.store.save_synced(states)
-            if audits:
-                self.store.audit(audits)
-            for note in dead:
-                self.store.add_dead_letter(
-                    flow=self.flow,
-                    entity=ctx.name,
-                    side=note.side,
-                    record_key=note.key,
-                    message=note.message,
-                    field=note.field,
-                    value=note.value,
-                    code=note.code,
-                    payload=dict(note.payload),
-                )
-            self.report.add(ctx.name, source, "dead_lettered", len(dead))
-            if succeeded:
-                self.store.resolve_dead_letters(self.flow, ctx.name, source, succeeded)
-            if cursor is not None:
-                self.store.set_cursor(self.flow, ctx.name, source, cursor)
-
-    async def _publish(
-        self,
-        ctx: EntityContext,
-        source: Side,
-        plans: Sequence[_Pending],
-        dead: Sequence[DeadLetterNote],
-        read: int,
-    ) -> None:
-        target = other(source)
-        written = sum(1 for p in plans if not p.failed and p.plan.target is not None)
-        if self.bus.active:
-            for pending in plans:
-                plan = pending.plan
-                if pending.failed:
-                    continue
-                target_key = pending.outcome.key if pending.outcome else plan.partner
-                erp_key, crm_key = _pair(source, plan.key, target_key)
-                for conflict in plan.conflicts:
-                    await self.bus.publish(
-                        ConflictRaised(
-                            ctx.name,
-                            erp_key,
-                            crm_key,
-                            conflict.field,
-                            conflict.erp_value,
-                            conflict.crm_value,
-                        )
-                    )
-                if plan.target is None:
-                    continue
-                await self.bus.publish(
-                    RecordSynced(
-                        entity=ctx.name,
-                        source=source,
-                        target=target,
-                        erp_key=erp_key,
-                        crm_key=crm_key,
-                        action=plan.target.action if plan.target.action != "flag" else "delete",
-                        changed=plan.changed,
-                        values=dict(plan.values),
-                    )
-                )
-            for note in dead:
-                await self.bus.publish(
-                    RecordDeadLettered(ctx.name, note.side, note.key, note.field, note.message)
-                )
-        await self.bus.publish(
-            BatchDone(
-                ctx.name,
-                source,
-                read=read,
-                written=written,
-                skipped=sum(1 for p in plans if p.plan.noop),
-                failed=len(dead),
-            )
-        )
-
-    def _record_dry_run(
-        self,
-        ctx: EntityContext,
-        source: Side,
-        target: Side,
-        plans: Sequence[_Pending],
-        dead: Sequence[DeadLetterNote],
-    ) -> None:
-        for pending in plans:
-            plan = pending.plan
-            if pending.failed:
-                continue
-            for intent in (plan.target, plan.revert):
-                if intent is None:
-                    continue
-                self.report.planned.append(
-                    PlannedChange(
-                        entity=ctx.name,
-                        source=source,
-                        target=intent.side,
-                        source_key=plan.key,
-                        target_key=intent.key,
-                        action=intent.action,
-                        fields=dict(intent.values),
-                    )
-                )
-                for name in intent.values:
-                    self.report.field_changes[(ctx.name, intent.side, name)] += 1
-                counter = _counter(intent, None) if intent.side == target else "reverted"
-                self.report.add(ctx.name, source, counter)
-            if plan.noop and not plan.deleted:
-                self.report.add(ctx.name, source, "unchanged")
-            self.report.add(ctx.name, source, "conflicts", len(plan.conflicts))
-        self.report.add(ctx.name, source, "dead_lettered", len(dead))
-
-
-def _before(base: Mapping[str, Any] | None, intent: Intent) -> dict[str, Any] | None:
-    """The agreed values an intent overwrites (None for a record new to the target)."""
-    if base is None or intent.action == "create":
-        return None
-    if intent.action in ("delete", "flag"):
-        return dict(base)
-    return {name: base.get(name) for name in intent.values}
-
-
-def _pair(source: Side, key: str, partner: str | None) -> tuple[str | None, str | None]:
-    """(erp_key, crm_key) from a source key and its partner."""
-    return (key, partner) if source == "erp" else (partner, key)
-
-
-def _counter(intent: Intent, outcome: WriteOutcome | None) -> str:
-    if intent.action in ("delete", "flag"):
-        return "deleted"
-    if intent.action == "create" and (outcome is None or outcome.created):
-        return "created"
-    return "updated"
-
 
 def _note(side: Side, change: Change, exc: MappingError) -> DeadLetterNote:
     return DeadLetterNote(
@@ -634,4 +370,4 @@ def _note(side: Side, change: Change, exc: MappingError) -> DeadLetterNote:
     )
 
 
-__all__ = ["BatchProcessor", "DeadLetterNote"]
+__all__ = ["PENDING_REF", "BatchProcessor"]
