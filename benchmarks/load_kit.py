@@ -170,6 +170,16 @@ def update_rows(path: Path, keys: Sequence[int], tag: int) -> None:
         engine.dispose()
 
 
+def touch_row(path: Path, key: int) -> None:
+    """Rewrite one row with its own values: a change-log entry, but nothing to sync."""
+    engine = sa.create_engine(erp_url(path))
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text("UPDATE customers SET name = name WHERE id = :id"), {"id": key})
+    finally:
+        engine.dispose()
+
+
 def changed_keys(count: int, changes: int, seed: int = 11) -> list[int]:
     """Which customers change: ``changes`` distinct ids, sorted."""
     return sorted(random.Random(seed).sample(range(1, count + 1), changes))
@@ -311,7 +321,10 @@ def crm_accounts(crm: SandboxProcess) -> list[dict[str, str]]:
     with crm.api() as api:
         job = api.post(
             "jobs/query",
-            json={"operation": "query", "query": "SELECT ERP_Id__c, Phone, BillingCity FROM Account"},
+            json={
+                "operation": "query",
+                "query": "SELECT ERP_Id__c, Phone, BillingCity FROM Account",
+            },
         ).json()
         while True:
             info = api.get(f"jobs/query/{job['id']}").json()

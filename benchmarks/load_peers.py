@@ -29,7 +29,7 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 import sqlalchemy as sa
 from requests.adapters import HTTPAdapter
-from simple_salesforce import Salesforce
+from simple_salesforce import Salesforce  # type: ignore[attr-defined]
 
 COUNTRIES = {"PL": "Poland", "DE": "Germany", "CZ": "Czechia"}
 COLUMNS = "id, number, name, nip, phone, street, city, postal_code, country_code"
@@ -43,7 +43,7 @@ class _ToSandbox(HTTPAdapter):
         self.netloc = urlsplit(base_url).netloc
         self.ca_file = ca_file
 
-    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> Any:
         parts = urlsplit(str(request.url))
         if parts.hostname and parts.hostname.endswith(".salesforce.com"):
             request.url = urlunsplit(parts._replace(netloc=self.netloc))
@@ -51,8 +51,11 @@ class _ToSandbox(HTTPAdapter):
         return super().send(request, *args, **kwargs)
 
 
-def connect(sandbox_json: Path) -> Salesforce:
-    """Log in to the sandbox with simple-salesforce (OAuth username-password flow)."""
+def connect(sandbox_json: Path) -> Any:
+    """Log in to the sandbox with simple-salesforce (OAuth username-password flow).
+
+    Typed ``Any``: simple-salesforce builds ``sf.Account`` / ``sf.bulk2.Account`` dynamically.
+    """
     cfg = json.loads(sandbox_json.read_text(encoding="utf-8"))
     session = requests.Session()
     session.mount("https://", _ToSandbox(cfg["base_url"], cfg["ca_file"]))
@@ -111,7 +114,7 @@ def to_account(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def peer_loop(sf: Salesforce, rows: Iterator[dict[str, Any]]) -> dict[str, Any]:
+def peer_loop(sf: Any, rows: Iterator[dict[str, Any]]) -> dict[str, Any]:
     """Peer (a): one REST upsert per record."""
     sent = failed = 0
     started = time.perf_counter()
@@ -125,7 +128,7 @@ def peer_loop(sf: Salesforce, rows: Iterator[dict[str, Any]]) -> dict[str, Any]:
     return {"records": sent, "failed": failed, "seconds": time.perf_counter() - started}
 
 
-def peer_bulk(sf: Salesforce, rows: Iterator[dict[str, Any]]) -> dict[str, Any]:
+def peer_bulk(sf: Any, rows: Iterator[dict[str, Any]]) -> dict[str, Any]:
     """Peer (b): one Bulk API 2.0 upsert job; failed rows fetched only if there are any."""
     started = time.perf_counter()
     records = [{"ERP_Id__c": str(row["id"]), **to_account(row)} for row in rows]

@@ -52,7 +52,7 @@ def plot(results: dict[str, Any], path: Path) -> None:
             ax.set_yscale("log")
         else:
             ax.axhline(300, color="#a33", linestyle="--", linewidth=1)
-            ax.text(len(contenders) - 0.5, 305, "300 MB target", fontsize=7, color="#a33")
+            ax.text(-0.45, 306, "300 MB target", fontsize=7, color="#a33")
         ax.tick_params(axis="x", labelsize=8)
     axes[0].legend(fontsize=8)
     scale = results["scale"]
@@ -129,7 +129,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("results", type=Path)
     parser.add_argument(
-        "--plot", type=Path, default=Path(__file__).resolve().parent.parent / "docs" / "img" / "engine_load.png"
+        "--plot",
+        type=Path,
+        default=Path(__file__).resolve().parent.parent / "docs" / "img" / "engine_load.png",
     )
     args = parser.parse_args(argv)
     results = json.loads(args.results.read_text(encoding="utf-8"))

@@ -80,7 +80,7 @@ class TandemTuning:
     """
 
     batch_size: int = 10_000
-    initial_batch_size: int = 25_000
+    initial_batch_size: int = 20_000
     bulk_threshold: int = 1_000
 
 
@@ -133,6 +133,9 @@ def change_latency(
 ) -> dict[str, Any]:
     """Edit one row at a time under ``tandem run``; ms until the CRM shows each edit.
 
+    The first edit is a warm-up: the run's first pass re-reads the overlap window behind the
+    stored cursor (the incremental round just before), so it is slower than the steady state.
+
     Args:
         config: the flow (already synced once, so the run has only the edits to carry).
         erp: the ERP file.
@@ -141,7 +144,7 @@ def change_latency(
         samples: how many edits to time.
     """
     rng = random.Random(5)
-    chosen = rng.sample(keys, samples)
+    chosen = rng.sample(keys, samples + 1)  # the first edit warms up and is not counted
     log = (config.parent / "run.log").open("wb")
     process = subprocess.Popen(
         [TANDEM, "run", "-c", str(config)], stdout=log, stderr=subprocess.STDOUT
@@ -163,9 +166,10 @@ def change_latency(
                 while True:
                     rows = api.get("query/", params={"q": soql}).json()["records"]
                     if rows and rows[0]["Phone"] == phone:
-                        latencies.append((time.perf_counter() - started) * 1000)
+                        if n:
+                            latencies.append((time.perf_counter() - started) * 1000)
                         break
-                    if time.perf_counter() - started > 30:
+                    if time.perf_counter() - started > 60:
                         raise RuntimeError(f"edit of customer {key} not seen in the CRM in 30 s")
                     time.sleep(0.02)
                 time.sleep(rng.uniform(0.1, 0.6))  # spaced, so edits land at random phases

@@ -357,3 +357,25 @@ async def test_state_can_live_in_a_database_server(
         assert engine.store.count_links("customer") == 19
     assert first.total("created") == 19 + 38 + 5 + 40 + 40
     assert second.writes == 0
+
+
+async def test_an_idle_pass_costs_one_salesforce_call(env: Env) -> None:
+    flow = env.flow()
+    async with running_engine(flow) as engine:
+        crm = engine.systems.crm
+        for _ in range(3):
+            await engine.sync()
+        before = crm.calls_made  # type: ignore[attr-defined]
+        idle = await engine.sync()
+        assert crm.calls_made - before == 1  # type: ignore[attr-defined]
+        crm_reads = sum(
+            counts["read"]
+            for per in idle.counts.values()
+            for direction, counts in per.items()
+            if direction.startswith("crm")
+        )
+        assert crm_reads == 0
+        contact = env.crm_rows("SELECT Id FROM Contact WHERE ERP_Id__c = '2'")[0]["Id"]
+        env.crm.org.update("Contact", str(contact), {"Title": "Seen after a probe"})
+        await engine.sync()
+    assert env.erp_rows("SELECT title FROM contacts WHERE id = 2")[0][0] == "Seen after a probe"

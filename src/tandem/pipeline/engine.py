@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -31,6 +32,8 @@ from tandem.store import StateStore
 log = logging.getLogger(__name__)
 
 SIDES: tuple[Side, Side] = ("erp", "crm")
+PROBE_TRUST_SECONDS = 60.0
+"""An unchanged probe spares reads for at most this long; then the source is read anyway."""
 
 
 class Engine:
@@ -50,8 +53,8 @@ class Engine:
         self.systems = systems
         self.mapper = mapper or Mapper(flow)
         self.bus = bus or EventBus()
-        self._fingerprints: dict[tuple[str, Side], str] = {}
-        """Per (entity, side): the change fingerprint of the source at its last full read."""
+        self._fingerprints: dict[tuple[str, Side], tuple[str, float]] = {}
+        """Per (entity, side): the source's change fingerprint at its last read, and when."""
         self._probed: dict[tuple[str, Side], str] = {}
         """Per (entity, side): the fingerprint probed before the read now under way."""
         self.drift: list[str] = []
@@ -142,7 +145,7 @@ class Engine:
                     await self._capture(processor, ctx, side)
                     probed = self._probed.pop((ctx.name, side), None)
                     if probed is not None:
-                        self._fingerprints[(ctx.name, side)] = probed
+                        self._fingerprints[(ctx.name, side)] = (probed, time.monotonic())
         await self.bus.publish(
             PassDone({k: dict(v) for k, v in report.as_dict()["counts"].items()})
         )
@@ -167,7 +170,9 @@ class Engine:
             for ctx, _ in windows:
                 slot = (ctx.name, side)
                 fingerprint = found.get(ctx.bindings[side].name)
-                if fingerprint is not None and self._fingerprints.get(slot) == fingerprint:
+                known, read_at = self._fingerprints.get(slot, (None, 0.0))
+                fresh = time.monotonic() - read_at < PROBE_TRUST_SECONDS
+                if fingerprint is not None and known == fingerprint and fresh:
                     quiet.add(slot)
                 elif fingerprint is not None:
                     self._probed[slot] = fingerprint

@@ -33,6 +33,7 @@ from tandem.connectors.base import (
     sleep_wait,
 )
 from tandem.connectors.http import Sleep
+from tandem.connectors.salesforce import probe
 from tandem.connectors.salesforce.bulk import BulkApi, IngestOperation
 from tandem.connectors.salesforce.client import COLLECTION_LIMIT, SalesforceClient, SaveResult
 from tandem.connectors.salesforce.describe import diff_schemas, to_schema
@@ -128,6 +129,12 @@ class SalesforceConnector:
     async def wait_for_change(self, timeout: float) -> bool:  # noqa: ASYNC109
         """Salesforce is polled: sleep ``timeout`` seconds and report no signal."""
         return await sleep_wait(timeout)
+
+    async def fingerprints(
+        self, windows: Sequence[tuple[EntityBinding, datetime]]
+    ) -> dict[str, str]:
+        """Whether objects changed, for up to 25 objects a call (see :mod:`.probe`)."""
+        return await probe.fingerprints(self.client, self.settings.api_version, windows)
 
     # --- schema ----------------------------------------------------------------------------
 
