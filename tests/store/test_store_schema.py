@@ -109,9 +109,11 @@ def test_unreachable_server_is_a_store_error_without_password() -> None:
     store.close()
 
 
-def test_database_errors_become_store_errors(store: StateStore, store_url: str, name: str) -> None:
-    if store.dialect != "sqlite":
-        pytest.skip("dropping shared tables would break the other tests of this session")
+def test_database_errors_become_store_errors(tmp_path: Path, name: str) -> None:
+    # On SQLite only: dropping a table of the shared server databases would break other tests.
+    store_url = f"sqlite:///{tmp_path / 'own.db'}"
+    store = StateStore(store_url)
+    store.migrate()
     engine = sa.create_engine(store_url)
     with engine.begin() as conn:
         conn.execute(sa.text("DROP TABLE tandem_link"))
@@ -119,6 +121,7 @@ def test_database_errors_become_store_errors(store: StateStore, store_url: str, 
     with pytest.raises(StoreError, match="link") as info:
         store.link(name, "1", "A")
     assert isinstance(info.value.__cause__, sa.exc.SQLAlchemyError)
+    store.close()
 
 
 def test_in_memory_sqlite_works(name: str) -> None:
