@@ -143,7 +143,13 @@ def run_tandem(work: Path, pristine: Path, scale: Scale, tuning: TandemTuning) -
 
 
 def run_peer(
-    name: str, work: Path, pristine: Path, records: int, changes: int, total: int
+    name: str,
+    work: Path,
+    pristine: Path,
+    records: int,
+    changes: int,
+    total: int,
+    extra: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """Peer a (``loop``) or b (``bulk``): initial load of ``records``, then ``changes``."""
     folder = work / f"peer-{name}"
@@ -155,6 +161,7 @@ def run_peer(
     with SandboxProcess(folder / "crm", folder / "crm_schema.yaml") as crm:
         sandbox_json = str(crm.data / "sandbox.json")
         base = [sys.executable, str(PEERS), name, "--sandbox", sandbox_json, "--erp", str(erp)]
+        base += extra
         first_args = ["--first", str(records)] if records < total else []
         seq = last_seq(erp)
         for label, args, expected, changed in (
@@ -192,6 +199,7 @@ def run_benchmark(
     scale: Scale,
     tuning: TandemTuning | None = None,
     contenders: tuple[str, ...] = CONTENDERS,
+    peer_b_wait: int = 5,
 ) -> dict[str, Any]:
     """The contenders, one after the other; the results as plain data."""
     tuning = tuning or TandemTuning()
@@ -203,6 +211,7 @@ def run_benchmark(
         "date": now_utc(),
         "machine": machine_info(),
         "scale": scale.__dict__,
+        "peer_b_wait_seconds": peer_b_wait,
         "contenders": {},
     }
     measured = results["contenders"]
@@ -210,7 +219,13 @@ def run_benchmark(
         measured["tandem"] = run_tandem(work, pristine, scale, tuning)
     if "peer_b_bulk2" in contenders:
         measured["peer_b_bulk2"] = run_peer(
-            "bulk", work, pristine, scale.records, scale.changes, scale.records
+            "bulk",
+            work,
+            pristine,
+            scale.records,
+            scale.changes,
+            scale.records,
+            ("--wait", str(peer_b_wait)),
         )
     if "peer_a_loop" in contenders:
         measured["peer_a_loop"] = run_peer(
@@ -259,6 +274,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--contenders", default=",".join(CONTENDERS), help="comma-separated subset to run"
     )
+    parser.add_argument(
+        "--peer-b-wait", type=int, default=5, help="peer b's poll wait (library default 5 s)"
+    )
     parser.add_argument("--note", help="a note stored with the results (e.g. what was patched)")
     parser.add_argument("--no-plot", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
@@ -277,7 +295,7 @@ def main(argv: list[str] | None = None) -> None:
         unknown = set(chosen) - set(CONTENDERS)
         if unknown:
             parser.error(f"unknown contender(s): {', '.join(sorted(unknown))}")
-        results = run_benchmark(work, scale, tuning, chosen)
+        results = run_benchmark(work, scale, tuning, chosen, args.peer_b_wait)
         if args.note:
             results["note"] = args.note
     finally:

@@ -10,7 +10,7 @@ Both read the same SQLite ERP as Tandem and map the same fields. Run as a script
 benchmark measures it as a process, like ``tandem sync``)::
 
     python benchmarks/load_peers.py loop|bulk --sandbox DIR/sandbox.json --erp ERP.db
-        [--first N] [--after-seq S] [--keys 1,2,3]
+        [--first N] [--after-seq S] [--keys 1,2,3] [--wait 5]
 
 It prints one JSON object: ``records``, ``failed`` and ``seconds`` (inside the process).
 """
@@ -128,13 +128,20 @@ def peer_loop(sf: Any, rows: Iterator[dict[str, Any]]) -> dict[str, Any]:
     return {"records": sent, "failed": failed, "seconds": time.perf_counter() - started}
 
 
-def peer_bulk(sf: Any, rows: Iterator[dict[str, Any]]) -> dict[str, Any]:
-    """Peer (b): one Bulk API 2.0 upsert job; failed rows fetched only if there are any."""
+def peer_bulk(sf: Any, rows: Iterator[dict[str, Any]], wait: int = 5) -> dict[str, Any]:
+    """Peer (b): one Bulk API 2.0 upsert job; failed rows fetched only if there are any.
+
+    Args:
+        sf: the logged-in client.
+        rows: the ERP rows to send.
+        wait: simple-salesforce's ``wait``: seconds before the first poll and between polls
+            (5 is the library's default).
+    """
     started = time.perf_counter()
     records = [{"ERP_Id__c": str(row["id"]), **to_account(row)} for row in rows]
     if not records:
         return {"records": 0, "failed": 0, "seconds": time.perf_counter() - started, "jobs": 0}
-    results = sf.bulk2.Account.upsert(records=records, external_id_field="ERP_Id__c")
+    results = sf.bulk2.Account.upsert(records=records, external_id_field="ERP_Id__c", wait=wait)
     failed = 0
     for job in results:
         failed += int(job["numberRecordsFailed"])
@@ -157,11 +164,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--first", type=int, help="only the first N customers (by id)")
     parser.add_argument("--after-seq", type=int, help="only rows changed after this seq")
     parser.add_argument("--keys", help="only these ids (comma-separated)")
+    parser.add_argument("--wait", type=int, default=5, help="bulk: seconds between polls")
     args = parser.parse_args(argv)
     keys = [int(k) for k in args.keys.split(",")] if args.keys else None
     sf = connect(args.sandbox)
     rows = erp_rows(args.erp, first=args.first, after_seq=args.after_seq, keys=keys)
-    result = peer_loop(sf, rows) if args.peer == "loop" else peer_bulk(sf, rows)
+    result = peer_loop(sf, rows) if args.peer == "loop" else peer_bulk(sf, rows, args.wait)
     print(json.dumps(result))
 
 

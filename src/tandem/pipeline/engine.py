@@ -13,10 +13,10 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from tandem.config import FlowSpec, Side
-from tandem.connectors.base import Change, ChangeProbe, EntitySchema
+from tandem.connectors.base import Change, ChangeProbe, Cursor, EntitySchema
 from tandem.errors import ConfigError, MappingError, Retriable
 from tandem.mapping import Mapper
 from tandem.pipeline.batch import BatchProcessor
@@ -55,6 +55,8 @@ class Engine:
         self.bus = bus or EventBus()
         self._fingerprints: dict[tuple[str, Side], tuple[str, float]] = {}
         """Per (entity, side): the source's change fingerprint at its last read, and when."""
+        self._fetched: dict[tuple[str, Side], datetime] = {}
+        """Per (entity, side): when the last batch of the last full read was fetched."""
         self._probed: dict[tuple[str, Side], str] = {}
         """Per (entity, side): the fingerprint probed before the read now under way."""
         self.drift: list[str] = []
@@ -221,15 +223,36 @@ class Engine:
         spec = ctx.spec
         since = self.store.cursor(self.flow.name, ctx.name, side)
         initial = since is None
-        start = since.minus(spec.overlap_seconds) if since is not None else None
+        start = self._start(ctx, side, since)
         size = max(spec.batch_size, spec.initial_batch_size) if initial else spec.batch_size
         matches = await self._match_index(ctx, side) if initial and spec.match else None
         binding = ctx.bindings[side]
+        fetched_at: datetime | None = None
         async for batch in self.systems.of(side).read_changes(binding, start, size):
+            fetched_at = datetime.now(UTC)
             if not batch:
                 continue
             cursor = max(change.cursor for change in batch)
             await processor.process(ctx, side, batch, cursor=cursor, matches=matches)
+        if fetched_at is not None and not processor.dry_run:
+            self._fetched[(ctx.name, side)] = fetched_at
+
+    def _start(self, ctx: EntityContext, side: Side, since: Cursor | None) -> Cursor | None:
+        """Where to read from: the cursor minus the overlap window, or the cursor itself.
+
+        The overlap re-reads changes that committed late with a timestamp behind the cursor.
+        Such a change was in flight when the cursor's position was read; once that read lies
+        more than twice the overlap (once for in-flight time, once for clock skew) after the
+        cursor's instant, no change still in flight then can land behind the cursor, and the
+        next read starts at the cursor: an idle source is not re-read every pass.
+        """
+        if since is None:
+            return None
+        overlap = ctx.spec.overlap_seconds
+        fetched = self._fetched.get((ctx.name, side))
+        if fetched is not None and fetched - timedelta(seconds=2 * overlap) > since.modified_at:
+            return since
+        return since.minus(overlap)
 
     async def _match_index(self, ctx: EntityContext, source: Side) -> MatchIndex | None:
         """Index the target's unlinked records by the flow's match keys."""

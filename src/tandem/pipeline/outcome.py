@@ -76,6 +76,8 @@ class BatchCommitter:
         states: list[SyncedState] = []
         audits: list[AuditEntry] = []
         succeeded: list[str] = []
+        links: list[tuple[str, str]] = []
+        relinks: list[tuple[str, str]] = []
         with self.store.transaction():
             for pending in plans:
                 plan, record = pending.plan, pending.record
@@ -88,13 +90,12 @@ class BatchCommitter:
                     self.report.add(ctx.name, source, "unchanged")
                     continue
                 if target_key is not None:
-                    link_erp, link_crm = (
-                        (record.key, target_key) if source == "erp" else (target_key, record.key)
-                    )
+                    link = (record.key, target_key) if source == "erp" else (target_key, record.key)
                     # A record brought back after its partner was deleted gets a new partner.
-                    relink = plan.target is not None and plan.target.action == "create"
-                    self.store.link(ctx.name, link_erp, link_crm, replace=relink)
-                    if plan.partner is None or record.key in new_links:
+                    if plan.partner is not None and target_key != plan.partner:
+                        relinks.append(link)
+                    elif plan.partner is None or record.key in new_links:
+                        links.append(link)
                         self.report.add(ctx.name, source, "linked")
                 erp_key, crm_key = pair(source, record.key, target_key)
                 states.append(
@@ -158,6 +159,10 @@ class BatchCommitter:
                         crm_value=conflict.crm_value,
                     )
                     self.report.add(ctx.name, source, "conflicts")
+            if links:
+                self.store.link_many(ctx.name, links)
+            if relinks:
+                self.store.link_many(ctx.name, relinks, replace=True)
             if states:
                 self.store.save_synced(states)
             if audits:
