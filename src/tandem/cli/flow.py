@@ -21,7 +21,14 @@ from tandem.cli.common import (
     run_async,
     setup_logging,
 )
-from tandem.cli.render import field_table, pass_table, planned_table, progress_on, reconcile_table
+from tandem.cli.render import (
+    field_table,
+    pass_table,
+    planned_table,
+    progress_on,
+    reconcile_table,
+    status_tables,
+)
 from tandem.config import flow_json_schema
 from tandem.pipeline.events import EventBus
 from tandem.pipeline.reconcile import ReconcileReport
@@ -179,8 +186,8 @@ def status(config: ConfigOption = DEFAULT_CONFIG, as_json: JsonOption = False) -
         return
     state = make_url(flow.state_url()).render_as_string(hide_password=True)
     console.print(f"flow [bold]{flow.name}[/bold] (state: {state})")
-    for key, value in stats.items():
-        console.print(f"  {key}: {value}")
+    for table in status_tables(stats):
+        console.print(table)
 
 
 @app.command()

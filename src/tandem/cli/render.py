@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any
 
 from rich.progress import (
     BarColumn,
@@ -16,22 +17,62 @@ from rich.progress import (
 from rich.table import Table
 
 from tandem.cli.common import console
+from tandem.connectors.base import Cursor
 from tandem.pipeline.events import BatchDone, Event, EventBus
 from tandem.pipeline.reconcile import ReconcileReport
 from tandem.pipeline.report import COUNTERS, PassReport
 
 
 def pass_table(report: PassReport, title: str) -> Table:
-    """Counters per entity and direction."""
+    """Counters per entity and direction (only the counters that are not zero everywhere)."""
+    shown = [name for name in COUNTERS if report.total(name)] or ["read"]
     table = Table(title=title)
     table.add_column("entity")
     table.add_column("direction")
-    for name in COUNTERS:
+    for name in shown:
         table.add_column(name.replace("_", " "), justify="right")
     for entity, per in report.counts.items():
         for direction, counts in per.items():
-            table.add_row(entity, direction, *(str(counts[name]) for name in COUNTERS))
+            table.add_row(
+                entity, direction.replace("->", "→"), *(str(counts[name]) for name in shown)
+            )
     return table
+
+
+def status_tables(stats: Mapping[str, Any]) -> list[Table]:
+    """The flow's state: links and cursors per entity, then the queues."""
+    entities = Table(title="entities")
+    for column in ("entity", "linked records", "erp cursor", "crm cursor"):
+        entities.add_column(column)
+    cursors: Mapping[str, Mapping[str, Cursor]] = stats.get("cursors", {})
+    links: Mapping[str, int] = stats.get("links", {})
+    for name in sorted(set(links) | set(cursors)):
+        sides = cursors.get(name, {})
+        entities.add_row(
+            name,
+            str(links.get(name, 0)),
+            *(_cursor_text(sides.get(side)) for side in ("erp", "crm")),
+        )
+    queues = Table(title="waiting")
+    queues.add_column("what")
+    queues.add_column("count", justify="right")
+    for key in (
+        "open_dead_letters",
+        "retrying_dead_letters",
+        "open_conflicts",
+        "pending_work",
+        "taken_work",
+    ):
+        queues.add_row(key.replace("_", " "), str(stats.get(key, 0)))
+    last = stats.get("last_audit_at")
+    queues.add_row("last write", last.isoformat(timespec="seconds") if last else "never")
+    return [entities, queues]
+
+
+def _cursor_text(cursor: Cursor | None) -> str:
+    if cursor is None:
+        return "not read yet"
+    return f"{cursor.modified_at:%Y-%m-%d %H:%M:%S} {cursor.key}"
 
 
 def planned_table(report: PassReport, limit: int) -> Table:
@@ -117,4 +158,11 @@ def progress_on(bus: EventBus, enabled: bool = True) -> Iterator[None]:
         yield
 
 
-__all__ = ["field_table", "pass_table", "planned_table", "progress_on", "reconcile_table"]
+__all__ = [
+    "field_table",
+    "pass_table",
+    "planned_table",
+    "progress_on",
+    "reconcile_table",
+    "status_tables",
+]

@@ -56,6 +56,7 @@ async def run_demo(
     with running_sandbox(crm_dir, schema_files=[schema_file]) as crm:
         out.rule("2. the CRM sandbox (local Salesforce over HTTPS)")
         out.print(f"{crm.base_url} (CA {crm.ca_file})")
+        crm_url = crm.base_url
         config = write_flow(
             folder,
             erp_url=erp_url,
@@ -116,10 +117,10 @@ async def run_demo(
         }
     out.rule("done")
     out.print(f"Salesforce now holds {result.crm_counts}")
-    out.print(
-        f"Config: {config}. Run it yourself: tandem sandbox crm --data {crm_dir} "
-        f"--schema {schema_file}, then tandem run -c {config}"
-    )
+    port = crm_url.rsplit(":", 1)[1]
+    out.print(f"The flow is {config}. To keep going yourself, start the same CRM sandbox:")
+    out.print(f"  tandem sandbox crm --port {port} --data {crm_dir} --schema {schema_file}")
+    out.print(f"then, in another terminal: tandem run -c {config}")
     return result
 
 

@@ -31,7 +31,7 @@ from tandem.pipeline.plan import (
     other,
     plan_record,
 )
-from tandem.pipeline.refs import StoreRefResolver
+from tandem.pipeline.refs import CRM_PREFIX, StoreRefResolver
 from tandem.pipeline.report import PassReport
 from tandem.store import StateStore, SyncedState
 
@@ -62,7 +62,9 @@ class BatchProcessor:
         self.bus = bus
         self.report = report
         self.dry_run = dry_run
-        self.refs = StoreRefResolver(store, pending=PENDING_REF if dry_run else None)
+        self.planned: set[tuple[str, str]] = set()
+        """In a dry run: (entity, canonical reference) of the records planned to be created."""
+        self.refs = StoreRefResolver(store, placeholder=PENDING_REF, planned=self.planned)
         self.committer = BatchCommitter(flow=flow, store=store, bus=bus, report=report)
 
     async def process(
@@ -130,6 +132,10 @@ class BatchProcessor:
 
         ops = self._target_ops(ctx, target, plans, dead)
         if self.dry_run:
+            for pending in plans:
+                if pending.plan.target is not None and pending.plan.target.action == "create":
+                    key = pending.record.key
+                    self.planned.add((ctx.name, key if source == "erp" else CRM_PREFIX + key))
             self.committer.record_dry_run(ctx, source, target, plans, dead)
             return
         outcomes = await deliver(self.systems.of(target), ctx.bindings[target], ops, self.report)

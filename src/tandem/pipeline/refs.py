@@ -19,16 +19,25 @@ CRM_PREFIX = "crm:"
 class StoreRefResolver:
     """A :class:`tandem.mapping.RefResolver` backed by the state store's cross-reference."""
 
-    def __init__(self, store: StateStore, *, pending: str | None = None) -> None:
+    def __init__(
+        self,
+        store: StateStore,
+        *,
+        placeholder: str | None = None,
+        planned: set[tuple[str, str]] | None = None,
+    ) -> None:
         """Resolve through ``store``.
 
         Args:
             store: the state store holding the cross-reference.
-            pending: in a dry run, what an unlinked reference resolves to (the record it
-                points at would have been created earlier in the same pass).
+            placeholder: in a dry run, what a reference to a record that the same dry run
+                plans to create resolves to.
+            planned: ``(entity, canonical reference)`` of the records the dry run plans to
+                create so far.
         """
         self._store = store
-        self._pending = pending
+        self._placeholder = placeholder
+        self._planned = planned if planned is not None else set()
         self._cache: dict[tuple[str, Side, str], str | None] = {}
 
     def prefetch(self, entity: str, side: Side, keys: Iterable[str]) -> None:
@@ -64,7 +73,9 @@ class StoreRefResolver:
             found = crm_key if side == "crm" else self._partner(entity, "crm", crm_key)
         else:
             found = canonical if side == "erp" else self._partner(entity, "erp", canonical)
-        return found if found is not None else self._pending
+        if found is None and (entity, canonical) in self._planned:
+            return self._placeholder
+        return found
 
 
 __all__ = ["CRM_PREFIX", "StoreRefResolver"]
