@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from tandem.config import Side
@@ -39,6 +40,20 @@ log = logging.getLogger(__name__)
 
 PENDING_REF = "(created earlier in this pass)"
 """What a reference to a record not yet linked shows in a dry run."""
+
+
+@dataclass(slots=True)
+class PreparedBatch:
+    """A planned batch, ready for delivery."""
+
+    ctx: EntityContext
+    source: Side
+    plans: list[PendingRecord]
+    dead: list[DeadLetterNote]
+    ops: list[WriteOp]
+    new_links: dict[str, str]
+    cursor: Cursor | None
+    keys: frozenset[str]
 
 
 class BatchProcessor:
@@ -77,6 +92,24 @@ class BatchProcessor:
         matches: MatchIndex | None = None,
     ) -> None:
         """Sync one batch of changes read from ``source``; advance the cursor to ``cursor``."""
+        prepared = await self.prepare(ctx, source, changes, cursor=cursor, matches=matches)
+        if prepared is not None:
+            await self.finish(prepared)
+
+    async def prepare(
+        self,
+        ctx: EntityContext,
+        source: Side,
+        changes: Sequence[Change],
+        *,
+        cursor: Cursor | None,
+        matches: MatchIndex | None = None,
+    ) -> PreparedBatch | None:
+        """Map, link and plan a batch; nothing is written (``None`` in a dry run: recorded).
+
+        The engine may prepare the next batch while the previous one is being delivered, as
+        long as the two share no record.
+        """
         target = other(source)
         latest: dict[str, Change] = {}
         for change in changes:
@@ -137,8 +170,16 @@ class BatchProcessor:
                     key = pending.record.key
                     self.planned.add((ctx.name, key if source == "erp" else CRM_PREFIX + key))
             self.committer.record_dry_run(ctx, source, target, plans, dead)
-            return
-        outcomes = await deliver(self.systems.of(target), ctx.bindings[target], ops, self.report)
+            return None
+        return PreparedBatch(ctx, source, plans, dead, ops, new_links, cursor, frozenset(keys))
+
+    async def finish(self, batch: PreparedBatch) -> None:
+        """Deliver a prepared batch, write back to its source, commit, publish."""
+        ctx, source, plans, dead = batch.ctx, batch.source, batch.plans, batch.dead
+        target = other(source)
+        outcomes = await deliver(
+            self.systems.of(target), ctx.bindings[target], batch.ops, self.report
+        )
         by_ref = {o.ref: o for o in outcomes}
         for pending in plans:
             op = pending.target_op
@@ -160,9 +201,9 @@ class BatchProcessor:
                         payload=dict(pending.plan.values),
                     )
                 )
-        await self._write_back(ctx, source, plans, new_links, dead)
-        self.committer.commit(ctx, source, plans, dead, cursor, new_links)
-        await self.committer.publish(ctx, source, plans, dead, len(latest))
+        await self._write_back(ctx, source, plans, batch.new_links, dead)
+        self.committer.commit(ctx, source, plans, dead, batch.cursor, batch.new_links)
+        await self.committer.publish(ctx, source, plans, dead, len(batch.keys))
 
     # -- steps -----------------------------------------------------------------------------
 
@@ -376,4 +417,4 @@ def _note(side: Side, change: Change, exc: MappingError) -> DeadLetterNote:
     )
 
 
-__all__ = ["PENDING_REF", "BatchProcessor"]
+__all__ = ["PENDING_REF", "BatchProcessor", "PreparedBatch"]

@@ -228,12 +228,33 @@ class Engine:
         matches = await self._match_index(ctx, side) if initial and spec.match else None
         binding = ctx.bindings[side]
         fetched_at: datetime | None = None
-        async for batch in self.systems.of(side).read_changes(binding, start, size):
-            fetched_at = datetime.now(UTC)
-            if not batch:
-                continue
-            cursor = max(change.cursor for change in batch)
-            await processor.process(ctx, side, batch, cursor=cursor, matches=matches)
+        # Batch k is delivered (network, the target's processing) while batch k+1 is read,
+        # mapped and planned; a batch sharing a record with the one in flight waits for it,
+        # so every plan sees the state its predecessor committed. Commits stay in order.
+        in_flight: asyncio.Task[None] | None = None
+        flying: frozenset[str] = frozenset()
+        try:
+            async for batch in self.systems.of(side).read_changes(binding, start, size):
+                fetched_at = datetime.now(UTC)
+                if not batch:
+                    continue
+                if in_flight is not None and not flying.isdisjoint(c.key for c in batch):
+                    await in_flight
+                    in_flight = None
+                cursor = max(change.cursor for change in batch)
+                prepared = await processor.prepare(ctx, side, batch, cursor=cursor, matches=matches)
+                if in_flight is not None:
+                    await in_flight
+                    in_flight = None
+                if prepared is not None:
+                    in_flight = asyncio.create_task(processor.finish(prepared))
+                    flying = prepared.keys
+            if in_flight is not None:
+                await in_flight
+                in_flight = None
+        finally:
+            if in_flight is not None:  # an error while preparing: let the earlier batch land
+                await asyncio.gather(in_flight, return_exceptions=True)
         if fetched_at is not None and not processor.dry_run:
             self._fetched[(ctx.name, side)] = fetched_at
 
