@@ -23,3 +23,9 @@ def any_env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Env]:
     else:
         url = request.getfixturevalue("pg_url" if request.param == "postgresql" else "mariadb_url")
     yield from build_env(tmp_path, url)
+
+
+@pytest.fixture
+def pg_env(tmp_path: Path, pg_fresh_url: str) -> Iterator[Env]:
+    """The demo flow with the ERP in a PostgreSQL database of this test alone."""
+    yield from build_env(tmp_path, pg_fresh_url)

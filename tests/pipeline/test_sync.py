@@ -231,7 +231,8 @@ async def test_reconcile_finds_drift_and_heal_repairs_it(env: Env) -> None:
     assert name == env.erp_rows("SELECT name FROM products WHERE id = 3")[0][0]
 
 
-async def test_continuous_run_picks_up_edits_on_either_side(env: Env) -> None:
+async def test_continuous_run_picks_up_edits_on_either_side(any_env: Env) -> None:
+    env = any_env  # on PostgreSQL the ERP's NOTIFY wakes the run; elsewhere it polls
     flow = env.flow(**{"poll_seconds: 1.0": "poll_seconds: 0.2"})
     async with running_engine(flow) as engine:
         await engine.sync()
@@ -379,3 +380,34 @@ async def test_an_idle_pass_costs_one_salesforce_call(env: Env) -> None:
         env.crm.org.update("Contact", str(contact), {"Title": "Seen after a probe"})
         await engine.sync()
     assert env.erp_rows("SELECT title FROM contacts WHERE id = 2")[0][0] == "Seen after a probe"
+
+
+async def test_a_notify_from_postgresql_wakes_the_run_before_the_poll_interval(
+    pg_env: Env,
+) -> None:
+    env = pg_env
+    # A poll interval far longer than the test may take: only a NOTIFY can wake the run.
+    flow = env.flow(**{"poll_seconds: 1.0": "poll_seconds: 3600"})
+    passes: list[int] = []
+    async with running_engine(flow) as engine:
+        await engine.sync()
+        stop = asyncio.Event()
+        runner = asyncio.create_task(
+            engine.run(stop, on_pass=lambda report: passes.append(report.writes))
+        )
+        for _ in range(100):
+            await asyncio.sleep(0.1)
+            if passes:
+                break
+        env.erp("UPDATE customers SET city = 'Hel' WHERE id = 6")
+        city = None
+        for _ in range(200):
+            await asyncio.sleep(0.1)
+            rows = env.crm_rows("SELECT BillingCity FROM Account WHERE ERP_Id__c = '6'")
+            city = rows[0]["BillingCity"]
+            if city == "Hel":
+                break
+        stop.set()
+        await runner
+    assert city == "Hel"
+    assert len(passes) >= 2
