@@ -65,7 +65,7 @@ def check(config: ConfigOption = DEFAULT_CONFIG, verbose: VerboseOption = False)
             console.print("[green]✓[/green] connected to erp and crm")
             for change in engine.drift:
                 console.print(f"[yellow]![/yellow] schema drift since the last run: {change}")
-            return await engine.prepare()
+            return engine.problems
 
     problems = run_async(probe)
     if problems:

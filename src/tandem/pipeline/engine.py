@@ -61,6 +61,8 @@ class Engine:
         """Per (entity, side): the fingerprint probed before the read now under way."""
         self.drift: list[str] = []
         """Schema changes found by :meth:`prepare` since the previous run."""
+        self.problems: list[str] = []
+        """Mapping problems found by the last :meth:`prepare`."""
         self.contexts: list[EntityContext] = [
             EntityContext(
                 spec=spec,
@@ -85,6 +87,7 @@ class Engine:
             Human-readable problems; empty when the flow can run.
         """
         problems: list[str] = []
+        self.problems = problems
         self.drift = []
         seen: set[tuple[Side, str]] = set()
         for ctx in self.contexts:
