@@ -1,4 +1,4 @@
-"""The data core's public surface: what H2's HTTP layer and the tests import."""
+"""The data core's public surface: what the HTTP layer and the tests import."""
 
 from __future__ import annotations
 
