@@ -56,7 +56,7 @@ def test_defaults_section_applies_to_entities_that_do_not_override() -> None:
     spec = flow(text)
     assert spec.entity("customer").batch_size == 50
     assert spec.entity("contact").batch_size == 7
-    assert spec.defaults.initial_batch_size == spec.entity("contact").initial_batch_size == 2000
+    assert spec.defaults.initial_batch_size == spec.entity("contact").initial_batch_size == 10_000
     assert spec.entity("customer").conflict == "manual"
     assert isinstance(spec.entity("contact").schedule, ContinuousSchedule)
 

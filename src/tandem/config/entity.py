@@ -61,7 +61,7 @@ class EntitySpec(BaseModel):
     conflict: ConflictPolicy = "owner_wins"
     delete: DeleteSpec = Field(default_factory=DeleteSpec)
     batch_size: int = Field(200, ge=1, le=10_000)
-    initial_batch_size: int = Field(2000, ge=1, le=100_000)
+    initial_batch_size: int = Field(10_000, ge=1, le=100_000)
     schedule: Schedule = Field(
         default_factory=lambda: IntervalSchedule(mode="interval", seconds=60.0)
     )

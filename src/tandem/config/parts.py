@@ -158,7 +158,7 @@ class Defaults(_Strict):
 
     batch_size: int = Field(200, ge=1, le=10_000, description="Records per read and write batch.")
     initial_batch_size: int = Field(
-        2000,
+        10_000,
         ge=1,
         le=100_000,
         description="Records per read batch of an initial load (no cursor yet; bulk-sized).",
