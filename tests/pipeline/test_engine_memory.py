@@ -126,3 +126,25 @@ async def test_the_overlap_is_not_re_read_once_it_is_long_past(tmp_path: Path) -
     erp.put("customers", "2", {"name": "Renamed"})
     fourth = await engine.sync()
     assert fourth.counts["customer"]["erp->crm"]["read"] == 1
+
+
+async def test_a_record_matched_on_first_sync_is_linked_even_when_nothing_is_written(
+    tmp_path: Path,
+) -> None:
+    text = FLOW.replace(
+        "      - {{field: name, erp: name, crm: Name}}",
+        "      - {{field: name, erp: name, crm: Name, owner: crm}}\n"
+        "      - {{field: tax_id, erp: nip, crm: Tax, owner: crm}}",
+    ).replace("    owner: erp\n", "    owner: crm\n    match: [tax_id]\n")
+    flow = parse_flow(text.format(state=tmp_path / "state.db"), base_dir=tmp_path)
+    store = StateStore(flow.state_url())
+    store.migrate()
+    erp, crm = MemoryConnector("erp"), MemoryConnector("crm", key_prefix="001")
+    erp.put("customers", "1", {"name": "Acme", "nip": "5260250995", "phone": None})
+    crm.put("Account", "001X", {"Name": "Acme S.A.", "Tax": "5260250995", "Phone": None})
+    engine = Engine(flow, store, Systems(erp=erp, crm=crm))
+    await engine.prepare()
+    await engine.sync()
+    assert store.partner("customer", "erp", "1") == "001X"
+    assert len(crm.records["Account"]) == 1  # linked, not duplicated
+    assert erp.records["customers"]["1"]["name"] == "Acme S.A."  # the CRM owns the name

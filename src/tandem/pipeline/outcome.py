@@ -86,7 +86,8 @@ class BatchCommitter:
                 target_key = plan.partner
                 if pending.outcome is not None and pending.outcome.key:
                     target_key = pending.outcome.key
-                if plan.noop and plan.partner is not None and not plan.deleted:
+                linked_now = record.key in new_links
+                if plan.noop and plan.partner is not None and not plan.deleted and not linked_now:
                     self.report.add(ctx.name, source, "unchanged")
                     continue
                 if target_key is not None:
@@ -94,7 +95,7 @@ class BatchCommitter:
                     # A record brought back after its partner was deleted gets a new partner.
                     if plan.partner is not None and target_key != plan.partner:
                         relinks.append(link)
-                    elif plan.partner is None or record.key in new_links:
+                    elif plan.partner is None or linked_now:
                         links.append(link)
                         self.report.add(ctx.name, source, "linked")
                 erp_key, crm_key = pair(source, record.key, target_key)
