@@ -376,7 +376,13 @@ class BatchProcessor:
                 except MappingError as exc:
                     log.warning("cannot revert %s %s: %s", ctx.name, pending.record.key, exc)
             outcome = pending.outcome
-            created = outcome is not None and outcome.ok and pending.plan.partner is None
+            target_intent = pending.plan.target
+            created = (
+                outcome is not None
+                and outcome.ok
+                and target_intent is not None
+                and target_intent.action == "create"
+            )
             linked = pending.record.key in new_links
             if binding.external_id and (created or linked):
                 target_key = (

@@ -181,8 +181,12 @@ class BatchCommitter:
                     payload=dict(note.payload),
                 )
             self.report.add(ctx.name, source, "dead_lettered", len(dead))
-            if succeeded:
-                self.store.resolve_dead_letters(self.flow, ctx.name, source, succeeded)
+            # A write-back that failed leaves its letter open although the record's state is
+            # committed: the target has the record, the source lacks the target's key.
+            still_dead = {note.key for note in dead}
+            resolved = [key for key in succeeded if key not in still_dead]
+            if resolved:
+                self.store.resolve_dead_letters(self.flow, ctx.name, source, resolved)
             if cursor is not None:
                 self.store.set_cursor(self.flow, ctx.name, source, cursor)
 
