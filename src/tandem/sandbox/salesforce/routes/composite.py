@@ -27,7 +27,7 @@ HALTED = "The transaction was rolled back since another operation in the same tr
 
 
 class _Unresolved(Exception):
-    pass
+    """A ``@{ref.field}`` reference names a subrequest or field that gave no value."""
 
 
 def _lookup(results: dict[str, Any], ref: str, path: str) -> Any:
