@@ -145,6 +145,16 @@ class MemoryConnector:
                 if key is None:
                     key, created = self._new_key(table), True
             assert key is not None
+            if op.action == "update" and key not in table:
+                gone = RecordRejected(
+                    "entity is deleted",
+                    system=self.system,
+                    operation="update",
+                    record=op.ref,
+                    code="ENTITY_IS_DELETED",
+                )
+                outcomes.append(WriteOutcome(op.ref, False, error=gone))
+                continue
             self.put(binding.source, key, dict(op.values))
             outcomes.append(WriteOutcome(op.ref, True, key=key, created=created))
         return outcomes
