@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from rich.console import Console
 
 from tandem.config import load_flow
-from tandem.connectors.sql.capture import install_capture
+from tandem.connectors.sql.capture import install_capture, uninstall_capture
 from tandem.demo.erp import TABLES, create_sample_erp
 from tandem.demo.flow import CRM_SCHEMA, write_flow
 from tandem.pipeline.engine import Engine
@@ -127,6 +127,8 @@ async def run_demo(
 def _prepare(folder: Path, erp_url: str, customers: int) -> tuple[dict[str, int], Path, Path, Path]:
     """Fresh sample ERP with change capture, the CRM's custom schema, no old state or CRM data."""
     folder.mkdir(parents=True, exist_ok=True)
+    # A demo run again starts from scratch: no change log left from the previous one.
+    uninstall_capture(erp_url, [table for table, _ in TABLES], drop_changelog=True)
     rows = create_sample_erp(erp_url, customers=customers)
     install_capture(erp_url, list(TABLES))
     schema_file = folder / "crm_schema.yaml"
