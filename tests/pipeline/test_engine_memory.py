@@ -148,3 +148,27 @@ async def test_a_record_matched_on_first_sync_is_linked_even_when_nothing_is_wri
     assert store.partner("customer", "erp", "1") == "001X"
     assert len(crm.records["Account"]) == 1  # linked, not duplicated
     assert erp.records["customers"]["1"]["name"] == "Acme S.A."  # the CRM owns the name
+
+
+async def test_reconcile_heals_a_record_lost_behind_our_back(tmp_path: Path) -> None:
+    from tandem.pipeline.reconcile import reconcile
+
+    engine, erp, crm = engine_for(tmp_path)
+    for n in range(1, 4):
+        erp.put("customers", str(n), {"name": f"Customer {n}", "phone": None})
+    await engine.prepare()
+    await engine.sync()
+    lost = engine.store.partner("customer", "erp", "2")
+    assert lost is not None
+    del crm.records["Account"][lost]  # gone without a trace in the CRM's change stream
+    found = await reconcile(engine)
+    assert found.entities["customer"].drift == {"missing_in_crm": 1}
+    healed = await reconcile(engine, heal=True)
+    assert healed.healed == 1
+    after = await reconcile(engine)
+    assert after.differences == 0
+    assert sorted(v["Name"] for v in crm.records["Account"].values()) == [
+        "Customer 1",
+        "Customer 2",
+        "Customer 3",
+    ]
