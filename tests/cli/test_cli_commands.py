@@ -151,3 +151,19 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert code == 0, out
     assert "0 writes" in out
     assert "invalid NIP checksum" in out
+
+
+def test_sync_refuses_while_another_agent_holds_the_flow(env: Env) -> None:
+    flow = env.flow()
+    store = StateStore(flow.state_url())
+    store.migrate()
+    store.acquire_lease("flow:demo", "other-host:4242:cafe", 600)
+    try:
+        code, out = tandem("sync", "-c", str(env.config), "--no-progress")
+        assert code == 1
+        assert "being synced by other-host:4242:cafe" in out.replace("\n", "")
+        assert tandem("plan", "-c", str(env.config))[0] == 0  # reading is still allowed
+    finally:
+        store.release_lease("flow:demo", "other-host:4242:cafe")
+        store.close()
+    assert tandem("sync", "-c", str(env.config), "--no-progress")[0] == 0

@@ -9,6 +9,7 @@ import pytest
 from tandem_env import Env
 
 from tandem.demo.erp import BAD_NIP_CUSTOMER
+from tandem.errors import StoreError
 from tandem.pipeline.reconcile import reconcile
 from tandem.pipeline.resolve import apply_resolution
 from tandem.pipeline.runtime import running_engine
@@ -411,3 +412,16 @@ async def test_a_notify_from_postgresql_wakes_the_run_before_the_poll_interval(
         await runner
     assert city == "Hel"
     assert len(passes) >= 2
+
+
+async def test_one_engine_at_a_time_syncs_a_flow(env: Env) -> None:
+    flow = env.flow()
+    async with running_engine(flow) as first:
+        with pytest.raises(StoreError, match="is being synced by"):
+            async with running_engine(flow):
+                pass
+        async with running_engine(flow, claim=False) as reader:  # check and plan still work
+            assert (await reader.sync(dry_run=True)).planned
+        await first.sync()
+    async with running_engine(flow) as second:  # the first gave the flow up
+        assert (await second.sync()).writes == 0

@@ -61,7 +61,7 @@ def check(config: ConfigOption = DEFAULT_CONFIG, verbose: VerboseOption = False)
     )
 
     async def probe() -> list[str]:
-        async with running_engine(flow, check=False) as engine:
+        async with running_engine(flow, check=False, claim=False) as engine:
             console.print("[green]✓[/green] connected to erp and crm")
             for change in engine.drift:
                 console.print(f"[yellow]![/yellow] schema drift since the last run: {change}")
@@ -88,7 +88,7 @@ def plan(
     flow = load(config)
 
     async def dry() -> PassReport:
-        async with running_engine(flow) as engine:
+        async with running_engine(flow, claim=False) as engine:
             return await engine.sync(dry_run=True, entities=entity)
 
     report = run_async(dry)
@@ -203,7 +203,7 @@ def reconcile(
     flow = load(config)
 
     async def compare() -> ReconcileReport:
-        async with running_engine(flow) as engine:
+        async with running_engine(flow, claim=heal) as engine:
             return await run_reconcile(engine, heal=heal, entities=entity)
 
     report = run_async(compare)

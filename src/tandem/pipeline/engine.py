@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 import time
+import uuid
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from tandem.config import FlowSpec, Side
 from tandem.connectors.base import Change, ChangeProbe, Cursor, EntitySchema
-from tandem.errors import ConfigError, MappingError, Retriable
+from tandem.errors import ConfigError, MappingError, Retriable, StoreError
 from tandem.mapping import Mapper
 from tandem.pipeline.batch import BatchProcessor
 from tandem.pipeline.context import EntityContext, Systems, build_rules
@@ -32,6 +35,8 @@ from tandem.store import StateStore
 log = logging.getLogger(__name__)
 
 SIDES: tuple[Side, Side] = ("erp", "crm")
+LEASE_SECONDS = 120.0
+"""How long a claim on a flow lasts unless renewed (renewed every third of that)."""
 PROBE_TRUST_SECONDS = 60.0
 """An unchanged probe spares reads for at most this long; then the source is read anyway."""
 
@@ -59,6 +64,9 @@ class Engine:
         """Per (entity, side): when the last batch of the last full read was fetched."""
         self._probed: dict[tuple[str, Side], str] = {}
         """Per (entity, side): the fingerprint probed before the read now under way."""
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        """Who this engine is, in the flow's lease."""
+        self._claimed_at: float | None = None
         self.drift: list[str] = []
         """Schema changes found by :meth:`prepare` since the previous run."""
         self.problems: list[str] = []
@@ -79,6 +87,39 @@ class Engine:
             if ctx.name == entity:
                 return ctx
         raise ConfigError(f"no entity named {entity!r} in flow {self.flow.name!r}")
+
+    @property
+    def lease_name(self) -> str:
+        """The lease that makes this engine the only one writing for its flow."""
+        return f"flow:{self.flow.name}"
+
+    def claim(self) -> None:
+        """Become the one engine that syncs this flow (renewing the claim if held).
+
+        Raises:
+            StoreError: another engine holds the flow; it names who and until when.
+        """
+        lease = self.store.acquire_lease(self.lease_name, self.holder, LEASE_SECONDS)
+        if lease.holder != self.holder:
+            raise StoreError(
+                f"flow {self.flow.name!r} is being synced by {lease.holder} "
+                f"(its claim runs until {lease.expires_at:%Y-%m-%d %H:%M:%S} UTC unless renewed); "
+                "stop that process or wait for its claim to expire"
+            )
+        self._claimed_at = time.monotonic()
+
+    def release(self) -> None:
+        """Give the flow up, if this engine claimed it."""
+        if self._claimed_at is not None:
+            self.store.release_lease(self.lease_name, self.holder)
+            self._claimed_at = None
+
+    def _heartbeat(self) -> None:
+        """Renew the claim during long work, well before it expires."""
+        if self._claimed_at is not None and (
+            time.monotonic() - self._claimed_at > LEASE_SECONDS / 3
+        ):
+            self.claim()
 
     async def prepare(self) -> list[str]:
         """Describe every bound object in both systems and check the mapping against them.
@@ -130,6 +171,7 @@ class Engine:
         self, *, dry_run: bool = False, entities: Sequence[str] | None = None
     ) -> PassReport:
         """One pass over the flow (or over ``entities``)."""
+        self._heartbeat()
         report = PassReport()
         processor = BatchProcessor(
             flow=self.flow.name,
@@ -239,6 +281,7 @@ class Engine:
         try:
             async for batch in self.systems.of(side).read_changes(binding, start, size):
                 fetched_at = datetime.now(UTC)
+                self._heartbeat()
                 if not batch:
                     continue
                 if in_flight is not None and not flying.isdisjoint(c.key for c in batch):

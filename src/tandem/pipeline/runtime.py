@@ -35,12 +35,20 @@ def build_connector(flow: FlowSpec, name: str) -> Connector:
 
 @asynccontextmanager
 async def running_engine(
-    flow: FlowSpec, *, bus: EventBus | None = None, check: bool = True
+    flow: FlowSpec, *, bus: EventBus | None = None, check: bool = True, claim: bool = True
 ) -> AsyncIterator[Engine]:
     """Open the store and both connectors, describe and check the mapping, yield the engine.
 
+    Args:
+        flow: the flow spec.
+        bus: where the engine publishes its events.
+        check: refuse to start when the mapping does not fit the systems' schemas.
+        claim: make this engine the only one writing for the flow until the block ends
+            (commands that only read, such as ``check`` and ``plan``, do not claim).
+
     Raises:
         ConfigError: the mapping does not fit the systems' schemas (nothing was written).
+        StoreError: another engine is syncing the flow.
     """
     store = open_store(flow)
     erp = build_connector(flow, "erp")
@@ -49,10 +57,17 @@ async def running_engine(
         await erp.open()
         await crm.open()
         engine = Engine(flow, store, Systems(erp=erp, crm=crm), bus=bus)
-        problems = await engine.prepare()
-        if problems and check:
-            raise ConfigError("the mapping does not fit the systems:\n  " + "\n  ".join(problems))
-        yield engine
+        if claim:
+            engine.claim()
+        try:
+            problems = await engine.prepare()
+            if problems and check:
+                raise ConfigError(
+                    "the mapping does not fit the systems:\n  " + "\n  ".join(problems)
+                )
+            yield engine
+        finally:
+            engine.release()
     finally:
         await erp.close()
         await crm.close()

@@ -1,7 +1,7 @@
 """The state store: everything Tandem must remember between passes, in one SQL database.
 
 ID cross-reference, the last synced version of each record, change-stream cursors, dead
-letters, conflicts, the work queue and the audit log. SQLite by default; PostgreSQL or
+letters, conflicts, the work queue, the audit log and leases. SQLite by default; PostgreSQL or
 MariaDB by URL. See docs/state.md.
 
 Example::
@@ -22,6 +22,7 @@ from tandem.store.records import (
     SyncedState,
     WorkItem,
 )
+from tandem.store.leases import Lease
 from tandem.store.store import StateStore
 from tandem.store.transfer import copy_store
 
@@ -29,6 +30,7 @@ __all__ = [
     "AuditEntry",
     "Conflict",
     "DeadLetter",
+    "Lease",
     "Side",
     "StateStore",
     "SyncedState",

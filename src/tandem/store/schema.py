@@ -168,11 +168,23 @@ schema_snapshot = sa.Table(
     mysql_collate="utf8mb4_bin",
 )
 
+lease = sa.Table(
+    "tandem_lease",
+    metadata,
+    sa.Column("name", _name(), primary_key=True),
+    sa.Column("holder", sa.String(255), nullable=False),
+    sa.Column("acquired_at", UtcDateTime(), nullable=False),
+    sa.Column("expires_at", UtcDateTime(), nullable=False),
+    mysql_charset="utf8mb4",
+    mysql_collate="utf8mb4_bin",
+)
+
 __all__ = [
     "audit",
     "conflict",
     "cursor",
     "dead_letter",
+    "lease",
     "link",
     "metadata",
     "schema_snapshot",

@@ -28,6 +28,7 @@ from tandem.store import audit as _audit
 from tandem.store import conflicts as _conflicts
 from tandem.store import cursors as _cursors
 from tandem.store import deadletters as _dead
+from tandem.store import leases as _leases
 from tandem.store import snapshots as _snapshots
 from tandem.store import synced as _synced
 from tandem.store import work as _work
@@ -236,6 +237,18 @@ class StateStore:
         """Forget the flow's cursors (of one entity when given): the next pass reads all."""
         with self._tx(f"reset cursors of {flow}") as conn:
             _cursors.reset(conn, flow, entity)
+
+    # -- leases --------------------------------------------------------------------------
+
+    def acquire_lease(self, name: str, holder: str, seconds: float) -> _leases.Lease:
+        """Take or renew a lease; the caller holds it if the result names ``holder``."""
+        with self._tx(f"lease {name}") as conn:
+            return _leases.acquire(conn, name, holder, seconds, self._clock())
+
+    def release_lease(self, name: str, holder: str) -> None:
+        """Give a lease up (nothing happens if ``holder`` does not hold it)."""
+        with self._tx(f"release lease {name}") as conn:
+            _leases.release(conn, name, holder)
 
     # -- schema snapshots ----------------------------------------------------------------
 
