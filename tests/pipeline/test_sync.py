@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from decimal import Decimal
 
 import pytest
@@ -13,6 +14,7 @@ from tandem.errors import StoreError
 from tandem.pipeline.reconcile import reconcile
 from tandem.pipeline.resolve import apply_resolution
 from tandem.pipeline.runtime import running_engine
+from tandem.store import StateStore
 
 
 async def test_initial_sync_both_ways_then_nothing_to_write(any_env: Env) -> None:
@@ -425,3 +427,16 @@ async def test_one_engine_at_a_time_syncs_a_flow(env: Env) -> None:
         await first.sync()
     async with running_engine(flow) as second:  # the first gave the flow up
         assert (await second.sync()).writes == 0
+
+
+async def test_a_flow_held_by_a_process_that_died_is_taken_over(env: Env) -> None:
+    flow = env.flow()
+    ended = await asyncio.create_subprocess_exec("true")
+    await ended.wait()  # its process id no longer runs
+    dead = f"{socket.gethostname()}:{ended.pid}:gone"
+    store = StateStore(flow.state_url())
+    store.migrate()
+    store.acquire_lease("flow:demo", dead, 600)
+    store.close()
+    async with running_engine(flow) as engine:
+        assert (await engine.sync()).total("created") > 0

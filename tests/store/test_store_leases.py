@@ -24,3 +24,9 @@ def test_one_holder_at_a_time_until_the_lease_expires(
     assert store.acquire_lease(name, "agent-c", 60).holder == "agent-b"
     store.release_lease(name, "agent-b")
     assert store.acquire_lease(name, "agent-c", 60).holder == "agent-c"
+
+
+def test_a_holder_known_to_be_gone_is_replaced_before_expiry(store: StateStore, name: str) -> None:
+    store.acquire_lease(name, "agent-a", 600)
+    assert store.acquire_lease(name, "agent-b", 60, replace="agent-x").holder == "agent-a"
+    assert store.acquire_lease(name, "agent-b", 60, replace="agent-a").holder == "agent-b"

@@ -100,6 +100,15 @@ class Engine:
             StoreError: another engine holds the flow; it names who and until when.
         """
         lease = self.store.acquire_lease(self.lease_name, self.holder, LEASE_SECONDS)
+        if lease.holder != self.holder and _gone(lease.holder):
+            log.warning(
+                "taking over flow %s from %s, which is no longer running",
+                self.flow.name,
+                lease.holder,
+            )
+            lease = self.store.acquire_lease(
+                self.lease_name, self.holder, LEASE_SECONDS, replace=lease.holder
+            )
         if lease.holder != self.holder:
             raise StoreError(
                 f"flow {self.flow.name!r} is being synced by {lease.holder} "
@@ -365,6 +374,21 @@ class Engine:
                 self.store.fail_work(ids, 60.0)
                 raise
             self.store.finish_work(ids)
+
+
+def _gone(holder: str) -> bool:
+    """Whether a lease holder (``host:pid:id``) is a process of this host that has ended."""
+    host, _, rest = holder.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 __all__ = ["Engine"]

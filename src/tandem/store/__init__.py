@@ -14,6 +14,7 @@ Example::
         store.audit(entries)
 """
 
+from tandem.store.leases import Lease
 from tandem.store.records import (
     AuditEntry,
     Conflict,
@@ -22,7 +23,6 @@ from tandem.store.records import (
     SyncedState,
     WorkItem,
 )
-from tandem.store.leases import Lease
 from tandem.store.store import StateStore
 from tandem.store.transfer import copy_store
 

@@ -23,10 +23,19 @@ class Lease:
     expires_at: datetime
 
 
-def acquire(conn: sa.Connection, name: str, holder: str, seconds: float, now: datetime) -> Lease:
+def acquire(
+    conn: sa.Connection,
+    name: str,
+    holder: str,
+    seconds: float,
+    now: datetime,
+    *,
+    replace: str | None = None,
+) -> Lease:
     """Take or renew the lease ``name`` for ``holder``; returns the lease as it now stands.
 
-    The caller holds it when the returned lease's holder is ``holder``.
+    The caller holds it when the returned lease's holder is ``holder``. ``replace`` names a
+    holder known to be gone (a dead process): its lease is taken over before it expires.
     """
     row = conn.execute(
         sa.select(table.c.holder, table.c.expires_at).where(table.c.name == name).with_for_update()
@@ -37,7 +46,7 @@ def acquire(conn: sa.Connection, name: str, holder: str, seconds: float, now: da
             sa.insert(table).values(name=name, holder=holder, acquired_at=now, expires_at=until)
         )
         return Lease(name, holder, until)
-    if row.holder != holder and row.expires_at > now:
+    if row.holder not in (holder, replace) and row.expires_at > now:
         return Lease(name, row.holder, row.expires_at)
     values = {"holder": holder, "expires_at": until}
     if row.holder != holder:

@@ -240,10 +240,15 @@ class StateStore:
 
     # -- leases --------------------------------------------------------------------------
 
-    def acquire_lease(self, name: str, holder: str, seconds: float) -> _leases.Lease:
-        """Take or renew a lease; the caller holds it if the result names ``holder``."""
+    def acquire_lease(
+        self, name: str, holder: str, seconds: float, *, replace: str | None = None
+    ) -> _leases.Lease:
+        """Take or renew a lease; the caller holds it if the result names ``holder``.
+
+        ``replace`` names a holder known to be gone, whose lease may be taken before it expires.
+        """
         with self._tx(f"lease {name}") as conn:
-            return _leases.acquire(conn, name, holder, seconds, self._clock())
+            return _leases.acquire(conn, name, holder, seconds, self._clock(), replace=replace)
 
     def release_lease(self, name: str, holder: str) -> None:
         """Give a lease up (nothing happens if ``holder`` does not hold it)."""
