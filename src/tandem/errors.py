@@ -31,6 +31,7 @@ class ConfigError(TandemError):
         file: the config file, when known.
         line: 1-based line in that file, when known.
         field: dotted path of the offending setting, e.g. ``entities.customer.fields[2].crm``.
+        detail: the message without the location.
     """
 
     def __init__(
@@ -44,6 +45,7 @@ class ConfigError(TandemError):
         self.file = file
         self.line = line
         self.field = field
+        self.detail = message
         where = ":".join(str(p) for p in (file, line) if p is not None)
         prefix = f"{where}: " if where else ""
         at = f"{field}: " if field else ""

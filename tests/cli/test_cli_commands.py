@@ -167,3 +167,14 @@ def test_sync_refuses_while_another_agent_holds_the_flow(env: Env) -> None:
         store.release_lease("flow:demo", "other-host:4242:cafe")
         store.close()
     assert tandem("sync", "-c", str(env.config), "--no-progress")[0] == 0
+
+
+def test_a_bad_connector_setting_names_file_line_and_field(env: Env) -> None:
+    text = env.config.read_text(encoding="utf-8").replace("auth_flow: password", "auth_flow: pwd")
+    env.config.write_text(text, encoding="utf-8")
+    line = next(n for n, row in enumerate(text.splitlines(), 1) if "auth_flow: pwd" in row)
+    code, out = tandem("check", "-c", str(env.config))
+    assert code == 2
+    flat = out.replace("\n", "")
+    assert f"tandem.yaml:{line}: connections.crm.auth_flow" in flat
+    assert "'password'" in flat

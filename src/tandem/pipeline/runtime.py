@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from tandem.config import FlowSpec
+from tandem.config.loader import read_yaml
 from tandem.connectors.base import Connector
 from tandem.connectors.registry import create_connector
 from tandem.errors import ConfigError
@@ -30,7 +32,30 @@ def build_connector(flow: FlowSpec, name: str) -> Connector:
         raise ConfigError(
             f"the flow has no connection named {name!r}", field="connections"
         ) from None
-    return create_connector(connection.type, connection.resolved_settings())
+    try:
+        return create_connector(connection.type, connection.resolved_settings())
+    except ConfigError as exc:
+        if exc.file is not None:
+            raise
+        raise _at_connection(flow, name, exc) from exc
+
+
+def _at_connection(flow: FlowSpec, name: str, error: ConfigError) -> ConfigError:
+    """A connector's settings error, located in the flow file (file, line, dotted field)."""
+    path: tuple[str, ...] = ("connections", name)
+    if error.field:
+        path = (*path, *error.field.split("."))
+    line = None
+    if flow.source_file is not None:
+        try:
+            _, lines = read_yaml(Path(flow.source_file).read_text(encoding="utf-8"))
+        except (OSError, ConfigError):
+            lines = {}
+        for end in range(len(path), 1, -1):
+            line = lines.get(path[:end])
+            if line is not None:
+                break
+    return ConfigError(error.detail, file=flow.source_file, line=line, field=".".join(path))
 
 
 @asynccontextmanager
