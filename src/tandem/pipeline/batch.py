@@ -117,7 +117,7 @@ class BatchProcessor:
         keys = list(latest)
         self.report.add(ctx.name, source, "read", len(keys))
         self.refs.forget()
-        self._prefetch_refs(ctx, source, latest.values())
+        self.refs.prefetch_rows(ctx.spec, source, (c.fields for c in latest.values()))
 
         partners = self.store.partners(ctx.name, source, keys)
         bases = self.store.synced(ctx.name, source, keys)
@@ -207,17 +207,6 @@ class BatchProcessor:
 
     # -- steps -----------------------------------------------------------------------------
 
-    def _prefetch_refs(self, ctx: EntityContext, source: Side, changes: Any) -> None:
-        rows = list(changes)
-        for spec in ctx.spec.fields:
-            native = spec.erp if source == "erp" else spec.crm
-            if spec.ref and native:
-                self.refs.prefetch(
-                    spec.ref,
-                    source,
-                    (str(c.fields.get(native)) for c in rows if c.fields.get(native)),
-                )
-
     async def _read_contested(
         self,
         ctx: EntityContext,
@@ -241,7 +230,7 @@ class BatchProcessor:
         if not wanted:
             return {}
         found = await self.systems.of(target).read_records(ctx.bindings[target], list(wanted))
-        self._prefetch_refs(ctx, target, found.values())
+        self.refs.prefetch_rows(ctx.spec, target, (c.fields for c in found.values()))
         currents: dict[str, TargetRecord] = {}
         for partner, change in found.items():
             try:

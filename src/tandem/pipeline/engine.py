@@ -202,9 +202,7 @@ class Engine:
                     probed = self._probed.pop((ctx.name, side), None)
                     if probed is not None:
                         self._fingerprints[(ctx.name, side)] = (probed, time.monotonic())
-        await self.bus.publish(
-            PassDone({k: dict(v) for k, v in report.as_dict()["counts"].items()})
-        )
+        await self.bus.publish(PassDone(report.as_dict()["counts"]))
         return report
 
     async def _quiet(self, contexts: Sequence[EntityContext]) -> set[tuple[str, Side]]:
@@ -338,6 +336,7 @@ class Engine:
         binding = ctx.bindings[target]
         async for batch in self.systems.of(target).read_all(binding, 2000):
             linked = self.store.partners(ctx.name, target, [c.key for c in batch])
+            refs.prefetch_rows(ctx.spec, target, (c.fields for c in batch))
             for change in batch:
                 if change.key in linked:
                     continue

@@ -97,12 +97,7 @@ class _Side:
         return {k: v for k, v in values.items() if k in self.compared}
 
     def prefetch(self, rows: Sequence[Mapping[str, Any]]) -> None:
-        for spec in self.ctx.spec.fields:
-            native = spec.erp if self.side == "erp" else spec.crm
-            if spec.ref and native:
-                self.refs.prefetch(
-                    spec.ref, self.side, (str(r[native]) for r in rows if r.get(native))
-                )
+        self.refs.prefetch_rows(self.ctx.spec, self.side, rows)
 
 
 async def _reconcile_entity(

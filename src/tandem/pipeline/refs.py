@@ -8,9 +8,10 @@ cross-reference query, not 200.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
-from tandem.config import Side
+from tandem.config import EntitySpec, Side
 from tandem.store import StateStore
 
 CRM_PREFIX = "crm:"
@@ -48,6 +49,18 @@ class StoreRefResolver:
         found = self._store.partners(entity, side, wanted)
         for key in wanted:
             self._cache[(entity, side, key)] = found.get(key)
+
+    def prefetch_rows(
+        self, spec: EntitySpec, side: Side, rows: Iterable[Mapping[str, Any]]
+    ) -> None:
+        """Load the partners of every reference that native ``rows`` of ``spec`` hold."""
+        records: list[Mapping[str, Any]] | None = None
+        for field in spec.fields:
+            native = field.native(side)
+            if field.ref is None or native is None:
+                continue
+            records = list(rows) if records is None else records
+            self.prefetch(field.ref, side, (str(r[native]) for r in records if r.get(native)))
 
     def forget(self) -> None:
         """Drop the cache (links change as batches commit)."""
