@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tandem.config import EntitySpec, Side
+from tandem.config import EntitySpec, Side, other
 from tandem.connectors.base import Connector, EntityBinding, EntitySchema
 from tandem.pipeline.plan import Rules
 
@@ -38,9 +38,8 @@ class EntityContext:
         return self.spec.name
 
     def reads(self, side: Side) -> bool:
-        """Whether changes are captured from ``side``."""
-        direction = self.spec.direction
-        return direction == "both" or direction == ("erp_to_crm" if side == "erp" else "crm_to_erp")
+        """Whether changes are captured from ``side``: Tandem writes them to the other system."""
+        return self.spec.writes_to(other(side))
 
     def flag(self, side: Side) -> tuple[str, Any] | None:
         """The native field and value the flag/archive delete policy sets in ``side``."""

@@ -15,12 +15,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from tandem.config import Side, other
+from tandem.config import ConflictPolicy, DeletePolicy, Owner, Side, other
 from tandem.mapping import values_equal
 
-Owner = Literal["erp", "crm", "both"]
-ConflictPolicy = Literal["owner_wins", "newest_wins", "manual"]
-DeletePolicy = Literal["delete", "archive", "flag", "ignore"]
 IntentAction = Literal["create", "update", "delete", "flag"]
 
 
