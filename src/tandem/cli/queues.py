@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Literal
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from tandem.cli.common import DEFAULT_CONFIG, ConfigOption, console, err, guard, load, run_async
 from tandem.config import FlowSpec
-from tandem.pipeline.resolve import apply_resolution
+from tandem.pipeline.resolve import Resolution, apply_resolution
 from tandem.pipeline.runtime import open_store, running_engine
 from tandem.store import Conflict, DeadLetter, StateStore
 
@@ -147,11 +147,12 @@ def conflicts_resolve(
     value: Annotated[str | None, typer.Option("--value", help="Write this value to both.")] = None,
 ) -> None:
     """Resolve a conflict: the chosen value is written to both systems now."""
-    chosen = [name for name, on in (("erp", erp), ("crm", crm), ("value", value is not None)) if on]
+    options: dict[Resolution, bool] = {"erp": erp, "crm": crm, "value": value is not None}
+    chosen = [name for name, on in options.items() if on]
     if len(chosen) != 1:
         err.print("[red]error:[/red] give exactly one of --erp, --crm, --value")
         raise typer.Exit(2)
-    resolution: Literal["erp", "crm", "value"] = chosen[0]  # type: ignore[assignment]
+    resolution = chosen[0]
     flow = load(config)
 
     async def resolve() -> Conflict:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from tandem.pipeline.events import EventBus
 from tandem.pipeline.reconcile import ReconcileReport, reconcile
 from tandem.pipeline.report import PassReport
 from tandem.pipeline.runtime import running_engine
+from tandem.sandbox.salesforce.org import Org
 from tandem.sandbox.salesforce.server import running_sandbox
 
 
@@ -45,7 +47,7 @@ async def run_demo(
     customers: int = 200,
     erp_url: str | None = None,
     console: Console | None = None,
-    progress: Callable[[EventBus], object] | None = None,
+    progress: Callable[[EventBus], AbstractContextManager[None]] | None = None,
 ) -> DemoResult:
     """Build the demo in ``folder`` and run it; every step talks to the real systems."""
     out = console or Console(quiet=True)
@@ -142,12 +144,13 @@ def _prepare(folder: Path, erp_url: str, customers: int) -> tuple[dict[str, int]
 
 
 async def _pass(
-    engine: Engine, bus: EventBus, progress: Callable[[EventBus], object] | None
+    engine: Engine,
+    bus: EventBus,
+    progress: Callable[[EventBus], AbstractContextManager[None]] | None,
 ) -> PassReport:
     if progress is None:
         return await engine.sync()
-    context = progress(bus)
-    with context:  # type: ignore[attr-defined]
+    with progress(bus):
         return await engine.sync()
 
 
@@ -177,8 +180,8 @@ def _erp_scalar(url: str, sql: str) -> object:
         engine.dispose()
 
 
-def _crm_value(org: object, sobject: str, field_name: str, by: str, value: str) -> object:
-    page = org.query(  # type: ignore[attr-defined]
+def _crm_value(org: Org, sobject: str, field_name: str, by: str, value: str) -> object:
+    page = org.query(
         f"SELECT {field_name} FROM {sobject} WHERE {by} = '{value}'",
         include_deleted=False,
         batch_size=2000,

@@ -254,12 +254,16 @@ def _queue_heal(engine: Engine, ctx: EntityContext, drifts: Sequence[Drift]) -> 
                 store.save_synced(
                     [SyncedState(ctx.name, drift.erp_key, drift.crm_key, {}, None, None)]
                 )
-                for side, key in (("erp", drift.erp_key), ("crm", drift.crm_key)):
-                    if ctx.reads(side):  # type: ignore[arg-type]
+                keys: tuple[tuple[Side, str], ...] = (
+                    ("erp", drift.erp_key),
+                    ("crm", drift.crm_key),
+                )
+                for side, key in keys:
+                    if ctx.reads(side):
                         store.enqueue(
                             flow=flow,
                             entity=ctx.name,
-                            side=side,  # type: ignore[arg-type]
+                            side=side,
                             record_keys=[key],
                             reason="reconcile: values differ",
                         )
