@@ -50,6 +50,9 @@ log = logging.getLogger("tandem.sandbox.salesforce")
 FaultsArg = str | dict[str, Any] | FaultConfig | None
 _START_TIMEOUT_S = 15.0
 
+KEEP_ALIVE_SECONDS = 120
+"""How long an idle HTTPS connection stays open, as on a real org's front end."""
+
 
 class _Uvicorn(uvicorn.Server):
     """uvicorn, minus re-raising SIGINT/SIGTERM after its shutdown.
@@ -229,6 +232,10 @@ class SandboxServer:
             access_log=access_log,
             lifespan="off",
             timeout_graceful_shutdown=5,
+            # Keep idle connections open as long as Salesforce's front end does: with uvicorn's
+            # 5 s default, a client that polls every 5 s (simple-salesforce's Bulk wait) races
+            # the server closing its pooled connection and gets "Remote end closed connection".
+            timeout_keep_alive=KEEP_ALIVE_SECONDS,
         )
         self.server = _Uvicorn(config)
 
