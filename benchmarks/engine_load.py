@@ -48,7 +48,7 @@ from load_kit import (
     update_rows,
     verify,
 )
-from load_tandem import TandemTuning, change_latency, tandem_sync, write_flow
+from load_tandem import TandemTuning, change_latency, tandem_check, tandem_sync, write_flow
 
 HERE = Path(__file__).resolve().parent
 PEERS = HERE / "load_peers.py"
@@ -102,6 +102,7 @@ def run_tandem(work: Path, pristine: Path, scale: Scale, tuning: TandemTuning) -
     keys = changed_keys(scale.records, scale.changes)
     with SandboxProcess(folder / "crm", folder / "crm_schema.yaml") as crm:
         config = write_flow(folder, erp, crm, tuning)
+        setup = tandem_check(config, crm)
         first = tandem_sync(config, crm)
         initial_check = verify(crm_accounts(crm), scale.records)
         # The capture seeds every existing row with one timestamp, and each pass re-reads
@@ -136,6 +137,7 @@ def run_tandem(work: Path, pristine: Path, scale: Scale, tuning: TandemTuning) -
             counts=second["counts"],
             check=changes_check,
         ),
+        "setup": setup,
         "settle": settle,
         "latency": latency,
         "tuning": tuning.__dict__,

@@ -108,6 +108,8 @@ def tables(results: dict[str, Any]) -> str:
                 f"{row['records_per_s']:,.0f} | {row['api_calls']:,} | "
                 f"{row['calls_per_1000']:g} | {row['peak_rss_mb']:.0f} | {verified} |"
             )
+            if name == "tandem" and phase == "initial":
+                lines += _with_setup(results["contenders"][name], row)
         lines.append("")
     latency = results["contenders"].get("tandem", {}).get("latency")
     if latency:
@@ -122,6 +124,20 @@ def tables(results: dict[str, Any]) -> str:
             "",
         ]
     return "\n".join(lines)
+
+
+def _with_setup(tandem: dict[str, Any], row: dict[str, Any]) -> list[str]:
+    """Tandem's initial load again, with the ``tandem check`` that preceded it counted in."""
+    setup = tandem.get("setup")
+    if not setup:
+        return []
+    seconds = row["seconds"] + setup["seconds"]
+    calls = row["api_calls"] + setup["api_calls"]
+    return [
+        f"| Tandem incl. `tandem check` before it | {row['records']:,} | {seconds:.1f} | "
+        f"{row['records'] / seconds:,.0f} | {calls:,} | "
+        f"{round(calls / row['records'] * 1000, 3):g} | {row['peak_rss_mb']:.0f} | as above |"
+    ]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -128,6 +128,19 @@ def tandem_sync(config: Path, crm: SandboxProcess) -> dict[str, Any]:
     }
 
 
+def tandem_check(config: Path, crm: SandboxProcess) -> dict[str, Any]:
+    """``tandem check`` as a child process: what putting the flow into service costs.
+
+    It describes every bound object and saves the descriptions in the state store; passes
+    that start within ``describe_cache_seconds`` reuse them instead of describing again.
+    """
+    before = crm.api_used()
+    run: Measured = run_measured([TANDEM, "check", "-c", str(config)])
+    if run.returncode != 0:
+        raise RuntimeError(f"tandem check failed ({run.returncode}):\n{run.stderr[-3000:]}")
+    return {"seconds": round(run.seconds, 2), "api_calls": crm.api_used() - before}
+
+
 def change_latency(
     config: Path, erp: Path, crm: SandboxProcess, keys: list[int], samples: int
 ) -> dict[str, Any]:

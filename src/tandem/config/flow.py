@@ -131,6 +131,14 @@ class FlowSpec(BaseModel):
     )
     connections: dict[str, ConnectionSpec] = Field(description="Exactly `erp` and `crm`.")
     defaults: Defaults = Field(default_factory=Defaults)
+    describe_cache_seconds: float = Field(
+        3600.0,
+        ge=0,
+        description="Reuse a system's description of an object saved by an earlier run for"
+        " this long instead of describing it again (a describe is an API call on Salesforce);"
+        " 0 describes at every start. `tandem check` always describes, and a write the system"
+        " refuses as a whole makes the next start describe again.",
+    )
     value_maps: dict[str, ValueMapSpec] = Field(default_factory=dict)
     entities: dict[str, EntitySpec] = Field(min_length=1)
 

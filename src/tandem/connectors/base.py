@@ -237,6 +237,33 @@ class ChangeProbe(Protocol):
         """
 
 
+@runtime_checkable
+class SchemaCache(Protocol):
+    """Optional: take a description saved by an earlier run instead of describing again.
+
+    A system whose describe costs an API call (Salesforce) implements it; the engine reuses a
+    saved description while it is younger than the flow's ``describe_cache_seconds``.
+    """
+
+    def prime_schema(self, binding: EntityBinding, schema: EntitySchema) -> None:
+        """Use ``schema`` as the description of ``binding.source`` for this run."""
+
+
+@runtime_checkable
+class Learner(Protocol):
+    """Optional: numbers a connector learns about its system and can be told in a later run.
+
+    For example, how long the org takes per row of a Bulk job, so the first job of a new
+    process is polled when it is likely done instead of at a guess.
+    """
+
+    def learned(self) -> dict[str, float]:
+        """What it has learned so far, as plain numbers by name."""
+
+    def recall(self, values: Mapping[str, float]) -> None:
+        """Take numbers learned by an earlier run (unknown names are ignored)."""
+
+
 async def sleep_wait(timeout: float) -> bool:  # noqa: ASYNC109
     """``wait_for_change`` for systems that cannot signal: sleep, then report no signal."""
     await asyncio.sleep(timeout)
@@ -260,6 +287,8 @@ __all__ = [
     "EntitySchema",
     "FieldInfo",
     "FieldType",
+    "Learner",
+    "SchemaCache",
     "WriteAction",
     "WriteOp",
     "WriteOutcome",

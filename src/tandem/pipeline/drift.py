@@ -1,14 +1,19 @@
-"""Schema drift: how a system's description of an object changed since the previous run."""
+"""Schema drift: how a system's description of an object changed since the previous run.
+
+The description is saved after each describe; while it is young it also stands in for a
+new describe (see ``Engine.prepare``).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from tandem.connectors.base import EntitySchema
+from tandem.connectors.base import EntitySchema, FieldInfo
 
 
 def summarise(schema: EntitySchema) -> dict[str, Any]:
-    """The parts of each field description that matter to a mapping, as plain data."""
+    """Each field's description as plain data: enough to compare runs and to rebuild it."""
     return {
         name: {
             "type": info.type,
@@ -16,10 +21,46 @@ def summarise(schema: EntitySchema) -> dict[str, Any]:
             "nillable": info.nillable,
             "createable": info.createable,
             "updateable": info.updateable,
-            "picklist": sorted(info.picklist) if info.picklist is not None else None,
+            "picklist": list(info.picklist) if info.picklist is not None else None,
+            "restricted_picklist": info.restricted_picklist,
+            "unique": info.unique,
+            "external_id": info.external_id,
+            "reference_to": list(info.reference_to),
+            "required_on_create": info.required_on_create,
+            "name": info.name,
         }
         for name, info in schema.fields.items()
     }
+
+
+def restore(source: str, summary: Mapping[str, Any]) -> EntitySchema | None:
+    """The schema a :func:`summarise` gave, or None when the summary is from an older format."""
+    fields: dict[str, FieldInfo] = {}
+    try:
+        for key, item in summary.items():
+            if not isinstance(item, Mapping) or not _FULL.issubset(item):
+                return None
+            picklist = item["picklist"]
+            fields[key] = FieldInfo(
+                name=str(item["name"]),
+                type=item["type"],
+                nillable=bool(item["nillable"]),
+                createable=bool(item["createable"]),
+                updateable=bool(item["updateable"]),
+                length=None if item["length"] is None else int(item["length"]),
+                unique=bool(item["unique"]),
+                external_id=bool(item["external_id"]),
+                picklist=None if picklist is None else tuple(str(v) for v in picklist),
+                restricted_picklist=bool(item["restricted_picklist"]),
+                reference_to=tuple(str(v) for v in item["reference_to"]),
+                required_on_create=bool(item["required_on_create"]),
+            )
+    except (TypeError, ValueError):
+        return None
+    return EntitySchema(source=source, fields=fields)
+
+
+_FULL = frozenset(summarise(EntitySchema("", {"x": FieldInfo("x", "string")}))["x"])
 
 
 def compare(previous: dict[str, Any], current: dict[str, Any], mapped: set[str]) -> list[str]:
@@ -38,11 +79,11 @@ def compare(previous: dict[str, Any], current: dict[str, Any], mapped: set[str])
                     f"field {tag(name)}: {aspect} {before.get(aspect)!r} -> {after.get(aspect)!r}"
                 )
         old, new = before.get("picklist") or [], after.get("picklist") or []
-        if old != new:
+        if set(old) != set(new):
             gone, added = sorted(set(old) - set(new)), sorted(set(new) - set(old))
             parts = ([f"removed {gone}"] if gone else []) + ([f"added {added}"] if added else [])
             changes.append(f"field {tag(name)}: picklist values " + ", ".join(parts))
     return changes
 
 
-__all__ = ["compare", "summarise"]
+__all__ = ["compare", "restore", "summarise"]

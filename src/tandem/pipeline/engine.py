@@ -19,12 +19,20 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from tandem.config import FlowSpec, Side
-from tandem.connectors.base import Change, ChangeProbe, Cursor, EntitySchema
-from tandem.errors import ConfigError, MappingError, Retriable, StoreError
+from tandem.connectors.base import (
+    Change,
+    ChangeProbe,
+    Cursor,
+    EntityBinding,
+    EntitySchema,
+    Learner,
+    SchemaCache,
+)
+from tandem.errors import ConfigError, Fatal, MappingError, Retriable, StoreError
 from tandem.mapping import Mapper
 from tandem.pipeline.batch import BatchProcessor
 from tandem.pipeline.context import EntityContext, Systems, build_rules
-from tandem.pipeline.drift import compare, summarise
+from tandem.pipeline.drift import compare, restore, summarise
 from tandem.pipeline.events import EventBus, PassDone
 from tandem.pipeline.matching import MatchIndex
 from tandem.pipeline.plan import other
@@ -130,8 +138,12 @@ class Engine:
         ):
             self.claim()
 
-    async def prepare(self) -> list[str]:
+    async def prepare(self, *, fresh: bool = False) -> list[str]:
         """Describe every bound object in both systems and check the mapping against them.
+
+        A connector that can take a saved description (:class:`SchemaCache`) gets the one the
+        store holds while it is younger than ``describe_cache_seconds``, unless ``fresh``;
+        a connector that learns (:class:`Learner`) is told what earlier runs learned.
 
         Returns:
             Human-readable problems; empty when the flow can run.
@@ -139,15 +151,19 @@ class Engine:
         problems: list[str] = []
         self.problems = problems
         self.drift = []
-        seen: set[tuple[Side, str]] = set()
+        seen: dict[tuple[Side, str], EntitySchema] = {}
+        for side in SIDES:
+            self._recall(side)
         for ctx in self.contexts:
             for side in SIDES:
                 binding = ctx.bindings[side]
-                schema = await self.systems.of(side).describe(binding)
+                schema = seen.get((side, binding.source))
+                if schema is None:
+                    schema = await self._describe(side, binding, fresh=fresh)
+                    seen[(side, binding.source)] = schema
+                elif isinstance(connector := self.systems.of(side), SchemaCache):
+                    connector.prime_schema(binding, schema)
                 ctx.schemas[side] = schema
-                if (side, binding.source) not in seen:
-                    seen.add((side, binding.source))
-                    self._note_drift(side, binding.source, schema)
                 writes = ctx.reads(other(side))
                 for problem in self.mapper.check_binding(ctx.spec, side, schema, writes=writes):
                     problems.append(f"entities.{ctx.name}.{side} ({binding.source}): {problem}")
@@ -158,8 +174,45 @@ class Engine:
                     )
         return problems
 
+    async def _describe(self, side: Side, binding: EntityBinding, *, fresh: bool) -> EntitySchema:
+        """A saved description young enough to trust, else a new describe (drift noted)."""
+        connector = self.systems.of(side)
+        max_age = self.flow.describe_cache_seconds
+        if not fresh and max_age > 0 and isinstance(connector, SchemaCache):
+            saved = self.store.dated_schema_snapshot(self.flow.name, side, binding.source)
+            if saved is not None:
+                summary, captured = saved
+                age = (datetime.now(UTC) - captured).total_seconds()
+                schema = restore(binding.source, summary) if 0 <= age < max_age else None
+                if schema is not None:
+                    connector.prime_schema(binding, schema)
+                    log.debug(
+                        "%s %s: description saved %.0f s ago reused", side, binding.source, age
+                    )
+                    return schema
+        schema = await connector.describe(binding)
+        self._note_drift(side, binding.source, schema)
+        return schema
+
+    def _recall(self, side: Side) -> None:
+        connector = self.systems.of(side)
+        if isinstance(connector, Learner):
+            saved = self.store.memo(self.flow.name, f"{side}.learned")
+            if isinstance(saved, dict):
+                connector.recall({k: float(v) for k, v in saved.items() if _is_number(v)})
+
+    def _remember(self) -> None:
+        """Keep what the connectors learned during the pass for the next process."""
+        for side in SIDES:
+            connector = self.systems.of(side)
+            if isinstance(connector, Learner):
+                learned = connector.learned()
+                name = f"{side}.learned"
+                if learned and learned != self.store.memo(self.flow.name, name):
+                    self.store.save_memo(self.flow.name, name, learned)
+
     def _note_drift(self, side: Side, source: str, schema: EntitySchema) -> None:
-        """Compare ``source``'s description with the previous run's; keep this one."""
+        """Compare ``source``'s description with the previous run's; keep this one (and when)."""
         current = summarise(schema)
         previous = self.store.schema_snapshot(self.flow.name, side, source)
         if previous is not None:
@@ -173,8 +226,7 @@ class Engine:
                 message = f"{side} {source}: {change}"
                 log.warning("schema drift: %s", message)
                 self.drift.append(message)
-        if previous != current:
-            self.store.save_schema_snapshot(self.flow.name, side, source, current)
+        self.store.save_schema_snapshot(self.flow.name, side, source, current)
 
     async def sync(
         self, *, dry_run: bool = False, entities: Sequence[str] | None = None
@@ -194,14 +246,23 @@ class Engine:
         if not dry_run:
             await self._drain_work(processor)
         wanted = [c for c in self.contexts if entities is None or c.name in entities]
-        quiet = set() if dry_run else await self._quiet(wanted)
-        for ctx in wanted:
-            for side in SIDES:
-                if ctx.reads(side) and (ctx.name, side) not in quiet:
-                    await self._capture(processor, ctx, side)
-                    probed = self._probed.pop((ctx.name, side), None)
-                    if probed is not None:
-                        self._fingerprints[(ctx.name, side)] = (probed, time.monotonic())
+        try:
+            quiet = set() if dry_run else await self._quiet(wanted)
+            for ctx in wanted:
+                for side in SIDES:
+                    if ctx.reads(side) and (ctx.name, side) not in quiet:
+                        await self._capture(processor, ctx, side)
+                        probed = self._probed.pop((ctx.name, side), None)
+                        if probed is not None:
+                            self._fingerprints[(ctx.name, side)] = (probed, time.monotonic())
+        except Fatal:
+            # A system refused work as a whole (say, a Bulk job naming a field that is gone):
+            # the next start must not trust a saved description.
+            self.store.expire_schema_snapshots(self.flow.name)
+            raise
+        finally:
+            if not dry_run:
+                self._remember()
         await self.bus.publish(PassDone(report.as_dict()["counts"]))
         return report
 
@@ -388,6 +449,10 @@ def _gone(holder: str) -> bool:
     except PermissionError:
         return False
     return False
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 __all__ = ["Engine"]

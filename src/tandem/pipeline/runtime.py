@@ -60,7 +60,12 @@ def _at_connection(flow: FlowSpec, name: str, error: ConfigError) -> ConfigError
 
 @asynccontextmanager
 async def running_engine(
-    flow: FlowSpec, *, bus: EventBus | None = None, check: bool = True, claim: bool = True
+    flow: FlowSpec,
+    *,
+    bus: EventBus | None = None,
+    check: bool = True,
+    claim: bool = True,
+    fresh_describe: bool = False,
 ) -> AsyncIterator[Engine]:
     """Open the store and both connectors, describe and check the mapping, yield the engine.
 
@@ -70,6 +75,7 @@ async def running_engine(
         check: refuse to start when the mapping does not fit the systems' schemas.
         claim: make this engine the only one writing for the flow until the block ends
             (commands that only read, such as ``check`` and ``plan``, do not claim).
+        fresh_describe: describe every object even if a young saved description exists.
 
     Raises:
         ConfigError: the mapping does not fit the systems' schemas (nothing was written).
@@ -85,7 +91,7 @@ async def running_engine(
         if claim:
             engine.claim()
         try:
-            problems = await engine.prepare()
+            problems = await engine.prepare(fresh=fresh_describe)
             if problems and check:
                 raise ConfigError(
                     "the mapping does not fit the systems:\n  " + "\n  ".join(problems)

@@ -168,6 +168,17 @@ schema_snapshot = sa.Table(
     mysql_collate="utf8mb4_bin",
 )
 
+memo = sa.Table(
+    "tandem_memo",
+    metadata,
+    sa.Column("flow", _name(), primary_key=True),
+    sa.Column("name", _name(), primary_key=True),
+    sa.Column("value", CodecJson(), nullable=False),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+    mysql_charset="utf8mb4",
+    mysql_collate="utf8mb4_bin",
+)
+
 lease = sa.Table(
     "tandem_lease",
     metadata,
@@ -186,6 +197,7 @@ __all__ = [
     "dead_letter",
     "lease",
     "link",
+    "memo",
     "metadata",
     "schema_snapshot",
     "synced",

@@ -269,6 +269,28 @@ class StateStore:
         with self._tx(f"save schema snapshot {flow}/{side}/{source}") as conn:
             _snapshots.put(conn, flow, side, source, fields, now=self._clock())
 
+    def dated_schema_snapshot(
+        self, flow: str, side: Side, source: str
+    ) -> tuple[dict[str, Any], datetime] | None:
+        """The saved field descriptions of ``source`` and when they were captured."""
+        with self._tx(f"read schema snapshot {flow}/{side}/{source}") as conn:
+            return _snapshots.get_dated(conn, flow, side, source)
+
+    def expire_schema_snapshots(self, flow: str) -> int:
+        """Make the next run describe every object of ``flow`` again (drift data is kept)."""
+        with self._tx(f"expire schema snapshots of {flow}") as conn:
+            return _snapshots.expire(conn, flow)
+
+    def memo(self, flow: str, name: str) -> Any:
+        """A value a connector of ``flow`` learned in an earlier run, or None."""
+        with self._tx(f"read memo {flow}/{name}") as conn:
+            return _snapshots.get_memo(conn, flow, name)
+
+    def save_memo(self, flow: str, name: str, value: Any) -> None:
+        """Keep a learned value for later runs."""
+        with self._tx(f"save memo {flow}/{name}") as conn:
+            _snapshots.put_memo(conn, flow, name, value, now=self._clock())
+
     # -- dead letters --------------------------------------------------------------------
 
     def add_dead_letter(
