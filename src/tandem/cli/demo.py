@@ -9,7 +9,6 @@ import typer
 
 from tandem.cli.common import app, console, run_async
 from tandem.cli.render import progress_on
-from tandem.demo.run import run_demo
 
 
 @app.command()
@@ -20,6 +19,8 @@ def demo(
     customers: Annotated[int, typer.Option(help="Customers in the sample ERP.")] = 200,
 ) -> None:
     """A sample ERP and the local Salesforce sandbox, synchronised for real, step by step."""
+    from tandem.demo.run import run_demo  # the sandbox server loads only for the demo
+
     result = run_async(
         lambda: run_demo(
             folder.resolve(), customers=customers, console=console, progress=progress_on
