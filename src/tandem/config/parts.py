@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Annotated, Any, Literal, Self
 
@@ -68,6 +69,8 @@ class DeleteSpec(_Strict):
 
 
 def _norm(value: Any) -> tuple[str, Any]:
+    if type(value) is str:
+        return ("s", value)
     if isinstance(value, bool):
         return ("b", value)
     if isinstance(value, int | float | Decimal):
@@ -122,18 +125,30 @@ class ValueMapSpec(_Strict):
             ``(True, translated)`` or ``(False, None)`` when the value is unmapped and no default
             or passthrough applies.
         """
+        return self.translator(to)(value)
+
+    def translator(self, to: Side) -> Callable[[Any], tuple[bool, Any]]:
+        """:meth:`lookup` toward ``to`` with its table built once, for translating many values.
+
+        The translator keeps the map as it is now; build a new one after changing the map.
+        """
         table = self._forward() if to == "crm" else self._backward()
-        found = table.get(_norm(value), _MISSING)
-        if found is _MISSING and not isinstance(value, bool):
-            found = table.get(_alternative(value), _MISSING)
-        if found is not _MISSING:
-            return True, found
         default = self.default_crm if to == "crm" else self.default_erp
-        if default is not None:
-            return True, default
-        if self.passthrough:
-            return True, value
-        return False, None
+        passthrough = self.passthrough
+
+        def translate(value: Any) -> tuple[bool, Any]:
+            found = table.get(_norm(value), _MISSING)
+            if found is _MISSING and not isinstance(value, bool):
+                found = table.get(_alternative(value), _MISSING)
+            if found is not _MISSING:
+                return True, found
+            if default is not None:
+                return True, default
+            if passthrough:
+                return True, value
+            return False, None
+
+        return translate
 
     def targets(self, side: Side) -> list[Any]:
         """Every value this map can produce on ``side`` (pairs and default)."""

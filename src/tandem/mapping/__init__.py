@@ -4,19 +4,21 @@
   fields back as native values (field maps, value maps, references, defaults, expressions).
 * :class:`Expression`: the small safe expression language of ``erp_expr`` / ``crm_expr``.
 * :func:`values_equal`: robust equality for no-op detection.
-* :func:`check_binding` / :func:`validate_native`: checks against a connector's ``describe``.
+* :func:`check_binding` / :func:`validate_native` (:class:`NativeValidator` for many records):
+  checks against a connector's ``describe``.
 """
 
 from tandem.mapping.compare import values_equal
 from tandem.mapping.expressions import FUNCTIONS, Expression, ExpressionError
 from tandem.mapping.mapper import Mapper, RefResolver, Side
-from tandem.mapping.schema import check_binding, validate_native
+from tandem.mapping.schema import NativeValidator, check_binding, validate_native
 
 __all__ = [
     "FUNCTIONS",
     "Expression",
     "ExpressionError",
     "Mapper",
+    "NativeValidator",
     "RefResolver",
     "Side",
     "check_binding",

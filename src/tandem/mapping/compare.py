@@ -22,6 +22,10 @@ def _number(value: Any) -> Decimal | None:
         return None
 
 
+_PLAIN: frozenset[type] = frozenset({str, int, bool, Decimal, date})
+"""Types whose values, when both sides are exactly that type, are equal by plain ``==``."""
+
+
 def values_equal(a: Any, b: Any) -> bool:
     """Tell whether two field values mean the same thing.
 
@@ -34,6 +38,9 @@ def values_equal(a: Any, b: Any) -> bool:
     """
     if a is None or b is None:
         return a is None and b is None
+    kind = type(a)
+    if kind is type(b) and kind in _PLAIN:
+        return bool(a == b)
     if isinstance(a, bool) or isinstance(b, bool):
         return isinstance(a, bool) and isinstance(b, bool) and a == b
     na, nb = _number(a), _number(b)

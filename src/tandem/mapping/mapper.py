@@ -8,13 +8,14 @@ keys (``billing_address.city``, ``unit_price.amount``). Value maps translate bet
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from tandem.connectors.base import EntitySchema
 from tandem.errors import MappingError
 from tandem.mapping.compare import values_equal
-from tandem.mapping.expressions import ExpressionError
+from tandem.mapping.expressions import Expression, ExpressionError
+from tandem.mapping.fieldplan import ReadPlan, ReadStep, WritePlan, WriteStep, read_plan, write_plan
 from tandem.model import canonical_field, validate_field
 
 if TYPE_CHECKING:
@@ -38,6 +39,9 @@ class RefResolver(Protocol):
 class Mapper:
     """Maps records of a flow's entities between native and canonical form.
 
+    Each entity's fields are resolved once per side into a :mod:`~tandem.mapping.fieldplan`
+    plan on first use; an entity spec is not changed once the mapper has used it.
+
     Args:
         flow: the validated flow spec (its value maps are used).
     """
@@ -45,10 +49,29 @@ class Mapper:
     def __init__(self, flow: FlowSpec) -> None:
         self._flow = flow
         self._value_maps: Mapping[str, ValueMapSpec] = flow.value_maps
-        self._canonical_keys: dict[tuple[str, str], list[tuple[Any, Any]]] = {}
+        self._erp_keys: dict[tuple[str, str], _ErpKeys] = {}
+        self._translators: dict[tuple[str, Side], Callable[[Any], tuple[bool, Any]]] = {}
+        self._read_plans: dict[tuple[str, Side], tuple[EntitySpec, ReadPlan]] = {}
+        self._write_plans: dict[tuple[str, Side], tuple[EntitySpec, WritePlan]] = {}
 
     def _entity(self, entity: EntitySpec | str) -> EntitySpec:
         return self._flow.entity(entity) if isinstance(entity, str) else entity
+
+    def _read_plan(self, spec: EntitySpec, side: Side) -> ReadPlan:
+        cached = self._read_plans.get((spec.name, side))
+        if cached is not None and cached[0] is spec:
+            return cached[1]
+        plan = read_plan(spec, side)
+        self._read_plans[(spec.name, side)] = (spec, plan)
+        return plan
+
+    def _write_plan(self, spec: EntitySpec, side: Side) -> WritePlan:
+        cached = self._write_plans.get((spec.name, side))
+        if cached is not None and cached[0] is spec:
+            return cached[1]
+        plan = write_plan(spec, side)
+        self._write_plans[(spec.name, side)] = (spec, plan)
+        return plan
 
     def to_canonical(
         self,
@@ -68,17 +91,30 @@ class Mapper:
                 it names ``record_key``, the field and the value.
         """
         spec = self._entity(entity)
+        plan = self._read_plan(spec, side)
         result: dict[str, Any] = {}
-        for field in spec.fields:
-            present, value = self._read(field, side, native, record_key)
-            if (not present or value is None) and field.has_default:
-                present, value = True, field.default
-            elif present and value is not None:
-                value = self._inbound(spec, field, side, value, record_key, refs)
-            if not present:
+        for step in plan.steps:
+            if step.plain:
+                name = step.native
+                if name is None or name not in native:
+                    continue  # a partial read
+                value = native[name]
+            else:
+                present, value = self._read(step, side, native, record_key, refs)
+                if not present:
+                    continue
+            if value is None:
+                _check_required(spec, step, record_key)
+                result[step.name] = None
                 continue
-            result[field.field] = self._validate(spec, field, value, record_key)
-        self._check_money(spec, side, result, record_key)
+            try:
+                result[step.name] = step.validate(value)
+            except ValueError as exc:
+                raise MappingError(
+                    str(exc), record=record_key, field=step.name, value=value
+                ) from None
+        if plan.money:
+            _check_money(plan, result, record_key)
         return result
 
     def to_native(
@@ -101,20 +137,26 @@ class Mapper:
             KeyError: a field the entity does not map.
         """
         spec = self._entity(entity)
-        wanted = list(dict.fromkeys(fields))
-        for name in list(wanted):
-            companion = _currency_companion(spec, name)
-            if companion is not None and companion not in wanted:
-                wanted.append(companion)
+        plan = self._write_plan(spec, side)
+        wanted = dict.fromkeys(fields)
+        if plan.companions:
+            for name in list(wanted):
+                companion = plan.companions.get(name)
+                if companion is not None and companion not in wanted:
+                    wanted[companion] = None
         out: dict[str, Any] = {}
         for name in wanted:
-            field = spec.field(name)
-            native_name = field.native(side)
+            try:
+                step = plan.steps[name]
+            except KeyError:
+                spec.field(name)  # raises the KeyError naming the entity and the field
+                raise
+            native_name = step.native
             if native_name is None or name not in canonical:
                 continue
             value = canonical[name]
-            if value is not None:
-                value = self._outbound(spec, field, side, value, record_key, refs)
+            if value is not None and not step.plain:
+                value = self._outbound(spec, step, side, value, record_key, refs)
             if native_name in out and not values_equal(out[native_name], value):
                 raise MappingError(
                     f"{side} field {native_name} would get two different values"
@@ -135,42 +177,38 @@ class Mapper:
         return check_binding(self._entity(entity), side, schema, writes, self._value_maps)
 
     def _read(
-        self, field: FieldSpec, side: Side, native: Mapping[str, Any], record_key: str
-    ) -> tuple[bool, Any]:
-        expr = field.expression(side)
-        if expr is not None:
-            if expr.names and not any(n in native for n in expr.names):
-                return False, None  # a partial read without the expression's inputs
-            try:
-                return True, expr.evaluate(native)
-            except ExpressionError as exc:
-                inputs = {n: native.get(n) for n in expr.names}
-                raise MappingError(
-                    f"{side}_expr failed: {exc}", record=record_key, field=field.field, value=inputs
-                ) from None
-        name = field.native(side)
-        if name is None or name not in native:
-            return False, None
-        return True, native[name]
-
-    def _inbound(
         self,
-        entity: EntitySpec,
-        field: FieldSpec,
+        step: ReadStep,
         side: Side,
-        value: Any,
+        native: Mapping[str, Any],
         record_key: str,
         refs: RefResolver,
+    ) -> tuple[bool, Any]:
+        """Whether the field has a value on ``side``, and the value before validation."""
+        if step.expr is not None:
+            present, value = _evaluate(step.expr, step.name, side, native, record_key)
+        elif step.native is not None and step.native in native:
+            present, value = True, native[step.native]
+        else:
+            present, value = False, None
+        if (not present or value is None) and step.default is not None:
+            return True, step.default
+        if present and value is not None and (step.translate or step.ref is not None):
+            value = self._inbound(step, side, value, record_key, refs)
+        return present, value
+
+    def _inbound(
+        self, step: ReadStep, side: Side, value: Any, record_key: str, refs: RefResolver
     ) -> Any:
-        if field.value_map is not None and side == "crm":
-            value = self._translate(field, value, "erp", record_key)
-        if field.ref is not None:
-            canonical = refs.to_canonical(field.ref, side, str(value))
+        if step.translate:
+            value = self._translate(step.field, value, "erp", record_key)
+        if step.ref is not None:
+            canonical = refs.to_canonical(step.ref, side, str(value))
             if canonical is None:
                 raise MappingError(
-                    f"{field.ref} {value} of {side} is not yet linked",
+                    f"{step.ref} {value} of {side} is not yet linked",
                     record=record_key,
-                    field=field.field,
+                    field=step.name,
                     value=value,
                 )
             value = canonical
@@ -179,27 +217,27 @@ class Mapper:
     def _outbound(
         self,
         entity: EntitySpec,
-        field: FieldSpec,
+        step: WriteStep,
         side: Side,
         value: Any,
         record_key: str,
         refs: RefResolver,
     ) -> Any:
-        if field.ref is not None:
-            native_key = refs.to_native(field.ref, side, str(value))
+        if step.ref is not None:
+            native_key = refs.to_native(step.ref, side, str(value))
             if native_key is None:
                 raise MappingError(
-                    f"{field.ref} {value} is not yet linked in {side}",
+                    f"{step.ref} {value} is not yet linked in {side}",
                     record=record_key,
-                    field=field.field,
+                    field=step.field.field,
                     value=value,
                 )
             value = native_key
-        if field.value_map is not None:
-            found, erp_value = self._erp_value(entity, field, value)
+        if step.value_map is not None:
+            found, erp_value = self._erp_value(entity, step.field, value)
             if side == "erp":
                 return erp_value if found else value
-            value = self._translate(field, erp_value if found else value, "crm", record_key)
+            value = self._translate(step.field, erp_value if found else value, "crm", record_key)
         return value
 
     def _erp_value(self, entity: EntitySpec, field: FieldSpec, value: Any) -> tuple[bool, Any]:
@@ -209,27 +247,19 @@ class Mapper:
         way back looks the key up by its canonical form.
         """
         cache_key = (entity.name, field.field)
-        pairs = self._canonical_keys.get(cache_key)
-        if pairs is None:
-            pairs = []
-            for erp_value in self._value_maps[field.value_map or ""].pairs:
-                try:
-                    canonical = validate_field(entity.model, field.field, erp_value)
-                except ValueError:
-                    canonical = erp_value
-                pairs.append((canonical, erp_value))
-            self._canonical_keys[cache_key] = pairs
-        for _, erp_value in pairs:
-            if erp_value == value and type(erp_value) is type(value):
-                return True, erp_value
-        for canonical, erp_value in pairs:
-            if values_equal(canonical, value):
-                return True, erp_value
-        return False, None
+        keys = self._erp_keys.get(cache_key)
+        if keys is None:
+            keys = _ErpKeys(entity, field, self._value_maps[field.value_map or ""])
+            self._erp_keys[cache_key] = keys
+        return keys.find(value)
 
     def _translate(self, field: FieldSpec, value: Any, to: Side, record_key: str) -> Any:
         name = field.value_map or ""
-        found, result = self._value_maps[name].lookup(value, to)
+        translate = self._translators.get((name, to))
+        if translate is None:
+            translate = self._value_maps[name].translator(to)
+            self._translators[(name, to)] = translate
+        found, result = translate(value)
         if not found:
             source = "crm" if to == "erp" else "erp"
             raise MappingError(
@@ -241,49 +271,67 @@ class Mapper:
             )
         return result
 
-    def _validate(self, entity: EntitySpec, field: FieldSpec, value: Any, record_key: str) -> Any:
-        if value is None:
-            if field.required or canonical_field(entity.model, field.field).required:
-                raise MappingError(
-                    "a value is required", record=record_key, field=field.field, value=None
-                )
-            return None
-        try:
-            return validate_field(entity.model, field.field, value)
-        except ValueError as exc:
-            raise MappingError(
-                str(exc), record=record_key, field=field.field, value=value
-            ) from None
 
-    def _check_money(
-        self, entity: EntitySpec, side: Side, record: Mapping[str, Any], record_key: str
-    ) -> None:
-        for name, value in record.items():
-            companion = _currency_companion(entity, name)
-            if companion is None or value is None or record.get(companion) is not None:
-                continue
-            currency = entity.field(companion)
-            if currency.readable(side) or currency.has_default:
-                raise MappingError(
-                    f"an amount needs its currency, but {companion} has no value",
-                    record=record_key,
-                    field=name,
-                    value=value,
-                )
+class _ErpKeys:
+    """The ERP-vocabulary keys of one field's value map, each with its canonical form."""
+
+    def __init__(self, entity: EntitySpec, field: FieldSpec, value_map: ValueMapSpec) -> None:
+        self.pairs: list[tuple[Any, Any]] = []
+        for erp_value in value_map.pairs:
+            try:
+                canonical = validate_field(entity.model, field.field, erp_value)
+            except ValueError:
+                canonical = erp_value
+            self.pairs.append((canonical, erp_value))
+        self.texts = frozenset(k for k in value_map.pairs if type(k) is str)
+
+    def find(self, value: Any) -> tuple[bool, Any]:
+        """``(True, key)``: the key equal to ``value`` (same type), else to its canonical form."""
+        if type(value) is str and value in self.texts:
+            return True, value
+        for _, erp_value in self.pairs:
+            if erp_value == value and type(erp_value) is type(value):
+                return True, erp_value
+        for canonical, erp_value in self.pairs:
+            if values_equal(canonical, value):
+                return True, erp_value
+        return False, None
 
 
-def _currency_companion(entity: EntitySpec, name: str) -> str | None:
-    """``x.currency`` for a Money amount ``x.amount`` the entity maps; else None."""
-    if not name.endswith(".amount"):
-        return None
-    parent = name.removesuffix(".amount")
+def _evaluate(
+    expr: Expression, field: str, side: Side, native: Mapping[str, Any], record_key: str
+) -> tuple[bool, Any]:
+    if expr.names and not any(n in native for n in expr.names):
+        return False, None  # a partial read without the expression's inputs
     try:
-        if canonical_field(entity.model, parent).kind != "money":
-            return None
-    except ValueError:
-        return None
-    companion = f"{parent}.currency"
-    return companion if any(f.field == companion for f in entity.fields) else None
+        return True, expr.evaluate(native)
+    except ExpressionError as exc:
+        inputs = {n: native.get(n) for n in expr.names}
+        raise MappingError(
+            f"{side}_expr failed: {exc}", record=record_key, field=field, value=inputs
+        ) from None
+
+
+def _check_required(entity: EntitySpec, step: ReadStep, record_key: str) -> None:
+    required = step.required
+    if required is None:  # a field the model does not know: the lookup raises why
+        required = canonical_field(entity.model, step.name).required
+    if required:
+        raise MappingError("a value is required", record=record_key, field=step.name, value=None)
+
+
+def _check_money(plan: ReadPlan, record: Mapping[str, Any], record_key: str) -> None:
+    for check in plan.money:
+        value = record.get(check.amount)
+        if value is None or record.get(check.currency) is not None:
+            continue
+        if check.needed:
+            raise MappingError(
+                f"an amount needs its currency, but {check.currency} has no value",
+                record=record_key,
+                field=check.amount,
+                value=value,
+            )
 
 
 __all__ = ["Mapper", "RefResolver", "Side"]

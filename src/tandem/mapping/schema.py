@@ -8,7 +8,7 @@ so a bad record is dead-lettered before it costs an API call.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -169,6 +169,9 @@ def validate_native(
 ) -> None:
     """Refuse, before any API call, a native record the target would refuse.
 
+    Checking many records against one schema, :class:`NativeValidator` resolves each field's
+    checks once.
+
     Args:
         record_key: the source record's key, for the error.
         values: native field -> value about to be written.
@@ -180,27 +183,121 @@ def validate_native(
             picklist, an invalid e-mail, an empty non-nillable field, or a field required on
             create that is missing.
     """
-    for name, value in values.items():
-        info = _lookup(schema, name)
-        if info is None:
-            raise MappingError(
-                f"{schema.source} has no field {name}", record=record_key, field=name, value=value
-            )
-        reason = _refusal(info, value)
-        if reason is not None:
-            raise MappingError(
-                f"{schema.source}.{info.name}: {reason}", record=record_key, field=name, value=value
-            )
-    if creating:
-        present = {k.lower() for k, v in values.items() if v is not None and v != ""}
-        for info in schema.fields.values():
-            if info.required_on_create and info.name.lower() not in present:
+    NativeValidator(schema).validate(record_key, values, creating)
+
+
+Check = Callable[[Any], str | None]
+"""A native field's check: why the target would refuse a value, or None."""
+
+
+class NativeValidator:
+    """:func:`validate_native` against one schema, each field's checks resolved on first use.
+
+    Args:
+        schema: the target's description of the object (not changed while in use).
+    """
+
+    def __init__(self, schema: EntitySchema) -> None:
+        self.schema = schema
+        self._checks: dict[str, tuple[str, Check] | None] = {}
+        self._required = [
+            (info.name, info.name.lower())
+            for info in schema.fields.values()
+            if info.required_on_create
+        ]
+
+    def validate(self, record_key: str, values: Mapping[str, Any], creating: bool) -> None:
+        """:func:`validate_native` of one record against this validator's schema."""
+        source = self.schema.source
+        checks = self._checks
+        for name, value in values.items():
+            found = checks[name] if name in checks else self._resolve(name)
+            if found is None:
                 raise MappingError(
-                    f"{schema.source}.{info.name} is required to create a record",
-                    record=record_key,
-                    field=info.name,
-                    value=values.get(info.name),
+                    f"{source} has no field {name}", record=record_key, field=name, value=value
                 )
+            reason = found[1](value)
+            if reason is not None:
+                raise MappingError(
+                    f"{source}.{found[0]}: {reason}", record=record_key, field=name, value=value
+                )
+        if creating and self._required:
+            self._check_required(record_key, values)
+
+    def _resolve(self, name: str) -> tuple[str, Check] | None:
+        info = _lookup(self.schema, name)
+        found = None if info is None else (info.name, _field_check(info))
+        self._checks[name] = found
+        return found
+
+    def _check_required(self, record_key: str, values: Mapping[str, Any]) -> None:
+        present: set[str] | None = None
+        for name, lowered in self._required:
+            value = values.get(name)
+            if name in values and value is not None and value != "":
+                continue  # given under its own name (the usual case)
+            if present is None:
+                present = {k.lower() for k, v in values.items() if v is not None and v != ""}
+            if lowered not in present:
+                raise MappingError(
+                    f"{self.schema.source}.{name} is required to create a record",
+                    record=record_key,
+                    field=name,
+                    value=values.get(name),
+                )
+
+
+def _field_check(info: FieldInfo) -> Check:
+    """:func:`_refusal` of one field, with what does not depend on the value worked out."""
+    empty = "may not be empty" if not info.nillable and info.type != "boolean" else None
+    checker = _CHECKS.get(info.type)
+    if checker is _text:
+        return _text_check(info, empty)
+    if checker is None:
+        return lambda value: empty if value is None or value == "" else None
+
+    def check(value: Any) -> str | None:
+        if value is None or value == "":
+            return empty
+        return checker(info, value)
+
+    return check
+
+
+def _text_check(info: FieldInfo, empty: str | None) -> Check:
+    """:func:`_text` of one field: a ``str`` skips the type test, the picklist is a set."""
+    length = info.length
+    email = info.type == "email"
+    multi = info.type == "multipicklist"
+    allowed: Collection[str] | None = None
+    if info.restricted_picklist and info.picklist is not None:
+        texts = all(type(v) is str for v in info.picklist)
+        allowed = frozenset(info.picklist) if texts else info.picklist
+
+    def check(value: Any) -> str | None:
+        if value is None or value == "":
+            return empty
+        if type(value) is str:
+            text = value
+        elif isinstance(value, bool | date | datetime | Mapping | list | tuple):
+            return f"expected text for a {info.type} field, got {type(value).__name__}"
+        else:
+            text = str(value)
+        if length is not None and len(text) > length:
+            return f"is {len(text)} characters long, at most {length} allowed"
+        if email:
+            try:
+                check_email(text)
+            except ValueError as exc:
+                return str(exc)
+        if allowed is not None:
+            parts = text.split(";") if multi else [text]
+            bad = [p for p in parts if p not in allowed]
+            if bad:
+                return f"{', '.join(repr(b) for b in bad)} is not in the restricted picklist"
+        return None
+
+    return check
 
 
 def _refusal(info: FieldInfo, value: Any) -> str | None:
@@ -278,4 +375,4 @@ _CHECKS = {
     "datetime": _datetime,
 }
 
-__all__ = ["check_binding", "validate_native"]
+__all__ = ["NativeValidator", "check_binding", "validate_native"]

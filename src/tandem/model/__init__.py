@@ -28,6 +28,7 @@ from tandem.model.registry import (
     build_record,
     canonical_field,
     validate_field,
+    validator_for,
 )
 from tandem.model.types import CanonicalModel, Money
 
@@ -60,4 +61,5 @@ __all__ = [
     "build_record",
     "canonical_field",
     "validate_field",
+    "validator_for",
 ]

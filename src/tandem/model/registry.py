@@ -8,7 +8,7 @@ such value through the field's own type, so a bad value is reported field by fie
 from __future__ import annotations
 
 import types
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
@@ -24,6 +24,7 @@ from tandem.model.opportunity import Forecast, Opportunity, OpportunityLine
 from tandem.model.payment import Payment
 from tandem.model.pricing import PriceList, PriceListEntry
 from tandem.model.product import Product, ProductCategory
+from tandem.model.shortcuts import ASK_TYPE, str_shortcut
 from tandem.model.types import Money
 
 MODELS: Mapping[str, type[BaseModel]] = types.MappingProxyType(
@@ -179,14 +180,52 @@ def validate_field(model: str, field: str, value: Any) -> Any:
     Raises:
         ValueError: unknown model or field, or a value the field refuses; the message says why.
     """
+    return validator_for(model, field)(value)
+
+
+@cache
+def validator_for(model: str, field: str) -> Callable[[Any], Any]:
+    """:func:`validate_field` of one field, resolved once for callers validating many values.
+
+    ``validator_for(model, field)(value)`` returns and raises exactly what
+    ``validate_field(model, field, value)`` does. A custom field is not checked; a ``str`` takes
+    the field's :mod:`~tandem.model.shortcuts` when it has one; the rest goes through the
+    field's pydantic type.
+
+    Raises:
+        ValueError: unknown model or field.
+    """
     spec = canonical_field(model, field)
     if spec.custom:
-        return value
-    try:
-        return _adapter(model, field).validate_python(value)
-    except ValidationError as exc:
-        reasons = "; ".join(_reason(err) for err in exc.errors(include_url=False))
-        raise ValueError(reasons) from None
+        return _unchecked
+    validate = _adapter(model, field).validate_python
+
+    def through_type(value: Any) -> Any:
+        try:
+            return validate(value)
+        except ValidationError as exc:
+            raise ValueError(_reasons(exc)) from None
+
+    shortcut = str_shortcut(spec.annotation)
+    if shortcut is None:
+        return through_type
+
+    def str_first(value: Any) -> Any:
+        if type(value) is str:
+            result = shortcut(value)
+            if result is not ASK_TYPE:
+                return result
+        return through_type(value)
+
+    return str_first
+
+
+def _unchecked(value: Any) -> Any:
+    return value
+
+
+def _reasons(exc: ValidationError) -> str:
+    return "; ".join(_reason(err) for err in exc.errors(include_url=False))
 
 
 def _reason(err: Mapping[str, Any]) -> str:
@@ -229,4 +268,5 @@ __all__ = [
     "build_record",
     "canonical_field",
     "validate_field",
+    "validator_for",
 ]

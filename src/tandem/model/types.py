@@ -6,7 +6,9 @@ Every constraint lives in an ``Annotated`` type (never in a model ``field_valida
 
 from __future__ import annotations
 
+import operator
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Self
@@ -23,12 +25,20 @@ from pydantic import (
 from tandem.model.codes import COUNTRIES, CURRENCIES, EU_VAT_PATTERNS
 
 NIP_WEIGHTS = (6, 5, 7, 2, 3, 4, 5, 6, 7)
+_ZERO = ord("0")
+_ZERO_WEIGHTS = _ZERO * sum(NIP_WEIGHTS)
 _SEPARATORS = re.compile(r"[\s\-./]")
 _EMAIL = re.compile(
     r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@"
     r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+(?:[A-Za-z]{2,63}|[Xx][Nn]--[A-Za-z0-9-]{1,59})$"
 )
 _PHONE = re.compile(r"^\+?[0-9 ()./-]{3,32}(?:\s*(?:x|ext\.?)\s*[0-9]{1,6})?$", re.IGNORECASE)
+_THREE_DIGITS = re.compile(r"(?:\D*\d){3}")
+
+
+def _compact(value: str) -> str:
+    """``value`` without separators (whitespace, ``-``, ``.``, ``/``)."""
+    return value if value.isalnum() else _SEPARATORS.sub("", value)
 
 
 def nip_checksum_ok(digits: str) -> bool:
@@ -43,6 +53,10 @@ def nip_checksum_ok(digits: str) -> bool:
     """
     if len(digits) != 10 or not digits.isdigit():
         return False
+    if digits.isascii():  # the common case: byte arithmetic instead of ten int() calls
+        codes = digits.encode()
+        remainder: int = (sum(map(operator.mul, NIP_WEIGHTS, codes)) - _ZERO_WEIGHTS) % 11
+        return remainder != 10 and remainder == codes[9] - _ZERO
     remainder = sum(w * int(d) for w, d in zip(NIP_WEIGHTS, digits, strict=False)) % 11
     return remainder != 10 and remainder == int(digits[9])
 
@@ -53,9 +67,14 @@ def normalise_nip(value: str) -> str:
     Raises:
         ValueError: the value is not 10 digits or its checksum is wrong.
     """
-    text = _SEPARATORS.sub("", value).upper()
+    text = _compact(value).upper()
     if text.startswith("PL"):
         text = text[2:]
+    return _nip_digits(text)
+
+
+def _nip_digits(text: str) -> str:
+    """:func:`normalise_nip` of a text already compact, upper-case and without ``PL``."""
     if len(text) != 10 or not text.isdigit():
         raise ValueError("a NIP has exactly 10 digits")
     if not nip_checksum_ok(text):
@@ -71,7 +90,7 @@ def normalise_eu_vat(value: str) -> str:
     Raises:
         ValueError: unknown country prefix or a number in the wrong format.
     """
-    text = _SEPARATORS.sub("", value).upper()
+    text = _compact(value).upper()
     prefix, rest = text[:2], text[2:]
     if prefix == "GR":
         prefix = "EL"
@@ -94,11 +113,11 @@ def normalise_tax_id(value: str) -> str:
     Raises:
         ValueError: the identifier fails the rule that applies to it.
     """
-    text = _SEPARATORS.sub("", value).upper()
+    text = _compact(value).upper()
     if len(text) > 2 and (text[:2] in EU_VAT_PATTERNS or text[:2] == "GR") and text[2:3].isdigit():
         return normalise_eu_vat(text)
     if len(text) == 10 and text.isdigit():
-        return normalise_nip(text)
+        return _nip_digits(text)
     if not re.fullmatch(r"[A-Z0-9]{2,20}", text):
         raise ValueError("a tax ID has 2-20 letters and digits")
     return text
@@ -119,7 +138,8 @@ def check_email(value: str) -> str:
 def check_phone(value: str) -> str:
     """Validate a phone number: digits with the usual separators, optional ``+`` and extension."""
     text = value.strip()
-    if not _PHONE.match(text) or sum(c.isdigit() for c in text) < 3:
+    # a text _PHONE matches has only ASCII digits, so \d counts what str.isdigit would
+    if not _PHONE.match(text) or not _THREE_DIGITS.match(text):
         raise ValueError("not a valid phone number")
     return text
 
@@ -173,6 +193,21 @@ Amount = Annotated[Decimal, Field(max_digits=18, decimal_places=6)]
 Percent = Annotated[Decimal, Field(ge=0, le=100)]
 Url = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
 
+PLAIN_STR_CHECKS: frozenset[Callable[[str], str]] = frozenset(
+    {
+        normalise_nip,
+        normalise_eu_vat,
+        normalise_tax_id,
+        check_email,
+        check_phone,
+        check_country,
+        check_currency,
+    }
+)
+"""After-validators of ``Annotated[str, AfterValidator(check)]`` types that take any ``str`` and
+raise nothing but ValueError: for an exact ``str`` value, validating through the type is calling
+``check`` (pydantic adds nothing but the "Value error, " its message drops again)."""
+
 
 class CanonicalModel(BaseModel):
     """Base of every canonical model: typed fields plus untyped custom fields named ``x_...``."""
@@ -202,6 +237,7 @@ class Money(CanonicalModel):
 
 
 __all__ = [
+    "PLAIN_STR_CHECKS",
     "Amount",
     "CanonicalModel",
     "Code",

@@ -16,7 +16,7 @@ from typing import Any
 from tandem.config import Side
 from tandem.connectors.base import Change, Cursor, WriteOp
 from tandem.errors import MappingError
-from tandem.mapping import Mapper, validate_native
+from tandem.mapping import Mapper, NativeValidator
 from tandem.pipeline.context import EntityContext, Systems
 from tandem.pipeline.deliver import deliver
 from tandem.pipeline.events import (
@@ -269,6 +269,7 @@ class BatchProcessor:
         """Turn the planned intents for ``target`` into native write ops; bad values dead-letter."""
         source = other(target)
         schema = ctx.schemas.get(target)
+        checks = NativeValidator(schema) if schema is not None else None
         ops: list[WriteOp] = []
         if any(p.plan.target is not None for p in plans):
             self._prefetch_refs_canonical(ctx, target, plans)
@@ -278,11 +279,11 @@ class BatchProcessor:
                 continue
             try:
                 op = self._native_op(ctx, target, intent, pending.record.key)
-                if schema is not None and op.action != "delete":
-                    checked = {k: v for k, v in op.values.items() if v != PENDING_REF}
-                    validate_native(
-                        pending.record.key, checked, schema, creating=op.action == "upsert"
-                    )
+                if checks is not None and op.action != "delete":
+                    checked = op.values
+                    if PENDING_REF in checked.values():
+                        checked = {k: v for k, v in checked.items() if v != PENDING_REF}
+                    checks.validate(pending.record.key, checked, creating=op.action == "upsert")
             except MappingError as exc:
                 dead.append(
                     DeadLetterNote(

@@ -124,18 +124,22 @@ def plan_record(
         The plan; ``plan.noop`` when nothing needs doing.
     """
     target = other(source)
-    plan = RecordPlan(source=source, key=record.key, partner=partner)
     if record.deleted:
+        plan = RecordPlan(source=source, key=record.key, partner=partner)
         return _plan_delete(rules, plan, target, base, base_deleted, partner)
     if base_deleted and _unchanged(record.values, base):
-        plan.values = dict(base or {})
-        return plan  # a re-read of a record whose partner is gone: nothing to bring back
+        # a re-read of a record whose partner is gone: nothing to bring back
+        return RecordPlan(source, record.key, partner, values=dict(base or {}))
     if partner is None or base_deleted:
-        values = {f: v for f, v in record.values.items() if f not in held}
-        plan.values = values
-        plan.changed = tuple(sorted(values))
-        plan.target = Intent(target, "create", None, values)
-        return plan
+        if held:
+            values = {f: v for f, v in record.values.items() if f not in held}
+        else:
+            values = dict(record.values)
+        create = Intent(target, "create", None, values)
+        return RecordPlan(
+            source, record.key, partner, target=create, values=values, changed=tuple(sorted(values))
+        )
+    plan = RecordPlan(source=source, key=record.key, partner=partner)
 
     agreed: Mapping[str, Any] = base or {}
     new_values = dict(agreed)

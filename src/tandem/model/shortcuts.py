@@ -1,0 +1,86 @@
+"""Shortcuts past pydantic for the commonest canonical values: text that is already valid.
+
+Most canonical fields are text of one of two shapes, and for a ``str`` value each can be
+checked without pydantic, with the same result and the same error:
+
+* ``Annotated[str, AfterValidator(check)]`` with ``check`` one of
+  :data:`~tandem.model.types.PLAIN_STR_CHECKS`: validating is calling ``check``.
+* ``Annotated[str, StringConstraints(...)]`` setting nothing but ``strip_whitespace``,
+  ``min_length`` and ``max_length``: a text with nothing to strip, within the bounds and free of
+  lone surrogates is returned as it is; anything else is left to pydantic, which says why.
+
+Either may be wrapped in ``Optional``. :func:`str_shortcut` returns a callable that gives the
+validated value or :data:`ASK_TYPE` when the field's type must decide.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import types
+from collections.abc import Callable
+from typing import Annotated, Any, Final, Union, get_args, get_origin
+
+from pydantic import AfterValidator, StringConstraints
+
+from tandem.model.types import PLAIN_STR_CHECKS
+
+ASK_TYPE: Final = object()
+"""What a shortcut returns when only the field's pydantic type can decide."""
+
+_SURROGATE = re.compile("[\\ud800-\\udfff]")
+"""A lone surrogate: pydantic refuses it in constrained text (not valid unicode)."""
+
+
+def str_shortcut(annotation: Any) -> Callable[[str], Any] | None:
+    """The shortcut for ``str`` values of a field typed ``annotation``, if its shape has one."""
+    if get_origin(annotation) in (Union, types.UnionType):
+        args = [a for a in get_args(annotation) if a is not type(None)]
+        if len(args) != 1:
+            return None
+        annotation = args[0]
+    if get_origin(annotation) is not Annotated:
+        return None
+    base, *metadata = get_args(annotation)
+    if base is not str or len(metadata) != 1:
+        return None
+    meta = metadata[0]
+    if isinstance(meta, AfterValidator) and meta.func in PLAIN_STR_CHECKS:
+        return _checked(meta.func)
+    if isinstance(meta, StringConstraints) and meta == StringConstraints(
+        strip_whitespace=meta.strip_whitespace,
+        min_length=meta.min_length,
+        max_length=meta.max_length,
+    ):
+        return _bounded(bool(meta.strip_whitespace), meta.min_length, meta.max_length)
+    return None
+
+
+def _checked(check: Callable[[str], str]) -> Callable[[str], Any]:
+    def checked(value: str) -> Any:
+        try:
+            return check(value)
+        except ValueError as exc:  # as validate_field words it: the message alone
+            raise ValueError(str(exc)) from None
+
+    return checked
+
+
+def _bounded(strip: bool, low: int | None, high: int | None) -> Callable[[str], Any]:
+    shortest = low or 0
+    longest = sys.maxsize if high is None else high
+
+    def bounded(value: str) -> Any:
+        if not shortest <= len(value) <= longest:
+            return ASK_TYPE
+        # pydantic strips unicode White_Space, all of which str.isspace() also counts
+        if strip and value and (value[0].isspace() or value[-1].isspace()):
+            return ASK_TYPE
+        if not value.isascii() and _SURROGATE.search(value):
+            return ASK_TYPE
+        return value
+
+    return bounded
+
+
+__all__ = ["ASK_TYPE", "str_shortcut"]
