@@ -1,12 +1,14 @@
-"""Bulk API 2.0 ingest spends few calls: sized polls, no result file when none is needed."""
+"""Bulk API 2.0 ingest spends few calls: sized polls, no result file when none is needed, and
+the success file read as the poll once the org's time per row is known."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 import httpx
 import pytest
-from sf_stubs import API, FakeSleep, StrictStub, json_response
+from sf_stubs import API, FakeSleep, StrictStub, json_response, sf_error
 
 from tandem.connectors.salesforce.bulk import BulkApi
 from tandem.connectors.salesforce.client import SalesforceClient, SaveResult
@@ -95,3 +97,204 @@ async def test_upsert_results_are_matched_by_key_and_failures_read_only_when_rep
     assert error is not None and error.code == "REQUIRED_FIELD_MISSING"
     assert error.fields == ("Name",)
     stub.assert_used()
+
+
+# --- the success file as the poll, once the org's time per row is known ----------------------
+
+
+def upsert_rows(n: int) -> list[list[str]]:
+    return [[f"E-{i}", f"N{i}"] for i in range(n)]
+
+
+def success_file(rows: list[list[str]]) -> httpx.Response:
+    lines = ['"sf__Id","sf__Created","ERP_Id__c","Name"']
+    lines += [f'"001{i:05d}","true","{key}","{name}"' for i, (key, name) in enumerate(rows)]
+    return httpx.Response(200, text="\n".join(lines) + "\n")
+
+
+def job_setup(stub: StrictStub) -> None:
+    stub.on("POST", f"{API}/jobs/ingest", json_response({"id": "750B", "state": "Open"}))
+    stub.on("PUT", f"{JOB}/batches", httpx.Response(201))
+    stub.on("PATCH", JOB, json_response({"id": "750B", "state": "UploadComplete"}))
+
+
+async def upsert(bulk: BulkApi, rows: list[list[str]]) -> list[SaveResult | None]:
+    return await bulk.ingest(
+        "Account",
+        "upsert",
+        ["ERP_Id__c", "Name"],
+        rows,
+        key_column="ERP_Id__c",
+        external_id="ERP_Id__c",
+    )
+
+
+async def test_known_rate_reads_the_success_file_as_the_poll(
+    stub: StrictStub, bulk: BulkApi, fake_sleep: FakeSleep
+) -> None:
+    rows = upsert_rows(10000)
+    bulk.seconds_per_row = 1e-4
+    job_setup(stub)
+    stub.on("GET", f"{JOB}/successfulResults/", success_file(rows))
+    results = await upsert(bulk, rows)
+    assert results[0] == SaveResult("00100000", True, True)
+    assert all(r is not None and r.success and r.id for r in results)
+    # 10,000 rows at 0.1 ms, with the results margin; then the file, no job info at all.
+    assert fake_sleep.delays == [pytest.approx(1.25)]
+    assert not stub.calls("GET", JOB)
+    assert bulk.client.governor.calls_made == 4
+    assert bulk.seconds_per_row == 1e-4  # a job done in time teaches nothing new
+    stub.assert_used()
+
+
+@pytest.mark.parametrize(
+    "too_early",
+    [
+        sf_error(412, "JOB_NOT_COMPLETE", "Job is InProgress: results are not ready"),
+        sf_error(400, "INVALIDJOBSTATE", "Job is not in a final state"),
+        httpx.Response(412, text="Precondition Failed"),
+    ],
+    ids=["412", "400-INVALIDJOBSTATE", "412-without-code"],
+)
+async def test_results_asked_too_early_fall_back_to_polling_the_job(
+    stub: StrictStub,
+    bulk: BulkApi,
+    fake_sleep: FakeSleep,
+    caplog: pytest.LogCaptureFixture,
+    too_early: httpx.Response,
+) -> None:
+    caplog.set_level(logging.INFO, logger="tandem")
+    rows = upsert_rows(10000)
+    bulk.seconds_per_row = 1e-4
+    job_setup(stub)
+    stub.on("GET", f"{JOB}/successfulResults/", [too_early, success_file(rows)])
+    done = {"state": "JobComplete", "numberRecordsProcessed": 10000, "numberRecordsFailed": 0}
+    stub.on(
+        "GET",
+        JOB,
+        [
+            json_response({"id": "750B", "state": "InProgress", "numberRecordsProcessed": 5000}),
+            json_response({"id": "750B", **done, "totalProcessingTime": 2500}),
+        ],
+    )
+    results = await upsert(bulk, rows)
+    assert all(r is not None and r.success and r.id for r in results)
+    # The refusal was the first poll: the job is read at once, and its progress (half done
+    # after 1.25 s) sets the next wait.
+    assert fake_sleep.delays == [pytest.approx(1.25), pytest.approx(1.25 * 1.15)]
+    assert len(stub.calls("GET", f"{JOB}/successfulResults/")) == 2  # the refusal: no retry
+    assert bulk.client.governor.calls_made == 7
+    assert bulk.seconds_per_row == pytest.approx(2.5 / 10000)  # the job's own figure
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    stub.assert_used()
+
+
+async def test_a_short_success_file_asks_the_job_then_reads_the_failures(
+    stub: StrictStub, bulk: BulkApi, fake_sleep: FakeSleep
+) -> None:
+    rows = upsert_rows(3)
+    bulk.seconds_per_row = 1e-4
+    job_setup(stub)
+    stub.on("GET", f"{JOB}/successfulResults/", success_file([rows[0], rows[2]]))
+    stub.on(
+        "GET",
+        JOB,
+        json_response(
+            {
+                "id": "750B",
+                "state": "JobComplete",
+                "numberRecordsProcessed": 3,
+                "numberRecordsFailed": 1,
+            }
+        ),
+    )
+    failed = '"sf__Id","sf__Error",ERP_Id__c,Name\n"","STRING_TOO_LONG:too long:Name --",E-1,N1\n'
+    stub.on("GET", f"{JOB}/failedResults/", httpx.Response(200, text=failed))
+    results = await upsert(bulk, rows)
+    assert [(r.id, r.success) for r in results if r is not None] == [
+        ("00100000", True),
+        (None, False),
+        ("00100001", True),
+    ]
+    assert results[1] is not None and results[1].errors[0].code == "STRING_TOO_LONG"
+    assert fake_sleep.delays == [0.5]  # the floor; the job read at once after the file
+    assert len(stub.calls("GET", f"{JOB}/successfulResults/")) == 1  # it was complete
+    stub.assert_used()
+
+
+async def test_a_partial_success_file_of_a_running_job_is_read_again(
+    stub: StrictStub, bulk: BulkApi, fake_sleep: FakeSleep
+) -> None:
+    rows = upsert_rows(3)
+    bulk.seconds_per_row = 1e-4
+    job_setup(stub)
+    stub.on("GET", f"{JOB}/successfulResults/", [success_file(rows[:1]), success_file(rows)])
+    stub.on(
+        "GET",
+        JOB,
+        [
+            json_response({"id": "750B", "state": "InProgress", "numberRecordsProcessed": 1}),
+            json_response(
+                {
+                    "id": "750B",
+                    "state": "JobComplete",
+                    "numberRecordsProcessed": 3,
+                    "numberRecordsFailed": 0,
+                }
+            ),
+        ],
+    )
+    results = await upsert(bulk, rows)
+    assert [r.id for r in results if r is not None] == ["00100000", "00100001", "00100002"]
+    assert len(fake_sleep.delays) == 2
+    stub.assert_used()
+
+
+async def test_update_job_with_a_known_rate_still_polls_the_job_once(
+    stub: StrictStub, bulk: BulkApi, fake_sleep: FakeSleep
+) -> None:
+    bulk.seconds_per_row = 1e-4
+    job_calls(
+        stub,
+        {"state": "JobComplete", "numberRecordsProcessed": 10000, "numberRecordsFailed": 0},
+    )
+    rows = [[f"001{i:05d}", "x"] for i in range(10000)]
+    results = await bulk.ingest("Account", "update", ["Id", "Phone"], rows, key_column="Id")
+    assert all(r is not None and r.success for r in results)
+    assert fake_sleep.delays == [pytest.approx(1e-4 * 10000 * 1.15)]
+    assert not stub.calls("GET", f"{JOB}/successfulResults/")
+    stub.assert_used()
+
+
+async def test_the_rate_is_learned_from_the_orgs_clock_queueing_included(
+    stub: StrictStub, bulk: BulkApi, fake_sleep: FakeSleep
+) -> None:
+    stub.on("POST", f"{API}/jobs/ingest", json_response({"id": "750B", "state": "Open"}))
+    stub.on("PUT", f"{JOB}/batches", httpx.Response(201))
+    closed = {"id": "750B", "state": "UploadComplete"}
+    stub.on("PATCH", JOB, json_response({**closed, "systemModstamp": "2024-05-01T10:00:00.000Z"}))
+    waiting = {"id": "750B", "state": "UploadComplete", "numberRecordsProcessed": 0}
+    done = {
+        "id": "750B",
+        "state": "JobComplete",
+        "numberRecordsProcessed": 10000,
+        "numberRecordsFailed": 0,
+        "totalProcessingTime": 1000,  # processing alone; it sat in the queue for 2 s first
+        "systemModstamp": "2024-05-01T10:00:03.000+0000",
+    }
+    stub.on("GET", JOB, [json_response(waiting)] * 3 + [json_response(done)])
+    rows = [[f"001{i:05d}", "x"] for i in range(10000)]
+    await bulk.ingest("Account", "update", ["Id", "Phone"], rows, key_column="Id")
+    assert fake_sleep.delays == [0.5, 1.0, 2.0, 4.0]
+    assert bulk.seconds_per_row == pytest.approx(3.0 / 10000)
+    stub.assert_used()
+
+
+@pytest.mark.parametrize("bad", [0, -1.0, float("nan"), float("inf")])
+def test_the_rate_takes_only_a_positive_number(bulk: BulkApi, bad: float) -> None:
+    with pytest.raises(ValueError, match="positive"):
+        bulk.seconds_per_row = bad
+    bulk.seconds_per_row = 2e-5
+    assert bulk.seconds_per_row == 2e-5
+    bulk.seconds_per_row = None
+    assert bulk.seconds_per_row is None

@@ -13,7 +13,14 @@ import httpx
 import pytest
 from sf_stubs import API, StrictStub, body_json, json_response, query_params
 
-from tandem.connectors.base import Change, Cursor, EntityBinding, WriteOp
+from tandem.connectors.base import (
+    Change,
+    Cursor,
+    EntityBinding,
+    Learner,
+    SchemaCache,
+    WriteOp,
+)
 from tandem.connectors.salesforce import SalesforceConnector
 from tandem.connectors.salesforce.describe import to_schema
 from tandem.errors import ConfigError, Fatal
@@ -98,22 +105,36 @@ def test_describe_maps_types_and_flags() -> None:
     assert not f["IsDeleted"].required_on_create
 
 
-async def test_open_reads_limits_and_describe_is_cached(
+async def test_open_makes_no_call_and_describe_is_cached(
     opened: StrictStub, make_connector: Callable[..., SalesforceConnector]
 ) -> None:
-    opened.on(
-        "GET",
-        f"{API}/limits/",
-        json_response({"DailyApiRequests": {"Max": 5000, "Remaining": 4000}}),
-    )
     connector = make_connector()
     await connector.open()
-    assert connector.client.governor.max == 5000
+    assert connector.calls_made == 0
+    assert not opened.calls("GET", f"{API}/limits/")
+    assert connector.client.governor.budget is None  # no figures yet: calls go through
     first = await connector.describe(BINDING)
     second = await connector.describe(BINDING)
     assert first is second
     assert len(opened.calls("GET", f"{API}/sobjects/Account/describe")) == 1
+    # The first answer's Sforce-Limit-Info taught the governor the org's usage.
+    assert (connector.client.governor.used, connector.client.governor.max) == (10, 1000)
     await connector.close()
+    await connector.close()
+
+
+async def test_a_primed_schema_spares_the_describe(
+    stub: StrictStub, make_connector: Callable[..., SalesforceConnector]
+) -> None:
+    stub.token()
+    connector = make_connector()
+    schema = to_schema({"name": "Account", "fields": ACCOUNT_FIELDS})
+    connector.prime_schema(BINDING, schema)
+    assert await connector.describe(BINDING) is schema
+    assert connector.calls_made == 0 and stub.requests == []
+    bad = EntityBinding("customer", "Account", "Id", ("Name--",), "ERP_Id__c")
+    with pytest.raises(ConfigError):
+        connector.prime_schema(bad, schema)
     await connector.close()
 
 
@@ -485,17 +506,23 @@ async def test_bulk_job_failure_is_fatal_with_its_message(
 
 
 async def test_quota_reserve_stops_before_the_call(
-    opened: StrictStub, make_connector: Callable[..., SalesforceConnector]
+    stub: StrictStub, make_connector: Callable[..., SalesforceConnector]
 ) -> None:
-    opened.on(
+    stub.token()
+    stub.on(
         "GET",
-        f"{API}/limits/",
-        json_response({"DailyApiRequests": {"Max": 1000, "Remaining": 200}}),
+        f"{API}/sobjects/Account/describe",
+        json_response(
+            {"name": "Account", "fields": ACCOUNT_FIELDS},
+            headers={"Sforce-Limit-Info": "api-usage=800/1000"},
+        ),
     )
     connector = make_connector()
-    await connector.open()  # used 800 of 1000: at the 20% reserve
+    await connector.open()
+    await connector.describe(BINDING)  # the first call goes through and brings the figures
     with pytest.raises(Fatal, match="used 800 of 1000, reserve 20%"):
-        await connector.describe(BINDING)
+        await connector.read_records(BINDING, ["001A"])  # used 800 of 1000: at the reserve
+    assert connector.calls_made == 1
     await connector.close()
 
 
@@ -529,4 +556,26 @@ async def test_relationship_lookup_by_external_id(
     op = WriteOp("upsert", "c1", {"Name": "Child", "Parent.ERP_Id__c": "P-1"}, match="C-1")
     outcomes = await connector.write_batch(BINDING, [op])
     assert outcomes[0].ok
+    await connector.close()
+
+
+async def test_bulk_rate_is_readable_settable_and_kept_as_learned_numbers(
+    stub: StrictStub, make_connector: Callable[..., SalesforceConnector]
+) -> None:
+    connector = make_connector()
+    assert isinstance(connector, Learner) and isinstance(connector, SchemaCache)
+    assert connector.bulk_rate is None and connector.learned() == {}
+    connector.recall({"bulk_seconds_per_row": 2.5e-5, "something_else": 1.0})
+    assert connector.bulk_rate == 2.5e-5 == connector.bulk.seconds_per_row
+    assert connector.learned() == {"bulk_seconds_per_row": 2.5e-5}
+    connector.recall({"bulk_seconds_per_row": -1.0})  # unusable: ignored
+    connector.recall({})
+    assert connector.bulk_rate == 2.5e-5
+    connector.bulk_rate = 4e-5
+    assert connector.learned() == {"bulk_seconds_per_row": 4e-5}
+    with pytest.raises(ValueError):
+        connector.bulk_rate = 0.0
+    connector.bulk_rate = None
+    assert connector.learned() == {}
+    assert stub.requests == []
     await connector.close()

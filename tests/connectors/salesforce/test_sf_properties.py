@@ -136,15 +136,16 @@ async def test_secrets_stay_out_of_errors_and_logs(caplog: pytest.LogCaptureFixt
     echo = f"proxy error: token {TOKEN} password {PASSWORD} secret {CLIENT_SECRET}"
     stub = StrictStub()
     stub.token()
-    stub.on("GET", f"{API}/limits/", httpx.Response(502, text=echo), times=None)
+    stub.on("GET", f"{API}/sobjects/Account/describe", httpx.Response(502, text=echo), times=None)
     connector = SalesforceConnector(
         make_settings().model_copy(update={"max_retries": 2}),
         http_transport=httpx.MockTransport(stub),
         sleep=FakeSleep(),
         rng=MaxRng(),  # type: ignore[arg-type]
     )
+    await connector.open()
     with pytest.raises(Retriable) as info:
-        await connector.open()
+        await connector.client.describe("Account")
     await connector.close()
     texts = [str(info.value), repr(connector.settings)] + [r.getMessage() for r in caplog.records]
     assert len(caplog.records) >= 2

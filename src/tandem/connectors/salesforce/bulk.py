@@ -1,16 +1,23 @@
 """Bulk API 2.0: ingest jobs for large write batches, query jobs for large reads.
 
 Ingest: create the job, upload the CSV (streamed from the rows in chunks, so the payload is
-never built as one big string), mark it ``UploadComplete``, poll until ``JobComplete`` /
-``Failed`` / ``Aborted``, then read ``successfulResults`` (and ``failedResults`` /
-``unprocessedrecords`` only when the job reports some) to give one ``SaveResult`` per uploaded
-row, matched by the key column. An update or delete job that saved every row needs no result
-file at all: each row's ``Id`` is its key.
+never built as one big string), mark it ``UploadComplete``, wait for it to end, then read
+``successfulResults`` (and ``failedResults`` / ``unprocessedrecords`` only when the job reports
+some) to give one ``SaveResult`` per uploaded row, matched by the key column. An update or
+delete job that saved every row needs no result file at all: each row's ``Id`` is its key.
 
-Every call counts against the org's daily API allocation, so polls are spent sparingly: the
-first poll waits for the time the org took per row on the previous job of this run, and a
-job still in progress is polled next when its own progress (``numberRecordsProcessed`` over
-the time since upload) says it will be done; without either, the wait doubles.
+Every call counts against the org's daily API allocation, so the wait is spent sparingly:
+
+* Once the org's time per row is known (:attr:`BulkApi.seconds_per_row`: learned from an
+  earlier job of this process, or set from outside), an insert or upsert job is not polled:
+  after the time that rate projects, ``successfulResults`` itself is asked for. Holding every
+  uploaded row, it says the job is done and every row saved: create + upload + close +
+  results, four calls. Answered ``412 JOB_NOT_COMPLETE`` (too early), or holding fewer rows,
+  the job's info is read and the job polled as below.
+* Otherwise the job is polled: the first poll waits for the projected time (or
+  ``bulk_poll_interval``), and a job still in progress is polled next when its own progress
+  (``numberRecordsProcessed`` over the time since upload) says it will be done; without
+  either, the wait doubles.
 
 Query: create the job, poll, then read the CSV result pages, following ``Sforce-Locator`` until
 it is ``null``; each page is at most ``bulk_page_size`` rows.
@@ -21,12 +28,16 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import math
 import time
-from collections import defaultdict, deque
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from typing import Any, Literal
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from operator import itemgetter
+from typing import Any, Literal, overload
 
+from tandem.connectors.http import Sleep
 from tandem.connectors.salesforce.client import RecordError, SalesforceClient, SaveResult
+from tandem.connectors.salesforce.values import parse_datetime
 from tandem.errors import Fatal, Retriable
 
 __all__ = ["BulkApi", "IngestOperation", "parse_bulk_error", "read_csv"]
@@ -38,6 +49,8 @@ _CHUNK_ROWS = 500
 _MAX_POLL_INTERVAL = 10.0
 _MAX_PROJECTED_WAIT = 60.0
 _MARGIN = 1.15  # a projected wait is stretched a little, so one poll usually finds the job done
+# Results asked for too early cost two calls (the refusal and a poll), not one: wait longer.
+_RESULTS_MARGIN = 1.25
 _CSV_HEADERS = {"Accept": "text/csv"}
 
 
@@ -80,6 +93,71 @@ def _csv_chunks(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> Iterat
         yield buffer.getvalue().encode("utf-8")
 
 
+class _Clock:
+    """Time spent on one job since its upload was closed.
+
+    The sleeps asked for are counted as well as the wall clock (the longer counts), so a fake
+    sleep in the tests still advances it.
+
+    Attributes:
+        closed_at: the job's ``systemModstamp`` when it was closed (the org's clock), if known.
+    """
+
+    def __init__(self, sleep: Sleep, closed_at: Any = None) -> None:
+        self.sleep = sleep
+        self.closed_at = closed_at if isinstance(closed_at, str) else None
+        self.started = time.monotonic()
+        self.waited = 0.0
+
+    async def pause(self, seconds: float) -> None:
+        """Sleep ``seconds`` (nothing for 0) and count it."""
+        if seconds > 0:
+            await self.sleep(seconds)
+            self.waited += seconds
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds since the clock started."""
+        return max(self.waited, time.monotonic() - self.started)
+
+
+class _RowsByKey:
+    """Uploaded row positions by key cell; a key uploaded twice yields them in upload order."""
+
+    def __init__(self, keys: list[str]) -> None:
+        last = len(keys) - 1
+        self._first = dict(zip(reversed(keys), range(last, -1, -1), strict=True))
+        self._more: dict[str, deque[int]] = {}
+        if len(self._first) < len(keys):
+            for i, key in enumerate(keys):
+                if self._first[key] != i:
+                    self._more.setdefault(key, deque()).append(i)
+
+    def take(self, key: str, default: None = None) -> int | None:
+        """The next row with ``key`` not yet given a result, or ``None``.
+
+        With no key uploaded twice this is the plain ``dict.pop`` of the first positions.
+        """
+        i = self._first.pop(key, default)
+        if i is not None:
+            later = self._more.get(key)
+            if later:
+                self._first[key] = later.popleft()
+        return i
+
+    @property
+    def taker(self) -> Callable[[str, None], int | None]:
+        """:meth:`take`, or ``dict.pop`` itself when no key repeats (the usual case)."""
+        return self.take if self._more else self._first.pop
+
+
+def _count(info: Mapping[str, Any], name: str) -> int:
+    try:
+        return int(info.get(name) or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
 class BulkApi:
     """Bulk API 2.0 on top of a :class:`SalesforceClient`."""
 
@@ -87,6 +165,27 @@ class BulkApi:
         self.client = client
         self.settings = client.settings
         self._seconds_per_row: float | None = None
+
+    @property
+    def seconds_per_row(self) -> float | None:
+        """The org's ingest time per row in seconds, ``None`` until known.
+
+        Learned from each ingest job whose end this process saw, or set from outside (a value
+        kept by an earlier process). While it is known, an insert or upsert job's results are
+        asked for when it says the job is done, instead of polling the job first.
+
+        Raises:
+            ValueError: on setting anything but ``None`` or a positive finite number.
+        """
+        return self._seconds_per_row
+
+    @seconds_per_row.setter
+    def seconds_per_row(self, value: float | None) -> None:
+        if value is not None:
+            value = float(value)
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"seconds per row must be a positive number, got {value}")
+        self._seconds_per_row = value
 
     async def ingest(
         self,
@@ -123,7 +222,7 @@ class BulkApi:
         if external_id:
             spec["externalIdFieldName"] = external_id
         job = await self.client.call("POST", "jobs/ingest", operation=op, body=spec)
-        job_id = str(job["id"])
+        path = f"jobs/ingest/{job['id']}"
 
         async def stream() -> AsyncIterator[bytes]:
             for chunk in _csv_chunks(columns, rows):
@@ -131,48 +230,77 @@ class BulkApi:
 
         await self.client.send(
             "PUT",
-            f"jobs/ingest/{job_id}/batches",
+            f"{path}/batches",
             operation=op,
             content=stream,
             headers={"Content-Type": "text/csv"},
         )
-        await self.client.call(
-            "PATCH", f"jobs/ingest/{job_id}", operation=op, body={"state": "UploadComplete"}
+        closed = await self.client.call(
+            "PATCH", path, operation=op, body={"state": "UploadComplete"}
         )
-        info = await self._wait(f"jobs/ingest/{job_id}", op, rows=len(rows))
+        stamp = closed.get("systemModstamp") if isinstance(closed, Mapping) else None
+        clock = _Clock(self.client.sleep, stamp)
         key_index = list(columns).index(key_column)
-        failed = int(info.get("numberRecordsFailed") or 0)
-        processed = int(info.get("numberRecordsProcessed") or 0)
-        if operation in ("update", "delete") and failed == 0 and processed == len(rows):
+        total = len(rows)
+        success: list[tuple[str, str, str]] | None = None
+        first_poll: float | None = None
+        if operation in ("insert", "upsert") and self._seconds_per_row is not None:
+            # The success file is read anyway: asked for when the job should be done, it is
+            # the poll too. All rows in it: every row saved, the job needs no other call.
+            await clock.pause(self._projected(total, _RESULTS_MARGIN))
+            success = await self._result_rows(
+                f"{path}/successfulResults/", op, "sf__Created", key_column, early=True
+            )
+            if success is not None and len(success) == total:
+                return self._place(rows, key_index, success, [])
+            logger.debug("%s: %s not done when projected; polling it", op, path)
+            first_poll = 0.0
+        info = await self._wait(path, op, rows=total, clock=clock, delay=first_poll)
+        failed = _count(info, "numberRecordsFailed")
+        processed = _count(info, "numberRecordsProcessed")
+        if operation in ("update", "delete") and failed == 0 and processed == total:
             return [SaveResult(cells[key_index] or None, True) for cells in rows]
-        position: dict[str, deque[int]] = defaultdict(deque)
-        for i, cells in enumerate(rows):
-            position[cells[key_index]].append(i)
-        results: list[SaveResult | None] = [None] * len(rows)
-
-        def place(key: str, result: SaveResult) -> None:
-            slots = position.get(key)
-            if slots:
-                results[slots.popleft()] = result
-
-        path = f"jobs/ingest/{job_id}/successfulResults/"
-        for sf_id, created, key in await self._columns(path, op, "sf__Created", key_column):
-            place(key, SaveResult(sf_id or None, True, created.lower() == "true"))
+        if success is None or len(success) < processed - failed:
+            success = await self._result_rows(
+                f"{path}/successfulResults/", op, "sf__Created", key_column
+            )
+        failures: list[tuple[str, str, str]] = []
         if failed > 0:
-            path = f"jobs/ingest/{job_id}/failedResults/"
-            for sf_id, message, key in await self._columns(path, op, "sf__Error", key_column):
-                error = parse_bulk_error(message)
-                place(key, SaveResult(sf_id or None, False, errors=(error,)))
-        missing = sum(1 for r in results if r is None)
+            failures = await self._result_rows(
+                f"{path}/failedResults/", op, "sf__Error", key_column
+            )
+        results = self._place(rows, key_index, success or [], failures)
+        missing = results.count(None)
         if missing:
-            unprocessed = await self._results(f"jobs/ingest/{job_id}/unprocessedrecords/", op)
+            unprocessed = await self._results(f"{path}/unprocessedrecords/", op)
             logger.warning(
                 "%s: job %s left %d row(s) without a result (%d listed as unprocessed)",
                 op,
-                job_id,
+                job["id"],
                 missing,
                 len(unprocessed),
             )
+        return results
+
+    @staticmethod
+    def _place(
+        rows: Sequence[Sequence[str]],
+        key_index: int,
+        success: list[tuple[str, str, str]],
+        failures: list[tuple[str, str, str]],
+    ) -> list[SaveResult | None]:
+        """One result per uploaded row from the result files' ``(sf__Id, cell, key)`` rows."""
+        take = _RowsByKey([cells[key_index] for cells in rows]).taker
+        results: list[SaveResult | None] = [None] * len(rows)
+        for sf_id, created, key in success:
+            i = take(key, None)
+            if i is not None:
+                results[i] = SaveResult(sf_id or None, True, created.lower() == "true")
+        for sf_id, message, key in failures:
+            i = take(key, None)
+            if i is not None:
+                error = parse_bulk_error(message)
+                results[i] = SaveResult(sf_id or None, False, errors=(error,))
         return results
 
     async def query(
@@ -211,55 +339,71 @@ class BulkApi:
         response = await self.client.send("GET", path, operation=op, headers=_CSV_HEADERS)
         return read_csv(response.text)
 
-    async def _columns(
-        self, path: str, op: str, column: str, key_column: str
-    ) -> list[tuple[str, str, str]]:
+    @overload
+    async def _result_rows(
+        self, path: str, op: str, column: str, key_column: str, *, early: Literal[False] = ...
+    ) -> list[tuple[str, str, str]]: ...
+
+    @overload
+    async def _result_rows(
+        self, path: str, op: str, column: str, key_column: str, *, early: bool
+    ) -> list[tuple[str, str, str]] | None: ...
+
+    async def _result_rows(
+        self, path: str, op: str, column: str, key_column: str, *, early: bool = False
+    ) -> list[tuple[str, str, str]] | None:
         """``(sf__Id, column, key)`` of each row of a result file.
 
         Only three cells per row are kept (not a dict of every uploaded column), so reading
-        the results of a large job costs little memory.
+        the results of a large job costs little memory. ``early``: the job may still be
+        running; ``None`` when Salesforce says its results are not ready yet.
         """
-        response = await self.client.send("GET", path, operation=op, headers=_CSV_HEADERS)
-        reader = csv.reader(io.StringIO(response.text))
-        header = next(reader, None)
-        if header is None:
-            return []
-        where = {name: i for i, name in enumerate(header)}
-        wanted = [where.get(name) for name in ("sf__Id", column, key_column)]
-        width = max((i for i in wanted if i is not None), default=-1)
-        return [
-            (
-                cells[wanted[0]] if wanted[0] is not None else "",
-                cells[wanted[1]] if wanted[1] is not None else "",
-                cells[wanted[2]] if wanted[2] is not None else "",
-            )
-            for cells in reader
-            if len(cells) > width
-        ]
+        if early:
+            response = await self.client.job_result(path, operation=op, headers=_CSV_HEADERS)
+            if response is None:
+                return None
+        else:
+            response = await self.client.send("GET", path, operation=op, headers=_CSV_HEADERS)
+        return _three_columns(response.text, ("sf__Id", column, key_column))
 
-    async def _wait(self, path: str, op: str, *, rows: int | None = None) -> dict[str, Any]:
+    def _projected(self, rows: int, margin: float = _MARGIN) -> float:
+        """The wait until a job of ``rows`` rows should be done, by the known time per row."""
+        floor = self.settings.bulk_poll_interval
+        per_row = self._seconds_per_row or 0.0
+        return min(max(floor, rows * per_row * margin), self.settings.bulk_timeout)
+
+    async def _wait(
+        self,
+        path: str,
+        op: str,
+        *,
+        rows: int | None = None,
+        clock: _Clock | None = None,
+        delay: float | None = None,
+    ) -> dict[str, Any]:
         """Poll a job until it reaches a final state, spending as few polls as it can.
 
         Args:
             path: the job's resource.
             op: the operation, for errors.
             rows: rows uploaded (ingest jobs), to size the waits.
+            clock: the job's clock, when some of its time was already spent.
+            delay: the wait before the first poll (default: projected from the time per row
+                for an ingest job, else ``bulk_poll_interval``).
         """
-        floor = self.settings.bulk_poll_interval
-        delay = floor
-        if rows and self._seconds_per_row:
-            delay = max(floor, rows * self._seconds_per_row * _MARGIN)
-        started = time.monotonic()
-        waited = 0.0  # counted from the sleeps asked for, so a fake clock works in tests
+        clock = clock or _Clock(self.client.sleep)
+        if delay is None:
+            delay = self.settings.bulk_poll_interval
+            if rows and self._seconds_per_row:
+                delay = self._projected(rows)
         while True:
-            await self.client.sleep(delay)
-            waited += delay
+            await clock.pause(delay)
             info = dict(await self.client.call("GET", path, operation=op))
             state = info.get("state")
-            elapsed = max(waited, time.monotonic() - started)
+            elapsed = clock.elapsed
             if state == "JobComplete":
                 if rows:
-                    self._learn(info, rows, elapsed)
+                    self._learn(info, rows, clock)
                 return info
             if state == "Failed":
                 raise Fatal(
@@ -271,7 +415,7 @@ class BulkApi:
                 raise Retriable(
                     f"job {info.get('id')} was aborted", system="salesforce", operation=op
                 )
-            if waited >= self.settings.bulk_timeout:
+            if clock.waited >= self.settings.bulk_timeout:
                 raise Retriable(
                     f"job {info.get('id')} still {state} after {self.settings.bulk_timeout:.0f}s",
                     system="salesforce",
@@ -284,20 +428,60 @@ class BulkApi:
     ) -> float:
         """How long to wait before the next poll of a job still running."""
         floor = self.settings.bulk_poll_interval
-        try:
-            processed = int(info.get("numberRecordsProcessed") or 0)
-        except (TypeError, ValueError):
-            processed = 0
+        processed = _count(info, "numberRecordsProcessed")
         if rows and 0 < processed < rows and elapsed > 0:
             remaining = (rows - processed) * elapsed / processed * _MARGIN
             return min(max(remaining, floor), _MAX_PROJECTED_WAIT)
-        return min(previous * 2, max(_MAX_POLL_INTERVAL, floor))
+        return min(max(previous, floor) * 2, max(_MAX_POLL_INTERVAL, floor))
 
-    def _learn(self, info: Mapping[str, Any], rows: int, elapsed: float) -> None:
-        """Remember the org's time per row (its own processing time when it reports one)."""
+    def _learn(self, info: Mapping[str, Any], rows: int, clock: _Clock) -> None:
+        """Remember the org's time per row, from close to done, by the org's own figures.
+
+        The org's clock says when the job was closed and when it ended (its
+        ``systemModstamp`` at both), queueing included; its ``totalProcessingTime`` counts the
+        processing alone. The longer of the two is taken, unless it exceeds the time this
+        process saw pass (a clock of coarse precision): then that time is.
+        """
         try:
             busy = float(info.get("totalProcessingTime") or 0) / 1000
         except (TypeError, ValueError):
             busy = 0.0
-        seconds = busy if 0 < busy <= elapsed else elapsed
-        self._seconds_per_row = seconds / rows
+        measured = max(busy, _seconds_between(clock.closed_at, info.get("systemModstamp")))
+        elapsed = clock.elapsed
+        seconds = measured if 0 < measured <= elapsed else elapsed
+        if seconds > 0:
+            self._seconds_per_row = seconds / rows
+
+
+def _seconds_between(start: str | None, end: Any) -> float:
+    """Seconds between two Salesforce timestamps; 0 when either is missing or unreadable."""
+    if not start or not isinstance(end, str) or not end:
+        return 0.0
+    try:
+        return (parse_datetime(end) - parse_datetime(start)).total_seconds()
+    except ValueError:
+        return 0.0
+
+
+def _three_columns(text: str, names: tuple[str, str, str]) -> list[tuple[str, str, str]]:
+    """The cells of three named columns of a CSV (``""`` for a column it lacks)."""
+    reader = csv.reader(io.StringIO(text))
+    header = next(reader, None)
+    if header is None:
+        return []
+    where = {name: i for i, name in enumerate(header)}
+    wanted = [where.get(name) for name in names]
+    found = [i for i in wanted if i is not None]
+    width = max(found, default=-1)
+    if len(found) == len(wanted):
+        pick = itemgetter(*found)
+        return [pick(cells) for cells in reader if len(cells) > width]
+    return [
+        (
+            cells[wanted[0]] if wanted[0] is not None else "",
+            cells[wanted[1]] if wanted[1] is not None else "",
+            cells[wanted[2]] if wanted[2] is not None else "",
+        )
+        for cells in reader
+        if len(cells) > width
+    ]

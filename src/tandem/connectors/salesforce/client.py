@@ -23,7 +23,9 @@ import httpx
 
 from tandem.connectors.http import (
     Body,
+    ErrorDetail,
     HttpTransport,
+    ResolutionRule,
     RetryPolicy,
     SecretFilter,
     Sleep,
@@ -53,6 +55,20 @@ logger = logging.getLogger(__name__)
 
 COLLECTION_LIMIT = 200
 """Records per sObject Collections call."""
+
+_NOT_READY = ("JOB_NOT_COMPLETE", "INVALIDJOBSTATE")
+_NOT_READY_RULES = (
+    ResolutionRule("fatal", "job not complete", status=412),
+    *(ResolutionRule("fatal", "job not complete", status_class=4, code=c) for c in _NOT_READY),
+)
+
+
+def _not_ready_error(response: httpx.Response) -> ErrorDetail:
+    """:func:`parse_error`, reading any 412 as ``JOB_NOT_COMPLETE``."""
+    detail = parse_error(response)
+    if response.status_code == 412 and detail.code not in _NOT_READY:
+        return ErrorDetail(_NOT_READY[0], detail.message, detail.fields)
+    return detail
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +238,30 @@ class SalesforceClient:
     async def call(self, method: str, path: str, *, operation: str, **kwargs: Any) -> Any:
         """:meth:`send`, returning the parsed JSON body (``None`` when empty)."""
         return _loads(await self.send(method, path, operation=operation, **kwargs))
+
+    async def job_result(
+        self, path: str, *, operation: str, headers: Mapping[str, str] | None = None
+    ) -> httpx.Response | None:
+        """GET a Bulk job's result file; ``None`` while the job is still being processed.
+
+        Salesforce answers ``412 JOB_NOT_COMPLETE`` (or a 4xx ``INVALIDJOBSTATE``) before the
+        job ended. Asking that early is deliberate (the answer doubles as a poll), so it is
+        neither retried nor logged; it costs one API call like any other answer.
+        """
+        await self.auth.headers()
+        try:
+            return await self.transport.request(
+                "GET",
+                self.url(path),
+                operation=operation,
+                headers=headers,
+                rules=_NOT_READY_RULES + self.transport.rules,
+                parse_error=_not_ready_error,
+            )
+        except Fatal as exc:
+            if exc.code in _NOT_READY:
+                return None
+            raise
 
     # --- query -----------------------------------------------------------------------------
 

@@ -8,6 +8,11 @@
   external ID, update by Id, delete by Id. An action group above ``bulk_threshold`` ops goes
   through a Bulk API 2.0 ingest job. Per-record failures come back as outcomes naming record,
   field and value; transient ones are retried for just those records.
+* Calls are the scarce resource: ``open`` makes none (the quota governor learns the org's usage
+  from the ``Sforce-Limit-Info`` header of the first answer), a description saved by an earlier
+  run can stand in for a describe (:meth:`SalesforceConnector.prime_schema`), and the org's
+  Bulk time per row can be kept across processes (:attr:`SalesforceConnector.bulk_rate`,
+  :meth:`~SalesforceConnector.learned` / :meth:`~SalesforceConnector.recall`).
 """
 
 from __future__ import annotations
@@ -40,7 +45,8 @@ from tandem.connectors.salesforce.describe import diff_schemas, to_schema
 from tandem.connectors.salesforce.errors import record_action
 from tandem.connectors.salesforce.records import (
     MODSTAMP,
-    build_record,
+    RecordBuilder,
+    csv_table,
     flatten,
     group_by_action,
     outcome,
@@ -55,7 +61,6 @@ from tandem.connectors.salesforce.soql import (
     in_condition,
     quote,
 )
-from tandem.connectors.salesforce.values import csv_text
 from tandem.errors import ConfigError, Fatal, RecordRejected
 
 __all__ = ["SalesforceConnector"]
@@ -63,6 +68,7 @@ __all__ = ["SalesforceConnector"]
 logger = logging.getLogger(__name__)
 
 _STOP_CODES = ("REQUEST_LIMIT_EXCEEDED", "QUOTA_RESERVE", "INVALID_SESSION_ID")
+_BULK_RATE = "bulk_seconds_per_row"
 _GET_DELETED_REACH = timedelta(days=15)
 
 
@@ -105,6 +111,7 @@ class SalesforceConnector:
         self.bulk = BulkApi(self.client)
         self.clock = clock
         self._schemas: dict[str, EntitySchema] = {}
+        self._builders: dict[str, RecordBuilder] = {}
         self._closed = False
 
     @property
@@ -112,13 +119,54 @@ class SalesforceConnector:
         """API calls this connector made (token calls excluded; they are not API calls)."""
         return self.client.governor.calls_made
 
+    @property
+    def bulk_rate(self) -> float | None:
+        """The org's Bulk ingest time per row in seconds, ``None`` until known.
+
+        Learned from every ingest job whose end this connector saw; set it from a value an
+        earlier process learned (a plain float), so the first job of this one is not polled
+        but asked for its results when it should be done (see :mod:`.bulk`).
+
+        Raises:
+            ValueError: on setting anything but ``None`` or a positive finite number.
+        """
+        return self.bulk.seconds_per_row
+
+    @bulk_rate.setter
+    def bulk_rate(self, value: float | None) -> None:
+        self.bulk.seconds_per_row = value
+
+    def learned(self) -> dict[str, float]:
+        """What this connector learned about the org (:class:`~tandem.connectors.base.Learner`).
+
+        ``bulk_seconds_per_row``: :attr:`bulk_rate`, once known.
+        """
+        rate = self.bulk_rate
+        return {} if rate is None else {_BULK_RATE: rate}
+
+    def recall(self, values: Mapping[str, float]) -> None:
+        """Take what an earlier process learned (see :meth:`learned`).
+
+        Unknown names and unusable numbers (not positive, not finite) are ignored.
+        """
+        rate = values.get(_BULK_RATE)
+        if rate is not None:
+            try:
+                self.bulk_rate = rate
+            except (TypeError, ValueError):
+                logger.debug("salesforce: ignoring a remembered Bulk rate of %r", rate)
+
     # --- lifecycle -------------------------------------------------------------------------
 
     async def open(self) -> None:
-        """Authenticate and read the org's API limits into the quota governor."""
+        """Authenticate; no API call.
+
+        The quota governor has no figures until the first answer's ``Sforce-Limit-Info``
+        header; until then it lets calls through. ``client.limits()`` reads them on demand.
+        """
         self._schemas.clear()
+        self._builders.clear()
         await self.client.login()
-        await self.client.limits()
 
     async def close(self) -> None:
         """Close the HTTP connections; safe to call twice."""
@@ -146,6 +194,18 @@ class SalesforceConnector:
             schema = to_schema(await self.client.describe(binding.source))
             self._schemas[binding.source] = schema
         return schema
+
+    def prime_schema(self, binding: EntityBinding, schema: EntitySchema) -> None:
+        """Use a description saved by an earlier run as ``binding.source``'s for this run.
+
+        The optional :class:`~tandem.connectors.base.SchemaCache` part of the contract: it
+        spares the describe call. The binding's names are checked as :meth:`describe` does.
+
+        Raises:
+            ConfigError: a name of the binding is not a SOQL identifier.
+        """
+        _check_names(binding)
+        self._schemas[binding.source] = schema
 
     async def schema_drift(self, binding: EntityBinding, previous: EntitySchema) -> list[str]:
         """Describe again and list what changed since ``previous`` (flow fields first)."""
@@ -322,24 +382,34 @@ class SalesforceConnector:
         """
         schema = await self.describe(binding)
         self._check_binding(binding, schema, ops)
+        builder = self._builder(binding, schema)
         outcomes: list[WriteOutcome | None] = [None] * len(ops)
         for action, indexes in group_by_action(ops).items():
             operation = f"{action} {binding.source}"
             ready: list[tuple[int, dict[str, Any]]] = []
+            build = builder.build
             for i in indexes:
                 try:
-                    ready.append((i, build_record(ops[i], binding, schema, operation)))
+                    ready.append((i, build(ops[i], operation)))
                 except RecordRejected as exc:
                     outcomes[i] = WriteOutcome(ops[i].ref, False, error=exc)
             if not ready:
                 continue
             if len(ready) > self.settings.bulk_threshold:
-                results = await self._bulk_write(binding, action, ready)
+                results = await self._bulk_write(binding, action, ready, builder.relations)
             else:
                 results = await self._collections_write(binding, action, [r for _, r in ready])
             for (i, _), result in zip(ready, results, strict=True):
                 outcomes[i] = outcome(ops[i], result, binding, operation)
         return [o for o in outcomes if o is not None]
+
+    def _builder(self, binding: EntityBinding, schema: EntitySchema) -> RecordBuilder:
+        """The record builder of ``binding`` against ``schema``, kept while both stay."""
+        builder = self._builders.get(binding.source)
+        if builder is None or builder.schema is not schema or builder.binding != binding:
+            builder = RecordBuilder(binding, schema)
+            self._builders[binding.source] = builder
+        return builder
 
     def _check_binding(
         self, binding: EntityBinding, schema: EntitySchema, ops: Sequence[WriteOp]
@@ -374,15 +444,19 @@ class SalesforceConnector:
         return await self.client.delete([str(r["Id"]) for r in records], sobject=obj)
 
     async def _bulk_write(
-        self, binding: EntityBinding, action: str, ready: list[tuple[int, dict[str, Any]]]
+        self,
+        binding: EntityBinding,
+        action: str,
+        ready: list[tuple[int, dict[str, Any]]],
+        relations: set[str],
     ) -> list[SaveResult]:
+        """One Bulk ingest job for ``ready`` (``relations``: the lookups records may nest)."""
         key = binding.external_id if action == "upsert" else "Id"
         assert key is not None
-        flat = [flatten(record) for _, record in ready]
-        columns = [key]
-        for record in flat:
-            columns.extend(c for c in record if c not in columns)
-        rows = [[csv_text(record[c]) if c in record else "" for c in columns] for record in flat]
+        records = [record for _, record in ready]
+        if relations:
+            records = [r if relations.isdisjoint(r) else flatten(r) for r in records]
+        columns, rows = csv_table(records, key)
         operation: IngestOperation = (
             "upsert" if action == "upsert" else ("update" if action == "update" else "delete")
         )

@@ -8,21 +8,33 @@ a :class:`SaveResult` becomes a :class:`WriteOutcome` whose error names record, 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import math
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
+from itertools import chain, repeat
 from typing import Any
 
 from tandem.connectors.base import Change, EntityBinding, EntitySchema, FieldInfo, WriteOp
 from tandem.connectors.base import WriteOutcome as Outcome
 from tandem.connectors.salesforce.client import SaveResult
-from tandem.connectors.salesforce.values import from_csv, from_json, parse_datetime, to_wire
+from tandem.connectors.salesforce.values import (
+    csv_cell,
+    from_csv,
+    from_json,
+    parse_datetime,
+    to_wire,
+    wire_datetime,
+)
 from tandem.errors import RecordRejected
 
 __all__ = [
     "MODSTAMP",
+    "RecordBuilder",
     "build_record",
+    "csv_table",
     "data_fields",
+    "field_writer",
     "flatten",
     "outcome",
     "rejection",
@@ -130,49 +142,171 @@ def check_value(info: FieldInfo, value: Any) -> str | None:
     return None
 
 
+Convert = Callable[[Any], Any]
+"""A value to its wire form for one field; raises ``ValueError`` saying why it cannot go in."""
+
+
+def field_writer(info: FieldInfo | None) -> Convert:
+    """:func:`check_value` then :func:`to_wire` for one field, made once per field.
+
+    The value of the type the field usually gets (``str`` for text, ``int`` for a number, ...)
+    takes a short path of a type test and the field's own limits; any other value takes the
+    general one, so the outcome and the message are the same either way.
+    """
+    if info is None:
+        return to_wire
+
+    def general(value: Any) -> Any:
+        problem = check_value(info, value)
+        if problem is not None:
+            raise ValueError(problem)
+        return to_wire(value)
+
+    kind = info.type
+    if kind in _STRINGS:
+        return _string_writer(info, general)
+    if kind == "boolean":
+
+        def flag(value: Any) -> Any:
+            return value if type(value) is bool else general(value)
+
+        return flag
+    if kind in _NUMBERS:
+
+        def number(value: Any) -> Any:
+            given = type(value)
+            if given is int or (given is Decimal and value.is_finite()):
+                return value
+            if given is float and math.isfinite(value):
+                return value
+            return general(value)
+
+        return number
+    if kind == "date":
+
+        def day(value: Any) -> Any:
+            return value.isoformat() if type(value) is date else general(value)
+
+        return day
+    if kind == "datetime":
+
+        def moment(value: Any) -> Any:
+            return wire_datetime(value) if type(value) is datetime else general(value)
+
+        return moment
+
+    def other(value: Any) -> Any:
+        return value if type(value) is str else general(value)
+
+    return other
+
+
+def _string_writer(info: FieldInfo, general: Convert) -> Convert:
+    length = info.length or 0
+    allowed = (
+        frozenset(info.picklist) if info.picklist is not None and info.restricted_picklist else None
+    )
+    multi = info.type == "multipicklist"
+
+    def text(value: Any) -> Any:
+        if type(value) is not str or (length and len(value) > length):
+            return general(value)
+        if allowed is not None and (
+            not allowed.issuperset(value.split(";")) if multi else value not in allowed
+        ):
+            return general(value)
+        return value
+
+    return text
+
+
+class RecordBuilder:
+    """Builds the Salesforce records of one binding against one described schema.
+
+    Each field's check and conversion (:func:`field_writer`) is made once, the first time an
+    op sets that field, and reused for every later op: the per-value work is a dict lookup and
+    a call, not a walk through the field's type.
+
+    Attributes:
+        binding: the entity binding the records are for.
+        schema: the described object the values are checked against.
+        relations: the relationship names of ``Rel.Field`` lookups built so far (their values
+            are nested dicts in a record; :func:`flatten` makes them ``Rel.Field`` columns).
+    """
+
+    def __init__(self, binding: EntityBinding, schema: EntitySchema) -> None:
+        self.binding = binding
+        self.schema = schema
+        self.relations: set[str] = set()
+        self._writers: dict[str, Convert] = {}
+        skip = {"Id", binding.key}
+        self._skip = frozenset(skip)
+        self._skip_upsert = frozenset(
+            skip | ({binding.external_id} if binding.external_id else set())
+        )
+
+    def build(self, op: WriteOp, operation: str) -> dict[str, Any]:
+        """The Salesforce record for one op (values in wire form).
+
+        Raises:
+            RecordRejected: the op lacks its key or match, or a value does not fit its field.
+        """
+        binding = self.binding
+        record: dict[str, Any] = {}
+        action = op.action
+        if action == "upsert":
+            ext = binding.external_id
+            if not op.match or ext is None:
+                raise rejection(
+                    op, operation, "MISSING_MATCH", "upsert without a match value", ext, binding
+                )
+            record[ext] = op.match
+            skip = self._skip_upsert
+        elif not op.key:
+            raise rejection(
+                op, operation, "MISSING_KEY", f"{action} without a record Id", None, binding
+            )
+        else:
+            record["Id"] = op.key
+            skip = self._skip
+        if action == "delete":
+            return record
+        writers = self._writers
+        name = ""
+        try:
+            for name, value in op.values.items():
+                if name in skip:
+                    continue
+                convert = writers.get(name)
+                if convert is None:
+                    convert = self._writer(name)
+                if "." in name:
+                    # ``Account.ERP_Id__c``: set the lookup by the parent's external ID.
+                    relation, _, target = name.partition(".")
+                    record.setdefault(relation, {})[target] = convert(value)
+                else:
+                    record[name] = convert(value)
+        except ValueError as exc:
+            raise rejection(op, operation, "INVALID_VALUE", str(exc), name, binding) from None
+        return record
+
+    def _writer(self, name: str) -> Convert:
+        convert = field_writer(self.schema.fields.get(name))
+        self._writers[name] = convert
+        if "." in name:
+            self.relations.add(name.partition(".")[0])
+        return convert
+
+
 def build_record(
     op: WriteOp, binding: EntityBinding, schema: EntitySchema, operation: str
 ) -> dict[str, Any]:
-    """The Salesforce record for one op (values in wire form).
+    """The Salesforce record for one op (values in wire form); see :class:`RecordBuilder`.
 
     Raises:
         RecordRejected: the op lacks its key or match, or a value does not fit its field.
     """
-    record: dict[str, Any] = {}
-    if op.action == "upsert":
-        ext = binding.external_id
-        if not op.match or ext is None:
-            raise rejection(
-                op, operation, "MISSING_MATCH", "upsert without a match value", ext, binding
-            )
-        record[ext] = op.match
-    elif not op.key:
-        raise rejection(
-            op, operation, "MISSING_KEY", f"{op.action} without a record Id", None, binding
-        )
-    else:
-        record["Id"] = op.key
-    if op.action == "delete":
-        return record
-    for name, value in op.values.items():
-        if name in ("Id", binding.key) or (op.action == "upsert" and name == binding.external_id):
-            continue
-        info = schema.fields.get(name)
-        problem = check_value(info, value) if info is not None else None
-        if problem is None:
-            try:
-                wire = to_wire(value)
-            except ValueError as exc:
-                problem = str(exc)
-        if problem is not None:
-            raise rejection(op, operation, "INVALID_VALUE", problem, name, binding)
-        if "." in name:
-            # ``Account.ERP_Id__c``: set the lookup by the parent's external ID.
-            relation, _, target = name.partition(".")
-            record.setdefault(relation, {})[target] = wire
-        else:
-            record[name] = wire
-    return record
+    return RecordBuilder(binding, schema).build(op, operation)
 
 
 def flatten(record: Mapping[str, Any]) -> dict[str, Any]:
@@ -184,6 +318,28 @@ def flatten(record: Mapping[str, Any]) -> dict[str, Any]:
         else:
             flat[name] = value
     return flat
+
+
+_ABSENT: Any = object()
+
+
+def _cell(value: Any) -> str:
+    return "" if value is _ABSENT else csv_cell(value)
+
+
+def csv_table(records: Sequence[Mapping[str, Any]], key: str) -> tuple[list[str], list[list[str]]]:
+    """Flat records (see :func:`flatten`) as a Bulk CSV: the header, ``key`` first, and rows.
+
+    Columns come in order of first appearance. A column a record lacks is an empty cell (the
+    field is left as it is); ``None`` is ``#N/A`` (the field is emptied).
+    """
+    columns = list(dict.fromkeys(chain((key,), chain.from_iterable(records))))
+    absent = repeat(_ABSENT)
+    rows = [
+        [v if type(v) is str else _cell(v) for v in map(record.get, columns, absent)]
+        for record in records
+    ]
+    return columns, rows
 
 
 def outcome(op: WriteOp, result: SaveResult, binding: EntityBinding, operation: str) -> Outcome:

@@ -5,20 +5,30 @@ CSV text become ``datetime`` (aware UTC), ``date``, ``Decimal`` (currency), ``fl
 percent), ``int``, ``bool`` or ``str`` according to the described field type.
 
 Writing: Python values become Salesforce JSON: datetimes as ``2024-05-01T10:00:00.000+0000``,
-dates as ``YYYY-MM-DD``, ``Decimal`` as an exact JSON number (:func:`dumps`), or CSV text for Bulk.
+dates as ``YYYY-MM-DD``, ``Decimal`` as an exact JSON number (:func:`dumps`), or CSV text for Bulk
+(:func:`csv_text` from a Python value, :func:`csv_cell` from a value already in wire form).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from tandem.connectors.base import FieldInfo
 
-__all__ = ["csv_text", "dumps", "from_csv", "from_json", "parse_datetime", "to_wire"]
+__all__ = [
+    "csv_cell",
+    "csv_text",
+    "dumps",
+    "from_csv",
+    "from_json",
+    "parse_datetime",
+    "to_wire",
+    "wire_datetime",
+]
 
 
 def parse_datetime(text: str) -> datetime:
@@ -34,7 +44,8 @@ def parse_datetime(text: str) -> datetime:
     return parsed.astimezone(UTC)
 
 
-def _wire_datetime(value: datetime) -> str:
+def wire_datetime(value: datetime) -> str:
+    """A datetime in Salesforce's wire form, ``2024-05-01T10:00:00.000+0000`` (UTC)."""
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     value = value.astimezone(UTC)
@@ -103,7 +114,7 @@ def to_wire(value: Any) -> Any:
             raise ValueError(f"not a finite number: {value}")
         return value
     if isinstance(value, datetime):
-        return _wire_datetime(value)
+        return wire_datetime(value)
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, list | tuple):  # a multi-select picklist
@@ -121,6 +132,35 @@ def csv_text(value: Any) -> str:
     if isinstance(wire, Decimal):
         return format(wire, "f")
     return str(wire)
+
+
+def _bool_cell(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def _decimal_cell(value: Decimal) -> str:
+    return format(value, "f")
+
+
+_CELLS: dict[type, Callable[[Any], str]] = {
+    str: str,
+    int: str,
+    float: repr,
+    bool: _bool_cell,
+    Decimal: _decimal_cell,
+}
+
+
+def csv_cell(wire: Any) -> str:
+    """A value already in wire form (see :func:`to_wire`) as a Bulk CSV cell.
+
+    The same text as :func:`csv_text`, found by one lookup on the exact type instead of a chain
+    of ``isinstance`` tests: this runs once per cell of every Bulk upload.
+    """
+    if wire is None:
+        return "#N/A"
+    cell = _CELLS.get(type(wire))
+    return cell(wire) if cell is not None else csv_text(wire)
 
 
 def dumps(value: Any) -> str:
