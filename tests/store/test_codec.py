@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tandem.codec import dumps, loads, stable_hash
+from tandem.codec import dumps, encode_once, loads, stable_hash
 
 aware = st.datetimes(
     min_value=datetime(1, 1, 2),
@@ -180,3 +180,45 @@ def test_hash_of_decimal_ignores_trailing_zeros(value: Decimal, zeros: int) -> N
     padded = Decimal((sign, (*digits, *([0] * zeros)), exponent - zeros))
     assert padded == value
     assert stable_hash(padded) == stable_hash(value)
+
+
+@given(st.dictionaries(st.text(max_size=8), scalars, max_size=8))
+def test_a_flat_dict_gets_the_text_of_the_general_path(mapping: dict[str, Any]) -> None:
+    # Inside a list the dict takes the general path: same text either way.
+    assert dumps(mapping) == dumps([mapping])[1:-1]
+
+
+@given(values)
+def test_any_dict_gets_the_text_of_the_general_path(value: Any) -> None:
+    mapping = {"v": value, "$w": value, "x": [value]}
+    assert dumps(mapping) == dumps([mapping])[1:-1]
+    assert loads(dumps(mapping)) == loads(dumps([mapping]))[0]
+
+
+@pytest.mark.parametrize(
+    ("value", "error", "words"),
+    [
+        ({"at": datetime(2024, 5, 1, 10)}, ValueError, "naive datetime 2024-05-01T10:00:00"),
+        ({"x": float("inf")}, ValueError, "non-finite"),
+        ({"s": {1}}, TypeError, "type set"),
+        ({"a": 1, 2: "b"}, TypeError, "keys must be str"),
+    ],
+)
+def test_refused_values_in_a_dict_are_named(value: Any, error: type[Exception], words: str) -> None:
+    with pytest.raises(error, match=words):
+        dumps(value)
+
+
+def test_encode_once_reuses_the_text_of_the_same_dict() -> None:
+    shared = {"name": "Acme", "limit": Decimal("10.50")}
+    twin = dict(shared)
+    with encode_once():
+        first = dumps(shared)
+        assert dumps(shared) is first
+        twin["name"] = "Other"  # an equal-looking dict is its own value
+        assert loads(dumps(twin)) == {"name": "Other", "limit": Decimal("10.50")}
+        with encode_once():  # a nested block shares the outer memory
+            assert dumps(shared) is first
+        assert dumps([shared]) == f"[{first}]"  # only top-level dicts are remembered
+    shared["name"] = "Changed"  # after the block every call encodes again
+    assert loads(dumps(shared))["name"] == "Changed"

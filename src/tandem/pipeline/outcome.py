@@ -6,12 +6,14 @@ commit, so a rule never acts on a write that was rolled back.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from datetime import UTC, datetime
 from typing import Any
 
+from tandem import codec
 from tandem.config import Side, other
 from tandem.connectors.base import Cursor, WriteOp, WriteOutcome
 from tandem.pipeline.context import EntityContext
@@ -22,7 +24,7 @@ from tandem.pipeline.events import (
     RecordDeadLettered,
     RecordSynced,
 )
-from tandem.pipeline.plan import Intent, RecordPlan, SourceRecord
+from tandem.pipeline.plan import FieldConflict, Intent, RecordPlan, SourceRecord
 from tandem.pipeline.report import PassReport, PlannedChange
 from tandem.store import AuditEntry, StateStore, SyncedState
 
@@ -71,107 +73,36 @@ class BatchCommitter:
         cursor: Cursor | None,
         new_links: Mapping[str, str],
     ) -> None:
-        target = other(source)
-        now = datetime.now(UTC)
-        states: list[SyncedState] = []
-        audits: list[AuditEntry] = []
-        succeeded: list[str] = []
-        links: list[tuple[str, str]] = []
-        relinks: list[tuple[str, str]] = []
+        entity = ctx.name
+        writes = _collect(self.flow, entity, source, plans, new_links, datetime.now(UTC))
         with self.store.transaction():
-            for pending in plans:
-                plan, record = pending.plan, pending.record
-                if pending.failed:
-                    continue
-                target_key = plan.partner
-                if pending.outcome is not None and pending.outcome.key:
-                    target_key = pending.outcome.key
-                linked_now = record.key in new_links
-                if plan.noop and plan.partner is not None and not plan.deleted and not linked_now:
-                    self.report.add(ctx.name, source, "unchanged")
-                    continue
-                if target_key is not None:
-                    link = (record.key, target_key) if source == "erp" else (target_key, record.key)
-                    # A record brought back after its partner was deleted gets a new partner.
-                    if plan.partner is not None and target_key != plan.partner:
-                        relinks.append(link)
-                    elif plan.partner is None or linked_now:
-                        links.append(link)
-                        self.report.add(ctx.name, source, "linked")
-                erp_key, crm_key = pair(source, record.key, target_key)
-                states.append(
-                    SyncedState(
-                        entity=ctx.name,
-                        erp_key=erp_key,
-                        crm_key=crm_key,
-                        values=dict(plan.values),
-                        erp_modified=record.modified_at if source == "erp" else None,
-                        crm_modified=record.modified_at if source == "crm" else None,
-                        deleted=plan.deleted,
-                    )
+            for counter, n in writes.counts.items():
+                self.report.add(entity, source, counter, n)
+            for erp_key, crm_key, conflict in writes.conflicts:
+                self.store.add_conflict(
+                    flow=self.flow,
+                    entity=entity,
+                    erp_key=erp_key or "",
+                    crm_key=crm_key,
+                    field=conflict.field,
+                    base_value=conflict.base,
+                    erp_value=conflict.erp_value,
+                    crm_value=conflict.crm_value,
                 )
-                succeeded.append(record.key)
-                cause = f"{source}:{ctx.name}:{record.key}@{record.modified_at.isoformat()}"
-                if plan.target is not None:
-                    counter = counter_of(plan.target, pending.outcome)
-                    self.report.add(ctx.name, source, counter)
-                    audits.append(
-                        AuditEntry(
-                            flow=self.flow,
-                            entity=ctx.name,
-                            target=target,
-                            record_key=target_key or "",
-                            action=counter.removesuffix("d"),
-                            before=_before(pending.base, plan.target),
-                            after=dict(plan.target.values) if plan.target.values else None,
-                            cause=cause,
-                            at=now,
-                        )
-                    )
-                if plan.revert is not None or pending.source_values:
-                    if plan.revert is not None:
-                        self.report.add(ctx.name, source, "reverted")
-                    audits.append(
-                        AuditEntry(
-                            flow=self.flow,
-                            entity=ctx.name,
-                            target=source,
-                            record_key=record.key,
-                            action="revert" if plan.revert is not None else "link",
-                            before=(
-                                {k: record.values.get(k) for k in plan.revert.values}
-                                if plan.revert is not None
-                                else None
-                            ),
-                            after=dict(pending.source_values),
-                            cause=cause,
-                            at=now,
-                        )
-                    )
-                for conflict in plan.conflicts:
-                    self.store.add_conflict(
-                        flow=self.flow,
-                        entity=ctx.name,
-                        erp_key=erp_key or "",
-                        crm_key=crm_key,
-                        field=conflict.field,
-                        base_value=conflict.base,
-                        erp_value=conflict.erp_value,
-                        crm_value=conflict.crm_value,
-                    )
-                    self.report.add(ctx.name, source, "conflicts")
-            if links:
-                self.store.link_many(ctx.name, links)
-            if relinks:
-                self.store.link_many(ctx.name, relinks, replace=True)
-            if states:
-                self.store.save_synced(states)
-            if audits:
-                self.store.audit(audits)
+            if writes.links:
+                self.store.link_many(entity, writes.links)
+            if writes.relinks:
+                self.store.link_many(entity, writes.relinks, replace=True)
+            # A created record's state and audit entry share one dict: encode it once.
+            with codec.encode_once():
+                if writes.states:
+                    self.store.save_synced(writes.states)
+                if writes.audits:
+                    self.store.audit(writes.audits)
             for note in dead:
                 self.store.add_dead_letter(
                     flow=self.flow,
-                    entity=ctx.name,
+                    entity=entity,
                     side=note.side,
                     record_key=note.key,
                     message=note.message,
@@ -180,15 +111,15 @@ class BatchCommitter:
                     code=note.code,
                     payload=dict(note.payload),
                 )
-            self.report.add(ctx.name, source, "dead_lettered", len(dead))
+            self.report.add(entity, source, "dead_lettered", len(dead))
             # A write-back that failed leaves its letter open although the record's state is
             # committed: the target has the record, the source lacks the target's key.
             still_dead = {note.key for note in dead}
-            resolved = [key for key in succeeded if key not in still_dead]
+            resolved = [key for key in writes.succeeded if key not in still_dead]
             if resolved:
-                self.store.resolve_dead_letters(self.flow, ctx.name, source, resolved)
+                self.store.resolve_dead_letters(self.flow, entity, source, resolved)
             if cursor is not None:
-                self.store.set_cursor(self.flow, ctx.name, source, cursor)
+                self.store.set_cursor(self.flow, entity, source, cursor)
 
     async def publish(
         self,
@@ -281,6 +212,119 @@ class BatchCommitter:
                 self.report.add(ctx.name, source, "unchanged")
             self.report.add(ctx.name, source, "conflicts", len(plan.conflicts))
         self.report.add(ctx.name, source, "dead_lettered", len(dead))
+
+
+@dataclass(slots=True)
+class _Writes:
+    """What the commit of one batch writes, gathered before the store is touched."""
+
+    states: list[SyncedState] = dc_field(default_factory=list)
+    audits: list[AuditEntry] = dc_field(default_factory=list)
+    links: list[tuple[str, str]] = dc_field(default_factory=list)
+    relinks: list[tuple[str, str]] = dc_field(default_factory=list)
+    conflicts: list[tuple[str | None, str | None, FieldConflict]] = dc_field(default_factory=list)
+    succeeded: list[str] = dc_field(default_factory=list)
+    counts: Counter[str] = dc_field(default_factory=Counter)
+    """Report counter -> how many, in the order first counted."""
+
+
+def _collect(
+    flow: str,
+    entity: str,
+    source: Side,
+    plans: Sequence[PendingRecord],
+    new_links: Mapping[str, str],
+    now: datetime,
+) -> _Writes:
+    """The links, states, audit entries and conflicts of a batch's records that went through.
+
+    The states and audit entries share the plans' value dicts instead of copying them: the
+    store only encodes them.
+    """
+    target = other(source)
+    cause_prefix = f"{source}:{entity}:"
+    writes = _Writes()
+    for pending in plans:
+        if pending.failed:
+            continue
+        plan, record = pending.plan, pending.record
+        target_key = plan.partner
+        if pending.outcome is not None and pending.outcome.key:
+            target_key = pending.outcome.key
+        linked_now = record.key in new_links
+        if plan.noop and plan.partner is not None and not plan.deleted and not linked_now:
+            writes.counts["unchanged"] += 1
+            continue
+        erp_key, crm_key = pair(source, record.key, target_key)
+        if target_key is not None:
+            link = (record.key, target_key) if source == "erp" else (target_key, record.key)
+            # A record brought back after its partner was deleted gets a new partner.
+            if plan.partner is not None and target_key != plan.partner:
+                writes.relinks.append(link)
+            elif plan.partner is None or linked_now:
+                writes.links.append(link)
+                writes.counts["linked"] += 1
+        modified = record.modified_at
+        writes.states.append(
+            SyncedState(
+                entity,
+                erp_key,
+                crm_key,
+                plan.values,
+                modified if source == "erp" else None,
+                modified if source == "crm" else None,
+                plan.deleted,
+            )
+        )
+        writes.succeeded.append(record.key)
+        cause = f"{cause_prefix}{record.key}@{modified.isoformat()}"
+        intent = plan.target
+        if intent is not None:
+            counter = counter_of(intent, pending.outcome)
+            writes.counts[counter] += 1
+            after = _as_dict(intent.values) if intent.values else None
+            writes.audits.append(
+                AuditEntry(
+                    flow,
+                    entity,
+                    target,
+                    target_key or "",
+                    counter.removesuffix("d"),
+                    _before(pending.base, intent),
+                    after,
+                    cause,
+                    now,
+                )
+            )
+        if plan.revert is not None or pending.source_values:
+            if plan.revert is not None:
+                writes.counts["reverted"] += 1
+                before = {k: record.values.get(k) for k in plan.revert.values}
+            else:
+                before = None
+            action = "revert" if plan.revert is not None else "link"
+            writes.audits.append(
+                AuditEntry(
+                    flow,
+                    entity,
+                    source,
+                    record.key,
+                    action,
+                    before,
+                    dict(pending.source_values),
+                    cause,
+                    now,
+                )
+            )
+        for conflict in plan.conflicts:
+            writes.conflicts.append((erp_key, crm_key, conflict))
+            writes.counts["conflicts"] += 1
+    return writes
+
+
+def _as_dict(values: Mapping[str, Any]) -> dict[str, Any]:
+    """``values`` as a dict, copied only when it is some other mapping."""
+    return values if type(values) is dict else dict(values)
 
 
 def _before(base: Mapping[str, Any] | None, intent: Intent) -> dict[str, Any] | None:

@@ -8,33 +8,48 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from tandem.store._sql import check_side
+from tandem.errors import StoreError
+from tandem.store._sql import check_side, insert_many
 from tandem.store.records import AuditEntry
 from tandem.store.schema import audit as table
+from tandem.store.types import binds
 
 CAUSE_LIMIT = 1000
 
+_COLUMNS = ("flow", "entity", "target", "record_key", "action", "before", "after", "cause", "at")
+
 
 def write(conn: sa.Connection, entries: Sequence[AuditEntry]) -> None:
-    """Append entries in one ``executemany``."""
-    rows: list[dict[str, Any]] = []
-    for entry in entries:
-        check_side(entry.target)
-        rows.append(
-            {
-                "flow": entry.flow,
-                "entity": entry.entity,
-                "target": entry.target,
-                "record_key": entry.record_key,
-                "action": entry.action,
-                "before": entry.before,
-                "after": entry.after,
-                "cause": entry.cause[:CAUSE_LIMIT],
-                "at": entry.at,
-            }
-        )
-    if rows:
-        conn.execute(sa.insert(table), rows)
+    """Append entries in one batched insert; nothing is written if one cannot be stored."""
+    bind = binds(conn.dialect)
+    json, instant = bind.json, bind.instant
+    values: list[Any] = []
+    at: datetime | None = None
+    bound: Any = None
+    try:
+        for entry in entries:
+            check_side(entry.target)
+            if entry.at is not at:  # the entries of one batch share their instant: bind it once
+                at, bound = entry.at, instant(entry.at)
+            values.extend(
+                (
+                    entry.flow,
+                    entry.entity,
+                    entry.target,
+                    entry.record_key,
+                    entry.action,
+                    json(entry.before),
+                    json(entry.after),
+                    entry.cause[:CAUSE_LIMIT],
+                    bound,
+                )
+            )
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise StoreError(
+            f"audit entry of {entry.entity} record {entry.record_key!r} in {entry.target}: "
+            f"cannot store it: {exc}"
+        ) from exc
+    insert_many(conn, table, _COLUMNS, values)
 
 
 def read(

@@ -10,9 +10,10 @@ import sqlalchemy as sa
 
 from tandem import codec
 from tandem.errors import StoreError
-from tandem.store._sql import check_side, chunks, unique, upsert
+from tandem.store._sql import check_side, chunks, insert_many, select_in, unique
 from tandem.store.records import Side, SyncedState
 from tandem.store.schema import synced
+from tandem.store.types import binds
 
 _COLUMNS = ("erp_key", "crm_key", "state", "erp_modified", "crm_modified", "deleted", "updated_at")
 
@@ -60,17 +61,14 @@ def page(
     return [_state(row) for row in rows], (rows[-1].id if rows else after_id)
 
 
-def _by(
-    conn: sa.Connection, entity: str, column: sa.Column[Any], keys: list[str]
-) -> dict[str, Any]:
-    found: dict[str, Any] = {}
-    for part in chunks(keys):
-        query = sa.select(synced.c.id, synced.c.erp_key, synced.c.crm_key).where(
-            synced.c.entity == entity, column.in_(part)
-        )
-        for row in conn.execute(query):
-            found[row.erp_key if column is synced.c.erp_key else row.crm_key] = row
-    return found
+def _by(conn: sa.Connection, entity: str, side: Side, keys: list[str]) -> dict[str, Any]:
+    """The ids and keys of the rows holding ``keys`` on ``side``, by that key."""
+    rows = select_in(conn, synced, _KEYS, {"entity": entity}, f"{side}_key", keys)
+    at = _KEYS.index(f"{side}_key")
+    return {row[at]: row for row in rows}
+
+
+_KEYS = ("id", "erp_key", "crm_key")
 
 
 def _latest(states: Sequence[SyncedState]) -> list[SyncedState]:
@@ -90,19 +88,90 @@ def _latest(states: Sequence[SyncedState]) -> list[SyncedState]:
 
 
 def save(conn: sa.Connection, entity: str, states: Sequence[SyncedState], now: datetime) -> None:
-    """Upsert the states of one entity (see :meth:`tandem.store.StateStore.save_synced`)."""
+    """Upsert the states of one entity (see :meth:`tandem.store.StateStore.save_synced`).
+
+    Every state is bound for the driver (its values encoded) before anything is written,
+    so a value that cannot be stored leaves the store untouched and is named with its
+    record and field.
+    """
     latest = _latest(states)
-    by_erp = _by(conn, entity, synced.c.erp_key, [s.erp_key for s in latest if s.erp_key])
+    found, drop, detach = _match(conn, entity, latest)
+    bind = binds(conn.dialect)
+    instant, flag, updated_at = bind.instant, bind.flag, bind.instant(now)
+    rekeyed: list[dict[str, Any]] = []
+    # New rows and rows whose keys stay, bound for the driver: one batched native upsert
+    # on their ERP key, one on their CRM key for the rows without an ERP key.
+    upserts: dict[bool, list[Any]] = {True: [], False: []}
+    try:
+        for state, row in zip(latest, found, strict=True):
+            erp_key, crm_key = state.erp_key, state.crm_key
+            encoded = codec.dumps(state.values)
+            if row is not None:
+                erp_key = erp_key or row.erp_key
+                crm_key = crm_key or (None if row.id in detach else row.crm_key)
+                if (row.erp_key, row.crm_key) != (erp_key, crm_key):
+                    rekeyed.append(
+                        {
+                            "row_id": row.id,
+                            "erp_key": erp_key,
+                            "crm_key": crm_key,
+                            "encoded": encoded,
+                            "erp_modified": state.erp_modified,
+                            "crm_modified": state.crm_modified,
+                            "deleted": state.deleted,
+                            "updated_at": now,
+                        }
+                    )
+                    continue
+            upserts[erp_key is not None].extend(
+                (
+                    entity,
+                    erp_key,
+                    crm_key,
+                    encoded,
+                    instant(state.erp_modified),
+                    instant(state.crm_modified),
+                    flag(state.deleted),
+                    updated_at,
+                )
+            )
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise _unstorable(state, exc) from exc
+    for part in chunks(drop):
+        conn.execute(sa.delete(synced).where(synced.c.id.in_(part)))
+    for part in chunks(sorted(detach)):
+        conn.execute(sa.update(synced).where(synced.c.id.in_(part)).values(crm_key=None))
+    if rekeyed:
+        conn.execute(_REKEY, rekeyed)
+    columns = ("entity", *_COLUMNS)
+    update_cols = [c for c in _COLUMNS if c != "erp_key"]
+    insert_many(
+        conn, synced, columns, upserts[True], keys=("entity", "erp_key"), update=update_cols
+    )
+    update_cols = [c for c in _COLUMNS if c != "crm_key"]
+    insert_many(
+        conn, synced, columns, upserts[False], keys=("entity", "crm_key"), update=update_cols
+    )
+
+
+def _match(
+    conn: sa.Connection, entity: str, latest: Sequence[SyncedState]
+) -> tuple[list[Any], list[int], set[int]]:
+    """The stored row of each state (``None`` for a new record), and the rows to delete or
+    to strip of their CRM key because that key now belongs to another record."""
+    by_erp = _by(conn, entity, "erp", [s.erp_key for s in latest if s.erp_key])
     # Only CRM keys not already found on their ERP row need a second look-up.
     unresolved = [
         s.crm_key
         for s in latest
         if s.crm_key and (s.erp_key not in by_erp or by_erp[s.erp_key].crm_key != s.crm_key)
     ]
-    by_crm = _by(conn, entity, synced.c.crm_key, unresolved)
+    by_crm = _by(conn, entity, "crm", unresolved)
     drop: list[int] = []
     detach: set[int] = set()
-    matched: list[tuple[SyncedState, Any]] = []
+    if not by_erp and not by_crm:  # all new, as in an initial load
+        return [None] * len(latest), drop, detach
+    found: list[Any] = []
     for state in latest:
         row_e = by_erp.get(state.erp_key) if state.erp_key else None
         row_c = by_crm.get(state.crm_key) if state.crm_key else None
@@ -112,56 +181,27 @@ def save(conn: sa.Connection, entity: str, states: Sequence[SyncedState], now: d
                 drop.append(row_c.id)
             else:
                 detach.add(row_c.id)
-        matched.append((state, row_e if row_e is not None else row_c))
-    rekeyed: list[dict[str, Any]] = []
-    upserts: dict[bool, list[dict[str, Any]]] = {True: [], False: []}
-    for state, row in matched:
-        old_erp = row.erp_key if row is not None else None
-        old_crm = row.crm_key if row is not None and row.id not in detach else None
-        values = {
-            "erp_key": state.erp_key or old_erp,
-            "crm_key": state.crm_key or old_crm,
-            "state": dict(state.values),
-            "erp_modified": state.erp_modified,
-            "crm_modified": state.crm_modified,
-            "deleted": state.deleted,
-            "updated_at": now,
-        }
-        if row is not None and (row.erp_key, row.crm_key) != (values["erp_key"], values["crm_key"]):
-            rekeyed.append({"row_id": row.id, **values})
-        else:
-            # New rows and rows whose keys stay: one batched native upsert on their key
-            # (multi-row VALUES on PostgreSQL and MariaDB, far fewer round trips).
-            upserts[values["erp_key"] is not None].append({"entity": entity, **values})
-    for part in chunks(drop):
-        conn.execute(sa.delete(synced).where(synced.c.id.in_(part)))
-    for part in chunks(sorted(detach)):
-        conn.execute(sa.update(synced).where(synced.c.id.in_(part)).values(crm_key=None))
-    try:
-        if rekeyed:
-            conn.execute(sa.update(synced).where(synced.c.id == sa.bindparam("row_id")), rekeyed)
-        update_cols = [c for c in _COLUMNS if c != "erp_key"]
-        upsert(conn, synced, upserts[True], ("entity", "erp_key"), update_cols)
-        update_cols = [c for c in _COLUMNS if c != "crm_key"]
-        upsert(conn, synced, upserts[False], ("entity", "crm_key"), update_cols)
-    except sa.exc.StatementError as exc:
-        if isinstance(exc.orig, TypeError | ValueError):
-            raise _unencodable(latest, exc.orig) from exc
-        raise
+        found.append(row_e if row_e is not None else row_c)
+    return found, drop, detach
 
 
-def _unencodable(states: Sequence[SyncedState], error: Exception) -> StoreError:
-    """Name the record and field whose value the codec refused."""
-    for state in states:
-        for field, value in state.values.items():
-            try:
-                codec.dumps(value)
-            except (TypeError, ValueError) as exc:
-                return StoreError(
-                    f"{state.entity} record (erp {state.erp_key!r}, crm {state.crm_key!r}), "
-                    f"field {field}: cannot store value: {exc}"
-                )
-    return StoreError(f"cannot store synced state: {error}")
+_REKEY = (
+    sa.update(synced)
+    .where(synced.c.id == sa.bindparam("row_id"))
+    .values(state=sa.bindparam("encoded", type_=sa.Text()))
+)
+"""Moves a row to new keys; the other columns come from each parameter set's keys."""
+
+
+def _unstorable(state: SyncedState, error: Exception) -> StoreError:
+    """Name the record, and the field whose value the codec refused when it is one."""
+    where = f"{state.entity} record (erp {state.erp_key!r}, crm {state.crm_key!r})"
+    for field, value in state.values.items():
+        try:
+            codec.dumps(value)
+        except (TypeError, ValueError) as exc:
+            return StoreError(f"{where}, field {field}: cannot store value: {exc}")
+    return StoreError(f"{where}: cannot store synced state: {error}")
 
 
 def delete(conn: sa.Connection, entity: str, side: Side, keys: Sequence[str]) -> int:

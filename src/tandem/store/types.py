@@ -5,11 +5,16 @@
 * :class:`CodecJson`: any :mod:`tandem.codec` value, stored as JSON text (``LONGTEXT`` on
   MariaDB), so Decimal, date, datetime and bytes survive exactly on every backend.
 
+:func:`binds` gives the same conversions as plain functions, for bulk writes that hand rows
+straight to the driver instead of paying SQLAlchemy's per-row bind processing.
+
 The DDL forms (:data:`TIMESTAMP`, :data:`LONG_TEXT`, :data:`KEY`) are what the migrations use.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,6 +23,7 @@ from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Dialect
 
 from tandem import codec
+from tandem.errors import StoreError
 
 _MYSQL = ("mysql", "mariadb")
 
@@ -34,6 +40,14 @@ NAME_LENGTH = 100
 """Longest flow or entity name."""
 
 
+def to_utc(value: datetime) -> datetime:
+    """The same instant in UTC; a naive value is taken to be UTC already."""
+    zone = value.tzinfo
+    if zone is UTC:
+        return value
+    return value.replace(tzinfo=UTC) if zone is None else value.astimezone(UTC)
+
+
 class UtcDateTime(sa.types.TypeDecorator[datetime]):
     """An aware UTC ``datetime`` column; naive values are taken to be UTC."""
 
@@ -48,7 +62,7 @@ class UtcDateTime(sa.types.TypeDecorator[datetime]):
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        value = to_utc(value)
         if dialect.name == "postgresql":
             return value
         return value.replace(tzinfo=None)
@@ -80,4 +94,71 @@ class CodecJson(sa.types.TypeDecorator[Any]):
         return None if value is None else codec.loads(value)
 
 
-__all__ = ["KEY_LENGTH", "LONG_TEXT", "NAME_LENGTH", "TIMESTAMP", "CodecJson", "UtcDateTime"]
+def _json(value: Any) -> str | None:
+    return None if value is None else codec.dumps(value)
+
+
+def _instant_aware(value: datetime | None) -> datetime | None:
+    return None if value is None else to_utc(value)
+
+
+def _instant_naive(value: datetime | None) -> datetime | None:
+    return None if value is None else to_utc(value).replace(tzinfo=None)
+
+
+def _instant_text(value: datetime | None) -> str | None:
+    # What SQLAlchemy's SQLite DATETIME writes for the naive UTC value: the ISO form with a
+    # space and six fraction digits, 26 characters (the UTC offset cut off).
+    if value is None:
+        return None
+    return to_utc(value).isoformat(" ", "microseconds")[:26]
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Binds:
+    """The driver-level value of each store column type on one backend.
+
+    Each function takes what the column takes (``None`` included) and returns exactly what
+    SQLAlchemy's processing of that column hands the driver, so rows bound with them can go
+    to ``exec_driver_sql`` and are stored as an insert through the typed table stores them.
+
+    Attributes:
+        instant: for :class:`UtcDateTime` columns.
+        json: for :class:`CodecJson` columns; raises as :func:`tandem.codec.dumps` does.
+        flag: for ``Boolean`` columns.
+    """
+
+    instant: Callable[[datetime | None], Any]
+    json: Callable[[Any], str | None]
+    flag: Callable[[bool | None], Any]
+
+
+def binds(dialect: Dialect) -> Binds:
+    """The :class:`Binds` of ``dialect`` (``sqlite``, ``postgresql``, ``mysql``, ``mariadb``)."""
+    if dialect.name == "postgresql":
+        instant: Callable[[datetime | None], Any] = _instant_aware
+    elif dialect.name == "sqlite":
+        instant = _instant_text
+    elif dialect.name in _MYSQL:
+        instant = _instant_naive
+    else:
+        raise StoreError(f"state store does not support the {dialect.name} database")
+    flag = sa.Boolean().dialect_impl(dialect).bind_processor(dialect) or _same
+    return Binds(instant=instant, json=_json, flag=flag)
+
+
+__all__ = [
+    "KEY_LENGTH",
+    "LONG_TEXT",
+    "NAME_LENGTH",
+    "TIMESTAMP",
+    "Binds",
+    "CodecJson",
+    "UtcDateTime",
+    "binds",
+    "to_utc",
+]

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 
 from tandem.errors import StoreError
-from tandem.store._sql import check_side, chunks, unique
+from tandem.store._sql import check_side, chunks, insert_many, select_in, unique
 from tandem.store.records import Side
 from tandem.store.schema import link
+from tandem.store.types import binds
 
 
 def link_many(
@@ -33,13 +35,13 @@ def link_many(
     wanted: dict[str, str] = {}
     crm_taken: dict[str, str] = {}
     for erp_key, crm_key in pairs:
-        for key in (erp_key, crm_key):
-            if not isinstance(key, str) or not key:
-                raise StoreError(f"{entity}: cannot link an empty key ({erp_key!r}, {crm_key!r})")
-        if wanted.get(erp_key, crm_key) != crm_key or crm_taken.get(crm_key, erp_key) != erp_key:
+        if not (isinstance(erp_key, str) and erp_key and isinstance(crm_key, str) and crm_key):
+            raise StoreError(f"{entity}: cannot link an empty key ({erp_key!r}, {crm_key!r})")
+        if (
+            wanted.setdefault(erp_key, crm_key) != crm_key
+            or crm_taken.setdefault(crm_key, erp_key) != erp_key
+        ):
             raise StoreError(f"{entity}: keys repeated with different partners in one call")
-        wanted[erp_key] = crm_key
-        crm_taken[crm_key] = erp_key
     if not wanted:
         return 0
     existing = _rows(conn, entity, "erp", list(wanted)) | _rows(
@@ -59,26 +61,25 @@ def link_many(
         raise StoreError(f"{entity}: {detail} (pass replace=True to relink)")
     for part in chunks(sorted(e for e, _ in clashes)):
         conn.execute(sa.delete(link).where(link.c.entity == entity, link.c.erp_key.in_(part)))
-    done = {(e, c) for e, c in existing if wanted.get(e) == c}
-    rows = [
-        {"entity": entity, "erp_key": e, "crm_key": c, "created_at": now}
-        for e, c in wanted.items()
-        if (e, c) not in done
-    ]
-    if rows:
-        conn.execute(sa.insert(link), rows)
-    return len(rows)
+    done = {e for e, c in existing if wanted.get(e) == c}
+    created_at = binds(conn.dialect).instant(now)
+    values: list[Any] = []
+    for erp_key, crm_key in wanted.items():
+        if erp_key not in done:
+            values += (entity, erp_key, crm_key, created_at)
+    insert_many(conn, link, _COLUMNS, values)
+    return len(values) // len(_COLUMNS)
+
+
+_COLUMNS = ("entity", "erp_key", "crm_key", "created_at")
 
 
 def _rows(conn: sa.Connection, entity: str, side: Side, keys: list[str]) -> set[tuple[str, str]]:
-    column = link.c.erp_key if side == "erp" else link.c.crm_key
-    found: set[tuple[str, str]] = set()
-    for part in chunks(keys):
-        query = sa.select(link.c.erp_key, link.c.crm_key).where(
-            link.c.entity == entity, column.in_(part)
-        )
-        found.update((row.erp_key, row.crm_key) for row in conn.execute(query))
-    return found
+    rows = select_in(conn, link, _PAIR, {"entity": entity}, f"{side}_key", keys)
+    return {(row[0], row[1]) for row in rows}
+
+
+_PAIR = ("erp_key", "crm_key")
 
 
 def unlink(conn: sa.Connection, entity: str, side: Side, keys: Sequence[str]) -> int:
@@ -95,14 +96,9 @@ def unlink(conn: sa.Connection, entity: str, side: Side, keys: Sequence[str]) ->
 def partners(conn: sa.Connection, entity: str, side: Side, keys: Sequence[str]) -> dict[str, str]:
     """Map each linked key on ``side`` to its partner key; unlinked keys are absent."""
     check_side(side)
-    mine, other = (
-        (link.c.erp_key, link.c.crm_key) if side == "erp" else (link.c.crm_key, link.c.erp_key)
-    )
-    found: dict[str, str] = {}
-    for part in chunks(unique(keys)):
-        query = sa.select(mine, other).where(link.c.entity == entity, mine.in_(part))
-        found.update((row[0], row[1]) for row in conn.execute(query))
-    return found
+    mine, other = _PAIR if side == "erp" else _PAIR[::-1]
+    rows = select_in(conn, link, (mine, other), {"entity": entity}, mine, unique(keys))
+    return {row[0]: row[1] for row in rows}
 
 
 def count(conn: sa.Connection, entity: str | None = None) -> dict[str, int]:
