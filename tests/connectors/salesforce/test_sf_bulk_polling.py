@@ -298,3 +298,27 @@ def test_the_rate_takes_only_a_positive_number(bulk: BulkApi, bad: float) -> Non
     assert bulk.seconds_per_row == 2e-5
     bulk.seconds_per_row = None
     assert bulk.seconds_per_row is None
+
+
+async def test_each_operation_keeps_its_own_time_per_row(
+    stub: StrictStub, bulk: BulkApi, fake_sleep: FakeSleep
+) -> None:
+    # Upserts were measured fast; an update job is polled by the general rate first and
+    # then, in later jobs, by its own (slower) pace.
+    bulk.learn_rate("upsert", 1e-5)
+    bulk.seconds_per_row = 1e-5
+    done = {"state": "JobComplete", "numberRecordsFailed": 0, "totalProcessingTime": 1200}
+    job_calls(
+        stub,
+        {"state": "InProgress", "numberRecordsProcessed": 0},
+        {**done, "numberRecordsProcessed": 10000},
+    )
+    rows = [[f"001{i:05d}", "x"] for i in range(10000)]
+    await bulk.ingest("Account", "update", ["Id", "Phone"], rows, key_column="Id")
+    assert bulk.operation_rates == {"upsert": 1e-5, "update": pytest.approx(1.2e-4)}
+    job_calls(stub, {**done, "numberRecordsProcessed": 10000})
+    await bulk.ingest("Account", "update", ["Id", "Phone"], rows, key_column="Id")
+    assert fake_sleep.delays[-1] == pytest.approx(1.2e-4 * 10000 * 1.15)
+    with pytest.raises(ValueError, match="positive"):
+        bulk.learn_rate("update", 0)
+    stub.assert_used()

@@ -577,5 +577,7 @@ async def test_bulk_rate_is_readable_settable_and_kept_as_learned_numbers(
         connector.bulk_rate = 0.0
     connector.bulk_rate = None
     assert connector.learned() == {}
+    connector.recall({"bulk_seconds_per_row.update": 3e-4, "bulk_seconds_per_row.x": -2.0})
+    assert connector.learned() == {"bulk_seconds_per_row.update": 3e-4}
     assert stub.requests == []
     await connector.close()

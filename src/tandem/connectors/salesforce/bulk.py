@@ -165,6 +165,29 @@ class BulkApi:
         self.client = client
         self.settings = client.settings
         self._seconds_per_row: float | None = None
+        self._per_operation: dict[str, float] = {}
+        """Seconds per row by ingest operation: an update may take longer a row than an insert."""
+
+    @property
+    def operation_rates(self) -> dict[str, float]:
+        """The time per row learned for each ingest operation (``insert``, ``update``...)."""
+        return dict(self._per_operation)
+
+    def learn_rate(self, operation: str, seconds_per_row: float) -> None:
+        """Take a time per row for one operation (a value kept by an earlier process).
+
+        Raises:
+            ValueError: ``seconds_per_row`` is not a positive finite number.
+        """
+        value = float(seconds_per_row)
+        if not (math.isfinite(value) and value > 0):
+            raise ValueError(f"seconds per row must be a positive number, got {value}")
+        self._per_operation[operation] = value
+
+    def _rate(self, operation: str | None) -> float | None:
+        if operation is not None and operation in self._per_operation:
+            return self._per_operation[operation]
+        return self._seconds_per_row
 
     @property
     def seconds_per_row(self) -> float | None:
@@ -244,10 +267,10 @@ class BulkApi:
         total = len(rows)
         success: list[tuple[str, str, str]] | None = None
         first_poll: float | None = None
-        if operation in ("insert", "upsert") and self._seconds_per_row is not None:
+        if operation in ("insert", "upsert") and self._rate(operation) is not None:
             # The success file is read anyway: asked for when the job should be done, it is
             # the poll too. All rows in it: every row saved, the job needs no other call.
-            await clock.pause(self._projected(total, _RESULTS_MARGIN))
+            await clock.pause(self._projected(total, _RESULTS_MARGIN, operation))
             success = await self._result_rows(
                 f"{path}/successfulResults/", op, "sf__Created", key_column, early=True
             )
@@ -255,7 +278,9 @@ class BulkApi:
                 return self._place(rows, key_index, success, [])
             logger.debug("%s: %s not done when projected; polling it", op, path)
             first_poll = 0.0
-        info = await self._wait(path, op, rows=total, clock=clock, delay=first_poll)
+        info = await self._wait(
+            path, op, rows=total, clock=clock, delay=first_poll, operation=operation
+        )
         failed = _count(info, "numberRecordsFailed")
         processed = _count(info, "numberRecordsProcessed")
         if operation in ("update", "delete") and failed == 0 and processed == total:
@@ -366,10 +391,10 @@ class BulkApi:
             response = await self.client.send("GET", path, operation=op, headers=_CSV_HEADERS)
         return _three_columns(response.text, ("sf__Id", column, key_column))
 
-    def _projected(self, rows: int, margin: float = _MARGIN) -> float:
+    def _projected(self, rows: int, margin: float = _MARGIN, operation: str | None = None) -> float:
         """The wait until a job of ``rows`` rows should be done, by the known time per row."""
         floor = self.settings.bulk_poll_interval
-        per_row = self._seconds_per_row or 0.0
+        per_row = self._rate(operation) or 0.0
         return min(max(floor, rows * per_row * margin), self.settings.bulk_timeout)
 
     async def _wait(
@@ -380,6 +405,7 @@ class BulkApi:
         rows: int | None = None,
         clock: _Clock | None = None,
         delay: float | None = None,
+        operation: str | None = None,
     ) -> dict[str, Any]:
         """Poll a job until it reaches a final state, spending as few polls as it can.
 
@@ -390,12 +416,13 @@ class BulkApi:
             clock: the job's clock, when some of its time was already spent.
             delay: the wait before the first poll (default: projected from the time per row
                 for an ingest job, else ``bulk_poll_interval``).
+            operation: the ingest operation, whose own time per row is used and learned.
         """
         clock = clock or _Clock(self.client.sleep)
         if delay is None:
             delay = self.settings.bulk_poll_interval
-            if rows and self._seconds_per_row:
-                delay = self._projected(rows)
+            if rows and self._rate(operation):
+                delay = self._projected(rows, operation=operation)
         while True:
             await clock.pause(delay)
             info = dict(await self.client.call("GET", path, operation=op))
@@ -403,7 +430,7 @@ class BulkApi:
             elapsed = clock.elapsed
             if state == "JobComplete":
                 if rows:
-                    self._learn(info, rows, clock)
+                    self._learn(info, rows, clock, operation)
                 return info
             if state == "Failed":
                 raise Fatal(
@@ -434,7 +461,9 @@ class BulkApi:
             return min(max(remaining, floor), _MAX_PROJECTED_WAIT)
         return min(max(previous, floor) * 2, max(_MAX_POLL_INTERVAL, floor))
 
-    def _learn(self, info: Mapping[str, Any], rows: int, clock: _Clock) -> None:
+    def _learn(
+        self, info: Mapping[str, Any], rows: int, clock: _Clock, operation: str | None = None
+    ) -> None:
         """Remember the org's time per row, from close to done, by the org's own figures.
 
         The org's clock says when the job was closed and when it ended (its
@@ -451,6 +480,8 @@ class BulkApi:
         seconds = measured if 0 < measured <= elapsed else elapsed
         if seconds > 0:
             self._seconds_per_row = seconds / rows
+            if operation is not None:
+                self._per_operation[operation] = seconds / rows
 
 
 def _seconds_between(start: str | None, end: Any) -> float:

@@ -139,22 +139,31 @@ class SalesforceConnector:
     def learned(self) -> dict[str, float]:
         """What this connector learned about the org (:class:`~tandem.connectors.base.Learner`).
 
-        ``bulk_seconds_per_row``: :attr:`bulk_rate`, once known.
+        ``bulk_seconds_per_row``: :attr:`bulk_rate`, once known; ``bulk_seconds_per_row.<op>``:
+        the time per row of one ingest operation (an update may be slower than an insert).
         """
         rate = self.bulk_rate
-        return {} if rate is None else {_BULK_RATE: rate}
+        learned = {} if rate is None else {_BULK_RATE: rate}
+        for operation, value in self.bulk.operation_rates.items():
+            learned[f"{_BULK_RATE}.{operation}"] = value
+        return learned
 
     def recall(self, values: Mapping[str, float]) -> None:
         """Take what an earlier process learned (see :meth:`learned`).
 
         Unknown names and unusable numbers (not positive, not finite) are ignored.
         """
-        rate = values.get(_BULK_RATE)
-        if rate is not None:
+        for name, value in values.items():
+            base, _, operation = name.partition(".")
+            if base != _BULK_RATE:
+                continue
             try:
-                self.bulk_rate = rate
+                if operation:
+                    self.bulk.learn_rate(operation, value)
+                else:
+                    self.bulk_rate = value
             except (TypeError, ValueError):
-                logger.debug("salesforce: ignoring a remembered Bulk rate of %r", rate)
+                logger.debug("salesforce: ignoring a remembered Bulk rate %s=%r", name, value)
 
     # --- lifecycle -------------------------------------------------------------------------
 
