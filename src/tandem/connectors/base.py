@@ -21,7 +21,7 @@ Values travel as JSON-compatible Python values: ``str``, ``int``, ``float``, ``b
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -238,6 +238,21 @@ class ChangeProbe(Protocol):
 
 
 @runtime_checkable
+class Submitter(Protocol):
+    """Optional: hand a batch of writes over now, come back for the outcomes later.
+
+    A system that processes large writes on its own time (a Salesforce Bulk job) implements
+    it, so the engine commits the previous batch while the system works on this one.
+    """
+
+    async def submit_batch(
+        self, binding: EntityBinding, ops: Sequence[WriteOp]
+    ) -> Callable[[], Awaitable[list[WriteOutcome]]]:
+        """Start applying ``ops``; the returned coroutine function gives ``write_batch``'s
+        outcomes (and raises what it would)."""
+
+
+@runtime_checkable
 class SchemaCache(Protocol):
     """Optional: take a description saved by an earlier run instead of describing again.
 
@@ -289,6 +304,7 @@ __all__ = [
     "FieldType",
     "Learner",
     "SchemaCache",
+    "Submitter",
     "WriteAction",
     "WriteOp",
     "WriteOutcome",

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from tandem.config import Side
-from tandem.connectors.base import Change, Cursor, WriteOp
+from tandem.connectors.base import Change, Cursor, WriteOp, WriteOutcome
 from tandem.errors import MappingError
 from tandem.mapping import Mapper, NativeValidator
 from tandem.pipeline.context import EntityContext, Systems
-from tandem.pipeline.deliver import deliver
+from tandem.pipeline.deliver import Collect, deliver, submit
 from tandem.pipeline.events import (
     EventBus,
 )
@@ -175,11 +175,19 @@ class BatchProcessor:
 
     async def finish(self, batch: PreparedBatch) -> None:
         """Deliver a prepared batch, write back to its source, commit, publish."""
-        ctx, source, plans, dead = batch.ctx, batch.source, batch.plans, batch.dead
-        target = other(source)
-        outcomes = await deliver(
-            self.systems.of(target), ctx.bindings[target], batch.ops, self.report
+        collect = await self.submit(batch)
+        await self.settle(batch, await collect())
+
+    async def submit(self, batch: PreparedBatch) -> Collect:
+        """Hand a prepared batch's writes to the target; collect the outcomes later."""
+        target = other(batch.source)
+        return await submit(
+            self.systems.of(target), batch.ctx.bindings[target], batch.ops, self.report
         )
+
+    async def settle(self, batch: PreparedBatch, outcomes: Sequence[WriteOutcome]) -> None:
+        """With the target's outcomes: write back to the source, commit, publish."""
+        ctx, source, plans, dead = batch.ctx, batch.source, batch.plans, batch.dead
         by_ref = {o.ref: o for o in outcomes}
         for pending in plans:
             op = pending.target_op

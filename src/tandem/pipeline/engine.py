@@ -30,8 +30,9 @@ from tandem.connectors.base import (
 )
 from tandem.errors import ConfigError, Fatal, MappingError, Retriable, StoreError
 from tandem.mapping import Mapper
-from tandem.pipeline.batch import BatchProcessor
+from tandem.pipeline.batch import BatchProcessor, PreparedBatch
 from tandem.pipeline.context import EntityContext, Systems, build_rules
+from tandem.pipeline.deliver import Collect
 from tandem.pipeline.drift import compare, restore, summarise
 from tandem.pipeline.events import EventBus, PassDone
 from tandem.pipeline.matching import MatchIndex
@@ -341,34 +342,42 @@ class Engine:
         matches = await self._match_index(ctx, side) if initial and spec.match else None
         binding = ctx.bindings[side]
         fetched_at: datetime | None = None
-        # Batch k is delivered (network, the target's processing) while batch k+1 is read,
-        # mapped and planned; a batch sharing a record with the one in flight waits for it,
-        # so every plan sees the state its predecessor committed. Commits stay in order.
-        in_flight: asyncio.Task[None] | None = None
-        flying: frozenset[str] = frozenset()
+        # Batch k is with the target (network, the target's own processing) while batch k+1 is
+        # read, mapped and planned; once k's outcomes are in, k+1 is handed over first and k
+        # committed while the target works on k+1. A batch sharing a record with the one in
+        # flight waits for it to commit, so every plan sees the state its predecessor
+        # committed. Commits stay in order.
+        flight: tuple[PreparedBatch, Collect] | None = None
         try:
             async for batch in self.systems.of(side).read_changes(binding, start, size):
                 fetched_at = datetime.now(UTC)
                 self._heartbeat()
                 if not batch:
                     continue
-                if in_flight is not None and not flying.isdisjoint(c.key for c in batch):
-                    await in_flight
-                    in_flight = None
+                if flight is not None and not flight[0].keys.isdisjoint(c.key for c in batch):
+                    shared, flight = flight, None
+                    await processor.settle(shared[0], await shared[1]())
                 cursor = max(change.cursor for change in batch)
                 prepared = await processor.prepare(ctx, side, batch, cursor=cursor, matches=matches)
-                if in_flight is not None:
-                    await in_flight
-                    in_flight = None
-                if prepared is not None:
-                    in_flight = asyncio.create_task(processor.finish(prepared))
-                    flying = prepared.keys
-            if in_flight is not None:
-                await in_flight
-                in_flight = None
+                if prepared is None:
+                    continue
+                previous, flight = flight, None
+                outcomes = await previous[1]() if previous is not None else []
+                try:
+                    flight = (prepared, await processor.submit(prepared))
+                finally:  # committed even if handing over the next batch failed
+                    if previous is not None:
+                        await processor.settle(previous[0], outcomes)
+                    previous, outcomes = None, []  # let it go before the next batch is read
+            if flight is not None:
+                last, flight = flight, None
+                await processor.settle(last[0], await last[1]())
         finally:
-            if in_flight is not None:  # an error while preparing: let the earlier batch land
-                await asyncio.gather(in_flight, return_exceptions=True)
+            if flight is not None:  # an error elsewhere: let the batch in flight land
+                try:
+                    await processor.settle(flight[0], await flight[1]())
+                except Exception:
+                    log.exception("the batch in flight could not be committed")
         if fetched_at is not None and not processor.dry_run:
             self._fetched[(ctx.name, side)] = fetched_at
 

@@ -172,3 +172,24 @@ async def test_results_asked_too_early_still_give_every_rows_result(
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert c.bulk_rate is not None and c.bulk_rate > 1e-6  # the job's real pace was learned
     await c.close()
+
+
+async def test_a_submitted_bulk_batch_is_with_the_org_before_its_outcomes_are_asked_for(
+    sandbox: SandboxHandle,
+) -> None:
+    settings = settings_for(sandbox, bulk_threshold=100, bulk_poll_interval=0.05)
+    c = SalesforceConnector(settings, sleep=until_jobs_end(sandbox))
+    calls = Calls(c)
+    await c.open()
+    await c.describe(ACCOUNT)
+    small = await c.submit_batch(ACCOUNT, upserts(5))  # Collections: written at once
+    assert calls.kinds()["PATCH composite/sobjects/Account/ERP_Id__c 200"] == 1
+    collect = await c.submit_batch(ACCOUNT, upserts(300, start=5))
+    jobs = sandbox.state.bulk.list_jobs("ingest")
+    assert len(jobs) == 1 and jobs[0]["state"] != "Open"  # uploaded and closed: processing
+    assert not any(tail.endswith("successfulResults/") for _, tail, _ in calls.seen)
+    outcomes = await collect()
+    assert len(outcomes) == 300 and all(o.ok and o.created and o.key for o in outcomes)
+    assert [o.ref for o in outcomes] == [op.ref for op in upserts(300, start=5)]
+    assert len(await small()) == 5
+    await c.close()

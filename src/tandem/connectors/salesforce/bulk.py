@@ -32,6 +32,7 @@ import math
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any, Literal, overload
 
@@ -40,7 +41,7 @@ from tandem.connectors.salesforce.client import RecordError, SalesforceClient, S
 from tandem.connectors.salesforce.values import parse_datetime
 from tandem.errors import Fatal, Retriable
 
-__all__ = ["BulkApi", "IngestOperation", "parse_bulk_error", "read_csv"]
+__all__ = ["BulkApi", "IngestJob", "IngestOperation", "parse_bulk_error", "read_csv"]
 
 logger = logging.getLogger(__name__)
 
@@ -115,6 +116,11 @@ class _Clock:
             await self.sleep(seconds)
             self.waited += seconds
 
+    async def pause_until(self, seconds: float) -> None:
+        """Sleep until ``seconds`` have passed since the clock started (work done meanwhile,
+        between handing a job over and coming back for it, counts)."""
+        await self.pause(seconds - self.elapsed)
+
     @property
     def elapsed(self) -> float:
         """Seconds since the clock started."""
@@ -156,6 +162,31 @@ def _count(info: Mapping[str, Any], name: str) -> int:
         return int(info.get(name) or 0)
     except (TypeError, ValueError):
         return 0
+
+
+@dataclass(frozen=True, slots=True)
+class IngestJob:
+    """An ingest job handed over to the org (uploaded and closed), not yet collected.
+
+    Attributes:
+        job_id: the org's job id.
+        path: its resource, ``jobs/ingest/<id>``.
+        op: the operation's name in errors and logs, e.g. ``bulk upsert Account``.
+        operation: the ingest operation.
+        columns: the uploaded CSV header.
+        rows: the uploaded rows, to match the result files to.
+        key_column: the column identifying a row in the result files.
+        clock: time since the upload was closed.
+    """
+
+    job_id: str
+    path: str
+    op: str
+    operation: IngestOperation
+    columns: Sequence[str]
+    rows: Sequence[Sequence[str]]
+    key_column: str
+    clock: _Clock
 
 
 class BulkApi:
@@ -234,6 +265,25 @@ class BulkApi:
             Fatal: the job failed as a whole (its ``errorMessage`` is quoted).
             Retriable: the job was aborted or did not finish within ``bulk_timeout``.
         """
+        job = await self.submit(
+            sobject, operation, columns, rows, key_column=key_column, external_id=external_id
+        )
+        return await self.collect(job, since_close=False)
+
+    async def submit(
+        self,
+        sobject: str,
+        operation: IngestOperation,
+        columns: Sequence[str],
+        rows: Sequence[Sequence[str]],
+        *,
+        key_column: str,
+        external_id: str | None = None,
+    ) -> IngestJob:
+        """Create an ingest job, upload the rows and close it: the org starts processing.
+
+        Arguments as for :meth:`ingest`; :meth:`collect` gives the results.
+        """
         op = f"bulk {operation} {sobject}"
         spec: dict[str, Any] = {
             "object": sobject,
@@ -263,6 +313,22 @@ class BulkApi:
         )
         stamp = closed.get("systemModstamp") if isinstance(closed, Mapping) else None
         clock = _Clock(self.client.sleep, stamp)
+        return IngestJob(str(job["id"]), path, op, operation, columns, rows, key_column, clock)
+
+    async def collect(self, job: IngestJob, *, since_close: bool = True) -> list[SaveResult | None]:
+        """Wait for a submitted job; one result per row in row order (``None``: not processed).
+
+        Args:
+            job: what :meth:`submit` gave.
+            since_close: the first wait is measured from the job's close, so work the caller
+                did meanwhile shortens it (False: it starts now, as when collecting at once).
+
+        Raises:
+            Fatal: the job failed as a whole (its ``errorMessage`` is quoted).
+            Retriable: the job was aborted or did not finish within ``bulk_timeout``.
+        """
+        path, op, operation, clock = job.path, job.op, job.operation, job.clock
+        columns, rows, key_column = job.columns, job.rows, job.key_column
         key_index = list(columns).index(key_column)
         total = len(rows)
         success: list[tuple[str, str, str]] | None = None
@@ -270,7 +336,8 @@ class BulkApi:
         if operation in ("insert", "upsert") and self._rate(operation) is not None:
             # The success file is read anyway: asked for when the job should be done, it is
             # the poll too. All rows in it: every row saved, the job needs no other call.
-            await clock.pause(self._projected(total, _RESULTS_MARGIN, operation))
+            wait = self._projected(total, _RESULTS_MARGIN, operation)
+            await (clock.pause_until(wait) if since_close else clock.pause(wait))
             success = await self._result_rows(
                 f"{path}/successfulResults/", op, "sf__Created", key_column, early=True
             )
@@ -279,7 +346,13 @@ class BulkApi:
             logger.debug("%s: %s not done when projected; polling it", op, path)
             first_poll = 0.0
         info = await self._wait(
-            path, op, rows=total, clock=clock, delay=first_poll, operation=operation
+            path,
+            op,
+            rows=total,
+            clock=clock,
+            delay=first_poll,
+            operation=operation,
+            since_close=since_close,
         )
         failed = _count(info, "numberRecordsFailed")
         processed = _count(info, "numberRecordsProcessed")
@@ -301,7 +374,7 @@ class BulkApi:
             logger.warning(
                 "%s: job %s left %d row(s) without a result (%d listed as unprocessed)",
                 op,
-                job["id"],
+                job.job_id,
                 missing,
                 len(unprocessed),
             )
@@ -406,6 +479,7 @@ class BulkApi:
         clock: _Clock | None = None,
         delay: float | None = None,
         operation: str | None = None,
+        since_close: bool = False,
     ) -> dict[str, Any]:
         """Poll a job until it reaches a final state, spending as few polls as it can.
 
@@ -417,14 +491,17 @@ class BulkApi:
             delay: the wait before the first poll (default: projected from the time per row
                 for an ingest job, else ``bulk_poll_interval``).
             operation: the ingest operation, whose own time per row is used and learned.
+            since_close: the first wait counts the time already passed on ``clock``.
         """
         clock = clock or _Clock(self.client.sleep)
         if delay is None:
             delay = self.settings.bulk_poll_interval
             if rows and self._rate(operation):
                 delay = self._projected(rows, operation=operation)
+        first = True
         while True:
-            await clock.pause(delay)
+            await (clock.pause_until(delay) if first and since_close else clock.pause(delay))
+            first = False
             info = dict(await self.client.call("GET", path, operation=op))
             state = info.get("state")
             elapsed = clock.elapsed

@@ -21,7 +21,7 @@ import asyncio
 import logging
 import random
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -389,10 +389,24 @@ class SalesforceConnector:
             Retriable: a transient failure outlived the retries (the batch may be re-sent:
                 every write is idempotent).
         """
+        collect = await self.submit_batch(binding, ops)
+        return await collect()
+
+    async def submit_batch(
+        self, binding: EntityBinding, ops: Sequence[WriteOp]
+    ) -> Callable[[], Awaitable[list[WriteOutcome]]]:
+        """Hand ``ops`` over; the returned coroutine function gives their outcomes.
+
+        Groups small enough for sObject Collections are written before this returns; a Bulk
+        group returns once its job is uploaded and closed, so the org processes it while the
+        caller does other work (:class:`~tandem.connectors.base.Submitter`). Raises as
+        :meth:`write_batch`, here or from the coroutine.
+        """
         schema = await self.describe(binding)
         self._check_binding(binding, schema, ops)
         builder = self._builder(binding, schema)
         outcomes: list[WriteOutcome | None] = [None] * len(ops)
+        waiting: list[tuple[list[tuple[int, dict[str, Any]]], str, _Collect]] = []
         for action, indexes in group_by_action(ops).items():
             operation = f"{action} {binding.source}"
             ready: list[tuple[int, dict[str, Any]]] = []
@@ -405,12 +419,21 @@ class SalesforceConnector:
             if not ready:
                 continue
             if len(ready) > self.settings.bulk_threshold:
-                results = await self._bulk_write(binding, action, ready, builder.relations)
-            else:
-                results = await self._collections_write(binding, action, [r for _, r in ready])
+                collect = await self._bulk_submit(binding, action, ready, builder.relations)
+                waiting.append((ready, operation, collect))
+                continue
+            results = await self._collections_write(binding, action, [r for _, r in ready])
             for (i, _), result in zip(ready, results, strict=True):
                 outcomes[i] = outcome(ops[i], result, binding, operation)
-        return [o for o in outcomes if o is not None]
+
+        async def collect_all() -> list[WriteOutcome]:
+            for ready, operation, collect in waiting:
+                results = await collect()
+                for (i, _), result in zip(ready, results, strict=True):
+                    outcomes[i] = outcome(ops[i], result, binding, operation)
+            return [o for o in outcomes if o is not None]
+
+        return collect_all
 
     def _builder(self, binding: EntityBinding, schema: EntitySchema) -> RecordBuilder:
         """The record builder of ``binding`` against ``schema``, kept while both stay."""
@@ -452,14 +475,15 @@ class SalesforceConnector:
             return await self.client.update(obj, records)
         return await self.client.delete([str(r["Id"]) for r in records], sobject=obj)
 
-    async def _bulk_write(
+    async def _bulk_submit(
         self,
         binding: EntityBinding,
         action: str,
         ready: list[tuple[int, dict[str, Any]]],
         relations: set[str],
-    ) -> list[SaveResult]:
-        """One Bulk ingest job for ``ready`` (``relations``: the lookups records may nest)."""
+    ) -> _Collect:
+        """Hand ``ready`` to one Bulk ingest job (``relations``: the lookups records may nest);
+        the returned coroutine function waits for the job and gives one result per record."""
         key = binding.external_id if action == "upsert" else "Id"
         assert key is not None
         records = [record for _, record in ready]
@@ -469,7 +493,7 @@ class SalesforceConnector:
         operation: IngestOperation = (
             "upsert" if action == "upsert" else ("update" if action == "update" else "delete")
         )
-        results = await self.bulk.ingest(
+        job = await self.bulk.submit(
             binding.source,
             operation,
             columns,
@@ -477,19 +501,30 @@ class SalesforceConnector:
             key_column=key,
             external_id=binding.external_id if action == "upsert" else None,
         )
-        # Rows the job left unprocessed or locked go again through Collections, which
-        # retries just the records that keep failing transiently.
-        again = [
-            i
-            for i, r in enumerate(results)
-            if r is None
-            or (not r.success and any(record_action(e.code) == "retry" for e in r.errors))
-        ]
-        if again:
-            retried = await self._collections_write(binding, action, [ready[i][1] for i in again])
-            for i, result in zip(again, retried, strict=True):
-                results[i] = result
-        return [r if r is not None else SaveResult(None, False) for r in results]
+
+        async def collect() -> list[SaveResult]:
+            results = await self.bulk.collect(job)
+            # Rows the job left unprocessed or locked go again through Collections, which
+            # retries just the records that keep failing transiently.
+            again = [
+                i
+                for i, r in enumerate(results)
+                if r is None
+                or (not r.success and any(record_action(e.code) == "retry" for e in r.errors))
+            ]
+            if again:
+                retried = await self._collections_write(
+                    binding, action, [ready[i][1] for i in again]
+                )
+                for i, result in zip(again, retried, strict=True):
+                    results[i] = result
+            return [r if r is not None else SaveResult(None, False) for r in results]
+
+        return collect
+
+
+_Collect = Callable[[], Awaitable[list[SaveResult]]]
+"""Waits for a handed-over Bulk job and gives one result per record."""
 
 
 def _check_names(binding: EntityBinding) -> None:

@@ -1,0 +1,121 @@
+"""A target that takes work and answers later: batch k is committed while k+1 is with it."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+
+import pytest
+from memory_connector import MemoryConnector
+
+from tandem.config import parse_flow
+from tandem.connectors.base import EntityBinding, Submitter, WriteOp, WriteOutcome
+from tandem.errors import Retriable
+from tandem.pipeline.context import Systems
+from tandem.pipeline.engine import Engine
+from tandem.pipeline.events import BatchDone, Event, EventBus
+from tandem.store import StateStore
+
+FLOW = """
+version: 1
+name: handover
+state: sqlite:///{state}
+defaults: {{batch_size: 2, initial_batch_size: 2}}
+connections:
+  erp: {{type: sql, url: "sqlite://"}}
+  crm: {{type: sql, url: "sqlite://"}}
+entities:
+  customer:
+    model: customer
+    direction: erp_to_crm
+    erp: {{source: customers, key: id}}
+    crm: {{source: Account, key: Id, external_id: ERP_Id}}
+    fields:
+      - {{field: name, erp: name, crm: Name}}
+"""
+
+
+class LaterCrm(MemoryConnector):
+    """Takes a batch at once and applies it when its outcomes are asked for."""
+
+    def __init__(self, log: list[str]) -> None:
+        super().__init__("crm", key_prefix="001")
+        self.log = log
+        self.submitted = 0
+        self.fail_collect: int | None = None
+
+    async def submit_batch(
+        self, binding: EntityBinding, ops: Sequence[WriteOp]
+    ) -> Callable[[], Awaitable[list[WriteOutcome]]]:
+        self.submitted += 1
+        number = self.submitted
+        self.log.append(f"submit {number}")
+
+        async def collect() -> list[WriteOutcome]:
+            self.log.append(f"collect {number}")
+            if number == self.fail_collect:
+                raise Retriable("the org went away", system="crm", operation="bulk upsert")
+            return await self.write_batch(binding, ops)
+
+        return collect
+
+
+def make(tmp_path: Path, crm: LaterCrm, log: list[str]) -> tuple[Engine, MemoryConnector]:
+    flow = parse_flow(FLOW.format(state=tmp_path / "state.db"), base_dir=tmp_path)
+    store = StateStore(flow.state_url())
+    store.migrate()
+    bus = EventBus()
+
+    def committed(event: Event) -> None:
+        assert isinstance(event, BatchDone)
+        log.append(f"commit ({event.written} written)")
+
+    bus.subscribe(committed, BatchDone)
+    erp = MemoryConnector("erp")
+    for n in range(1, 7):
+        erp.put("customers", str(n), {"name": f"Customer {n}"})
+    return Engine(flow, store, Systems(erp=erp, crm=crm), bus=bus), erp
+
+
+async def test_each_batch_is_committed_while_the_next_is_with_the_target(tmp_path: Path) -> None:
+    log: list[str] = []
+    crm = LaterCrm(log)
+    assert isinstance(crm, Submitter)
+    engine, _ = make(tmp_path, crm, log)
+    await engine.prepare()
+    report = await engine.sync()
+    assert log == [
+        "submit 1",
+        "collect 1",
+        "submit 2",
+        "commit (2 written)",
+        "collect 2",
+        "submit 3",
+        "commit (2 written)",
+        "collect 3",
+        "commit (2 written)",
+    ]
+    assert report.total("created") == 6
+    assert sorted(r["ERP_Id"] for r in crm.records["Account"].values()) == list("123456")
+    again = await engine.sync()
+    assert again.writes == 0 and crm.submitted == 3
+
+
+async def test_a_failed_collect_keeps_the_committed_batches_and_the_rest_comes_next_pass(
+    tmp_path: Path,
+) -> None:
+    log: list[str] = []
+    crm = LaterCrm(log)
+    crm.fail_collect = 2
+    engine, _ = make(tmp_path, crm, log)
+    await engine.prepare()
+    with pytest.raises(Retriable):
+        await engine.sync()
+    # Batch 1 was committed; batch 2 never came back, batch 3 was never handed over.
+    assert log[:4] == ["submit 1", "collect 1", "submit 2", "commit (2 written)"]
+    assert "submit 3" not in log
+    assert len(engine.store.synced("customer", "erp", list("123456"))) == 2
+    crm.fail_collect = None
+    await engine.sync()
+    assert sorted(r["ERP_Id"] for r in crm.records["Account"].values()) == list("123456")
+    assert len(engine.store.synced("customer", "erp", list("123456"))) == 6
