@@ -37,6 +37,7 @@ from tandem.pipeline.drift import compare, restore, summarise
 from tandem.pipeline.events import EventBus, PassDone
 from tandem.pipeline.matching import MatchIndex
 from tandem.pipeline.plan import other
+from tandem.pipeline.rebatch import fresh_batches
 from tandem.pipeline.refs import StoreRefResolver
 from tandem.pipeline.report import PassReport
 from tandem.store import StateStore
@@ -349,7 +350,8 @@ class Engine:
         # committed. Commits stay in order.
         flight: tuple[PreparedBatch, Collect] | None = None
         try:
-            async for batch in self.systems.of(side).read_changes(binding, start, size):
+            stream = self.systems.of(side).read_changes(binding, start, size)
+            async for batch in fresh_batches(stream, since, size):
                 fetched_at = datetime.now(UTC)
                 self._heartbeat()
                 if not batch:
