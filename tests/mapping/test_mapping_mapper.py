@@ -224,3 +224,23 @@ def test_value_map_lookup_normalises_numbers_and_text() -> None:
     assert ValueMapSpec(pairs={}, default_erp="?").lookup("Gone", "erp") == (True, "?")
     assert vm.targets("crm") == ["Active", "Inactive", 5]
     assert vm.targets("erp") == [1, 0, "X"]
+
+
+def test_fields_given_as_a_dict_write_what_the_list_writes(
+    mapper: Mapper, refs: MemoryRefs
+) -> None:
+    customer = mapper.to_canonical("customer", "erp", ERP_CUSTOMER, "42", refs)
+    price = mapper.to_canonical(
+        "price", "erp", {"product_id": 7, "list_id": 7, "price": "1", "currency": "pln"}, "p", refs
+    )
+    for entity, canonical in (("customer", customer), ("price", price)):
+        as_list = mapper.to_native(entity, "crm", canonical, list(canonical), "42", refs)
+        assert mapper.to_native(entity, "crm", canonical, canonical, "42", refs) == as_list
+        only_amount = {k: v for k, v in canonical.items() if k != "unit_price.currency"}
+        assert mapper.to_native(entity, "crm", canonical, only_amount, "42", refs) == (
+            mapper.to_native(entity, "crm", canonical, list(only_amount), "42", refs)
+        )
+    assert mapper.to_native("price", "crm", price, {"unit_price.amount": None}, "p", refs) == {
+        "UnitPrice": Decimal(1),
+        "CurrencyIsoCode": "PLN",
+    }

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -72,10 +73,27 @@ class MoneyCheck:
 
 @dataclass(frozen=True, slots=True)
 class ReadPlan:
-    """Reading one side's native records of an entity: one step per field, in field order."""
+    """Reading one side's native records of an entity: one step per field, in field order.
+
+    Attributes:
+        steps: the steps.
+        money: the money amounts that need their currency.
+        reads: per step, in order: the step, its field, the native field when the step is
+            :attr:`~ReadStep.plain` (else None) and its validator; what the loop over a
+            record's fields reads.
+    """
 
     steps: tuple[ReadStep, ...]
     money: tuple[MoneyCheck, ...]
+    reads: tuple[tuple[ReadStep, str, str | None, Callable[[Any], Any]], ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.reads:
+            reads = tuple(
+                (step, step.name, step.native if step.plain else None, step.validate)
+                for step in self.steps
+            )
+            object.__setattr__(self, "reads", reads)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,10 +122,16 @@ class WritePlan:
     Attributes:
         steps: canonical field -> its step (the first spec of a field mapped twice).
         companions: money amount field -> the currency field written along with it.
+        shared: two steps write the same native field (so a record may give it two values).
     """
 
     steps: Mapping[str, WriteStep]
     companions: Mapping[str, str]
+    shared: bool = dataclass_field(init=False)
+
+    def __post_init__(self) -> None:
+        natives = [s.native for s in self.steps.values() if s.native is not None]
+        object.__setattr__(self, "shared", len(set(natives)) != len(natives))
 
 
 def read_plan(entity: EntitySpec, side: Side) -> ReadPlan:

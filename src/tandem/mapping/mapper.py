@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 
 Side = Literal["erp", "crm"]
 
+_ABSENT: Any = object()
+"""What ``native.get`` gives for a field the record lacks (never a value of its own)."""
+
 
 class RefResolver(Protocol):
     """Translates record keys between a system and the canonical ids of the cross-reference."""
@@ -52,7 +55,9 @@ class Mapper:
         self._erp_keys: dict[tuple[str, str], _ErpKeys] = {}
         self._translators: dict[tuple[str, Side], Callable[[Any], tuple[bool, Any]]] = {}
         self._read_plans: dict[tuple[str, Side], tuple[EntitySpec, ReadPlan]] = {}
-        self._write_plans: dict[tuple[str, Side], tuple[EntitySpec, WritePlan]] = {}
+        self._write_plans: dict[
+            tuple[str, Side], tuple[EntitySpec, WritePlan, dict[str, _Outbound]]
+        ] = {}
 
     def _entity(self, entity: EntitySpec | str) -> EntitySpec:
         return self._flow.entity(entity) if isinstance(entity, str) else entity
@@ -65,13 +70,15 @@ class Mapper:
         self._read_plans[(spec.name, side)] = (spec, plan)
         return plan
 
-    def _write_plan(self, spec: EntitySpec, side: Side) -> WritePlan:
+    def _write_plan(self, spec: EntitySpec, side: Side) -> tuple[WritePlan, dict[str, _Outbound]]:
+        """The write plan of ``spec`` on ``side``, and its fields' outbound conversions so far."""
         cached = self._write_plans.get((spec.name, side))
         if cached is not None and cached[0] is spec:
-            return cached[1]
+            return cached[1], cached[2]
         plan = write_plan(spec, side)
-        self._write_plans[(spec.name, side)] = (spec, plan)
-        return plan
+        outbound: dict[str, _Outbound] = {}
+        self._write_plans[(spec.name, side)] = (spec, plan, outbound)
+        return plan, outbound
 
     def to_canonical(
         self,
@@ -93,26 +100,24 @@ class Mapper:
         spec = self._entity(entity)
         plan = self._read_plan(spec, side)
         result: dict[str, Any] = {}
-        for step in plan.steps:
-            if step.plain:
-                name = step.native
-                if name is None or name not in native:
+        get = native.get
+        for step, name, plain_native, validate in plan.reads:
+            if plain_native is not None:
+                value = get(plain_native, _ABSENT)
+                if value is _ABSENT:
                     continue  # a partial read
-                value = native[name]
             else:
                 present, value = self._read(step, side, native, record_key, refs)
                 if not present:
                     continue
             if value is None:
                 _check_required(spec, step, record_key)
-                result[step.name] = None
+                result[name] = None
                 continue
             try:
-                result[step.name] = step.validate(value)
+                result[name] = validate(value)
             except ValueError as exc:
-                raise MappingError(
-                    str(exc), record=record_key, field=step.name, value=value
-                ) from None
+                raise MappingError(str(exc), record=record_key, field=name, value=value) from None
         if plan.money:
             _check_money(plan, result, record_key)
         return result
@@ -137,27 +142,36 @@ class Mapper:
             KeyError: a field the entity does not map.
         """
         spec = self._entity(entity)
-        plan = self._write_plan(spec, side)
-        wanted = dict.fromkeys(fields)
+        plan, outbound = self._write_plan(spec, side)
+        # the keys of a dict are distinct already: with no companion to add, iterate it as it is
+        wanted = fields if type(fields) is dict and not plan.companions else dict.fromkeys(fields)
         if plan.companions:
             for name in list(wanted):
                 companion = plan.companions.get(name)
                 if companion is not None and companion not in wanted:
                     wanted[companion] = None
         out: dict[str, Any] = {}
+        steps = plan.steps
+        shared = plan.shared
+        get = canonical.get
         for name in wanted:
             try:
-                step = plan.steps[name]
+                step = steps[name]
             except KeyError:
                 spec.field(name)  # raises the KeyError naming the entity and the field
                 raise
             native_name = step.native
-            if native_name is None or name not in canonical:
+            if native_name is None:
                 continue
-            value = canonical[name]
+            value = get(name, _ABSENT)
+            if value is _ABSENT:
+                continue
             if value is not None and not step.plain:
-                value = self._outbound(spec, step, side, value, record_key, refs)
-            if native_name in out and not values_equal(out[native_name], value):
+                convert = outbound.get(name)
+                if convert is None:
+                    convert = outbound[name] = self._outbound(spec, step, side)
+                value = convert(value, record_key, refs)
+            if shared and native_name in out and not values_equal(out[native_name], value):
                 raise MappingError(
                     f"{side} field {native_name} would get two different values"
                     f" ({out[native_name]!r} and {value!r})",
@@ -214,34 +228,44 @@ class Mapper:
             value = canonical
         return value
 
-    def _outbound(
-        self,
-        entity: EntitySpec,
-        step: WriteStep,
-        side: Side,
-        value: Any,
-        record_key: str,
-        refs: RefResolver,
-    ) -> Any:
-        if step.ref is not None:
-            native_key = refs.to_native(step.ref, side, str(value))
-            if native_key is None:
-                raise MappingError(
-                    f"{step.ref} {value} is not yet linked in {side}",
-                    record=record_key,
-                    field=step.field.field,
-                    value=value,
-                )
-            value = native_key
-        if step.value_map is not None:
-            found, erp_value = self._erp_value(entity, step.field, value)
+    def _outbound(self, entity: EntitySpec, step: WriteStep, side: Side) -> _Outbound:
+        """How a value of ``step`` is written on ``side``: its reference, then its value map."""
+        ref = step.ref
+        field = step.field
+        value_map = step.value_map
+        erp_keys: list[_ErpKeys] = []  # each found on its first use
+        translators: list[Callable[[Any], tuple[bool, Any]]] = []
+
+        def convert(value: Any, record_key: str, refs: RefResolver) -> Any:
+            if ref is not None:
+                native_key = refs.to_native(ref, side, str(value))
+                if native_key is None:
+                    raise MappingError(
+                        f"{ref} {value} is not yet linked in {side}",
+                        record=record_key,
+                        field=field.field,
+                        value=value,
+                    )
+                value = native_key
+            if value_map is None:
+                return value
+            if not erp_keys:
+                erp_keys.append(self._erp_keys_of(entity, field))
+            found, erp_value = erp_keys[0].find(value)
             if side == "erp":
                 return erp_value if found else value
-            value = self._translate(step.field, erp_value if found else value, "crm", record_key)
-        return value
+            value = erp_value if found else value
+            if not translators:
+                translators.append(self._translator(field, "crm"))
+            known, result = translators[0](value)
+            if not known:
+                self._translate(field, value, "crm", record_key)  # raises saying why
+            return result
 
-    def _erp_value(self, entity: EntitySpec, field: FieldSpec, value: Any) -> tuple[bool, Any]:
-        """The ERP-vocabulary key of a value map whose canonical form is ``value``.
+        return convert
+
+    def _erp_keys_of(self, entity: EntitySpec, field: FieldSpec) -> _ErpKeys:
+        """The ERP-vocabulary keys of a field's value map, to find a canonical value's key.
 
         Canonical values are ERP values after validation (``"N"`` may become ``False``), so the
         way back looks the key up by its canonical form.
@@ -251,15 +275,20 @@ class Mapper:
         if keys is None:
             keys = _ErpKeys(entity, field, self._value_maps[field.value_map or ""])
             self._erp_keys[cache_key] = keys
-        return keys.find(value)
+        return keys
 
-    def _translate(self, field: FieldSpec, value: Any, to: Side, record_key: str) -> Any:
+    def _translator(self, field: FieldSpec, to: Side) -> Callable[[Any], tuple[bool, Any]]:
+        """The translator of a field's value map into ``to``'s vocabulary, made once."""
         name = field.value_map or ""
         translate = self._translators.get((name, to))
         if translate is None:
             translate = self._value_maps[name].translator(to)
             self._translators[(name, to)] = translate
-        found, result = translate(value)
+        return translate
+
+    def _translate(self, field: FieldSpec, value: Any, to: Side, record_key: str) -> Any:
+        name = field.value_map or ""
+        found, result = self._translator(field, to)(value)
         if not found:
             source = "crm" if to == "erp" else "erp"
             raise MappingError(
@@ -270,6 +299,10 @@ class Mapper:
                 value=value,
             )
         return result
+
+
+_Outbound = Callable[[Any, str, RefResolver], Any]
+"""A canonical value (not None) as written on one side: ``(value, record_key, refs)``."""
 
 
 class _ErpKeys:

@@ -190,6 +190,10 @@ Check = Callable[[Any], str | None]
 """A native field's check: why the target would refuse a value, or None."""
 
 
+_UNRESOLVED: Any = object()
+"""A field :class:`NativeValidator` has not looked up yet (None: looked up, not found)."""
+
+
 class NativeValidator:
     """:func:`validate_native` against one schema, each field's checks resolved on first use.
 
@@ -209,9 +213,11 @@ class NativeValidator:
     def validate(self, record_key: str, values: Mapping[str, Any], creating: bool) -> None:
         """:func:`validate_native` of one record against this validator's schema."""
         source = self.schema.source
-        checks = self._checks
+        known = self._checks.get
         for name, value in values.items():
-            found = checks[name] if name in checks else self._resolve(name)
+            found = known(name, _UNRESOLVED)
+            if found is _UNRESOLVED:
+                found = self._resolve(name)
             if found is None:
                 raise MappingError(
                     f"{source} has no field {name}", record=record_key, field=name, value=value

@@ -24,7 +24,7 @@ from tandem.model.opportunity import Forecast, Opportunity, OpportunityLine
 from tandem.model.payment import Payment
 from tandem.model.pricing import PriceList, PriceListEntry
 from tandem.model.product import Product, ProductCategory
-from tandem.model.shortcuts import ASK_TYPE, str_shortcut
+from tandem.model.shortcuts import str_first
 from tandem.model.types import Money
 
 MODELS: Mapping[str, type[BaseModel]] = types.MappingProxyType(
@@ -206,18 +206,7 @@ def validator_for(model: str, field: str) -> Callable[[Any], Any]:
         except ValidationError as exc:
             raise ValueError(_reasons(exc)) from None
 
-    shortcut = str_shortcut(spec.annotation)
-    if shortcut is None:
-        return through_type
-
-    def str_first(value: Any) -> Any:
-        if type(value) is str:
-            result = shortcut(value)
-            if result is not ASK_TYPE:
-                return result
-        return through_type(value)
-
-    return str_first
+    return str_first(spec.annotation, through_type) or through_type
 
 
 def _unchecked(value: Any) -> Any:

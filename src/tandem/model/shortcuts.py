@@ -32,8 +32,51 @@ _SURROGATE = re.compile("[\\ud800-\\udfff]")
 """A lone surrogate: pydantic refuses it in constrained text (not valid unicode)."""
 
 
+def str_first(annotation: Any, through_type: Callable[[Any], Any]) -> Callable[[Any], Any] | None:
+    """A validator taking a ``str`` by the shortcut of ``annotation``, the rest ``through_type``.
+
+    ``through_type`` validates through the field's pydantic type; it also takes each ``str``
+    the shortcut leaves to the type (:data:`ASK_TYPE`). ``None``: ``annotation`` has no shortcut.
+    """
+    meta = _shape(annotation)
+    if meta is None:
+        return None
+    if isinstance(meta, AfterValidator):
+        check: Callable[[str], str] = meta.func  # type: ignore[assignment]
+
+        def checked_first(value: Any) -> Any:
+            if type(value) is not str:
+                return through_type(value)
+            try:
+                return check(value)
+            except ValueError as exc:  # as validate_field words it: the message alone
+                raise ValueError(str(exc)) from None
+
+        return checked_first
+    shortcut = _bounded(bool(meta.strip_whitespace), meta.min_length, meta.max_length)
+
+    def bounded_first(value: Any) -> Any:
+        if type(value) is str:
+            result = shortcut(value)
+            if result is not ASK_TYPE:
+                return result
+        return through_type(value)
+
+    return bounded_first
+
+
 def str_shortcut(annotation: Any) -> Callable[[str], Any] | None:
     """The shortcut for ``str`` values of a field typed ``annotation``, if its shape has one."""
+    meta = _shape(annotation)
+    if meta is None:
+        return None
+    if isinstance(meta, AfterValidator):
+        return _checked(meta.func)  # type: ignore[arg-type]
+    return _bounded(bool(meta.strip_whitespace), meta.min_length, meta.max_length)
+
+
+def _shape(annotation: Any) -> AfterValidator | StringConstraints | None:
+    """The one metadata item of ``annotation`` that makes a shortcut shape, if it has one."""
     if get_origin(annotation) in (Union, types.UnionType):
         args = [a for a in get_args(annotation) if a is not type(None)]
         if len(args) != 1:
@@ -46,13 +89,13 @@ def str_shortcut(annotation: Any) -> Callable[[str], Any] | None:
         return None
     meta = metadata[0]
     if isinstance(meta, AfterValidator) and meta.func in PLAIN_STR_CHECKS:
-        return _checked(meta.func)
+        return meta
     if isinstance(meta, StringConstraints) and meta == StringConstraints(
         strip_whitespace=meta.strip_whitespace,
         min_length=meta.min_length,
         max_length=meta.max_length,
     ):
-        return _bounded(bool(meta.strip_whitespace), meta.min_length, meta.max_length)
+        return meta
     return None
 
 
@@ -83,4 +126,4 @@ def _bounded(strip: bool, low: int | None, high: int | None) -> Callable[[str], 
     return bounded
 
 
-__all__ = ["ASK_TYPE", "str_shortcut"]
+__all__ = ["ASK_TYPE", "str_first", "str_shortcut"]

@@ -334,9 +334,7 @@ class BatchProcessor:
             if flag is None:
                 return WriteOp("delete", ref, key=intent.key)
             return WriteOp("update", ref, {flag[0]: flag[1]}, key=intent.key)
-        values = self.mapper.to_native(
-            ctx.spec, side, intent.values, list(intent.values), ref, self.refs
-        )
+        values = self.mapper.to_native(ctx.spec, side, intent.values, intent.values, ref, self.refs)
         if binding.external_id:
             values[binding.external_id] = ref
         if intent.action == "create":

@@ -242,73 +242,77 @@ def _collect(
     store only encodes them.
     """
     target = other(source)
+    from_erp = source == "erp"
     cause_prefix = f"{source}:{entity}:"
     writes = _Writes()
+    counts = writes.counts
+    add_state, add_audit = writes.states.append, writes.audits.append
+    add_link, add_relink = writes.links.append, writes.relinks.append
+    add_succeeded = writes.succeeded.append
     for pending in plans:
         if pending.failed:
             continue
-        plan, record = pending.plan, pending.record
-        target_key = plan.partner
-        if pending.outcome is not None and pending.outcome.key:
-            target_key = pending.outcome.key
-        linked_now = record.key in new_links
-        if plan.noop and plan.partner is not None and not plan.deleted and not linked_now:
-            writes.counts["unchanged"] += 1
+        plan, record, outcome = pending.plan, pending.record, pending.outcome
+        key, partner = record.key, plan.partner
+        target_key = outcome.key if outcome is not None and outcome.key else partner
+        linked_now = key in new_links
+        if plan.noop and partner is not None and not plan.deleted and not linked_now:
+            counts["unchanged"] += 1
             continue
-        erp_key, crm_key = pair(source, record.key, target_key)
+        erp_key, crm_key = (key, target_key) if from_erp else (target_key, key)
         if target_key is not None:
-            link = (record.key, target_key) if source == "erp" else (target_key, record.key)
+            link = (key, target_key) if from_erp else (target_key, key)
             # A record brought back after its partner was deleted gets a new partner.
-            if plan.partner is not None and target_key != plan.partner:
-                writes.relinks.append(link)
-            elif plan.partner is None or linked_now:
-                writes.links.append(link)
-                writes.counts["linked"] += 1
+            if partner is not None and target_key != partner:
+                add_relink(link)
+            elif partner is None or linked_now:
+                add_link(link)
+                counts["linked"] += 1
         modified = record.modified_at
-        writes.states.append(
+        add_state(
             SyncedState(
                 entity,
                 erp_key,
                 crm_key,
                 plan.values,
-                modified if source == "erp" else None,
-                modified if source == "crm" else None,
+                modified if from_erp else None,
+                None if from_erp else modified,
                 plan.deleted,
             )
         )
-        writes.succeeded.append(record.key)
-        cause = f"{cause_prefix}{record.key}@{modified.isoformat()}"
+        add_succeeded(key)
+        cause = f"{cause_prefix}{key}@{modified.isoformat()}"
         intent = plan.target
         if intent is not None:
-            counter = counter_of(intent, pending.outcome)
-            writes.counts[counter] += 1
-            after = _as_dict(intent.values) if intent.values else None
-            writes.audits.append(
+            counter = counter_of(intent, outcome)
+            counts[counter] += 1
+            values = intent.values
+            add_audit(
                 AuditEntry(
                     flow,
                     entity,
                     target,
                     target_key or "",
-                    counter.removesuffix("d"),
+                    _ACTIONS[counter],
                     _before(pending.base, intent),
-                    after,
+                    (values if type(values) is dict else dict(values)) if values else None,
                     cause,
                     now,
                 )
             )
         if plan.revert is not None or pending.source_values:
             if plan.revert is not None:
-                writes.counts["reverted"] += 1
+                counts["reverted"] += 1
                 before = {k: record.values.get(k) for k in plan.revert.values}
             else:
                 before = None
             action = "revert" if plan.revert is not None else "link"
-            writes.audits.append(
+            add_audit(
                 AuditEntry(
                     flow,
                     entity,
                     source,
-                    record.key,
+                    key,
                     action,
                     before,
                     dict(pending.source_values),
@@ -316,15 +320,15 @@ def _collect(
                     now,
                 )
             )
-        for conflict in plan.conflicts:
-            writes.conflicts.append((erp_key, crm_key, conflict))
-            writes.counts["conflicts"] += 1
+        if plan.conflicts:
+            for conflict in plan.conflicts:
+                writes.conflicts.append((erp_key, crm_key, conflict))
+            counts["conflicts"] += len(plan.conflicts)
     return writes
 
 
-def _as_dict(values: Mapping[str, Any]) -> dict[str, Any]:
-    """``values`` as a dict, copied only when it is some other mapping."""
-    return values if type(values) is dict else dict(values)
+_ACTIONS = {"created": "create", "updated": "update", "deleted": "delete"}
+"""The audit action of each report counter :func:`counter_of` gives."""
 
 
 def _before(base: Mapping[str, Any] | None, intent: Intent) -> dict[str, Any] | None:

@@ -137,7 +137,7 @@ def plan_record(
             values = dict(record.values)
         create = Intent(target, "create", None, values)
         return RecordPlan(
-            source, record.key, partner, target=create, values=values, changed=tuple(sorted(values))
+            source, record.key, partner, target=create, values=values, changed=_sorted(values)
         )
     plan = RecordPlan(source=source, key=record.key, partner=partner)
 
@@ -183,6 +183,22 @@ def plan_record(
     if revert:
         plan.revert = Intent(source, "update", record.key, revert)
     return plan
+
+
+_SORTED: dict[tuple[str, ...], tuple[str, ...]] = {}
+"""Field names in record order -> sorted: the records of a batch mostly share one order."""
+_SORTED_MAX = 64
+
+
+def _sorted(values: Mapping[str, Any]) -> tuple[str, ...]:
+    """``tuple(sorted(values))``, remembered for the few orders of names records come in."""
+    names = tuple(values)
+    found = _SORTED.get(names)
+    if found is None:
+        found = tuple(sorted(names))
+        if len(_SORTED) < _SORTED_MAX:
+            _SORTED[names] = found
+    return found
 
 
 def _unchanged(values: Mapping[str, Any], base: Mapping[str, Any] | None) -> bool:

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from tandem.errors import StoreError
 from tandem.store._sql import check_side, insert_many
-from tandem.store.records import AuditEntry
+from tandem.store.records import SIDES, AuditEntry
 from tandem.store.schema import audit as table
 from tandem.store.types import binds
 
@@ -24,23 +24,26 @@ def write(conn: sa.Connection, entries: Sequence[AuditEntry]) -> None:
     bind = binds(conn.dialect)
     json, instant = bind.json, bind.instant
     values: list[Any] = []
+    add = values.extend
     at: datetime | None = None
     bound: Any = None
     try:
         for entry in entries:
-            check_side(entry.target)
+            if entry.target not in SIDES:
+                check_side(entry.target)
             if entry.at is not at:  # the entries of one batch share their instant: bind it once
                 at, bound = entry.at, instant(entry.at)
-            values.extend(
+            before, after, cause = entry.before, entry.after, entry.cause
+            add(
                 (
                     entry.flow,
                     entry.entity,
                     entry.target,
                     entry.record_key,
                     entry.action,
-                    json(entry.before),
-                    json(entry.after),
-                    entry.cause[:CAUSE_LIMIT],
+                    None if before is None else json(before),
+                    None if after is None else json(after),
+                    cause if len(cause) <= CAUSE_LIMIT else cause[:CAUSE_LIMIT],
                     bound,
                 )
             )

@@ -102,10 +102,12 @@ def save(conn: sa.Connection, entity: str, states: Sequence[SyncedState], now: d
     # New rows and rows whose keys stay, bound for the driver: one batched native upsert
     # on their ERP key, one on their CRM key for the rows without an ERP key.
     upserts: dict[bool, list[Any]] = {True: [], False: []}
+    with_erp, crm_only = upserts[True].extend, upserts[False].extend
+    dumps = codec.dumps
     try:
         for state, row in zip(latest, found, strict=True):
             erp_key, crm_key = state.erp_key, state.crm_key
-            encoded = codec.dumps(state.values)
+            encoded = dumps(state.values)
             if row is not None:
                 erp_key = erp_key or row.erp_key
                 crm_key = crm_key or (None if row.id in detach else row.crm_key)
@@ -123,14 +125,15 @@ def save(conn: sa.Connection, entity: str, states: Sequence[SyncedState], now: d
                         }
                     )
                     continue
-            upserts[erp_key is not None].extend(
+            erp_modified, crm_modified = state.erp_modified, state.crm_modified
+            (with_erp if erp_key is not None else crm_only)(
                 (
                     entity,
                     erp_key,
                     crm_key,
                     encoded,
-                    instant(state.erp_modified),
-                    instant(state.crm_modified),
+                    None if erp_modified is None else instant(erp_modified),
+                    None if crm_modified is None else instant(crm_modified),
                     flag(state.deleted),
                     updated_at,
                 )

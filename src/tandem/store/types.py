@@ -111,7 +111,9 @@ def _instant_text(value: datetime | None) -> str | None:
     # space and six fraction digits, 26 characters (the UTC offset cut off).
     if value is None:
         return None
-    return to_utc(value).isoformat(" ", "microseconds")[:26]
+    if value.tzinfo is not UTC:
+        value = to_utc(value)
+    return value.isoformat(" ", "microseconds")[:26]
 
 
 def _same(value: Any) -> Any:

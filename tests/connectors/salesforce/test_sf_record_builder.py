@@ -155,6 +155,26 @@ def test_the_builder_names_the_bad_field_and_keeps_the_record_shape() -> None:
     assert builder.build(WriteOp("delete", "p4", key="003X"), "delete Contact") == {"Id": "003X"}
 
 
+def test_one_builder_skips_per_action_what_each_action_skips() -> None:
+    builder = RecordBuilder(BINDING, SCHEMA)
+    values = {"Id": "003Y", "ERP_Id__c": "P-9", "Name": "Di", "Account.ERP_Id__c": "A-2"}
+    upsert = WriteOp("upsert", "p1", values, match="P-1")
+    update = WriteOp("update", "p1", values, key="003X")
+    for _ in range(2):  # the second round reuses what the first one made
+        assert builder.build(upsert, "upsert Contact") == {
+            "ERP_Id__c": "P-1",
+            "Name": "Di",
+            "Account": {"ERP_Id__c": "A-2"},
+        }
+        assert builder.build(update, "update Contact") == {
+            "Id": "003X",
+            "ERP_Id__c": "P-9",
+            "Name": "Di",
+            "Account": {"ERP_Id__c": "A-2"},
+        }
+    assert builder.relations == {"Account"}
+
+
 def test_a_csv_table_leaves_absent_columns_empty_and_nulls_as_na() -> None:
     records = [
         {"ERP_Id__c": "P-1", "Name": "Ann, Jr.", "Amount__c": Decimal("1E+3")},

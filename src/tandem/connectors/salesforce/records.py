@@ -220,6 +220,12 @@ def _string_writer(info: FieldInfo, general: Convert) -> Convert:
     return text
 
 
+_Entry = tuple[Convert | None, str | None, str]
+"""How a builder sets one field: its conversion (None: the field is skipped) and, for a
+``Rel.Field`` lookup, the relationship and the parent's field (else None and "")."""
+_SKIPPED: _Entry = (None, None, "")
+
+
 class RecordBuilder:
     """Builds the Salesforce records of one binding against one described schema.
 
@@ -244,6 +250,8 @@ class RecordBuilder:
         self._skip_upsert = frozenset(
             skip | ({binding.external_id} if binding.external_id else set())
         )
+        self._entries: dict[str, _Entry] = {}
+        self._entries_upsert: dict[str, _Entry] = {}
 
     def build(self, op: WriteOp, operation: str) -> dict[str, Any]:
         """The Salesforce record for one op (values in wire form).
@@ -262,6 +270,7 @@ class RecordBuilder:
                 )
             record[ext] = op.match
             skip = self._skip_upsert
+            entries = self._entries_upsert
         elif not op.key:
             raise rejection(
                 op, operation, "MISSING_KEY", f"{action} without a record Id", None, binding
@@ -269,26 +278,38 @@ class RecordBuilder:
         else:
             record["Id"] = op.key
             skip = self._skip
+            entries = self._entries
         if action == "delete":
             return record
-        writers = self._writers
         name = ""
         try:
             for name, value in op.values.items():
-                if name in skip:
-                    continue
-                convert = writers.get(name)
-                if convert is None:
-                    convert = self._writer(name)
-                if "." in name:
+                entry = entries.get(name)
+                if entry is None:
+                    entry = self._entry(name, skip, entries)
+                convert, relation, target = entry
+                if relation is None:
+                    if convert is not None:
+                        record[name] = convert(value)
+                elif convert is not None:
                     # ``Account.ERP_Id__c``: set the lookup by the parent's external ID.
-                    relation, _, target = name.partition(".")
                     record.setdefault(relation, {})[target] = convert(value)
-                else:
-                    record[name] = convert(value)
         except ValueError as exc:
             raise rejection(op, operation, "INVALID_VALUE", str(exc), name, binding) from None
         return record
+
+    def _entry(self, name: str, skip: frozenset[str], entries: dict[str, _Entry]) -> _Entry:
+        """What :meth:`build` does with a field ``name``, made on its first use."""
+        entry: _Entry
+        if name in skip:
+            entry = _SKIPPED
+        elif "." in name:
+            relation, _, target = name.partition(".")
+            entry = (self._writers.get(name) or self._writer(name), relation, target)
+        else:
+            entry = (self._writers.get(name) or self._writer(name), None, "")
+        entries[name] = entry
+        return entry
 
     def _writer(self, name: str) -> Convert:
         convert = field_writer(self.schema.fields.get(name))
@@ -345,7 +366,7 @@ def csv_table(records: Sequence[Mapping[str, Any]], key: str) -> tuple[list[str]
 def outcome(op: WriteOp, result: SaveResult, binding: EntityBinding, operation: str) -> Outcome:
     """A :class:`WriteOutcome` for one op from its :class:`SaveResult`."""
     if result.success:
-        return Outcome(op.ref, True, key=result.id or op.key, created=result.created)
+        return Outcome(op.ref, True, result.id or op.key, result.created)
     first = result.errors[0] if result.errors else None
     if op.action == "delete" and first is not None and first.code in _GONE:
         return Outcome(op.ref, True, key=op.key)  # already gone: the delete is done
