@@ -264,7 +264,10 @@ class Engine:
             raise
         finally:
             if not dry_run:
-                self._remember()
+                try:
+                    self._remember()
+                except StoreError:  # never hides the pass's own outcome
+                    log.warning("could not keep what the connectors learned", exc_info=True)
         await self.bus.publish(PassDone(report.as_dict()["counts"]))
         return report
 
