@@ -440,3 +440,19 @@ async def test_a_flow_held_by_a_process_that_died_is_taken_over(env: Env) -> Non
     store.close()
     async with running_engine(flow) as engine:
         assert (await engine.sync()).total("created") > 0
+
+
+async def test_a_new_process_after_check_spends_no_call_on_describes(env: Env) -> None:
+    flow = env.flow()
+    objects = len({spec.crm.source for spec in flow.entities.values()})
+    async with running_engine(flow, check=False, claim=False, fresh_describe=True) as checked:
+        assert checked.systems.crm.calls_made == objects  # type: ignore[attr-defined]
+    async with running_engine(flow) as engine:
+        assert engine.systems.crm.calls_made == 0  # type: ignore[attr-defined]
+        assert engine.problems == []
+        report = await engine.sync()
+        assert report.total("created") == 19 + 38 + 5 + 40 + 40
+        # A write refused as a whole expires the saved descriptions.
+        engine.store.expire_schema_snapshots(flow.name)
+    async with running_engine(flow) as again:
+        assert again.systems.crm.calls_made == objects  # type: ignore[attr-defined]
