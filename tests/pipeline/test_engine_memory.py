@@ -127,6 +127,31 @@ async def test_the_overlap_is_not_re_read_once_it_is_long_past(tmp_path: Path) -
     fourth = await engine.sync()
     assert fourth.counts["customer"]["erp->crm"]["read"] == 1
 
+    # A new process knows it too: when the last read happened is kept in the store.
+    newcomer = Engine(engine.flow, engine.store, engine.systems)
+    await newcomer.prepare()
+    quiet = await newcomer.sync()  # reads only the CRM's echo of the last pass's write
+    assert "erp->crm" not in quiet.counts.get("customer", {})
+    erp.put("customers", "3", {"name": "Renamed too"})
+    assert (await newcomer.sync()).counts["customer"]["erp->crm"]["read"] == 1
+
+
+async def test_a_new_process_re_reads_the_overlap_when_no_read_is_on_record(
+    tmp_path: Path,
+) -> None:
+    engine, erp, _ = engine_for(tmp_path)
+    for n in range(1, 4):
+        erp.put("customers", str(n), {"name": f"Customer {n}", "phone": None})
+    await engine.prepare()
+    for _ in range(3):
+        await engine.sync()  # then the ERP side is quiet (see the test above)
+    assert engine.store.memo("mem", "customer.erp.fetched_at") is not None
+    engine.store.save_memo("mem", "customer.erp.fetched_at", "")  # unreadable: as if never kept
+    newcomer = Engine(engine.flow, engine.store, engine.systems)
+    await newcomer.prepare()
+    again = await newcomer.sync()
+    assert again.counts["customer"]["erp->crm"]["read"] >= 1  # the window, read again
+
 
 async def test_a_record_matched_on_first_sync_is_linked_even_when_nothing_is_written(
     tmp_path: Path,

@@ -71,6 +71,8 @@ class Engine:
         self._fingerprints: dict[tuple[str, Side], tuple[str, float]] = {}
         """Per (entity, side): the source's change fingerprint at its last read, and when."""
         self._fetched: dict[tuple[str, Side], datetime] = {}
+        self._fetched_asked: set[tuple[str, Side]] = set()
+        """Per (entity, side): the store was asked when an earlier process last read it."""
         """Per (entity, side): when the last batch of the last full read was fetched."""
         self._probed: dict[tuple[str, Side], str] = {}
         """Per (entity, side): the fingerprint probed before the read now under way."""
@@ -385,6 +387,9 @@ class Engine:
                     log.exception("the batch in flight could not be committed")
         if fetched_at is not None and not processor.dry_run:
             self._fetched[(ctx.name, side)] = fetched_at
+            self.store.save_memo(
+                self.flow.name, f"{ctx.name}.{side}.fetched_at", fetched_at.isoformat()
+            )
 
     def _start(self, ctx: EntityContext, side: Side, since: Cursor | None) -> Cursor | None:
         """Where to read from: the cursor minus the overlap window, or the cursor itself.
@@ -398,10 +403,32 @@ class Engine:
         if since is None:
             return None
         overlap = ctx.spec.overlap_seconds
-        fetched = self._fetched.get((ctx.name, side))
+        fetched = self._fetched.get((ctx.name, side)) or self._fetched_before(ctx.name, side)
         if fetched is not None and fetched - timedelta(seconds=2 * overlap) > since.modified_at:
             return since
         return since.minus(overlap)
+
+    def _fetched_before(self, entity: str, side: Side) -> datetime | None:
+        """When an earlier process last finished a read of ``entity`` on ``side``, if known.
+
+        Kept in the store so a new process need not re-read an overlap window that was long
+        past when the previous one read it (after an initial load, every seeded change shares
+        one timestamp: the whole seed would be read again).
+        """
+        if (entity, side) in self._fetched_asked:
+            return None
+        self._fetched_asked.add((entity, side))
+        saved = self.store.memo(self.flow.name, f"{entity}.{side}.fetched_at")
+        if not isinstance(saved, str):
+            return None
+        try:
+            when = datetime.fromisoformat(saved)
+        except ValueError:
+            return None
+        if when.tzinfo is None:
+            return None
+        self._fetched[(entity, side)] = when
+        return when
 
     async def _match_index(self, ctx: EntityContext, source: Side) -> MatchIndex | None:
         """Index the target's unlinked records by the flow's match keys."""
