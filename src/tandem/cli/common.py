@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 from collections.abc import Callable, Coroutine
@@ -65,6 +66,23 @@ def run_async(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
     return guard(lambda: asyncio.run(factory()))
 
 
+GC_THRESHOLDS = (50_000, 20, 20)
+"""Collector thresholds for a sync process (CPython's defaults are ``(700, 10, 10)``)."""
+
+
+def tune_collector() -> None:
+    """Make the cyclic garbage collector fit batch work: fewer, larger young collections.
+
+    A pass allocates millions of short-lived objects (rows, values, plans) while batches of
+    long-lived ones stay alive; with the default thresholds the collector keeps re-scanning
+    those, about a sixth of a 100,000-record load's CPU. What was loaded at start-up (modules,
+    the flow) is frozen out of collections altogether. Reference counting still frees almost
+    everything at once; only cycles wait longer.
+    """
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 def setup_logging(verbose: bool) -> None:
     """Log to stderr; INFO with --verbose, else WARNING (TANDEM_LOG_LEVEL overrides)."""
     level = os.environ.get("TANDEM_LOG_LEVEL") or ("INFO" if verbose else "WARNING")
@@ -73,6 +91,7 @@ def setup_logging(verbose: bool) -> None:
 
 __all__ = [
     "DEFAULT_CONFIG",
+    "GC_THRESHOLDS",
     "ConfigOption",
     "app",
     "console",
@@ -81,4 +100,5 @@ __all__ = [
     "load",
     "run_async",
     "setup_logging",
+    "tune_collector",
 ]
