@@ -23,8 +23,6 @@ async def deliver(
     report: PassReport,
 ) -> list[WriteOutcome]:
     """Write ``ops`` through ``connector``; outcomes in op order."""
-    if not ops:
-        return []
     return await (await submit(connector, binding, ops, report))()
 
 

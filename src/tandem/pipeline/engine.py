@@ -71,9 +71,13 @@ class Engine:
         self._fingerprints: dict[tuple[str, Side], tuple[str, float]] = {}
         """Per (entity, side): the source's change fingerprint at its last read, and when."""
         self._fetched: dict[tuple[str, Side], datetime] = {}
+        """Per (entity, side): when the last batch of the last full read was fetched."""
+        self._fetched_saved: dict[tuple[str, Side], datetime] = {}
+        """Per (entity, side): the fetch time last kept in the store by this process."""
         self._fetched_asked: set[tuple[str, Side]] = set()
         """Per (entity, side): the store was asked when an earlier process last read it."""
-        """Per (entity, side): when the last batch of the last full read was fetched."""
+        self._learned: dict[Side, dict[str, float]] = {}
+        """Per side: what the connector had learned when it was last kept in the store."""
         self._probed: dict[tuple[str, Side], str] = {}
         """Per (entity, side): the fingerprint probed before the read now under way."""
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -203,7 +207,9 @@ class Engine:
         if isinstance(connector, Learner):
             saved = self.store.memo(self.flow.name, f"{side}.learned")
             if isinstance(saved, dict):
-                connector.recall({k: float(v) for k, v in saved.items() if _is_number(v)})
+                known = {k: float(v) for k, v in saved.items() if _is_number(v)}
+                connector.recall(known)
+                self._learned[side] = known
 
     def _remember(self) -> None:
         """Keep what the connectors learned during the pass for the next process."""
@@ -211,9 +217,9 @@ class Engine:
             connector = self.systems.of(side)
             if isinstance(connector, Learner):
                 learned = connector.learned()
-                name = f"{side}.learned"
-                if learned and learned != self.store.memo(self.flow.name, name):
-                    self.store.save_memo(self.flow.name, name, learned)
+                if learned and learned != self._learned.get(side):
+                    self.store.save_memo(self.flow.name, f"{side}.learned", learned)
+                    self._learned[side] = learned
 
     def _note_drift(self, side: Side, source: str, schema: EntitySchema) -> None:
         """Compare ``source``'s description with the previous run's; keep this one (and when)."""
@@ -386,10 +392,17 @@ class Engine:
                 except Exception:
                     log.exception("the batch in flight could not be committed")
         if fetched_at is not None and not processor.dry_run:
-            self._fetched[(ctx.name, side)] = fetched_at
-            self.store.save_memo(
-                self.flow.name, f"{ctx.name}.{side}.fetched_at", fetched_at.isoformat()
-            )
+            slot = (ctx.name, side)
+            self._fetched[slot] = fetched_at
+            # Kept for the next process at most once per overlap window: an idle source read
+            # every second costs no store write each time, and a kept time up to one overlap
+            # old only makes a new process re-read the window, never skip it wrongly.
+            kept = self._fetched_saved.get(slot)
+            if kept is None or fetched_at - kept >= timedelta(seconds=ctx.spec.overlap_seconds):
+                self.store.save_memo(
+                    self.flow.name, f"{ctx.name}.{side}.fetched_at", fetched_at.isoformat()
+                )
+                self._fetched_saved[slot] = fetched_at
 
     def _start(self, ctx: EntityContext, side: Side, since: Cursor | None) -> Cursor | None:
         """Where to read from: the cursor minus the overlap window, or the cursor itself.
