@@ -322,3 +322,23 @@ async def test_each_operation_keeps_its_own_time_per_row(
     with pytest.raises(ValueError, match="positive"):
         bulk.learn_rate("update", 0)
     stub.assert_used()
+
+
+async def test_a_rate_borrowed_from_another_operation_is_given_more_room(
+    stub: StrictStub, bulk: BulkApi, fake_sleep: FakeSleep
+) -> None:
+    # Only upserts were timed: the first update job waits longer than its rows at that pace
+    # (an update may take longer a row), so one poll finds it done; later update jobs go by
+    # their own pace and the usual margin.
+    bulk.learn_rate("upsert", 1e-4)
+    bulk.seconds_per_row = 1e-4
+    done = {"state": "JobComplete", "numberRecordsFailed": 0, "totalProcessingTime": 1300}
+    job_calls(stub, {**done, "numberRecordsProcessed": 10000})
+    rows = [[f"001{i:05d}", "x"] for i in range(10000)]
+    await bulk.ingest("Account", "update", ["Id", "Phone"], rows, key_column="Id")
+    assert fake_sleep.delays == [pytest.approx(1e-4 * 10000 * 1.6)]
+    assert len(stub.calls("GET", JOB)) == 1
+    job_calls(stub, {**done, "numberRecordsProcessed": 10000})
+    await bulk.ingest("Account", "update", ["Id", "Phone"], rows, key_column="Id")
+    assert fake_sleep.delays[-1] == pytest.approx(1.3e-4 * 10000 * 1.15)
+    stub.assert_used()

@@ -17,7 +17,8 @@ Every call counts against the org's daily API allocation, so the wait is spent s
 * Otherwise the job is polled: the first poll waits for the projected time (or
   ``bulk_poll_interval``), and a job still in progress is polled next when its own progress
   (``numberRecordsProcessed`` over the time since upload) says it will be done; without
-  either, the wait doubles.
+  either, the wait doubles. A job whose operation was never timed borrows the rate of
+  another (an update job after the upserts of an initial load), with more room.
 
 Query: create the job, poll, then read the CSV result pages, following ``Sforce-Locator`` until
 it is ``null``; each page is at most ``bulk_page_size`` rows.
@@ -52,6 +53,10 @@ _MAX_PROJECTED_WAIT = 60.0
 _MARGIN = 1.15  # a projected wait is stretched a little, so one poll usually finds the job done
 # Results asked for too early cost two calls (the refusal and a poll), not one: wait longer.
 _RESULTS_MARGIN = 1.25
+# A rate learned from another operation (an update job timed by the upserts before it) is a
+# rougher guess: an update may take longer a row. A poll that comes a little late costs a
+# fraction of the job's time; one that comes early costs a call.
+_BORROWED_MARGIN = 1.6
 _CSV_HEADERS = {"Accept": "text/csv"}
 
 
@@ -468,6 +473,8 @@ class BulkApi:
         """The wait until a job of ``rows`` rows should be done, by the known time per row."""
         floor = self.settings.bulk_poll_interval
         per_row = self._rate(operation) or 0.0
+        if self._per_operation and operation not in self._per_operation:
+            margin = max(margin, _BORROWED_MARGIN)  # timed by another operation's rate
         return min(max(floor, rows * per_row * margin), self.settings.bulk_timeout)
 
     async def _wait(
