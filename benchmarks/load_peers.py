@@ -2,14 +2,17 @@
 
 * ``loop`` (peer a): one ``sf.Account.upsert("ERP_Id__c/<id>", {...})`` per ERP row, the way
   many hand-written integrations start.
-* ``bulk`` (peer b): a well-written batched script: every row (or every row the ERP's change
-  log lists after a sequence number) in one Bulk API 2.0 upsert job
+* ``bulk`` (peer b, Bulk 2.0): a well-written batched script: every row (or every row the
+  ERP's change log lists after a sequence number) in one Bulk API 2.0 upsert job
   (``sf.bulk2.Account.upsert``), failed rows fetched only when the job reports some.
+* ``collections`` (peer b, Collections): the other batched script the issue names: rows
+  streamed from the ERP in sObject Collections upserts by external ID, 200 records a call
+  (the API's maximum), ``allOrNone`` false so one bad row does not sink its 199 neighbours.
 
 Both read the same SQLite ERP as Tandem and map the same fields. Run as a script (so the
 benchmark measures it as a process, like ``tandem sync``)::
 
-    python benchmarks/load_peers.py loop|bulk --sandbox DIR/sandbox.json --erp ERP.db
+    python benchmarks/load_peers.py loop|bulk|collections --sandbox DIR/sandbox.json --erp ERP.db
         [--first N] [--after-seq S] [--keys 1,2,3] [--wait 5]
 
 It prints one JSON object: ``records``, ``failed`` and ``seconds`` (inside the process).
@@ -155,10 +158,46 @@ def peer_bulk(sf: Any, rows: Iterator[dict[str, Any]], wait: int = 5) -> dict[st
     }
 
 
+COLLECTION_SIZE = 200
+"""sObject Collections take at most 200 records a call."""
+
+
+def peer_collections(sf: Any, rows: Iterator[dict[str, Any]]) -> dict[str, Any]:
+    """Peer (b), Collections: upserts by ``ERP_Id__c`` of 200 records a call, rows streamed."""
+    started = time.perf_counter()
+    sent = failed = calls = 0
+    chunk: list[dict[str, Any]] = []
+
+    def flush() -> int:
+        body = {"allOrNone": False, "records": chunk}
+        results = sf.restful("composite/sobjects/Account/ERP_Id__c", method="PATCH", json=body)
+        bad = [r for r in results if not r.get("success")]
+        for result in bad[:5]:
+            print(f"upsert failed: {result.get('errors')}", file=sys.stderr)
+        return len(bad)
+
+    for row in rows:
+        record = {"attributes": {"type": "Account"}, "ERP_Id__c": str(row["id"])}
+        record.update(to_account(row))
+        chunk.append(record)
+        if len(chunk) == COLLECTION_SIZE:
+            failed += flush()
+            sent, calls, chunk = sent + len(chunk), calls + 1, []
+    if chunk:
+        failed += flush()
+        sent, calls = sent + len(chunk), calls + 1
+    return {
+        "records": sent,
+        "failed": failed,
+        "seconds": time.perf_counter() - started,
+        "calls": calls,
+    }
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Run one peer once and print its JSON result."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("peer", choices=("loop", "bulk"))
+    parser.add_argument("peer", choices=("loop", "bulk", "collections"))
     parser.add_argument("--sandbox", type=Path, required=True, help="the sandbox.json")
     parser.add_argument("--erp", type=Path, required=True, help="the SQLite ERP")
     parser.add_argument("--first", type=int, help="only the first N customers (by id)")
@@ -169,7 +208,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     keys = [int(k) for k in args.keys.split(",")] if args.keys else None
     sf = connect(args.sandbox)
     rows = erp_rows(args.erp, first=args.first, after_seq=args.after_seq, keys=keys)
-    result = peer_loop(sf, rows) if args.peer == "loop" else peer_bulk(sf, rows, args.wait)
+    if args.peer == "loop":
+        result = peer_loop(sf, rows)
+    elif args.peer == "collections":
+        result = peer_collections(sf, rows)
+    else:
+        result = peer_bulk(sf, rows, args.wait)
     print(json.dumps(result))
 
 

@@ -18,6 +18,7 @@ from typing import Any
 LABELS = {
     "tandem": "Tandem",
     "peer_b_bulk2": "(b) simple-salesforce Bulk 2.0",
+    "peer_b_collections": "(b) simple-salesforce Collections",
     "peer_a_loop": "(a) simple-salesforce per-record loop",
 }
 PHASES = {"initial": "Initial load", "changes": "Incremental changes"}
@@ -31,7 +32,7 @@ def plot(results: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     contenders = [c for c in LABELS if c in results["contenders"]]
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.6))
+    fig, axes = plt.subplots(1, 3, figsize=(17, 4.8))
     width = 0.38
     colours = {"initial": "#3b6ea5", "changes": "#e39b2d"}
     metrics = (

@@ -32,7 +32,12 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 def test_every_contender_delivers_everything_once(results: dict[str, Any]) -> None:
     contenders = results["contenders"]
-    for name, expected in (("tandem", 300), ("peer_b_bulk2", 300), ("peer_a_loop", 50)):
+    for name, expected in (
+        ("tandem", 300),
+        ("peer_b_bulk2", 300),
+        ("peer_b_collections", 300),
+        ("peer_a_loop", 50),
+    ):
         for phase in ("initial", "changes"):
             check = contenders[name][phase]["check"]
             assert check["ok"], (name, phase, check)
@@ -50,6 +55,9 @@ def test_api_calls_are_counted_by_the_sandbox(results: dict[str, Any]) -> None:
     assert contenders["peer_a_loop"]["changes"]["api_calls"] == 20
     # A Bulk job is at least create, upload, close and one poll.
     assert contenders["peer_b_bulk2"]["initial"]["api_calls"] >= 4
+    # Collections: 200 records a call, so 300 rows are 2 calls and 50 changes 1.
+    assert contenders["peer_b_collections"]["initial"]["api_calls"] == 2
+    assert contenders["peer_b_collections"]["changes"]["api_calls"] == 1
     tandem = contenders["tandem"]
     assert tandem["initial"]["api_calls"] < contenders["peer_a_loop"]["initial"]["api_calls"]
     assert tandem["initial"]["peak_rss_mb"] > 0
@@ -59,6 +67,12 @@ def test_api_calls_are_counted_by_the_sandbox(results: dict[str, Any]) -> None:
 def test_report_tables_and_plot(results: dict[str, Any], tmp_path: Path) -> None:
     text = tables(results)
     assert "### Initial load" in text and "(a) simple-salesforce per-record loop" in text
+    assert "(b) simple-salesforce Collections" in text
+    assert set(results["targets"]["initial"]) >= {
+        "fewer_calls_per_1000_than_b_bulk2",
+        "fewer_calls_per_1000_than_b_collections",
+        "faster_than_b_collections",
+    }
     assert "✘" not in text
     plot(results, tmp_path / "plot.png")
     assert (tmp_path / "plot.png").stat().st_size > 10_000
