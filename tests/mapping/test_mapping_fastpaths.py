@@ -14,6 +14,7 @@ from tandem.config import FlowSpec, ValueMapSpec, parse_flow
 from tandem.connectors.base import EntitySchema, FieldInfo
 from tandem.errors import MappingError
 from tandem.mapping import Mapper, NativeValidator, validate_native, values_equal
+from tandem.mapping.schema import _refusal
 
 from .conftest import FLOW, MemoryRefs
 
@@ -154,3 +155,66 @@ def test_same_type_values_compare_like_mixed_ones() -> None:
     assert not values_equal(Decimal("NaN"), Decimal("NaN"))
     assert values_equal(date(2026, 1, 2), date(2026, 1, 2))
     assert not values_equal(date(2026, 1, 2), date(2026, 1, 3))
+
+
+TEXT_INFOS = [
+    FieldInfo("T", "string", length=5),
+    FieldInfo("T", "string", length=0),
+    FieldInfo("T", "string", nillable=False),
+    FieldInfo("T", "textarea"),
+    FieldInfo("T", "phone", length=8),
+    FieldInfo("T", "email", length=12),
+    FieldInfo("T", "picklist", picklist=("a", "bb"), restricted_picklist=True),
+    FieldInfo("T", "picklist", picklist=("a", "bb")),
+    FieldInfo("T", "multipicklist", picklist=("a", "bb"), restricted_picklist=True, length=4),
+    FieldInfo("T", "reference", length=3),
+    FieldInfo("T", "integer"),
+    FieldInfo("T", "boolean", nillable=False),
+]
+"""Fields whose check a short text may skip (length only) and fields whose check it may not."""
+
+CELLS = st.one_of(
+    st.text(alphabet="ab; @.x", max_size=9),
+    st.sampled_from(["", "a", "bb", "a;bb", "x@y.pl", "a@b", " a"]),
+    st.none(),
+    st.integers(-3, 3),
+    st.booleans(),
+)
+
+
+@given(st.sampled_from(TEXT_INFOS), CELLS)
+def test_a_text_that_fits_skips_only_checks_that_test_its_length_alone(
+    info: FieldInfo, value: Any
+) -> None:
+    schema = EntitySchema("Obj", {"T": info})
+    checks = NativeValidator(schema)
+    first = outcome(lambda: checks.validate("r", {"T": value}, False))
+    assert first == outcome(lambda: checks.validate("r", {"T": value}, False))  # once resolved
+    reason = _refusal(info, value)
+    where = f"record r, field T, value {value!r}"
+    assert first == ("ok" if reason is None else f"{where}: Obj.T: {reason} [r T {value!r}]")
+
+
+def test_a_native_writer_writes_what_to_native_writes(mapper: Mapper, refs: MemoryRefs) -> None:
+    canonical = {"name": "Acme", "billing_address.country": "PL", "credit_hold": True}
+    for side in ("erp", "crm"):
+        write = mapper.native_writer("customer", side)
+        for fields in (canonical, list(canonical), ["name"]):
+            assert write(canonical, fields, "1", refs) == mapper.to_native(
+                "customer", side, canonical, fields, "1", refs
+            )
+    write = mapper.native_writer("customer", "crm")
+    with pytest.raises(KeyError, match="entity customer maps no field 'nope'"):
+        write({"name": "A"}, ["name", "nope"], "1", refs)
+
+
+def test_a_value_mapped_text_is_written_the_same_every_time(
+    mapper: Mapper, refs: MemoryRefs
+) -> None:
+    field = "billing_address.country"
+    for _ in range(3):  # the first answer is remembered; a refusal is not
+        assert mapper.to_native("customer", "crm", {field: "DE"}, [field], "1", refs) == {
+            "BillingCountry": "Germany"
+        }
+        with pytest.raises(MappingError, match="not in value map countries"):
+            mapper.to_native("customer", "crm", {field: "FR"}, [field], "1", refs)

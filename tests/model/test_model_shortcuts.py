@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Optional
 
 import pytest
+from annotated_types import MaxLen, MinLen
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import AfterValidator, StringConstraints, TypeAdapter, ValidationError
@@ -35,7 +36,7 @@ FIELDS = [
     ("customer", "number"),  # Code: stripped, 1..80
     ("address", "street"),  # LongText: at most 32000, not stripped
     ("contact", "customer"),  # Ref: 1..255, not stripped
-    ("address", "postal_code"),  # str with max_length 20: no shortcut
+    ("address", "postal_code"),  # optional str with max_length 20: bounded, not stripped
     ("customer", "tax_id"),
     ("customer", "nip"),
     ("customer", "vat_id"),
@@ -91,8 +92,31 @@ def test_validate_field_is_the_resolved_validator() -> None:
         validator_for("customer", "nope")
 
 
+LENGTH_BOUNDED: list[Any] = [
+    Annotated[str | None, MaxLen(4)],
+    Annotated[Optional[str], MinLen(2), MaxLen(4)],  # noqa: UP045 - the other spelling
+    Annotated[str, MinLen(1)],
+]
+
+
+@pytest.mark.parametrize("annotation", LENGTH_BOUNDED)
+@settings(max_examples=150, deadline=None)
+@given(value=TEXTS)
+def test_a_length_bounded_text_gives_what_pydantic_gives(annotation: Any, value: str) -> None:
+    shortcut = str_shortcut(annotation)
+    assert shortcut is not None
+    adapter: TypeAdapter[Any] = TypeAdapter(annotation)
+    result = shortcut(value)
+    if result is not ASK_TYPE:
+        assert adapter.validate_python(value) == result
+
+
 def test_shortcuts_exist_only_for_the_known_shapes() -> None:
     assert str_shortcut(Text) is not None
+    assert str_shortcut(Annotated[str | None, MaxLen(20)]) is not None
+    assert str_shortcut(Annotated[str | int | None, MaxLen(20)]) is None
+    assert str_shortcut(Annotated[str | None, MaxLen(20), "extra"]) is None
+    assert str_shortcut(Annotated[bytes | None, MaxLen(20)]) is None
     assert str_shortcut(Text | None) is not None
     assert str_shortcut(Annotated[str, AfterValidator(normalise_tax_id)]) is not None
     assert str_shortcut(Annotated[str, AfterValidator(str.strip)]) is None  # not a known check

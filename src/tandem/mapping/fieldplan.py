@@ -123,15 +123,20 @@ class WritePlan:
         steps: canonical field -> its step (the first spec of a field mapped twice).
         companions: money amount field -> the currency field written along with it.
         shared: two steps write the same native field (so a record may give it two values).
+        writes: canonical field -> its step's native field (None: not written) and whether
+            the step is :attr:`~WriteStep.plain`; what the loop over a record's fields reads.
     """
 
     steps: Mapping[str, WriteStep]
     companions: Mapping[str, str]
     shared: bool = dataclass_field(init=False)
+    writes: Mapping[str, tuple[str | None, bool]] = dataclass_field(init=False)
 
     def __post_init__(self) -> None:
         natives = [s.native for s in self.steps.values() if s.native is not None]
         object.__setattr__(self, "shared", len(set(natives)) != len(natives))
+        writes = {name: (step.native, step.plain) for name, step in self.steps.items()}
+        object.__setattr__(self, "writes", writes)
 
 
 def read_plan(entity: EntitySpec, side: Side) -> ReadPlan:

@@ -9,6 +9,7 @@ keys (``billing_address.city``, ``unit_price.amount``). Value maps translate bet
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from functools import partial
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from tandem.connectors.base import EntitySchema
@@ -143,6 +144,32 @@ class Mapper:
         """
         spec = self._entity(entity)
         plan, outbound = self._write_plan(spec, side)
+        return self._write(spec, side, plan, outbound, canonical, fields, record_key, refs)
+
+    def native_writer(self, entity: EntitySpec | str, side: Side) -> NativeWriter:
+        """:meth:`to_native` of one entity and side, its plan looked up once.
+
+        ``writer(canonical, fields, record_key, refs)`` returns and raises what
+        ``to_native(entity, side, canonical, fields, record_key, refs)`` does; for a caller
+        writing many records of one entity (a batch). The entity spec must not change while
+        the writer is in use.
+        """
+        spec = self._entity(entity)
+        plan, outbound = self._write_plan(spec, side)
+        return partial(self._write, spec, side, plan, outbound)
+
+    def _write(
+        self,
+        spec: EntitySpec,
+        side: Side,
+        plan: WritePlan,
+        outbound: dict[str, _Outbound],
+        canonical: Mapping[str, Any],
+        fields: Iterable[str],
+        record_key: str,
+        refs: RefResolver,
+    ) -> dict[str, Any]:
+        """:meth:`to_native` with the entity's write plan and conversions found."""
         # the keys of a dict are distinct already: with no companion to add, iterate it as it is
         wanted = fields if type(fields) is dict and not plan.companions else dict.fromkeys(fields)
         if plan.companions:
@@ -151,25 +178,24 @@ class Mapper:
                 if companion is not None and companion not in wanted:
                     wanted[companion] = None
         out: dict[str, Any] = {}
-        steps = plan.steps
+        writes = plan.writes
         shared = plan.shared
         get = canonical.get
         for name in wanted:
             try:
-                step = steps[name]
+                native_name, plain = writes[name]
             except KeyError:
                 spec.field(name)  # raises the KeyError naming the entity and the field
                 raise
-            native_name = step.native
             if native_name is None:
                 continue
             value = get(name, _ABSENT)
             if value is _ABSENT:
                 continue
-            if value is not None and not step.plain:
+            if value is not None and not plain:
                 convert = outbound.get(name)
                 if convert is None:
-                    convert = outbound[name] = self._outbound(spec, step, side)
+                    convert = outbound[name] = self._outbound(spec, plan.steps[name], side)
                 value = convert(value, record_key, refs)
             if shared and native_name in out and not values_equal(out[native_name], value):
                 raise MappingError(
@@ -235,8 +261,22 @@ class Mapper:
         value_map = step.value_map
         erp_keys: list[_ErpKeys] = []  # each found on its first use
         translators: list[Callable[[Any], tuple[bool, Any]]] = []
+        # Without a reference the way out is a pure function of the value: the text values a
+        # field takes (a few codes) are looked up once each.
+        known: dict[str, Any] | None = {} if ref is None and value_map is not None else None
 
         def convert(value: Any, record_key: str, refs: RefResolver) -> Any:
+            if known is not None and type(value) is str:
+                found = known.get(value, _ABSENT)
+                if found is not _ABSENT:
+                    return found
+                result = mapped(value, record_key, refs)
+                if len(known) < _KNOWN_MAX:
+                    known[value] = result
+                return result
+            return mapped(value, record_key, refs)
+
+        def mapped(value: Any, record_key: str, refs: RefResolver) -> Any:
             if ref is not None:
                 native_key = refs.to_native(ref, side, str(value))
                 if native_key is None:
@@ -301,8 +341,14 @@ class Mapper:
         return result
 
 
+_KNOWN_MAX = 1024
+"""How many text values of one value-mapped field :meth:`Mapper._outbound` remembers."""
+
 _Outbound = Callable[[Any, str, RefResolver], Any]
 """A canonical value (not None) as written on one side: ``(value, record_key, refs)``."""
+
+NativeWriter = Callable[[Mapping[str, Any], Iterable[str], str, RefResolver], dict[str, Any]]
+"""What :meth:`Mapper.native_writer` gives: ``(canonical, fields, record_key, refs)``."""
 
 
 class _ErpKeys:
@@ -367,4 +413,4 @@ def _check_money(plan: ReadPlan, record: Mapping[str, Any], record_key: str) -> 
             )
 
 
-__all__ = ["Mapper", "RefResolver", "Side"]
+__all__ = ["Mapper", "NativeWriter", "RefResolver", "Side"]

@@ -8,6 +8,8 @@ checked without pydantic, with the same result and the same error:
 * ``Annotated[str, StringConstraints(...)]`` setting nothing but ``strip_whitespace``,
   ``min_length`` and ``max_length``: a text with nothing to strip, within the bounds and free of
   lone surrogates is returned as it is; anything else is left to pydantic, which says why.
+  ``Annotated[str | None, MaxLen(n)]`` (what ``Field(max_length=n)`` makes of an optional
+  text) is the same shape, bounded and never stripped.
 
 Either may be wrapped in ``Optional``. :func:`str_shortcut` returns a callable that gives the
 validated value or :data:`ASK_TYPE` when the field's type must decide.
@@ -21,6 +23,7 @@ import types
 from collections.abc import Callable
 from typing import Annotated, Any, Final, Union, get_args, get_origin
 
+from annotated_types import MaxLen, MinLen
 from pydantic import AfterValidator, StringConstraints
 
 from tandem.model.types import PLAIN_STR_CHECKS
@@ -53,13 +56,19 @@ def str_first(annotation: Any, through_type: Callable[[Any], Any]) -> Callable[[
                 raise ValueError(str(exc)) from None
 
         return checked_first
-    shortcut = _bounded(bool(meta.strip_whitespace), meta.min_length, meta.max_length)
+    strip = bool(meta.strip_whitespace)
+    shortest = meta.min_length or 0
+    longest = sys.maxsize if meta.max_length is None else meta.max_length
 
     def bounded_first(value: Any) -> Any:
-        if type(value) is str:
-            result = shortcut(value)
-            if result is not ASK_TYPE:
-                return result
+        # :func:`_bounded` written out: this runs for most text values of every record
+        if (
+            type(value) is str
+            and shortest <= len(value) <= longest
+            and not (strip and value and (value[0].isspace() or value[-1].isspace()))
+            and (value.isascii() or value.isprintable() or not _SURROGATE.search(value))
+        ):
+            return value
         return through_type(value)
 
     return bounded_first
@@ -85,6 +94,12 @@ def _shape(annotation: Any) -> AfterValidator | StringConstraints | None:
     if get_origin(annotation) is not Annotated:
         return None
     base, *metadata = get_args(annotation)
+    if _optional_str(base) and metadata and all(type(m) in (MinLen, MaxLen) for m in metadata):
+        low = [m.min_length for m in metadata if isinstance(m, MinLen)]
+        high = [m.max_length for m in metadata if isinstance(m, MaxLen)]
+        return StringConstraints(
+            min_length=max(low) if low else None, max_length=min(high) if high else None
+        )
     if base is not str or len(metadata) != 1:
         return None
     meta = metadata[0]
@@ -97,6 +112,15 @@ def _shape(annotation: Any) -> AfterValidator | StringConstraints | None:
     ):
         return meta
     return None
+
+
+def _optional_str(annotation: Any) -> bool:
+    """``annotation`` is ``str`` or ``str | None`` (either spelling), with nothing else."""
+    if annotation is str:
+        return True
+    if get_origin(annotation) not in (Union, types.UnionType):
+        return False
+    return set(get_args(annotation)) == {str, type(None)}
 
 
 def _checked(check: Callable[[str], str]) -> Callable[[str], Any]:
@@ -119,7 +143,8 @@ def _bounded(strip: bool, low: int | None, high: int | None) -> Callable[[str], 
         # pydantic strips unicode White_Space, all of which str.isspace() also counts
         if strip and value and (value[0].isspace() or value[-1].isspace()):
             return ASK_TYPE
-        if not value.isascii() and _SURROGATE.search(value):
+        # a lone surrogate is not printable: a printable text (the usual one) has none
+        if not value.isascii() and not value.isprintable() and _SURROGATE.search(value):
             return ASK_TYPE
         return value
 

@@ -17,6 +17,7 @@ from tandem.config import Side
 from tandem.connectors.base import Change, Cursor, WriteOp, WriteOutcome
 from tandem.errors import MappingError
 from tandem.mapping import Mapper, NativeValidator
+from tandem.mapping.mapper import NativeWriter
 from tandem.pipeline.context import EntityContext, Systems
 from tandem.pipeline.deliver import Collect, deliver, submit
 from tandem.pipeline.events import (
@@ -277,26 +278,29 @@ class BatchProcessor:
         """Turn the planned intents for ``target`` into native write ops; bad values dead-letter."""
         source = other(target)
         schema = ctx.schemas.get(target)
-        checks = NativeValidator(schema) if schema is not None else None
+        validate = NativeValidator(schema).validate if schema is not None else None
         ops: list[WriteOp] = []
         if any(p.plan.target is not None for p in plans):
             self._prefetch_refs_canonical(ctx, target, plans)
+        # the entity's write plan, looked up once for the batch
+        write = self.mapper.native_writer(ctx.spec, target)
         for pending in plans:
             intent = pending.plan.target
             if intent is None:
                 continue
+            key = pending.record.key
             try:
-                op = self._native_op(ctx, target, intent, pending.record.key)
-                if checks is not None and op.action != "delete":
+                op = self._native_op(ctx, target, intent, key, write)
+                if validate is not None and op.action != "delete":
                     checked = op.values
                     if PENDING_REF in checked.values():
                         checked = {k: v for k, v in checked.items() if v != PENDING_REF}
-                    checks.validate(pending.record.key, checked, creating=op.action == "upsert")
+                    validate(key, checked, op.action == "upsert")
             except MappingError as exc:
                 dead.append(
                     DeadLetterNote(
                         source,
-                        pending.record.key,
+                        key,
                         str(exc),
                         field=exc.field,
                         value=exc.value,
@@ -325,21 +329,22 @@ class BatchProcessor:
             if target == "crm":
                 self.refs.prefetch(spec.ref, "erp", erp_keys)
 
-    def _native_op(self, ctx: EntityContext, side: Side, intent: Intent, ref: str) -> WriteOp:
-        binding = ctx.bindings[side]
-        if intent.action == "delete":
-            return WriteOp("delete", ref, key=intent.key)
-        if intent.action == "flag":
-            flag = ctx.flag(side)
-            if flag is None:
-                return WriteOp("delete", ref, key=intent.key)
+    def _native_op(
+        self, ctx: EntityContext, side: Side, intent: Intent, ref: str, write: NativeWriter
+    ) -> WriteOp:
+        """The native write of one intent (``write``: the entity's ``Mapper.native_writer``)."""
+        action = intent.action
+        if action == "create" or action == "update":
+            values = write(intent.values, intent.values, ref, self.refs)
+            external_id = ctx.bindings[side].external_id
+            if external_id:
+                values[external_id] = ref
+            if action == "create":
+                return WriteOp("upsert", ref, values, match=ref if external_id else None)
+            return WriteOp("update", ref, values, key=intent.key)
+        if action == "flag" and (flag := ctx.flag(side)) is not None:
             return WriteOp("update", ref, {flag[0]: flag[1]}, key=intent.key)
-        values = self.mapper.to_native(ctx.spec, side, intent.values, intent.values, ref, self.refs)
-        if binding.external_id:
-            values[binding.external_id] = ref
-        if intent.action == "create":
-            return WriteOp("upsert", ref, values, match=ref if binding.external_id else None)
-        return WriteOp("update", ref, values, key=intent.key)
+        return WriteOp("delete", ref, key=intent.key)  # a delete, or a flag with no flag field
 
     async def _write_back(
         self,

@@ -34,7 +34,8 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from operator import itemgetter
+from itertools import islice
+from operator import itemgetter, methodcaller
 from typing import Any, Literal, overload
 
 from tandem.connectors.http import Sleep
@@ -87,16 +88,47 @@ def parse_bulk_error(text: str) -> RecordError:
 
 
 def _csv_chunks(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> Iterator[bytes]:
+    """The CSV upload of ``columns`` and ``rows``, ``_CHUNK_ROWS`` rows a chunk, UTF-8.
+
+    The bytes are those of ``csv.writer(..., lineterminator="\\n")``; a chunk whose cells need
+    no quoting (the usual case) is joined directly instead (see :func:`_plain_lines`).
+    """
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(columns)
     for start in range(0, len(rows), _CHUNK_ROWS):
-        writer.writerows(rows[start : start + _CHUNK_ROWS])
+        chunk = rows[start : start + _CHUNK_ROWS]
+        plain = _plain_lines(chunk)
+        if plain is None:
+            writer.writerows(chunk)
+        else:
+            buffer.write(plain)
         yield buffer.getvalue().encode("utf-8")
         buffer.seek(0)
         buffer.truncate()
     if buffer.tell():
         yield buffer.getvalue().encode("utf-8")
+
+
+def _plain_lines(rows: Sequence[Sequence[str]]) -> str | None:
+    """``rows`` as CSV lines when no cell needs quoting; ``None`` when one may (or is no text).
+
+    The writer quotes a cell holding the delimiter, the quote or a line end, and a row that is a
+    single empty cell; each cell joined as it is gives the same text otherwise. One search of
+    the joined text finds a quote or ``\\r``, and a count of its commas and line ends one
+    inside a cell; a row of fewer than two cells is left to the writer.
+    """
+    if not rows:
+        return ""
+    try:
+        text = "\n".join(map(",".join, rows))
+    except TypeError:  # a cell that is not text: the writer converts it
+        return None
+    if min(map(len, rows)) < 2 or '"' in text or "\r" in text:
+        return None
+    if text.count("\n") != len(rows) - 1 or text.count(",") != sum(map(len, rows)) - len(rows):
+        return None
+    return text + "\n"
 
 
 class _Clock:
@@ -580,6 +612,10 @@ def _seconds_between(start: str | None, end: Any) -> float:
 
 def _three_columns(text: str, names: tuple[str, str, str]) -> list[tuple[str, str, str]]:
     """The cells of three named columns of a CSV (``""`` for a column it lacks)."""
+    if '"' not in text and "\r" not in text:
+        split = _split_columns(text, names)
+        if split is not None:
+            return split
     reader = csv.reader(io.StringIO(text))
     header = next(reader, None)
     if header is None:
@@ -598,5 +634,29 @@ def _three_columns(text: str, names: tuple[str, str, str]) -> list[tuple[str, st
             cells[wanted[2]] if wanted[2] is not None else "",
         )
         for cells in reader
+        if len(cells) > width
+    ]
+
+
+def _split_columns(text: str, names: tuple[str, str, str]) -> list[tuple[str, str, str]] | None:
+    """:func:`_three_columns` of a CSV without a quote or ``\\r``, by splitting its lines.
+
+    Without a quote no cell holds a comma or a line end, so each line is a row and each comma
+    ends a cell, as ``csv.reader`` reads them; a line is split only up to the last column
+    wanted. ``None`` (read it with ``csv.reader``) when the header is empty or lacks a column.
+    """
+    lines = text.split("\n")
+    if not lines[0]:
+        return None
+    where = {name: i for i, name in enumerate(lines[0].split(","))}
+    wanted = [where[name] for name in names if name in where]
+    width = max(wanted, default=0)
+    if len(wanted) != len(names) or width == 0:  # (0: an empty line would count as a row)
+        return None
+    pick = itemgetter(*wanted)
+    cut = width + 1  # cells past the last one wanted stay joined in one
+    return [
+        pick(cells)
+        for cells in map(methodcaller("split", ",", cut), islice(lines, 1, None))
         if len(cells) > width
     ]
