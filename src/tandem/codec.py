@@ -157,14 +157,36 @@ def _flat(obj: dict[Any, Any]) -> bool:
     """True when ``obj`` can go to the C encoder as it is: text keys needing no ``$map``
     escape, and values of the scalar types only (finite floats included; the encoder calls
     back for the tagged ones). Anything else takes the general path, which words the errors.
+
+    The dicts of one run mostly share their keys (the fields of an entity), so a key tuple
+    found good is remembered and the keys of the next dict with equal ones are not looked at
+    again; the values' types are checked at C speed, value by value only when one of them
+    is a float (it must be finite) or of another type.
     """
-    for key, value in obj.items():
-        if type(key) is not str or key[:1] == "$":
-            return False
+    keys = tuple(obj)
+    good = _GOOD_KEYS.get(keys)
+    if good is None:
+        good = all(type(key) is str and key[:1] != "$" for key in keys)
+        if good:
+            if len(_GOOD_KEYS) >= _GOOD_KEYS_MAX:
+                _GOOD_KEYS.clear()
+            _GOOD_KEYS[keys] = True
+    if not good:
+        return False
+    if _SCALARS.issuperset(map(type, obj.values())):
+        return True
+    for value in obj.values():
         kind = type(value)
         if kind not in _SCALARS and (kind is not float or not math.isfinite(value)):
             return False
     return True
+
+
+_GOOD_KEYS: dict[tuple[Any, ...], bool] = {}
+"""Key tuples of flat dicts seen (only text keys compare equal to text keys)."""
+
+_GOOD_KEYS_MAX = 1024
+"""Most key tuples remembered; the memory starts again when full."""
 
 
 def _encode(obj: Any, canonical: bool = False) -> Any:

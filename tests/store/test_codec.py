@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tandem import codec
 from tandem.codec import dumps, encode_once, loads, stable_hash
 
 aware = st.datetimes(
@@ -222,3 +223,23 @@ def test_encode_once_reuses_the_text_of_the_same_dict() -> None:
         assert dumps([shared]) == f"[{first}]"  # only top-level dicts are remembered
     shared["name"] = "Changed"  # after the block every call encodes again
     assert loads(dumps(shared))["name"] == "Changed"
+
+
+def test_keys_found_good_once_still_get_their_values_checked() -> None:
+    keys_first = {"a": 1, "b": "x"}
+    assert dumps(keys_first) == '{"a":1,"b":"x"}'
+    # Same keys, values the flat path must not take as they are.
+    assert dumps({"a": [1, Decimal("2.0")], "b": {"$dec": 1}}) == (
+        '{"a":[1,{"$dec":"2.0"}],"b":{"$map":{"$dec":1}}}'
+    )
+    with pytest.raises(ValueError, match="non-finite"):
+        dumps({"a": float("nan"), "b": "x"})
+    assert dumps({"a": 0.5, "b": None}) == '{"a":0.5,"b":null}'
+    # A "$" key is never taken for a remembered one.
+    assert dumps({"$a": 1, "b": "x"}) == '{"$map":{"$a":1,"b":"x"}}'
+
+
+def test_the_memory_of_key_tuples_stays_bounded() -> None:
+    for n in range(codec._GOOD_KEYS_MAX + 10):
+        assert dumps({f"k{n}": n}) == f'{{"k{n}":{n}}}'
+    assert 0 < len(codec._GOOD_KEYS) <= codec._GOOD_KEYS_MAX

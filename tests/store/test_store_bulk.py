@@ -77,7 +77,7 @@ def _states(name: str, count: int) -> list[SyncedState]:
             f"E{i}",
             f"C{i}" if i % 5 else None,
             VALUES[i % len(VALUES)] or {"i": i},
-            INSTANTS[i % len(INSTANTS)],
+            INSTANTS[(i // 3) % len(INSTANTS)],  # runs of one instant object, as a read gives
             INSTANTS[(i + 3) % len(INSTANTS)],
             deleted=i % 4 == 0,
         )
@@ -126,7 +126,7 @@ def test_rows_are_stored_as_sqlalchemys_typed_insert_stores_them(
     store: StateStore, engine: sa.Engine, clock: FakeClock, name: str
 ) -> None:
     fast, typed = f"{name}f", f"{name}t"
-    count = 150  # several SQLite statements of 124 or 111 rows
+    count = 1100  # several SQLite statements of each table's rows
     pairs = [(f"E{i}", f"C{i}") for i in range(count)]
     with store.transaction():
         store.link_many(fast, pairs)

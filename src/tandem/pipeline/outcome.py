@@ -249,6 +249,10 @@ def _collect(
     add_state, add_audit = writes.states.append, writes.audits.append
     add_link, add_relink = writes.links.append, writes.relinks.append
     add_succeeded = writes.succeeded.append
+    # The records of one read share their modified-at object (one ERP statement's instant):
+    # its text for the causes is made once per object, not once per record.
+    stamp: datetime | None = None
+    stamp_text = ""
     for pending in plans:
         if pending.failed:
             continue
@@ -256,7 +260,7 @@ def _collect(
         key, partner = record.key, plan.partner
         target_key = outcome.key if outcome is not None and outcome.key else partner
         linked_now = key in new_links
-        if plan.noop and partner is not None and not plan.deleted and not linked_now:
+        if partner is not None and not linked_now and plan.noop and not plan.deleted:
             counts["unchanged"] += 1
             continue
         erp_key, crm_key = (key, target_key) if from_erp else (target_key, key)
@@ -281,12 +285,15 @@ def _collect(
             )
         )
         add_succeeded(key)
-        cause = f"{cause_prefix}{key}@{modified.isoformat()}"
+        if modified is not stamp:
+            stamp, stamp_text = modified, modified.isoformat()
+        cause = f"{cause_prefix}{key}@{stamp_text}"
         intent = plan.target
         if intent is not None:
             counter = counter_of(intent, outcome)
             counts[counter] += 1
             values = intent.values
+            base = pending.base
             add_audit(
                 AuditEntry(
                     flow,
@@ -294,19 +301,20 @@ def _collect(
                     target,
                     target_key or "",
                     _ACTIONS[counter],
-                    _before(pending.base, intent),
+                    None if base is None else _before(base, intent),
                     (values if type(values) is dict else dict(values)) if values else None,
                     cause,
                     now,
                 )
             )
-        if plan.revert is not None or pending.source_values:
-            if plan.revert is not None:
+        revert = plan.revert
+        if revert is not None or pending.source_values:
+            if revert is not None:
                 counts["reverted"] += 1
-                before = {k: record.values.get(k) for k in plan.revert.values}
+                before = {k: record.values.get(k) for k in revert.values}
             else:
                 before = None
-            action = "revert" if plan.revert is not None else "link"
+            action = "revert" if revert is not None else "link"
             add_audit(
                 AuditEntry(
                     flow,
@@ -320,10 +328,11 @@ def _collect(
                     now,
                 )
             )
-        if plan.conflicts:
-            for conflict in plan.conflicts:
+        conflicts = plan.conflicts
+        if conflicts:
+            for conflict in conflicts:
                 writes.conflicts.append((erp_key, crm_key, conflict))
-            counts["conflicts"] += len(plan.conflicts)
+            counts["conflicts"] += len(conflicts)
     return writes
 
 

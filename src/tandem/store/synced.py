@@ -98,6 +98,13 @@ def save(conn: sa.Connection, entity: str, states: Sequence[SyncedState], now: d
     found, drop, detach = _match(conn, entity, latest)
     bind = binds(conn.dialect)
     instant, flag, updated_at = bind.instant, bind.flag, bind.instant(now)
+    # A batch's states share their modified-at objects (one read's instant) and their
+    # flags: each is bound once, not once per state (binding an instant formats it).
+    false, true = flag(False), flag(True)
+    last_erp: Any = None
+    last_crm: Any = None
+    erp_bound: Any = None
+    crm_bound: Any = None
     rekeyed: list[dict[str, Any]] = []
     # New rows and rows whose keys stay, bound for the driver: one batched native upsert
     # on their ERP key, one on their CRM key for the rows without an ERP key.
@@ -125,16 +132,26 @@ def save(conn: sa.Connection, entity: str, states: Sequence[SyncedState], now: d
                         }
                     )
                     continue
-            erp_modified, crm_modified = state.erp_modified, state.crm_modified
+            erp_modified, crm_modified, deleted = (
+                state.erp_modified,
+                state.crm_modified,
+                state.deleted,
+            )
+            if erp_modified is not last_erp:
+                last_erp = erp_modified
+                erp_bound = None if erp_modified is None else instant(erp_modified)
+            if crm_modified is not last_crm:
+                last_crm = crm_modified
+                crm_bound = None if crm_modified is None else instant(crm_modified)
             (with_erp if erp_key is not None else crm_only)(
                 (
                     entity,
                     erp_key,
                     crm_key,
                     encoded,
-                    None if erp_modified is None else instant(erp_modified),
-                    None if crm_modified is None else instant(crm_modified),
-                    flag(state.deleted),
+                    erp_bound,
+                    crm_bound,
+                    false if deleted is False else true if deleted is True else flag(deleted),
                     updated_at,
                 )
             )

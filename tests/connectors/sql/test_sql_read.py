@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
-from sqlerp import FIELDS, Erp, changes_after, collect, customer
+from sqlerp import FIELDS, Erp, at, changes_after, collect, customer
 
 from tandem.connectors.base import Cursor, EntityBinding, WriteOp
 from tandem.connectors.sql import SqlConnector
+from tandem.connectors.sql.source import _may_hold_datetime, read_value
 from tandem.errors import Fatal
 
 
@@ -234,3 +236,58 @@ async def test_a_late_commit_is_caught_by_the_overlap_re_read(
     overlap = await changes_after(connector, binding, after.minus(60))
     slow_key = next(r["id"] for r in erp.rows() if r["name"] == "Slow")
     assert [ch.key for ch in overlap] == [str(slow_key), str(fast)]  # ...found by the overlap
+
+
+async def test_rows_read_by_position_carry_the_contract_types(
+    erp: Erp, connector: SqlConnector
+) -> None:
+    # Only columns that may hold instants or booleans are converted; the others pass as read.
+    fields = ("name", "updated_at", "credit_limit", "since", "vip", "deleted")
+    (key,) = erp.insert(
+        customer(
+            "Acme",
+            updated_at=at("2024-05-01T10:00:00"),  # MariaDB keeps no fraction here
+            credit_limit=Decimal("10.50"),
+            since=date(2020, 1, 2),
+            vip=True,
+        )
+    )
+    typed = EntityBinding(name="customer", source=erp.customers.name, key="id", fields=fields)
+    (change,) = await changes_after(connector, typed, None)
+    assert change.fields == {
+        "name": "Acme",
+        "updated_at": datetime(2024, 5, 1, 10, tzinfo=UTC),
+        "credit_limit": Decimal("10.50"),
+        "since": date(2020, 1, 2),
+        "vip": True,
+        "deleted": False,
+    }
+    assert [type(v) for v in change.fields.values()] == [str, datetime, Decimal, date, bool, bool]
+    assert change.modified_at.tzinfo is UTC
+    # A query's columns have no type: each value is looked at as it comes.
+    query = EntityBinding(
+        name="customer",
+        source="q",
+        key="id",
+        fields=("name", "updated_at"),
+        options={
+            "query": f"SELECT id, name, updated_at FROM {erp.customers.name}",
+            "capture_table": erp.customers.name,
+        },
+    )
+    (by_query,) = await changes_after(connector, query, None)
+    with erp.engine.connect() as conn:
+        raw = conn.execute(
+            sa.text(f"SELECT name, updated_at FROM {erp.customers.name} WHERE id = {key}")
+        ).one()
+    assert by_query.fields == {"name": raw[0], "updated_at": read_value(raw[1])}
+
+
+def test_only_columns_that_may_hold_instants_are_looked_at() -> None:
+    assert not _may_hold_datetime(sa.column("x", sa.String(10)))
+    assert not _may_hold_datetime(sa.column("x", sa.Numeric(12, 2)))
+    assert not _may_hold_datetime(sa.column("x", sa.Integer))
+    assert _may_hold_datetime(sa.column("x", sa.DateTime))
+    assert _may_hold_datetime(sa.column("x", sa.Date))  # not converted, but looked at
+    assert _may_hold_datetime(sa.column("x"))  # untyped (a query's column)
+    assert _may_hold_datetime(sa.column("x", sa.JSON))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
@@ -33,6 +34,10 @@ def changelog_batch(
     cursor of a change is the position of its entry, so resuming after the batch's last change
     resumes after the last entry read.
 
+    The join happens here, not in SQL: a key in the log is text, and only the key column's
+    Python parser decides which row it names (a database cast would match differently, or
+    fail on PostgreSQL for a key that does not parse).
+
     Returns:
         The changes in cursor order, and whether more entries may follow.
     """
@@ -46,20 +51,30 @@ def changelog_batch(
             )
         )
     stmt = stmt.order_by(log.c.changed_at, log.c.row_key, log.c.seq).limit(size)
+    entries = conn.execute(stmt).all()
     latest: dict[str, datetime] = {}
-    count = 0
-    for row_key, changed_at in conn.execute(stmt):
-        count += 1
-        latest[str(row_key)] = utc(changed_at)  # later entries of a row overwrite earlier
+    for row_key, changed_at in entries:
+        latest[str(row_key)] = changed_at  # later entries of a row overwrite earlier
     rows = _current(conn, src, list(latest))
-    changes = []
-    for key, at in sorted(latest.items(), key=lambda kv: (kv[1], kv[0])):
+    changes: list[Change] = []
+    add = changes.append
+    to_fields, is_deleted = src.to_fields, src.is_deleted
+    last: Any = None
+    at = EPOCH
+    for key, raw in sorted(latest.items(), key=_BY_TIME_THEN_KEY):
+        if raw != last:  # the rows of one ERP statement share their instant: convert it once
+            last, at = raw, utc(raw)
         row = rows.get(key)
-        if row is None or src.is_deleted(row):
-            changes.append(Change(key=key, fields={}, modified_at=at, deleted=True))
+        if row is None or is_deleted(row):
+            add(Change(key=key, fields={}, modified_at=at, deleted=True))
         else:
-            changes.append(Change(key=key, fields=src.to_fields(row), modified_at=at))
-    return changes, count == size
+            add(Change(key=key, fields=to_fields(row), modified_at=at))
+    return changes, len(entries) == size
+
+
+_BY_TIME_THEN_KEY = itemgetter(1, 0)
+"""Sort key of ``(key, changed_at)`` items: cursor order (a naive or aware instant sorts as
+its UTC value does)."""
 
 
 def modified_batch(
@@ -91,17 +106,16 @@ def modified_batch(
             stmt = stmt.where(sa.or_(m > at, sa.and_(m == at, after_key)))
     stmt = stmt.order_by(m, src.key).limit(size)
     changes = []
-    count = 0
-    for row in conn.execute(stmt).mappings():
-        count += 1
-        raw = row["tandem_m"]
+    rows = conn.execute(stmt).all()
+    for row in rows:
+        raw = row[-1]  # tandem_m
         at_row = utc(datetime.fromisoformat(raw) if isinstance(raw, str) else raw)
-        key = str(row[src.key.name])
+        key = str(row[0])
         if src.is_deleted(row):
             changes.append(Change(key=key, fields={}, modified_at=at_row, deleted=True))
         else:
             changes.append(Change(key=key, fields=src.to_fields(row), modified_at=at_row))
-    return changes, count == size
+    return changes, len(rows) == size
 
 
 def all_batch(
@@ -115,10 +129,10 @@ def all_batch(
     stmt = sa.select(*src.select_columns())
     if after is not None:
         stmt = stmt.where(src.key > after)
-    rows = list(conn.execute(stmt.order_by(src.key).limit(size)).mappings())
+    rows = conn.execute(stmt.order_by(src.key).limit(size)).all()
     if not rows:
         return [], after, False
-    last = rows[-1][src.key.name]
+    last = rows[-1][0]
     return _live(conn, src, log, rows), last, len(rows) == size
 
 
@@ -128,31 +142,40 @@ def records(
     """The current state of ``keys``; absent and (soft-)deleted ones left out."""
     found: dict[str, Change] = {}
     unique = list(dict.fromkeys(keys))
+    stmt = _by_keys(src)
     for start in range(0, len(unique), IN_CHUNK):
-        chunk = unique[start : start + IN_CHUNK]
-        rows = list(
-            conn.execute(sa.select(*src.select_columns()).where(src.key_in(chunk))).mappings()
-        )
+        chunk = src.key_values(unique[start : start + IN_CHUNK])
+        rows = conn.execute(stmt, {"keys": chunk}).all()
         found.update((c.key, c) for c in _live(conn, src, log, rows))
     return found
 
 
-def _current(conn: sa.Connection, src: Source, keys: list[str]) -> dict[str, sa.RowMapping]:
-    rows: dict[str, sa.RowMapping] = {}
+def _by_keys(src: Source) -> sa.Select[Any]:
+    """The rows whose key is one of the ``keys`` parameter (an expanding ``IN`` list).
+
+    One statement for every chunk, with the key values as its parameter: SQLAlchemy then
+    neither builds nor coerces an expression per key.
+    """
+    column: sa.ColumnElement[Any] = src.key if src.key_typed else sa.cast(src.key, sa.String)
+    return sa.select(*src.select_columns()).where(column.in_(sa.bindparam("keys", expanding=True)))
+
+
+def _current(conn: sa.Connection, src: Source, keys: list[str]) -> dict[str, sa.Row[Any]]:
+    rows: dict[str, sa.Row[Any]] = {}
+    stmt = _by_keys(src)
     for start in range(0, len(keys), IN_CHUNK):
-        chunk = keys[start : start + IN_CHUNK]
-        stmt = sa.select(*src.select_columns()).where(src.key_in(chunk))
-        for row in conn.execute(stmt).mappings():
-            rows[str(row[src.key.name])] = row
+        chunk = src.key_values(keys[start : start + IN_CHUNK])
+        for row in conn.execute(stmt, {"keys": chunk}).all():
+            rows[str(row[0])] = row
     return rows
 
 
 def _live(
-    conn: sa.Connection, src: Source, log: sa.Table | None, rows: list[sa.RowMapping]
+    conn: sa.Connection, src: Source, log: sa.Table | None, rows: Sequence[sa.Row[Any]]
 ) -> list[Change]:
     """Changes for live rows; ``modified_at`` from the modified column, else the change log."""
     live = [r for r in rows if not src.is_deleted(r)]
-    keys = [str(r[src.key.name]) for r in live]
+    keys = [str(r[0]) for r in live]
     stamps: dict[str, datetime] = {}
     if src.modified is None and log is not None and keys:
         stmt = (
@@ -164,7 +187,7 @@ def _live(
     out = []
     for key, row in zip(keys, live, strict=True):
         if src.modified is not None:
-            raw = row[src.modified.name]
+            raw = src.modified_of(row)
             at = utc(datetime.fromisoformat(raw) if isinstance(raw, str) else raw) if raw else EPOCH
         else:
             at = stamps.get(key, EPOCH)

@@ -13,8 +13,8 @@ A binding's ``source`` is a table or view; ``options`` may carry:
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -46,6 +46,7 @@ class Source:
         soft_value: the flag's value meaning "deleted".
         booleans: columns stored as integers that mean booleans (MariaDB ``TINYINT(1)``).
         key_typed: the key column's type is known (else keys are matched as text).
+        columns: the names :meth:`select_columns` selects, in order (rows are read by position).
     """
 
     binding: EntityBinding
@@ -60,40 +61,83 @@ class Source:
     soft_value: Any
     booleans: frozenset[str]
     key_typed: bool = True
+    columns: tuple[str, ...] = field(init=False)
+    _soft_at: int = field(init=False)
+    _modified_at: int = field(init=False)
+    _checked: tuple[str, ...] = field(init=False)
 
-    def select_columns(self) -> list[sa.ColumnElement[Any]]:
-        """Key, fields, soft-delete flag and modified-at column, for reads."""
+    def __post_init__(self) -> None:
         names = [self.key.name, *self.fields]
         for extra in (self.soft_delete, self.modified):
             if extra is not None and extra.name not in names:
                 names.append(extra.name)
-        return [self.relation.c[n] for n in names]
+        # Derived once here: reads take every row by position, which costs a fraction of a
+        # name look-up per value (a large load reads hundreds of thousands of rows).
+        object.__setattr__(self, "columns", tuple(names))
+        soft, modified = self.soft_delete, self.modified
+        object.__setattr__(self, "_soft_at", -1 if soft is None else names.index(soft.name))
+        object.__setattr__(
+            self, "_modified_at", -1 if modified is None else names.index(modified.name)
+        )
+        checked = [
+            name
+            for name in dict.fromkeys(self.fields)
+            if name in self.booleans or _may_hold_datetime(self.relation.c[name])
+        ]
+        object.__setattr__(self, "_checked", tuple(checked))
 
-    def is_deleted(self, row: Mapping[Any, Any]) -> bool:
-        """The row carries the soft-delete flag."""
-        if self.soft_delete is None:
+    def select_columns(self) -> list[sa.ColumnElement[Any]]:
+        """Key, fields, soft-delete flag and modified-at column, for reads.
+
+        Rows come back with the values of :attr:`columns` in this order: the key first, then
+        the fields in their order, then the flag and modified-at column unless already in.
+        """
+        return [self.relation.c[n] for n in self.columns]
+
+    def is_deleted(self, row: Sequence[Any]) -> bool:
+        """The row (of :meth:`select_columns`) carries the soft-delete flag."""
+        if self._soft_at < 0:
             return False
-        value = row[self.soft_delete.name]
+        value = row[self._soft_at]
         if isinstance(self.soft_value, bool) and value is not None:
             return bool(value) is self.soft_value
         return bool(value == self.soft_value)
 
-    def key_in(self, keys: list[str]) -> sa.ColumnElement[bool]:
-        """A WHERE clause matching the text ``keys``; unparsable keys are left out."""
+    def modified_of(self, row: Sequence[Any]) -> Any:
+        """The row's (of :meth:`select_columns`) modified-at value, as read."""
+        assert self._modified_at >= 0, "no modified_column"
+        return row[self._modified_at]
+
+    def key_values(self, keys: list[str]) -> list[Any]:
+        """The text ``keys`` as the key column's values; unparsable keys are left out.
+
+        Matched against the key column, or against it cast to text when its type is unknown
+        (then the keys stay text).
+        """
         if not self.key_typed:
-            return sa.cast(self.key, sa.String).in_(keys)
+            return keys
+        parse = self.parse_key
         parsed: list[Any] = []
+        add = parsed.append
         for key in keys:
             try:
-                parsed.append(self.parse_key(key))
+                add(parse(key))
             except (ValueError, ArithmeticError):
                 continue
-        clause: sa.ColumnElement[bool] = self.key.in_(parsed)
-        return clause
+        return parsed
 
-    def to_fields(self, row: Mapping[Any, Any]) -> dict[str, Any]:
-        """The row's fields as the contract's JSON-compatible values."""
-        return {name: read_value(row[name], name in self.booleans) for name in self.fields}
+    def to_fields(self, row: Sequence[Any]) -> dict[str, Any]:
+        """The fields of a row (of :meth:`select_columns`) as the contract's values.
+
+        Values pass as read, except where :func:`read_value` may change one: boolean columns,
+        and columns whose type may yield a ``datetime``; only those are looked at.
+        """
+        fields = dict(zip(self.fields, row[1 : 1 + len(self.fields)], strict=True))
+        if self._checked:
+            booleans = self.booleans
+            for name in self._checked:
+                fields[name] = read_value(fields[name], name in booleans)
+        return fields
 
 
 def read_value(value: Any, boolean: bool = False) -> Any:
@@ -103,6 +147,27 @@ def read_value(value: Any, boolean: bool = False) -> Any:
     if boolean and value is not None:
         return bool(value)
     return value
+
+
+_PLAIN_TYPES = frozenset({str, int, float, bool, bytes, Decimal})
+"""Python types of column values that :func:`read_value` passes through unchanged."""
+
+
+def _may_hold_datetime(column: sa.ColumnElement[Any]) -> bool:
+    """Whether values read from ``column`` may be ``datetime`` (then they are converted).
+
+    A column whose SQLAlchemy type reads as text, numbers or bytes never yields one: drivers
+    give such a column's values in the types the database declared, and SQLAlchemy's result
+    processing of it (if any) returns its own type. An untyped column (a query's, or an
+    unknown database type) or any other type is looked at value by value.
+    """
+    if isinstance(column.type, sa.types.NullType):
+        return True
+    try:
+        python_type = column.type.python_type
+    except NotImplementedError:
+        return True
+    return python_type not in _PLAIN_TYPES
 
 
 def write_value(column: sa.Column[Any], value: Any) -> Any:
