@@ -124,3 +124,73 @@ def test_two_engines_never_take_the_same_item(store_url: str, store: StateStore,
     assert errors == []
     every = taken[0] + taken[1]
     assert len(every) == 300 and len(set(every)) == 300
+
+
+class _DriverError(Exception):
+    """A driver's error as SQLAlchemy wraps it: MariaDB codes in ``args``, PostgreSQL's
+    ``sqlstate``."""
+
+    def __init__(self, *args: object, sqlstate: str | None = None) -> None:
+        super().__init__(*args)
+        self.sqlstate = sqlstate
+
+
+def _wrapped(orig: Exception) -> StoreError:
+    import sqlalchemy as sa
+
+    try:
+        try:
+            raise sa.exc.OperationalError("SELECT 1", {}, orig)
+        except sa.exc.OperationalError as db_error:
+            raise StoreError("state store: take work failed") from db_error
+    except StoreError as exc:
+        return exc
+
+
+def test_deadlocks_are_told_from_other_database_errors() -> None:
+    from tandem.store.engine import is_deadlock
+
+    assert is_deadlock(_wrapped(_DriverError(1213, "Deadlock found when trying to get lock")))
+    assert is_deadlock(_wrapped(_DriverError(1205, "Lock wait timeout exceeded")))
+    assert is_deadlock(_wrapped(_DriverError("deadlock detected", sqlstate="40P01")))
+    assert is_deadlock(_wrapped(_DriverError("could not serialize", sqlstate="40001")))
+    assert not is_deadlock(_wrapped(_DriverError(1146, "Table doesn't exist")))
+    assert not is_deadlock(_wrapped(_DriverError("syntax error", sqlstate="42601")))
+    assert not is_deadlock(StoreError("no database behind it"))
+
+
+def test_a_take_that_loses_a_deadlock_runs_again(
+    store: StateStore, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tandem.store import work
+
+    enqueue(store, name, ["A", "B"])
+    real_take = work.take
+    calls: list[int] = []
+
+    def deadlocked_once(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        if len(calls) == 1:
+            raise _wrapped(_DriverError(1213, "Deadlock found")).__cause__  # type: ignore[misc]
+        return real_take(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(work, "take", deadlocked_once)
+    items = store.take_work(name)
+    assert sorted(i.record_key for i in items) == ["A", "B"] and len(calls) == 2
+
+    # Any other error is not retried.
+    def fails(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        raise _wrapped(_DriverError(1146, "gone")).__cause__  # type: ignore[misc]
+
+    calls.clear()
+    monkeypatch.setattr(work, "take", fails)
+    with pytest.raises(StoreError, match="take work"):
+        store.take_work(name)
+    assert len(calls) == 1
+    # Nor is a deadlock inside an outer transaction: only that transaction's owner may rerun it.
+    calls.clear()
+    monkeypatch.setattr(work, "take", deadlocked_once)
+    with pytest.raises(StoreError, match="take work"), store.transaction():
+        store.take_work(name)
+    assert len(calls) == 1

@@ -14,6 +14,8 @@ older than this code raises :class:`~tandem.errors.StoreError` on first use, ask
 from __future__ import annotations
 
 import itertools
+import random
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -33,7 +35,7 @@ from tandem.store import snapshots as _snapshots
 from tandem.store import synced as _synced
 from tandem.store import work as _work
 from tandem.store import xref as _xref
-from tandem.store.engine import check_schema, create_engine, migrate, translated
+from tandem.store.engine import check_schema, create_engine, is_deadlock, migrate, translated
 from tandem.store.records import (
     AuditEntry,
     Conflict,
@@ -46,6 +48,9 @@ from tandem.store.records import (
 )
 
 _ids = itertools.count()
+
+TAKE_ATTEMPTS = 4
+"""How often :meth:`StateStore.take_work` runs its transaction when it loses a deadlock."""
 
 
 class StateStore:
@@ -471,9 +476,21 @@ class StateStore:
 
         They are leased for ``lease_seconds``; call :meth:`finish_work` or
         :meth:`fail_work` before the lease runs out.
+
+        Engines sharing a PostgreSQL or MariaDB store take items side by side (``SKIP
+        LOCKED``); when the database still resolves a lock conflict between two of them as a
+        deadlock, the loser's whole transaction is rolled back and it takes again, a few times.
         """
-        with self._tx(f"take work of {flow}") as conn:
-            return _work.take(conn, flow, limit, self._lease, self._clock())
+        for attempt in range(1, TAKE_ATTEMPTS + 1):
+            try:
+                with self._tx(f"take work of {flow}") as conn:
+                    return _work.take(conn, flow, limit, self._lease, self._clock())
+            except StoreError as exc:
+                joined = self._active.get() is not None  # an outer transaction: not ours to rerun
+                if joined or attempt == TAKE_ATTEMPTS or not is_deadlock(exc):
+                    raise
+                time.sleep(random.uniform(0.01, 0.05) * attempt)
+        raise AssertionError("unreachable")  # the last attempt returned or raised
 
     def finish_work(self, ids: Sequence[int]) -> None:
         """Remove items that were processed."""
