@@ -119,3 +119,39 @@ async def test_a_failed_collect_keeps_the_committed_batches_and_the_rest_comes_n
     await engine.sync()
     assert sorted(r["ERP_Id"] for r in crm.records["Account"].values()) == list("123456")
     assert len(engine.store.synced("customer", "erp", list("123456"))) == 6
+
+
+async def test_a_failed_commit_lets_no_later_batch_commit_past_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tandem.errors import StoreError
+
+    log: list[str] = []
+    crm = LaterCrm(log)
+    engine, _ = make(tmp_path, crm, log)
+    await engine.prepare()
+    store = engine.store
+    real_save = store.save_synced
+    saves: list[int] = []
+
+    def fails_second(states: object) -> None:
+        saves.append(1)
+        if len(saves) == 2:
+            raise StoreError("state store: save synced state failed: disk full")
+        real_save(states)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store, "save_synced", fails_second)
+    with pytest.raises(StoreError, match="disk full"):
+        await engine.sync()
+    # Batch 3 was with the target when batch 2's commit failed: it lands in the CRM, but its
+    # state (and its cursor, past batch 2's records) is not committed.
+    assert "submit 3" in log
+    assert len(store.synced("customer", "erp", list("123456"))) == 2
+    cursor = store.cursor("handover", "customer", "erp")
+    assert cursor is not None and cursor.key == "2"
+    monkeypatch.setattr(store, "save_synced", real_save)
+    await engine.sync()
+    # The next pass re-sends batches 2 and 3 as idempotent upserts: every record once.
+    erp_ids = sorted(r["ERP_Id"] for r in crm.records["Account"].values())
+    assert erp_ids == list("123456")
+    assert len(store.synced("customer", "erp", list("123456"))) == 6

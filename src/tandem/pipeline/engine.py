@@ -360,6 +360,9 @@ class Engine:
         # flight waits for it to commit, so every plan sees the state its predecessor
         # committed. Commits stay in order.
         flight: tuple[PreparedBatch, Collect] | None = None
+        # Set while a batch commits: after a failed commit no later batch may commit (its
+        # cursor would pass the records of the failed one).
+        unsettled = False
         try:
             stream = self.systems.of(side).read_changes(binding, start, size)
             async for batch in fresh_batches(stream, since, size):
@@ -380,13 +383,20 @@ class Engine:
                     flight = (prepared, await processor.submit(prepared))
                 finally:  # committed even if handing over the next batch failed
                     if previous is not None:
+                        unsettled = True
                         await processor.settle(previous[0], outcomes)
+                        unsettled = False
                     previous, outcomes = None, []  # let it go before the next batch is read
             if flight is not None:
                 last, flight = flight, None
                 await processor.settle(last[0], await last[1]())
         finally:
-            if flight is not None:  # an error elsewhere: let the batch in flight land
+            if flight is not None and unsettled:
+                # The target has the batch in flight and applies it; its state is not committed,
+                # so the next pass reads it again from the last committed cursor and re-sends it
+                # as idempotent upserts.
+                log.warning("%s: a batch with the target is left uncommitted", ctx.name)
+            elif flight is not None:  # an error elsewhere: let the batch in flight land
                 try:
                     await processor.settle(flight[0], await flight[1]())
                 except Exception:
