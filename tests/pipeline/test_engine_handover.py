@@ -145,7 +145,10 @@ async def test_a_failed_commit_lets_no_later_batch_commit_past_it(
         await engine.sync()
     # Batch 3 was with the target when batch 2's commit failed: it lands in the CRM, but its
     # state (and its cursor, past batch 2's records) is not committed.
-    assert "submit 3" in log
+    # Batches 2 and 3 reached the CRM (batch 2 before its commit failed); only batch 1's
+    # state is committed.
+    assert "submit 3" in log and "collect 3" in log
+    assert sorted(r["ERP_Id"] for r in crm.records["Account"].values()) == list("123456")
     assert len(store.synced("customer", "erp", list("123456"))) == 2
     cursor = store.cursor("handover", "customer", "erp")
     assert cursor is not None and cursor.key == "2"

@@ -392,10 +392,16 @@ class Engine:
                 await processor.settle(last[0], await last[1]())
         finally:
             if flight is not None and unsettled:
-                # The target has the batch in flight and applies it; its state is not committed,
-                # so the next pass reads it again from the last committed cursor and re-sends it
-                # as idempotent upserts.
-                log.warning("%s: a batch with the target is left uncommitted", ctx.name)
+                # The batch in flight is let land, but its state is not committed: the next
+                # pass reads it again from the last committed cursor and re-sends it as
+                # idempotent upserts.
+                try:
+                    await flight[1]()
+                except Exception:
+                    log.debug("the uncommitted batch in flight failed too", exc_info=True)
+                log.warning(
+                    "%s: a batch written after a failed commit is left uncommitted", ctx.name
+                )
             elif flight is not None:  # an error elsewhere: let the batch in flight land
                 try:
                     await processor.settle(flight[0], await flight[1]())
