@@ -27,6 +27,7 @@ from tandem.connectors.base import (
     EntitySchema,
     Learner,
     SchemaCache,
+    Submitter,
 )
 from tandem.errors import ConfigError, Fatal, MappingError, Retriable, StoreError
 from tandem.mapping import Mapper
@@ -355,11 +356,13 @@ class Engine:
         binding = ctx.bindings[side]
         fetched_at: datetime | None = None
         # Batch k is with the target (network, the target's own processing) while batch k+1 is
-        # read, mapped and planned; once k's outcomes are in, k+1 is handed over first and k
-        # committed while the target works on k+1. A batch sharing a record with the one in
-        # flight waits for it to commit, so every plan sees the state its predecessor
-        # committed. Commits stay in order.
+        # read, mapped and planned; k+1 is then handed over (to a target that queues work,
+        # before k's outcomes are asked for), and k is committed while the target works on
+        # k+1. A batch sharing a record with the one in flight waits for it
+        # to commit, so every plan sees the state its predecessor committed. Commits stay in
+        # order.
         flight: tuple[PreparedBatch, Collect] | None = None
+        queues = isinstance(self.systems.of(other(side)), Submitter)
         # Set while a batch commits: after a failed commit no later batch may commit (its
         # cursor would pass the records of the failed one).
         unsettled = False
@@ -378,15 +381,22 @@ class Engine:
                 if prepared is None:
                     continue
                 previous, flight = flight, None
-                outcomes = await previous[1]() if previous is not None else []
+                # A target that queues work (a Bulk job) gets k+1 before k's outcomes are asked
+                # for; any other starts writing k+1 only once k's write is done, so two writes
+                # of one table never run side by side (lock waits, deadlocks).
+                outcomes = None
+                if previous is not None and not queues:
+                    outcomes = await previous[1]()
                 try:
                     flight = (prepared, await processor.submit(prepared))
                 finally:  # committed even if handing over the next batch failed
                     if previous is not None:
                         unsettled = True
+                        if outcomes is None:
+                            outcomes = await previous[1]()
                         await processor.settle(previous[0], outcomes)
                         unsettled = False
-                    previous, outcomes = None, []  # let it go before the next batch is read
+                    previous, outcomes = None, None  # let it go before the next batch is read
             if flight is not None:
                 last, flight = flight, None
                 await processor.settle(last[0], await last[1]())

@@ -342,3 +342,28 @@ async def test_a_rate_borrowed_from_another_operation_is_given_more_room(
     await bulk.ingest("Account", "update", ["Id", "Phone"], rows, key_column="Id")
     assert fake_sleep.delays[-1] == pytest.approx(1.3e-4 * 10000 * 1.15)
     stub.assert_used()
+
+
+async def test_a_job_queued_behind_another_is_timed_from_when_that_one_was_done(
+    stub: StrictStub, bulk: BulkApi, fake_sleep: FakeSleep
+) -> None:
+    # Handed over while the org still works on the job before it: its time runs from when
+    # that one was seen done, so its success file is not asked for too early.
+    rows = upsert_rows(10000)
+    bulk.seconds_per_row = 1e-4
+    job_setup(stub)
+    stub.on("GET", f"{JOB}/successfulResults/", success_file(rows))
+    job = await bulk.submit(
+        "Account",
+        "upsert",
+        ["ERP_Id__c", "Name"],
+        rows,
+        key_column="ERP_Id__c",
+        external_id="ERP_Id__c",
+    )
+    bulk._seen_done = job.clock.started + 2.0  # the job before ended 2 s after this close
+    results = await bulk.collect(job)
+    assert all(r is not None and r.success for r in results)
+    assert fake_sleep.delays == [pytest.approx(2.0 + 1.25, abs=0.05)]
+    assert len(stub.calls("GET", f"{JOB}/successfulResults/")) == 1
+    stub.assert_used()

@@ -235,6 +235,9 @@ class BulkApi:
         self._seconds_per_row: float | None = None
         self._per_operation: dict[str, float] = {}
         """Seconds per row by ingest operation: an update may take longer a row than an insert."""
+        self._seen_done = 0.0
+        """When (monotonic) this process last saw an ingest job done. A job closed before that
+        may have waited for the org to finish the one before it: its time starts no earlier."""
 
     @property
     def operation_rates(self) -> dict[str, float]:
@@ -374,11 +377,15 @@ class BulkApi:
             # The success file is read anyway: asked for when the job should be done, it is
             # the poll too. All rows in it: every row saved, the job needs no other call.
             wait = self._projected(total, _RESULTS_MARGIN, operation)
-            await (clock.pause_until(wait) if since_close else clock.pause(wait))
+            if since_close:
+                await clock.pause_until(self._queued(clock) + wait)
+            else:
+                await clock.pause(wait)
             success = await self._result_rows(
                 f"{path}/successfulResults/", op, "sf__Created", key_column, early=True
             )
             if success is not None and len(success) == total:
+                self._seen_done = time.monotonic()
                 return self._place(rows, key_index, success, [])
             logger.debug("%s: %s not done when projected; polling it", op, path)
             first_poll = 0.0
@@ -501,6 +508,12 @@ class BulkApi:
             response = await self.client.send("GET", path, operation=op, headers=_CSV_HEADERS)
         return _three_columns(response.text, ("sf__Id", column, key_column))
 
+    def _queued(self, clock: _Clock) -> float:
+        """Seconds a job closed at ``clock``'s start may have waited behind an earlier job:
+        until that one was seen done (the org works a queue in order; a guess on the late
+        side costs a little time, one on the early side a refused read and a poll)."""
+        return max(0.0, self._seen_done - clock.started)
+
     def _projected(self, rows: int, margin: float = _MARGIN, operation: str | None = None) -> float:
         """The wait until a job of ``rows`` rows should be done, by the known time per row."""
         floor = self.settings.bulk_poll_interval
@@ -539,12 +552,16 @@ class BulkApi:
                 delay = self._projected(rows, operation=operation)
         first = True
         while True:
-            await (clock.pause_until(delay) if first and since_close else clock.pause(delay))
+            if first and since_close:
+                await clock.pause_until(self._queued(clock) + delay)
+            else:
+                await clock.pause(delay)
             first = False
             info = dict(await self.client.call("GET", path, operation=op))
             state = info.get("state")
             elapsed = clock.elapsed
             if state == "JobComplete":
+                self._seen_done = time.monotonic()
                 if rows:
                     self._learn(info, rows, clock, operation)
                 return info
