@@ -118,15 +118,12 @@ def job_setup(stub: StrictStub) -> None:
     stub.on("PATCH", JOB, json_response({"id": "750B", "state": "UploadComplete"}))
 
 
+UPSERT: dict[str, str] = {"key_column": "ERP_Id__c", "external_id": "ERP_Id__c"}
+"""The keyword arguments of an upsert of ``upsert_rows`` by ``ERP_Id__c``."""
+
+
 async def upsert(bulk: BulkApi, rows: list[list[str]]) -> list[SaveResult | None]:
-    return await bulk.ingest(
-        "Account",
-        "upsert",
-        ["ERP_Id__c", "Name"],
-        rows,
-        key_column="ERP_Id__c",
-        external_id="ERP_Id__c",
-    )
+    return await bulk.ingest("Account", "upsert", ["ERP_Id__c", "Name"], rows, **UPSERT)
 
 
 async def test_known_rate_reads_the_success_file_as_the_poll(
@@ -353,14 +350,7 @@ async def test_a_job_queued_behind_another_is_timed_from_when_that_one_was_done(
     bulk.seconds_per_row = 1e-4
     job_setup(stub)
     stub.on("GET", f"{JOB}/successfulResults/", success_file(rows))
-    job = await bulk.submit(
-        "Account",
-        "upsert",
-        ["ERP_Id__c", "Name"],
-        rows,
-        key_column="ERP_Id__c",
-        external_id="ERP_Id__c",
-    )
+    job = await bulk.submit("Account", "upsert", ["ERP_Id__c", "Name"], rows, **UPSERT)
     bulk._seen_done = job.clock.started + 2.0  # the job before ended 2 s after this close
     results = await bulk.collect(job)
     assert all(r is not None and r.success for r in results)
