@@ -148,7 +148,7 @@ def _wrapped(orig: Exception) -> StoreError:
 
 
 def test_deadlocks_are_told_from_other_database_errors() -> None:
-    from tandem.store.engine import is_deadlock
+    from tandem.dbretry import is_deadlock
 
     assert is_deadlock(_wrapped(_DriverError(1213, "Deadlock found when trying to get lock")))
     assert is_deadlock(_wrapped(_DriverError(1205, "Lock wait timeout exceeded")))

@@ -358,9 +358,8 @@ class Engine:
         # Batch k is with the target (network, the target's own processing) while batch k+1 is
         # read, mapped and planned; k+1 is then handed over (to a target that queues work,
         # before k's outcomes are asked for), and k is committed while the target works on
-        # k+1. A batch sharing a record with the one in flight waits for it
-        # to commit, so every plan sees the state its predecessor committed. Commits stay in
-        # order.
+        # k+1. A batch sharing a record with the one in flight waits for it to commit, so
+        # every plan sees the state its predecessor committed. Commits stay in order.
         flight: tuple[PreparedBatch, Collect] | None = None
         queues = isinstance(self.systems.of(other(side)), Submitter)
         # Set while a batch commits: after a failed commit no later batch may commit (its

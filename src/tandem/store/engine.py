@@ -132,28 +132,6 @@ def translated(operation: str) -> Iterator[None]:
         raise StoreError(f"state store: {operation} failed: {type(exc).__name__}: {text}") from exc
 
 
-_DEADLOCK_STATES = frozenset({"40P01", "40001"})
-"""PostgreSQL's deadlock_detected and serialization_failure: the transaction may run again."""
-_DEADLOCK_CODES = frozenset({1213, 1205})
-"""MariaDB/MySQL: deadlock found, lock wait timeout: the transaction may run again."""
-
-
-def is_deadlock(error: BaseException) -> bool:
-    """Whether ``error`` (or the database error behind it) says the transaction lost a
-    deadlock or a serialization conflict: run again, it will likely pass."""
-    seen: BaseException | None = error
-    while seen is not None:
-        orig = getattr(seen, "orig", None)
-        if orig is not None:
-            if getattr(orig, "sqlstate", None) in _DEADLOCK_STATES:
-                return True
-            args = getattr(orig, "args", ())
-            if args and isinstance(args[0], int) and args[0] in _DEADLOCK_CODES:
-                return True
-        seen = seen.__cause__
-    return False
-
-
 def compare_column_type(
     ctx: MigrationContext,
     inspected_column: Any,
@@ -249,7 +227,6 @@ __all__ = [
     "create_engine",
     "current_revision",
     "head_revision",
-    "is_deadlock",
     "migrate",
     "normalise_url",
     "translated",

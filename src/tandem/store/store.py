@@ -25,6 +25,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from tandem.connectors.base import Cursor
+from tandem.dbretry import is_deadlock
 from tandem.errors import StoreError
 from tandem.store import audit as _audit
 from tandem.store import conflicts as _conflicts
@@ -35,7 +36,7 @@ from tandem.store import snapshots as _snapshots
 from tandem.store import synced as _synced
 from tandem.store import work as _work
 from tandem.store import xref as _xref
-from tandem.store.engine import check_schema, create_engine, is_deadlock, migrate, translated
+from tandem.store.engine import check_schema, create_engine, migrate, translated
 from tandem.store.records import (
     AuditEntry,
     Conflict,

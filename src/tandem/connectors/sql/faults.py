@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 import sqlalchemy as sa
 
+from tandem.dbretry import MYSQL_RERUN, SQLSTATE_RERUN
 from tandem.errors import ConnectorError, Fatal, Retriable
 
 Action = Literal["retriable", "fatal", "record"]
@@ -22,7 +23,7 @@ SYSTEM = "erp"
 # MariaDB / MySQL error numbers.
 _MYSQL: Mapping[int, Action] = {
     **dict.fromkeys(
-        (1205, 1213, 1040, 1053, 1927, 2002, 2003, 2006, 2013, 2055, 4031), "retriable"
+        (*sorted(MYSQL_RERUN), 1040, 1053, 1927, 2002, 2003, 2006, 2013, 2055, 4031), "retriable"
     ),
     **dict.fromkeys((1044, 1045, 1142, 1143, 1227, 1146, 1054, 1049, 1698), "fatal"),
     **dict.fromkeys(
@@ -34,8 +35,7 @@ _MYSQL: Mapping[int, Action] = {
 
 # PostgreSQL SQLSTATE: exact codes first, then two-character classes.
 _PG_CODES: Mapping[str, Action] = {
-    "40001": "retriable",
-    "40P01": "retriable",
+    **dict.fromkeys(sorted(SQLSTATE_RERUN), "retriable"),
     "55P03": "retriable",
     "57014": "retriable",
     "42501": "fatal",
