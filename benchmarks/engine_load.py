@@ -67,6 +67,7 @@ class Scale:
         loop_records: peer a's initial subset.
         loop_changes: peer a's edited rows (within its subset).
         latency_samples: single-row edits timed under ``tandem run`` (0: skip).
+        rtt_ms: the network round trip every contender's org adds to each call (0: loopback).
     """
 
     records: int = 100_000
@@ -74,6 +75,7 @@ class Scale:
     loop_records: int = 3_000
     loop_changes: int = 1_000
     latency_samples: int = 40
+    rtt_ms: float = 0.0
 
 
 def phase(records: int, seconds: float, calls: int, rss_mb: float, **extra: Any) -> dict[str, Any]:
@@ -102,7 +104,7 @@ def run_tandem(work: Path, pristine: Path, scale: Scale, tuning: TandemTuning) -
     erp = folder / "erp.db"
     shutil.copy(pristine, erp)
     keys = changed_keys(scale.records, scale.changes)
-    with SandboxProcess(folder / "crm", folder / "crm_schema.yaml") as crm:
+    with SandboxProcess(folder / "crm", folder / "crm_schema.yaml", scale.rtt_ms) as crm:
         config = write_flow(folder, erp, crm, tuning)
         setup = tandem_check(config, crm)
         first = tandem_sync(config, crm)
@@ -154,6 +156,7 @@ def run_peer(
     changes: int,
     total: int,
     extra: tuple[str, ...] = (),
+    rtt_ms: float = 0.0,
 ) -> dict[str, Any]:
     """Peer a (``loop``) or b (``bulk``): initial load of ``records``, then ``changes``."""
     folder = work / f"peer-{name}"
@@ -162,7 +165,7 @@ def run_peer(
     shutil.copy(pristine, erp)
     keys = changed_keys(records, changes)
     phases: dict[str, Any] = {}
-    with SandboxProcess(folder / "crm", folder / "crm_schema.yaml") as crm:
+    with SandboxProcess(folder / "crm", folder / "crm_schema.yaml", rtt_ms) as crm:
         sandbox_json = str(crm.data / "sandbox.json")
         base = [sys.executable, str(PEERS), name, "--sandbox", sandbox_json, "--erp", str(erp)]
         base += extra
@@ -231,14 +234,27 @@ def run_benchmark(
             scale.changes,
             scale.records,
             ("--wait", str(peer_b_wait)),
+            scale.rtt_ms,
         )
     if "peer_b_collections" in contenders:
         measured["peer_b_collections"] = run_peer(
-            "collections", work, pristine, scale.records, scale.changes, scale.records
+            "collections",
+            work,
+            pristine,
+            scale.records,
+            scale.changes,
+            scale.records,
+            rtt_ms=scale.rtt_ms,
         )
     if "peer_a_loop" in contenders:
         measured["peer_a_loop"] = run_peer(
-            "loop", work, pristine, scale.loop_records, scale.loop_changes, scale.records
+            "loop",
+            work,
+            pristine,
+            scale.loop_records,
+            scale.loop_changes,
+            scale.records,
+            rtt_ms=scale.rtt_ms,
         )
     results["wall_seconds"] = round(time.perf_counter() - started, 1)
     if "tandem" in measured and "peer_a_loop" in measured and set(PEERS_B) & set(measured):
@@ -276,6 +292,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--loop-records", type=int, default=3_000)
     parser.add_argument("--loop-changes", type=int, default=1_000)
     parser.add_argument("--latency-samples", type=int, default=40)
+    parser.add_argument(
+        "--rtt-ms",
+        type=float,
+        default=0.0,
+        help="network round trip added to every call of every contender (0: loopback)",
+    )
     parser.add_argument("--batch-size", type=int, default=TandemTuning.batch_size)
     parser.add_argument("--initial-batch-size", type=int, default=TandemTuning.initial_batch_size)
     parser.add_argument("--bulk-threshold", type=int, default=TandemTuning.bulk_threshold)
@@ -299,6 +321,7 @@ def main(argv: list[str] | None = None) -> None:
         min(args.loop_records, args.records),
         min(args.loop_changes, args.loop_records, args.records),
         args.latency_samples,
+        args.rtt_ms,
     )
     tuning = TandemTuning(args.batch_size, args.initial_batch_size, args.bulk_threshold)
     work = Path(tempfile.mkdtemp(prefix="tandem-engine-load-"))

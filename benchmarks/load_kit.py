@@ -202,11 +202,15 @@ class SandboxProcess:
     Attributes:
         data: the data directory (``sandbox.json`` is read from it).
         schema: the extra schema YAML (``Tax_Id__c``).
+        rtt_ms: a network round trip added to every answer, the token endpoint's too (the
+            sandbox's ``latency_ms``): 0 is loopback; an on-premise agent talking to a cloud
+            org waits at least one round trip per call.
         config: ``sandbox.json`` once started.
     """
 
     data: Path
     schema: Path
+    rtt_ms: float = 0.0
     config: dict[str, Any] = field(default_factory=dict)
     _process: subprocess.Popen[bytes] | None = None
     _admin: httpx.Client | None = None
@@ -218,6 +222,9 @@ class SandboxProcess:
         port = free_port()
         command = [TANDEM, "sandbox", "crm", "--port", str(port), "--data", str(self.data)]
         command += ["--schema", str(self.schema), "--daily-limit", "10000000"]
+        if self.rtt_ms:
+            faults = {"latency_ms": self.rtt_ms, "include_auth": True}
+            command += ["--faults", json.dumps(faults)]
         log = (self.data / "sandbox.log").open("wb")
         self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
@@ -281,6 +288,13 @@ class SandboxProcess:
         answer = self._admin.get("/__sandbox/stats")
         answer.raise_for_status()
         return int(answer.json()["api_usage"]["used"])
+
+    def faults(self) -> dict[str, Any]:
+        """The sandbox's active fault configuration (``GET /__sandbox/faults``)."""
+        assert self._admin is not None
+        answer = self._admin.get("/__sandbox/faults")
+        answer.raise_for_status()
+        return dict(answer.json())
 
     def stats(self) -> dict[str, Any]:
         """The sandbox's request counters (by method, resource and status)."""

@@ -58,8 +58,9 @@ def plot(results: dict[str, Any], path: Path) -> None:
     axes[0].legend(fontsize=8)
     scale = results["scale"]
     machine = results["machine"]
+    network = f", {rtt:g} ms round trip a call" if (rtt := scale.get("rtt_ms")) else ""
     fig.suptitle(
-        f"Engine load, ERP (SQLite) -> CRM sandbox: {scale['records']:,} records + "
+        f"Engine load, ERP (SQLite) -> CRM sandbox{network}: {scale['records']:,} records + "
         f"{scale['changes']:,} changes; peer (a) on {scale['loop_records']:,} + "
         f"{scale['loop_changes']:,}  |  {machine['cpu']}, {machine['cores']} cores, "
         f"Python {machine['python']}, {results['date'][:10]}",

@@ -20,9 +20,12 @@ async def stream(*batches: Sequence[Change]) -> AsyncIterator[Sequence[Change]]:
         yield batch
 
 
-async def cut(since: Cursor | None, size: int, *batches: Sequence[Change]) -> list[list[int]]:
+async def cut(
+    since: Cursor | None, size: int, *batches: Sequence[Change], first: int | None = None
+) -> list[list[int]]:
     return [
-        [int(c.key) for c in batch] async for batch in fresh_batches(stream(*batches), since, size)
+        [int(c.key) for c in batch]
+        async for batch in fresh_batches(stream(*batches), since, size, first)
     ]
 
 
@@ -48,3 +51,15 @@ async def test_a_window_full_of_re_reads_is_cut_at_twice_the_size() -> None:
 async def test_an_empty_read_is_passed_on() -> None:
     assert await cut(change(3).cursor, 4, []) == [[]]
     assert await cut(None, 4) == []
+
+
+async def test_a_short_first_batch_then_full_ones_nothing_lost_or_repeated() -> None:
+    changes = [change(n) for n in range(1, 12)]
+    got = await cut(None, 4, changes[:5], changes[5:], first=2)
+    assert got == [[1, 2], [3, 4, 5, 6], [7, 8, 9, 10], [11]]
+
+
+async def test_a_first_size_above_the_size_is_the_size() -> None:
+    changes = [change(n) for n in range(1, 8)]
+    assert await cut(None, 3, changes, first=10) == [[1, 2, 3], [4, 5, 6], [7]]
+    assert await cut(None, 3, changes, first=0) == [[1], [2, 3, 4], [5, 6, 7]]

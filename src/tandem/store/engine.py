@@ -13,22 +13,26 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import event
 from sqlalchemy.pool import StaticPool
 
 from tandem.errors import StoreError
 
+if TYPE_CHECKING:  # Alembic loads only when a migration or its services are needed
+    from alembic.config import Config
+    from alembic.runtime.migration import MigrationContext
+
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 VERSION_TABLE = "tandem_alembic_version"
+SCHEMA_HEAD = "0004"
+"""The newest migration under ``migrations/versions``: a new migration moves it (a test holds
+it equal to Alembic's head, so the two cannot drift apart).
+"""
 _DRIVERS = {
     "postgresql": "postgresql+psycopg",
     "postgres": "postgresql+psycopg",
@@ -151,6 +155,8 @@ def compare_column_type(
 
 def alembic_config() -> Config:
     """An Alembic config pointing at the migrations shipped inside the package."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("path_separator", "os")
@@ -158,14 +164,49 @@ def alembic_config() -> Config:
 
 
 def head_revision() -> str:
-    """The newest schema revision this version of Tandem knows."""
+    """The newest schema revision this version of Tandem knows (:data:`SCHEMA_HEAD`)."""
+    return SCHEMA_HEAD
+
+
+def alembic_head() -> str:
+    """The head of the shipped migrations as Alembic reads them (loads Alembic)."""
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert head is not None  # the package ships at least one revision
     return head
 
 
+def stored_revisions(conn: sa.Connection) -> list[str] | None:
+    """The rows of the version table, read with one plain query (no Alembic).
+
+    Returns:
+        The revisions stored, or ``None`` when the table cannot be read (a fresh database has
+        none); the connection's transaction is then rolled back.
+    """
+    version = sa.column("version_num", sa.String)
+    query = sa.select(version).select_from(sa.table(VERSION_TABLE))
+    try:
+        return list(conn.execute(query).scalars())
+    except sa.exc.DBAPIError:
+        conn.rollback()
+        return None
+
+
+def _at_head(engine: sa.Engine, operation: str) -> bool:
+    """Whether the database's schema is at :func:`head_revision`, from one read of its version."""
+    head = head_revision()
+    with translated(operation), engine.connect() as conn:
+        stored = stored_revisions(conn)
+        conn.rollback()
+    return stored == [head]
+
+
 def migrate(engine: sa.Engine) -> None:
     """Bring the database to the newest schema (``alembic upgrade head``).
+
+    A database already at the head is only read (Alembic is not even loaded): the upgrade
+    would have nothing to do.
 
     Args:
         engine: the store's engine.
@@ -173,15 +214,25 @@ def migrate(engine: sa.Engine) -> None:
     Raises:
         StoreError: the migration failed.
     """
+    if not _at_head(engine, "migrate"):
+        _upgrade(engine)
+    log.info("state store schema at revision %s", head_revision())
+
+
+def _upgrade(engine: sa.Engine) -> None:
+    """Run ``alembic upgrade head`` on one transaction of ``engine``."""
+    from alembic import command
+
     config = alembic_config()
     with translated("migrate"), engine.begin() as conn:
         config.attributes["connection"] = conn
         command.upgrade(config, "head")
-    log.info("state store schema at revision %s", head_revision())
 
 
 def current_revision(engine: sa.Engine) -> str | None:
     """The schema revision the database is at, ``None`` when it has none yet."""
+    from alembic.runtime.migration import MigrationContext
+
     with translated("read schema revision"), engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
         revision = context.get_current_revision()
@@ -196,6 +247,8 @@ def check_schema(engine: sa.Engine) -> None:
         StoreError: the schema is missing, older (run ``tandem store migrate``) or newer than
             this version of Tandem.
     """
+    if _at_head(engine, "read schema revision"):
+        return
     revision = current_revision(engine)
     head = head_revision()
     if revision == head:
@@ -205,10 +258,7 @@ def check_schema(engine: sa.Engine) -> None:
             "state store has no schema yet: run `tandem store migrate` "
             "(or StateStore.migrate()) first"
         )
-    known = {
-        script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()
-    }
-    if revision in known:
+    if revision in _known_revisions():
         raise StoreError(
             f"state store schema is at revision {revision}, this Tandem needs {head}: "
             "run `tandem store migrate` (or StateStore.migrate())"
@@ -219,9 +269,18 @@ def check_schema(engine: sa.Engine) -> None:
     )
 
 
+def _known_revisions() -> set[str]:
+    from alembic.script import ScriptDirectory
+
+    scripts = ScriptDirectory.from_config(alembic_config()).walk_revisions()
+    return {script.revision for script in scripts}
+
+
 __all__ = [
+    "SCHEMA_HEAD",
     "VERSION_TABLE",
     "alembic_config",
+    "alembic_head",
     "check_schema",
     "compare_column_type",
     "create_engine",
@@ -229,5 +288,6 @@ __all__ = [
     "head_revision",
     "migrate",
     "normalise_url",
+    "stored_revisions",
     "translated",
 ]

@@ -15,7 +15,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import httpx
-import jwt
 
 from tandem.connectors.http import ErrorDetail, HttpTransport, ResolutionRule
 from tandem.connectors.salesforce.settings import SalesforceSettings
@@ -48,6 +47,8 @@ def build_assertion(settings: SalesforceSettings, *, now: float | None = None) -
     Raises:
         Fatal: the private key cannot be read or used (its content is never quoted).
     """
+    import jwt  # PyJWT and cryptography load only for the flow that signs (~25 ms)
+
     issued = int(now if now is not None else time.time())
     claims = {
         "iss": settings.client_id,
