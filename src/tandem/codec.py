@@ -119,7 +119,42 @@ def loads(text: str | bytes) -> Any:
     Raises:
         ValueError: the text is not valid JSON or a tagged value is malformed.
     """
+    if type(text) is str and _MAP not in text and "\\u" not in text:
+        try:
+            obj, end = _scan_decoding(text, 0)
+        except (StopIteration, ValueError):
+            pass  # decoded again below, which words the error
+        else:
+            if end == len(text):
+                return obj
     return _decode(json.loads(text))
+
+
+def _object(obj: dict[str, Any]) -> Any:
+    """The value of one JSON object whose own values are decoded already (the parser's
+    ``object_hook``): a tagged value decoded, any other dict as it is."""
+    if len(obj) == 1:
+        ((tag, raw),) = obj.items()
+        if tag in _TAGS:
+            return _decode_tag(tag, raw)
+    return obj
+
+
+_scan_decoding: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder(
+    object_hook=_object
+).scan_once  # type: ignore[attr-defined]
+"""Parses one JSON value and decodes it on the way, each object as soon as it is complete.
+
+:func:`loads`'s fast path, about a third cheaper than parsing and then walking the result:
+the scanner itself without ``json.loads``'s wrappers, no second pass over the values, no
+second dict per object (and a record's dict, holding only scalars once its tagged values are
+decoded, is never tracked by the garbage collector). Decoding the innermost objects first
+gives what :func:`_decode` gives from the outside in, save inside a ``$map``, whose dict must
+not be read as a tagged value: text holding ``$map`` (or a ``\\u`` escape, which could spell
+it) goes the plain way. So does text with anything after its value, and text that fails
+here: it fails there too (a tagged value's raw JSON that is no string fails both ways), and
+the plain way words the error.
+"""
 
 
 def stable_hash(obj: Any) -> str:
@@ -241,8 +276,11 @@ _ENCODER = json.JSONEncoder(
 
 def _tag(obj: Any) -> Any:
     """The tagged form of a scalar that JSON has no type for (the flat encoder's ``default``)."""
-    if type(obj) is Decimal:  # by far the most common one
+    kind = type(obj)
+    if kind is Decimal:  # by far the most common one
         return {_DEC: str(obj)}
+    if kind is date:  # the next most common; a datetime is no date here (its own type)
+        return {_DATE: obj.isoformat()}
     return _encode(obj)
 
 

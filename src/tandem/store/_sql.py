@@ -164,7 +164,8 @@ def select_in(
     the driver, as an ``IN`` list (PostgreSQL: one array parameter, ``= ANY(%s)``, which
     psycopg need not parse placeholder by placeholder), without SQLAlchemy's rendering of
     expanding parameters. Values are not converted either way, so select only columns the
-    driver already returns as Python wants them (text keys, integer ids).
+    driver already returns as Python wants them (text keys, integer ids), or convert them
+    (see :func:`tandem.store.types.reads`).
 
     Args:
         conn: the connection.
@@ -174,6 +175,20 @@ def select_in(
         column: the column matched against ``keys``.
         keys: the wanted values; repeats are harmless.
     """
+    return list(iter_in(conn, table, columns, where, column, keys))
+
+
+def iter_in(
+    conn: sa.Connection,
+    table: sa.Table,
+    columns: Sequence[str],
+    where: Mapping[str, Any],
+    column: str,
+    keys: Sequence[Any],
+) -> Iterator[Sequence[Any]]:
+    """:func:`select_in`, one chunk's rows at a time: for a caller that converts each row,
+    so that the rows of all chunks are never held at once (every one the garbage collector
+    has to look at, and holding many makes it run its full collections more often)."""
     dialect = conn.dialect
     quote = dialect.identifier_preparer.quote
     mark = _mark(dialect)
@@ -184,14 +199,13 @@ def select_in(
         + quote(column)
     )
     fixed = tuple(where.values())
-    found: list[Sequence[Any]] = []
     for part in chunks(keys):
         if dialect.name == "postgresql":
-            found.extend(conn.exec_driver_sql(f"{head} = ANY({mark})", (*fixed, list(part))))
+            result = conn.exec_driver_sql(f"{head} = ANY({mark})", (*fixed, list(part)))
         else:
             sql = f"{head} IN ({', '.join([mark] * len(part))})"
-            found.extend(conn.exec_driver_sql(sql, (*fixed, *part)))
-    return found
+            result = conn.exec_driver_sql(sql, (*fixed, *part))
+        yield from result.all()  # one fetch of the chunk, not a driver call per row
 
 
 _MARKS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
@@ -239,6 +253,7 @@ __all__ = [
     "check_side",
     "chunks",
     "insert_many",
+    "iter_in",
     "select_in",
     "unique",
     "upsert",

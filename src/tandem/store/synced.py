@@ -10,10 +10,10 @@ import sqlalchemy as sa
 
 from tandem import codec
 from tandem.errors import StoreError
-from tandem.store._sql import check_side, chunks, insert_many, select_in, unique
+from tandem.store._sql import check_side, chunks, insert_many, iter_in, unique
 from tandem.store.records import Side, SyncedState
 from tandem.store.schema import synced
-from tandem.store.types import binds
+from tandem.store.types import binds, reads
 
 _COLUMNS = ("erp_key", "crm_key", "state", "erp_modified", "crm_modified", "deleted", "updated_at")
 
@@ -33,18 +33,33 @@ def _state(row: sa.Row[Any]) -> SyncedState:
 def load(
     conn: sa.Connection, entity: str, side: Side, keys: Sequence[str]
 ) -> dict[str, SyncedState]:
-    """The stored states of the given keys on ``side``, keyed by that key; unknown keys absent."""
+    """The stored states of the given keys on ``side``, keyed by that key; unknown keys absent.
+
+    The rows come as the driver returns them (no SQLAlchemy statement to build, no result
+    processing per row) and are converted here: the state by the codec, each distinct
+    instant once (the states of one batch share few modified-at instants).
+    """
     check_side(side)
-    column = synced.c.erp_key if side == "erp" else synced.c.crm_key
+    rows = iter_in(conn, synced, _READ, {"entity": entity}, f"{side}_key", unique(keys))
+    read = reads(conn.dialect)
+    instant, json = read.instant, read.json
+    by_erp = side == "erp"
     found: dict[str, SyncedState] = {}
-    for part in chunks(unique(keys)):
-        query = sa.select(synced).where(synced.c.entity == entity, column.in_(part))
-        for row in conn.execute(query):
-            state = _state(row)
-            key = state.erp_key if side == "erp" else state.crm_key
-            assert key is not None  # matched on it
-            found[key] = state
+    for name, erp_key, crm_key, state, erp_modified, crm_modified, deleted in rows:
+        found[erp_key if by_erp else crm_key] = SyncedState(
+            name,
+            erp_key,
+            crm_key,
+            json(state),
+            instant(erp_modified),
+            instant(crm_modified),
+            bool(deleted),
+        )
     return found
+
+
+_READ = ("entity", "erp_key", "crm_key", "state", "erp_modified", "crm_modified", "deleted")
+"""The columns :func:`load` reads, in the order of :class:`SyncedState`'s fields."""
 
 
 def page(
@@ -61,14 +76,17 @@ def page(
     return [_state(row) for row in rows], (rows[-1].id if rows else after_id)
 
 
-def _by(conn: sa.Connection, entity: str, side: Side, keys: list[str]) -> dict[str, Any]:
+def _by(conn: sa.Connection, entity: str, side: Side, keys: list[str]) -> dict[str, _Row]:
     """The ids and keys of the rows holding ``keys`` on ``side``, by that key."""
-    rows = select_in(conn, synced, _KEYS, {"entity": entity}, f"{side}_key", keys)
+    rows = iter_in(conn, synced, _KEYS, {"entity": entity}, f"{side}_key", keys)
     at = _KEYS.index(f"{side}_key")
-    return {row[at]: row for row in rows}
+    return {row[at]: (row[0], row[1], row[2]) for row in rows}
 
 
 _KEYS = ("id", "erp_key", "crm_key")
+
+_Row = tuple[int, str | None, str | None]
+"""A stored row's id, ERP key and CRM key (a plain tuple: read by position on the hot path)."""
 
 
 def _latest(states: Sequence[SyncedState]) -> list[SyncedState]:
@@ -96,7 +114,74 @@ def save(conn: sa.Connection, entity: str, states: Sequence[SyncedState], now: d
     """
     latest = _latest(states)
     found, drop, detach = _match(conn, entity, latest)
-    bind = binds(conn.dialect)
+    # SQLite runs one writer at a time and its transactions are serializable (the store's
+    # take the write lock first, BEGIN IMMEDIATE; a deferred one whose snapshot went stale
+    # could not write at all), so the rows just found stay as found until this call writes
+    # them: a row that keeps its keys is updated through its id. Not when this call also
+    # deletes, detaches or rekeys that row: those writes come first, and the two would differ.
+    writes = _bind(conn.dialect, entity, latest, found, detach, now, conn.dialect.name == "sqlite")
+    if writes.in_place and (drop or detach or writes.rekeyed):
+        touched = {*drop, *detach, *(params["row_id"] for params in writes.rekeyed)}
+        if not touched.isdisjoint(writes.in_place[:: len(_IN_PLACE_COLUMNS)]):
+            writes = _bind(conn.dialect, entity, latest, found, detach, now, False)
+    for part in chunks(drop):
+        conn.execute(sa.delete(synced).where(synced.c.id.in_(part)))
+    for part in chunks(sorted(detach)):
+        conn.execute(sa.update(synced).where(synced.c.id.in_(part)).values(crm_key=None))
+    if writes.rekeyed:
+        conn.execute(_REKEY, writes.rekeyed)
+    columns = ("entity", *_COLUMNS)
+    # An upsert on the primary key, of rows that exist: SQLite checks that key first and
+    # updates the row, without looking up or rewriting the entries of the unique keys.
+    insert_many(conn, synced, _IN_PLACE_COLUMNS, writes.in_place, keys=("id",), update=_IN_PLACE)
+    update_cols = [c for c in _COLUMNS if c != "erp_key"]
+    insert_many(
+        conn, synced, columns, writes.with_erp, keys=("entity", "erp_key"), update=update_cols
+    )
+    update_cols = [c for c in _COLUMNS if c != "crm_key"]
+    insert_many(
+        conn, synced, columns, writes.crm_only, keys=("entity", "crm_key"), update=update_cols
+    )
+
+
+_IN_PLACE = ("state", "erp_modified", "crm_modified", "deleted", "updated_at")
+"""What an update in place sets: a row updated through its id keeps its keys."""
+
+_IN_PLACE_COLUMNS = ("id", "entity", *_COLUMNS)
+"""The columns of a row updated in place: its id, then all an upsert on its keys gives."""
+
+
+class _Writes:
+    """A call's states bound for the driver, by how each reaches the table.
+
+    Attributes:
+        rekeyed: parameter sets of :data:`_REKEY`, for found rows that change keys.
+        in_place: values of :data:`_IN_PLACE_COLUMNS` of found rows that keep their keys,
+            row after row.
+        with_erp: new rows, and rows that keep their keys when not updated in place: values
+            of ``entity`` and :data:`_COLUMNS`, upserted on their ERP key.
+        crm_only: the same, without an ERP key: upserted on their CRM key.
+    """
+
+    def __init__(self) -> None:
+        self.rekeyed: list[dict[str, Any]] = []
+        self.in_place: list[Any] = []
+        self.with_erp: list[Any] = []
+        self.crm_only: list[Any] = []
+
+
+def _bind(
+    dialect: sa.Dialect,
+    entity: str,
+    latest: Sequence[SyncedState],
+    found: Sequence[_Row | None],
+    detach: set[int],
+    now: datetime,
+    in_place: bool,
+) -> _Writes:
+    """Bind every state for its write; found rows that keep their keys go to
+    :attr:`_Writes.in_place` when ``in_place``, else to the upserts on their keys."""
+    bind = binds(dialect)
     instant, flag, updated_at = bind.instant, bind.flag, bind.instant(now)
     # A batch's states share their modified-at objects (one read's instant) and their
     # flags: each is bound once, not once per state (binding an instant formats it).
@@ -105,23 +190,22 @@ def save(conn: sa.Connection, entity: str, states: Sequence[SyncedState], now: d
     last_crm: Any = None
     erp_bound: Any = None
     crm_bound: Any = None
-    rekeyed: list[dict[str, Any]] = []
-    # New rows and rows whose keys stay, bound for the driver: one batched native upsert
-    # on their ERP key, one on their CRM key for the rows without an ERP key.
-    upserts: dict[bool, list[Any]] = {True: [], False: []}
-    with_erp, crm_only = upserts[True].extend, upserts[False].extend
+    writes = _Writes()
+    rekeyed, by_id = writes.rekeyed.append, writes.in_place.extend
+    with_erp, crm_only = writes.with_erp.extend, writes.crm_only.extend
     dumps = codec.dumps
     try:
         for state, row in zip(latest, found, strict=True):
             erp_key, crm_key = state.erp_key, state.crm_key
             encoded = dumps(state.values)
             if row is not None:
-                erp_key = erp_key or row.erp_key
-                crm_key = crm_key or (None if row.id in detach else row.crm_key)
-                if (row.erp_key, row.crm_key) != (erp_key, crm_key):
-                    rekeyed.append(
+                row_id, row_erp, row_crm = row
+                erp_key = erp_key or row_erp
+                crm_key = crm_key or (None if row_id in detach else row_crm)
+                if row_erp != erp_key or row_crm != crm_key:
+                    rekeyed(
                         {
-                            "row_id": row.id,
+                            "row_id": row_id,
                             "erp_key": erp_key,
                             "crm_key": crm_key,
                             "encoded": encoded,
@@ -143,40 +227,33 @@ def save(conn: sa.Connection, entity: str, states: Sequence[SyncedState], now: d
             if crm_modified is not last_crm:
                 last_crm = crm_modified
                 crm_bound = None if crm_modified is None else instant(crm_modified)
-            (with_erp if erp_key is not None else crm_only)(
-                (
-                    entity,
-                    erp_key,
-                    crm_key,
-                    encoded,
-                    erp_bound,
-                    crm_bound,
-                    false if deleted is False else true if deleted is True else flag(deleted),
-                    updated_at,
+            flagged = false if deleted is False else true if deleted is True else flag(deleted)
+            if in_place and row is not None:
+                by_id(
+                    (
+                        row[0],
+                        entity,
+                        erp_key,
+                        crm_key,
+                        encoded,
+                        erp_bound,
+                        crm_bound,
+                        flagged,
+                        updated_at,
+                    )
                 )
-            )
+            else:
+                (with_erp if erp_key is not None else crm_only)(
+                    (entity, erp_key, crm_key, encoded, erp_bound, crm_bound, flagged, updated_at)
+                )
     except (TypeError, ValueError, AttributeError) as exc:
         raise _unstorable(state, exc) from exc
-    for part in chunks(drop):
-        conn.execute(sa.delete(synced).where(synced.c.id.in_(part)))
-    for part in chunks(sorted(detach)):
-        conn.execute(sa.update(synced).where(synced.c.id.in_(part)).values(crm_key=None))
-    if rekeyed:
-        conn.execute(_REKEY, rekeyed)
-    columns = ("entity", *_COLUMNS)
-    update_cols = [c for c in _COLUMNS if c != "erp_key"]
-    insert_many(
-        conn, synced, columns, upserts[True], keys=("entity", "erp_key"), update=update_cols
-    )
-    update_cols = [c for c in _COLUMNS if c != "crm_key"]
-    insert_many(
-        conn, synced, columns, upserts[False], keys=("entity", "crm_key"), update=update_cols
-    )
+    return writes
 
 
 def _match(
     conn: sa.Connection, entity: str, latest: Sequence[SyncedState]
-) -> tuple[list[Any], list[int], set[int]]:
+) -> tuple[list[_Row | None], list[int], set[int]]:
     """The stored row of each state (``None`` for a new record), and the rows to delete or
     to strip of their CRM key because that key now belongs to another record."""
     by_erp = _by(conn, entity, "erp", [s.erp_key for s in latest if s.erp_key])
@@ -184,23 +261,23 @@ def _match(
     unresolved = [
         s.crm_key
         for s in latest
-        if s.crm_key and (s.erp_key not in by_erp or by_erp[s.erp_key].crm_key != s.crm_key)
+        if s.crm_key and (s.erp_key not in by_erp or by_erp[s.erp_key][2] != s.crm_key)
     ]
     by_crm = _by(conn, entity, "crm", unresolved)
     drop: list[int] = []
     detach: set[int] = set()
     if not by_erp and not by_crm:  # all new, as in an initial load
         return [None] * len(latest), drop, detach
-    found: list[Any] = []
+    found: list[_Row | None] = []
     for state in latest:
         row_e = by_erp.get(state.erp_key) if state.erp_key else None
         row_c = by_crm.get(state.crm_key) if state.crm_key else None
-        if row_e is not None and row_c is not None and row_e.id != row_c.id:
+        if row_e is not None and row_c is not None and row_e[0] != row_c[0]:
             # The CRM key was saved alone before, or now belongs to this ERP record.
-            if row_c.erp_key is None:
-                drop.append(row_c.id)
+            if row_c[1] is None:
+                drop.append(row_c[0])
             else:
-                detach.add(row_c.id)
+                detach.add(row_c[0])
         found.append(row_e if row_e is not None else row_c)
     return found, drop, detach
 

@@ -6,7 +6,8 @@
   MariaDB), so Decimal, date, datetime and bytes survive exactly on every backend.
 
 :func:`binds` gives the same conversions as plain functions, for bulk writes that hand rows
-straight to the driver instead of paying SQLAlchemy's per-row bind processing.
+straight to the driver instead of paying SQLAlchemy's per-row bind processing; :func:`reads`
+gives the way back, for bulk reads of the driver's rows.
 
 The DDL forms (:data:`TIMESTAMP`, :data:`LONG_TEXT`, :data:`KEY`) are what the migrations use.
 """
@@ -153,14 +154,80 @@ def binds(dialect: Dialect) -> Binds:
     return Binds(instant=instant, json=_json, flag=flag)
 
 
+READ_MEMORY = 4096
+"""Most instant texts one :class:`Reads` keeps parsed; it starts again when full."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reads:
+    """The Python value of each store column type from what one backend's driver returns.
+
+    The way back of :class:`Binds`: each function takes a column's value as the driver
+    returns it (``None`` included) and returns exactly what SQLAlchemy's result processing of
+    that column returns, so rows read with ``exec_driver_sql`` come out as a typed select's.
+
+    Attributes:
+        instant: for :class:`UtcDateTime` columns. Text (SQLite's form) is parsed once per
+            distinct value while this object lives: the rows of one read share few instants,
+            and the parsed ``datetime`` is immutable.
+        json: for :class:`CodecJson` columns; raises as :func:`tandem.codec.loads` does.
+    """
+
+    instant: Callable[[Any], datetime | None]
+    json: Callable[[Any], Any]
+
+
+def reads(dialect: Dialect) -> Reads:
+    """Fresh :class:`Reads` of ``dialect`` (``sqlite``, ``postgresql``, ``mysql``, ``mariadb``):
+    make one per read, so that its memory of instants lasts as long as the read."""
+    if dialect.name not in ("postgresql", "sqlite", *_MYSQL):
+        raise StoreError(f"state store does not support the {dialect.name} database")
+    # The column type's own processing (the driver's form parsed, then made aware UTC).
+    process = UtcDateTime().dialect_impl(dialect).result_processor(dialect, None)
+    assert process is not None  # a TypeDecorator with process_result_value always has one
+    return Reads(instant=_memorised(process), json=_loads)
+
+
+def _memorised(process: Callable[[Any], Any]) -> Callable[[Any], datetime | None]:
+    """``process`` of instants, remembering its result for each text it was given.
+
+    Only text is remembered: it is what SQLite returns, and equal texts are the same instant.
+    The ``datetime`` objects other drivers return go to ``process`` every time (two of them
+    can compare equal yet differ, by zone or by ``fold``).
+    """
+    memory: dict[str, datetime] = {}
+
+    def instant(value: Any) -> datetime | None:
+        if value is None:
+            return None
+        if type(value) is not str:
+            result: datetime | None = process(value)
+            return result
+        parsed = memory.get(value)
+        if parsed is None:
+            if len(memory) >= READ_MEMORY:
+                memory.clear()
+            parsed = memory[value] = process(value)
+        return parsed
+
+    return instant
+
+
+def _loads(value: Any) -> Any:
+    return None if value is None else codec.loads(value)
+
+
 __all__ = [
     "KEY_LENGTH",
     "LONG_TEXT",
     "NAME_LENGTH",
+    "READ_MEMORY",
     "TIMESTAMP",
     "Binds",
     "CodecJson",
+    "Reads",
     "UtcDateTime",
     "binds",
+    "reads",
     "to_utc",
 ]
