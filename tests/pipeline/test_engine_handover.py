@@ -168,3 +168,41 @@ async def test_a_failed_commit_lets_no_later_batch_commit_past_it(
     erp_ids = sorted(r["ERP_Id"] for r in crm.records["Account"].values())
     assert erp_ids == list("123456")
     assert len(store.synced("customer", "erp", list("123456"))) == 6
+
+
+async def test_an_initial_load_starts_with_one_batch_of_batch_size(tmp_path: Path) -> None:
+    """The target gets a small first batch while the rest is read; then bulk-sized ones."""
+    log: list[str] = []
+    crm = LaterCrm(log)
+    text = FLOW.replace(
+        "{{batch_size: 2, initial_batch_size: 2}}", "{{batch_size: 1, initial_batch_size: 3}}"
+    )
+    flow = parse_flow(text.format(state=tmp_path / "state.db"), base_dir=tmp_path)
+    store = StateStore(flow.state_url())
+    store.migrate()
+    bus = EventBus()
+
+    def committed(event: Event) -> None:
+        assert isinstance(event, BatchDone)
+        log.append(f"commit {event.written}")
+
+    bus.subscribe(committed, BatchDone)
+    erp = MemoryConnector("erp")
+    for n in range(1, 8):
+        erp.put("customers", str(n), {"name": f"Customer {n}"})
+    engine = Engine(flow, store, Systems(erp=erp, crm=crm), bus=bus)
+    await engine.prepare()
+    report = await engine.sync()
+    assert [line for line in log if line.startswith("commit")] == [
+        "commit 1",
+        "commit 3",
+        "commit 3",
+    ]
+    assert report.total("created") == 7
+    # Later passes have a cursor: batches of batch_size throughout.
+    log.clear()
+    erp.put("customers", "2", {"name": "Customer 2b"})
+    erp.put("customers", "5", {"name": "Customer 5b"})
+    again = await engine.sync()
+    assert again.total("updated") == 2
+    assert [line for line in log if line.startswith("commit")] == ["commit 1", "commit 1"]

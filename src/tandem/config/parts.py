@@ -176,7 +176,10 @@ class Defaults(_Strict):
         10_000,
         ge=1,
         le=100_000,
-        description="Records per read batch of an initial load (no cursor yet; bulk-sized).",
+        description=(
+            "Records per read batch of an initial load (no cursor yet; bulk-sized). Its first "
+            "batch holds batch_size records, so the target starts while the rest is read."
+        ),
     )
     schedule: Schedule = Field(
         default_factory=lambda: IntervalSchedule(mode="interval", seconds=60.0)

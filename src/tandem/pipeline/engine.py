@@ -351,6 +351,8 @@ class Engine:
         since = self.store.cursor(self.flow.name, ctx.name, side)
         initial = since is None
         start = self._start(ctx, side, since)
+        # An initial load runs in batches of initial_batch_size, but starts with one of
+        # batch_size: the target gets its first work while the rest is still being read.
         size = max(spec.batch_size, spec.initial_batch_size) if initial else spec.batch_size
         matches = await self._match_index(ctx, side) if initial and spec.match else None
         binding = ctx.bindings[side]
@@ -367,7 +369,7 @@ class Engine:
         unsettled = False
         try:
             stream = self.systems.of(side).read_changes(binding, start, size)
-            async for batch in fresh_batches(stream, since, size):
+            async for batch in fresh_batches(stream, since, size, spec.batch_size):
                 fetched_at = datetime.now(UTC)
                 self._heartbeat()
                 if not batch:
