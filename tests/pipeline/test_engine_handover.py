@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from memory_connector import MemoryConnector
@@ -14,6 +17,7 @@ from tandem.errors import Retriable
 from tandem.pipeline.context import Systems
 from tandem.pipeline.engine import Engine
 from tandem.pipeline.events import BatchDone, Event, EventBus
+from tandem.pipeline.outcome import BatchCommitter
 from tandem.store import StateStore
 
 FLOW = """
@@ -206,3 +210,68 @@ async def test_an_initial_load_starts_with_one_batch_of_batch_size(tmp_path: Pat
     again = await engine.sync()
     assert again.total("updated") == 2
     assert [line for line in log if line.startswith("commit")] == ["commit 1", "commit 1"]
+
+
+async def test_a_hand_over_moves_on_while_the_batch_before_commits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The commit runs off the event loop, so the next batch's hand-over (its round trips)
+    goes on meanwhile: batch 1's commit waits for batch 2 to be handed over, and gets it."""
+    log: list[str] = []
+    handed = threading.Event()
+
+    class RoundTrips(LaterCrm):
+        async def submit_batch(
+            self, binding: EntityBinding, ops: Sequence[WriteOp]
+        ) -> Callable[[], Awaitable[list[WriteOutcome]]]:
+            collect = await super().submit_batch(binding, ops)
+            await asyncio.sleep(0)  # a round trip: the hand-over needs the loop once more
+            if self.submitted == 2:
+                handed.set()
+            return collect
+
+    real_commit = BatchCommitter.commit
+    waits: list[bool] = []
+
+    def commit(self: BatchCommitter, *args: Any) -> None:
+        if not waits:  # batch 1: batch 2's hand-over is under way
+            waits.append(handed.wait(10))
+        real_commit(self, *args)
+
+    monkeypatch.setattr(BatchCommitter, "commit", commit)
+    crm = RoundTrips(log)
+    engine, _ = make(tmp_path, crm, log)
+    await engine.prepare()
+    report = await engine.sync()
+    assert waits == [True]
+    assert report.total("created") == 6
+    assert log.index("submit 2") < log.index("commit (2 written)")
+
+
+async def test_a_failed_hand_over_stops_the_batches_after_it(tmp_path: Path) -> None:
+    """Batch 2's job cannot be created: batch 1 is committed, batch 3 is never handed over,
+    and the next pass sends batches 2 and 3."""
+    log: list[str] = []
+
+    class FailsSecond(LaterCrm):
+        fail = True
+
+        async def submit_batch(
+            self, binding: EntityBinding, ops: Sequence[WriteOp]
+        ) -> Callable[[], Awaitable[list[WriteOutcome]]]:
+            if self.submitted == 1 and self.fail:
+                self.log.append("submit 2 refused")
+                raise Retriable("the org went away", system="crm", operation="create job")
+            return await super().submit_batch(binding, ops)
+
+    crm = FailsSecond(log)
+    engine, _ = make(tmp_path, crm, log)
+    await engine.prepare()
+    with pytest.raises(Retriable):
+        await engine.sync()
+    assert log == ["submit 1", "submit 2 refused", "collect 1", "commit (2 written)"]
+    assert len(engine.store.synced("customer", "erp", list("123456"))) == 2
+    crm.fail = False
+    await engine.sync()
+    assert sorted(r["ERP_Id"] for r in crm.records["Account"].values()) == list("123456")
+    assert len(engine.store.synced("customer", "erp", list("123456"))) == 6

@@ -8,6 +8,7 @@ system's ID, so the re-run writes nothing twice.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from tandem.errors import MappingError
 from tandem.mapping import Mapper, NativeValidator
 from tandem.mapping.mapper import NativeWriter
 from tandem.pipeline.context import EntityContext, Systems
-from tandem.pipeline.deliver import Collect, deliver, submit
+from tandem.pipeline.deliver import Collect, Handover, deliver, submit
 from tandem.pipeline.events import (
     EventBus,
 )
@@ -82,6 +83,7 @@ class BatchProcessor:
         """In a dry run: (entity, canonical reference) of the records planned to be created."""
         self.refs = StoreRefResolver(store, placeholder=PENDING_REF, planned=self.planned)
         self.committer = BatchCommitter(flow=flow, store=store, bus=bus, report=report)
+        self._handing: Handover | None = None
 
     async def process(
         self,
@@ -180,11 +182,22 @@ class BatchProcessor:
         await self.settle(batch, await collect())
 
     async def submit(self, batch: PreparedBatch) -> Collect:
-        """Hand a prepared batch's writes to the target; collect the outcomes later."""
+        """Hand a prepared batch's writes to the target; collect the outcomes later.
+
+        The hand-over runs on while the caller goes on (commits the batch before, plans the
+        next), so its round trips cost no time of Tandem's own. Hand-overs stay one at a
+        time and in order: this one starts once the one before it is done, and a failed one
+        raises here (as well as from its collect), before a later batch is handed over.
+        """
+        before, self._handing = self._handing, None
+        if before is not None:
+            await before.handed()
         target = other(batch.source)
-        return await submit(
+        handover = await submit(
             self.systems.of(target), batch.ctx.bindings[target], batch.ops, self.report
         )
+        self._handing = handover
+        return handover
 
     async def settle(self, batch: PreparedBatch, outcomes: Sequence[WriteOutcome]) -> None:
         """With the target's outcomes: write back to the source, commit, publish."""
@@ -211,7 +224,12 @@ class BatchProcessor:
                     )
                 )
         await self._write_back(ctx, source, plans, batch.new_links, dead)
-        self.committer.commit(ctx, source, plans, dead, batch.cursor, batch.new_links)
+        # On a worker thread: the event loop stays free for the hand-over in flight (its
+        # round trips), and the database's own work runs beside Tandem's (SQLite and the
+        # drivers release the GIL). Nothing else uses the store until the commit is done.
+        await asyncio.to_thread(
+            self.committer.commit, ctx, source, plans, dead, batch.cursor, batch.new_links
+        )
         await self.committer.publish(ctx, source, plans, dead, len(batch.keys))
 
     # -- steps -----------------------------------------------------------------------------

@@ -26,36 +26,69 @@ async def deliver(
     return await (await submit(connector, binding, ops, report))()
 
 
+class Handover:
+    """Writes on their way to a target; calling it gives their outcomes, in op order.
+
+    The hand-over itself (for a :class:`Submitter`: a Bulk job created, uploaded and closed,
+    or a small group written through sObject Collections) runs as a task, so its network
+    round trips overlap whatever the caller does next. :meth:`handed` waits for it.
+    """
+
+    def __init__(
+        self,
+        connector: Connector,
+        ops: Sequence[WriteOp],
+        handing: asyncio.Future[Collect],
+    ) -> None:
+        self._connector = connector
+        self._ops = ops
+        self._handing = handing
+
+    async def handed(self) -> None:
+        """Return once the target holds the writes; raise what handing them over raised."""
+        await self._handing
+
+    async def __call__(self) -> list[WriteOutcome]:
+        pending = await self._handing
+        return _checked(self._connector, self._ops, await pending())
+
+
 async def submit(
     connector: Connector,
     binding: EntityBinding,
     ops: Sequence[WriteOp],
     report: PassReport,
-) -> Collect:
-    """Hand ``ops`` to ``connector``; the returned coroutine function gives their outcomes.
+) -> Handover:
+    """Hand ``ops`` to ``connector``; the returned :class:`Handover` gives their outcomes.
 
-    A :class:`Submitter` returns once the system has the work; any other connector's write
-    starts at once as a task. Either way the caller may do other work before collecting.
+    A :class:`Submitter` is handed the work by a task (it returns once the system has the
+    work); any other connector's write starts at once as a task. Either way the caller may do
+    other work before collecting.
     """
     if not ops:
-
-        async def nothing() -> list[WriteOutcome]:
-            return []
-
-        return nothing
+        return Handover(connector, ops, _done(_nothing))
     report.write_calls += 1
     if isinstance(connector, Submitter):
-        pending = await connector.submit_batch(binding, ops)
-    else:
-        task = asyncio.ensure_future(connector.write_batch(binding, ops))
+        handing = asyncio.ensure_future(connector.submit_batch(binding, ops))
+        await asyncio.sleep(0)  # let it start: its first request leaves before the caller goes on
+        return Handover(connector, ops, handing)
+    task = asyncio.ensure_future(connector.write_batch(binding, ops))
 
-        async def pending() -> list[WriteOutcome]:
-            return await task
+    async def written() -> list[WriteOutcome]:
+        return await task
 
-    async def collect() -> list[WriteOutcome]:
-        return _checked(connector, ops, await pending())
+    return Handover(connector, ops, _done(written))
 
-    return collect
+
+async def _nothing() -> list[WriteOutcome]:
+    return []
+
+
+def _done(collect: Collect) -> asyncio.Future[Collect]:
+    """A future already holding ``collect``."""
+    future: asyncio.Future[Collect] = asyncio.get_running_loop().create_future()
+    future.set_result(collect)
+    return future
 
 
 def _checked(
@@ -71,4 +104,4 @@ def _checked(
     return outcomes
 
 
-__all__ = ["Collect", "deliver", "submit"]
+__all__ = ["Collect", "Handover", "deliver", "submit"]
