@@ -64,8 +64,20 @@ class LaterCrm(MemoryConnector):
         return collect
 
 
-def make(tmp_path: Path, crm: LaterCrm, log: list[str]) -> tuple[Engine, MemoryConnector]:
-    flow = parse_flow(FLOW.format(state=tmp_path / "state.db"), base_dir=tmp_path)
+def make(
+    tmp_path: Path,
+    crm: LaterCrm,
+    log: list[str],
+    *,
+    batch: int = 2,
+    initial: int = 2,
+    rows: int = 6,
+) -> tuple[Engine, MemoryConnector]:
+    text = FLOW.replace(
+        "{{batch_size: 2, initial_batch_size: 2}}",
+        f"{{{{batch_size: {batch}, initial_batch_size: {initial}}}}}",
+    )
+    flow = parse_flow(text.format(state=tmp_path / "state.db"), base_dir=tmp_path)
     store = StateStore(flow.state_url())
     store.migrate()
     bus = EventBus()
@@ -76,7 +88,7 @@ def make(tmp_path: Path, crm: LaterCrm, log: list[str]) -> tuple[Engine, MemoryC
 
     bus.subscribe(committed, BatchDone)
     erp = MemoryConnector("erp")
-    for n in range(1, 7):
+    for n in range(1, rows + 1):
         erp.put("customers", str(n), {"name": f"Customer {n}"})
     return Engine(flow, store, Systems(erp=erp, crm=crm), bus=bus), erp
 
@@ -178,29 +190,13 @@ async def test_an_initial_load_starts_with_one_batch_of_batch_size(tmp_path: Pat
     """The target gets a small first batch while the rest is read; then bulk-sized ones."""
     log: list[str] = []
     crm = LaterCrm(log)
-    text = FLOW.replace(
-        "{{batch_size: 2, initial_batch_size: 2}}", "{{batch_size: 1, initial_batch_size: 3}}"
-    )
-    flow = parse_flow(text.format(state=tmp_path / "state.db"), base_dir=tmp_path)
-    store = StateStore(flow.state_url())
-    store.migrate()
-    bus = EventBus()
-
-    def committed(event: Event) -> None:
-        assert isinstance(event, BatchDone)
-        log.append(f"commit {event.written}")
-
-    bus.subscribe(committed, BatchDone)
-    erp = MemoryConnector("erp")
-    for n in range(1, 8):
-        erp.put("customers", str(n), {"name": f"Customer {n}"})
-    engine = Engine(flow, store, Systems(erp=erp, crm=crm), bus=bus)
+    engine, erp = make(tmp_path, crm, log, batch=1, initial=3, rows=7)
     await engine.prepare()
     report = await engine.sync()
     assert [line for line in log if line.startswith("commit")] == [
-        "commit 1",
-        "commit 3",
-        "commit 3",
+        "commit (1 written)",
+        "commit (3 written)",
+        "commit (3 written)",
     ]
     assert report.total("created") == 7
     # Later passes have a cursor: batches of batch_size throughout.
@@ -209,7 +205,7 @@ async def test_an_initial_load_starts_with_one_batch_of_batch_size(tmp_path: Pat
     erp.put("customers", "5", {"name": "Customer 5b"})
     again = await engine.sync()
     assert again.total("updated") == 2
-    assert [line for line in log if line.startswith("commit")] == ["commit 1", "commit 1"]
+    assert [line for line in log if line.startswith("commit")] == ["commit (1 written)"] * 2
 
 
 async def test_a_hand_over_moves_on_while_the_batch_before_commits(
