@@ -405,7 +405,15 @@ class Measured:
 
 
 def run_measured(command: Sequence[str], *, cwd: Path | None = None) -> Measured:
-    """Run ``command``; its wall time and peak RSS (``ru_maxrss`` from ``wait4``)."""
+    """Run ``command``; its wall time and peak RSS.
+
+    The peak is the child's own high-water mark (``VmHWM`` of ``/proc/<pid>/status``, read
+    every 10 ms while it runs), not ``ru_maxrss`` from ``wait4``: Linux carries into a
+    child's ``ru_maxrss`` the high-water mark of the memory it was forked from, so a child of
+    this driver (which holds the ERP rows and the CRM's Accounts it just verified) would
+    report the driver's peak when its own is lower. ``ru_maxrss`` is the fallback where there
+    is no ``/proc``.
+    """
     started = time.perf_counter()
     with (
         open(os.devnull, "rb") as stdin,
@@ -413,18 +421,37 @@ def run_measured(command: Sequence[str], *, cwd: Path | None = None) -> Measured
         _temp_out() as err,
     ):
         process = subprocess.Popen(command, stdin=stdin, stdout=out, stderr=err, cwd=cwd)
-        _, status, usage = os.wait4(process.pid, 0)
+        status_file = Path(f"/proc/{process.pid}/status")
+        peak_kb = 0
+        while True:
+            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            if pid:
+                break
+            peak_kb = max(peak_kb, _high_water_kb(status_file))
+            time.sleep(0.01)
         process.returncode = os.waitstatus_to_exitcode(status)
         seconds = time.perf_counter() - started
         out.seek(0)
         err.seek(0)
         return Measured(
             seconds,
-            usage.ru_maxrss / 1024,  # kilobytes on Linux
+            (peak_kb or usage.ru_maxrss) / 1024,  # kilobytes on Linux
             process.returncode,
             out.read().decode("utf-8", "replace"),
             err.read().decode("utf-8", "replace"),
         )
+
+
+def _high_water_kb(status_file: Path) -> int:
+    """A running process's peak resident memory so far (``VmHWM``, kB); 0 if unknown."""
+    try:
+        text = status_file.read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return 0
+    for line in text.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
 
 
 @contextlib.contextmanager
