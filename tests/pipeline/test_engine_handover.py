@@ -1,4 +1,4 @@
-"""A target that takes work and answers later: batch k is committed while k+1 is with it."""
+"""A target that takes work and answers later: batch k settles while k+1 is planned."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from memory_connector import MemoryConnector
 from tandem.config import parse_flow
 from tandem.connectors.base import EntityBinding, Submitter, WriteOp, WriteOutcome
 from tandem.errors import Retriable
+from tandem.pipeline.batch import BatchProcessor
 from tandem.pipeline.context import Systems
 from tandem.pipeline.engine import Engine
 from tandem.pipeline.events import BatchDone, Event, EventBus
@@ -93,26 +94,41 @@ def make(
     return Engine(flow, store, Systems(erp=erp, crm=crm), bus=bus), erp
 
 
-async def test_each_batch_is_committed_while_the_next_is_with_the_target(tmp_path: Path) -> None:
+def log_plans(monkeypatch: pytest.MonkeyPatch, log: list[str]) -> None:
+    """Log ``plan n`` as the engine plans its n-th batch."""
+    real_prepare = BatchProcessor.prepare
+    planned: list[int] = []
+
+    async def prepare(self: BatchProcessor, *args: Any, **kwargs: Any) -> Any:
+        planned.append(1)
+        log.append(f"plan {len(planned)}")
+        return await real_prepare(self, *args, **kwargs)
+
+    monkeypatch.setattr(BatchProcessor, "prepare", prepare)
+
+
+def commits(log: list[str]) -> list[int]:
+    return [n for n, line in enumerate(log) if line.startswith("commit")]
+
+
+async def test_each_batch_settles_while_the_next_is_planned(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     log: list[str] = []
     crm = LaterCrm(log)
     assert isinstance(crm, Submitter)
+    log_plans(monkeypatch, log)
     engine, _ = make(tmp_path, crm, log)
     await engine.prepare()
     report = await engine.sync()
-    # Each batch is handed over as soon as it is planned: the target has it queued before
-    # the outcomes of the one before are asked for and committed.
-    assert log == [
-        "submit 1",
-        "submit 2",
-        "collect 1",
-        "commit (2 written)",
-        "submit 3",
-        "collect 2",
-        "commit (2 written)",
-        "collect 3",
-        "commit (2 written)",
-    ]
+    done = commits(log)
+    assert len(done) == 3
+    for k, commit in enumerate(done, start=1):
+        assert log.index(f"submit {k}") < log.index(f"collect {k}") < commit
+    # Batch 2 is planned (and handed over) before batch 1's commit is done; batch 3 only
+    # after it: one batch settles while the next is planned, never two.
+    assert log.index("plan 2") < log.index("submit 2") < done[0] < log.index("plan 3")
+    assert log.index("plan 3") < done[1] < done[2]
     assert report.total("created") == 6
     assert sorted(r["ERP_Id"] for r in crm.records["Account"].values()) == list("123456")
     again = await engine.sync()
@@ -129,18 +145,15 @@ async def test_a_failed_collect_keeps_the_committed_batches_and_the_rest_comes_n
     await engine.prepare()
     with pytest.raises(Retriable):
         await engine.sync()
-    # Batch 1 was committed; batch 2 never came back. Batch 3 was already handed over: it is
-    # let land but not committed, since its cursor would pass batch 2's records.
-    assert log[:6] == [
-        "submit 1",
-        "submit 2",
-        "collect 1",
-        "commit (2 written)",
-        "submit 3",
-        "collect 2",
-    ]
-    assert "collect 3" in log and log.count("commit (2 written)") == 1
+    # Batch 1 was committed; batch 2 never came back. A batch handed over after it is let
+    # land but not committed, since its cursor would pass batch 2's records.
+    assert log.count("commit (2 written)") == 1 and "collect 2" in log
+    assert log.index("commit (2 written)") < log.index("collect 2")
+    if "submit 3" in log:
+        assert "collect 3" in log
     assert len(engine.store.synced("customer", "erp", list("123456"))) == 2
+    cursor = engine.store.cursor("handover", "customer", "erp")
+    assert cursor is not None and cursor.key == "2"
     crm.fail_collect = None
     await engine.sync()
     assert sorted(r["ERP_Id"] for r in crm.records["Account"].values()) == list("123456")
@@ -265,7 +278,9 @@ async def test_a_failed_hand_over_stops_the_batches_after_it(tmp_path: Path) -> 
     await engine.prepare()
     with pytest.raises(Retriable):
         await engine.sync()
-    assert log == ["submit 1", "submit 2 refused", "collect 1", "commit (2 written)"]
+    # Batch 1 settles; nothing is handed over after the refused batch.
+    assert [line for line in log if line.startswith("submit")] == ["submit 1", "submit 2 refused"]
+    assert log.count("commit (2 written)") == 1
     assert len(engine.store.synced("customer", "erp", list("123456"))) == 2
     crm.fail = False
     await engine.sync()

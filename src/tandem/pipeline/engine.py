@@ -31,9 +31,8 @@ from tandem.connectors.base import (
 )
 from tandem.errors import ConfigError, Fatal, MappingError, Retriable, StoreError
 from tandem.mapping import Mapper
-from tandem.pipeline.batch import BatchProcessor, PreparedBatch
+from tandem.pipeline.batch import BatchProcessor
 from tandem.pipeline.context import EntityContext, Systems, build_rules
-from tandem.pipeline.deliver import Collect
 from tandem.pipeline.drift import compare, restore, summarise
 from tandem.pipeline.events import EventBus, PassDone
 from tandem.pipeline.matching import MatchIndex
@@ -41,9 +40,13 @@ from tandem.pipeline.plan import other
 from tandem.pipeline.rebatch import fresh_batches
 from tandem.pipeline.refs import StoreRefResolver
 from tandem.pipeline.report import PassReport
+from tandem.pipeline.settling import SettleLine
 from tandem.store import StateStore
 
 log = logging.getLogger(__name__)
+
+SETTLING = 1
+"""Handed-over batches that may be unsettled while the next is read and planned."""
 
 SIDES: tuple[Side, Side] = ("erp", "crm")
 LEASE_SECONDS = 120.0
@@ -357,16 +360,14 @@ class Engine:
         matches = await self._match_index(ctx, side) if initial and spec.match else None
         binding = ctx.bindings[side]
         fetched_at: datetime | None = None
-        # Batch k is with the target (network, the target's own processing) while batch k+1 is
-        # read, mapped and planned; k+1 is then handed over (to a target that queues work,
-        # before k's outcomes are asked for), and k is committed while the target works on
-        # k+1. A batch sharing a record with the one in flight waits for it to commit, so
-        # every plan sees the state its predecessor committed. Commits stay in order.
-        flight: tuple[PreparedBatch, Collect] | None = None
+        # Batch k+1 is read, mapped and planned while batch k settles on a task of its own
+        # (its outcomes asked for, its state committed on a worker thread), then handed over.
+        # A batch sharing a record with an unsettled one waits for it, so every plan sees the
+        # state its predecessor committed; commits stay in order (see SettleLine). A target
+        # that queues work (a Bulk job) may hold k and k+1 at once; any other starts writing
+        # k+1 only once k's write is done, so two writes of one table never run side by side.
+        line = SettleLine(processor, ctx.name)
         queues = isinstance(self.systems.of(other(side)), Submitter)
-        # Set while a batch commits: after a failed commit no later batch may commit (its
-        # cursor would pass the records of the failed one).
-        unsettled = False
         try:
             stream = self.systems.of(side).read_changes(binding, start, size)
             async for batch in fresh_batches(stream, since, size, spec.batch_size):
@@ -374,50 +375,22 @@ class Engine:
                 self._heartbeat()
                 if not batch:
                     continue
-                if flight is not None and not flight[0].keys.isdisjoint(c.key for c in batch):
-                    shared, flight = flight, None
-                    await processor.settle(shared[0], await shared[1]())
+                await line.wait_for(change.key for change in batch)
                 cursor = max(change.cursor for change in batch)
                 prepared = await processor.prepare(ctx, side, batch, cursor=cursor, matches=matches)
                 if prepared is None:
                     continue
-                previous, flight = flight, None
-                # A target that queues work (a Bulk job) gets k+1 before k's outcomes are asked
-                # for; any other starts writing k+1 only once k's write is done, so two writes
-                # of one table never run side by side (lock waits, deadlocks).
-                outcomes = None
-                if previous is not None and not queues:
-                    outcomes = await previous[1]()
-                try:
-                    flight = (prepared, await processor.submit(prepared))
-                finally:  # committed even if handing over the next batch failed
-                    if previous is not None:
-                        unsettled = True
-                        if outcomes is None:
-                            outcomes = await previous[1]()
-                        await processor.settle(previous[0], outcomes)
-                        unsettled = False
-                    previous, outcomes = None, None  # let it go before the next batch is read
-            if flight is not None:
-                last, flight = flight, None
-                await processor.settle(last[0], await last[1]())
-        finally:
-            if flight is not None and unsettled:
-                # The batch in flight is let land, but its state is not committed: the next
-                # pass reads it again from the last committed cursor and re-sends it as
-                # idempotent upserts.
-                try:
-                    await flight[1]()
-                except Exception:
-                    log.debug("the uncommitted batch in flight failed too", exc_info=True)
-                log.warning(
-                    "%s: a batch written after a failed commit is left uncommitted", ctx.name
-                )
-            elif flight is not None:  # an error elsewhere: let the batch in flight land
-                try:
-                    await processor.settle(flight[0], await flight[1]())
-                except Exception:
-                    log.exception("the batch in flight could not be committed")
+                if not queues:
+                    await line.written()
+                line.check()
+                line.add(prepared, await processor.submit(prepared))
+                del batch, prepared  # held by the settling task alone from here
+                # At most one batch settles while the next one is read and planned.
+                await line.settle_to(SETTLING)
+            await line.settle_to(0)
+        except BaseException as exc:
+            await line.abandon(exc)
+            raise
         if fetched_at is not None and not processor.dry_run:
             slot = (ctx.name, side)
             self._fetched[slot] = fetched_at

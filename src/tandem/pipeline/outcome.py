@@ -76,8 +76,6 @@ class BatchCommitter:
         entity = ctx.name
         writes = _collect(self.flow, entity, source, plans, new_links, datetime.now(UTC))
         with self.store.transaction():
-            for counter, n in writes.counts.items():
-                self.report.add(entity, source, counter, n)
             for erp_key, crm_key, conflict in writes.conflicts:
                 self.store.add_conflict(
                     flow=self.flow,
@@ -111,7 +109,6 @@ class BatchCommitter:
                     code=note.code,
                     payload=dict(note.payload),
                 )
-            self.report.add(entity, source, "dead_lettered", len(dead))
             # A write-back that failed leaves its letter open although the record's state is
             # committed: the target has the record, the source lacks the target's key.
             still_dead = {note.key for note in dead}
@@ -120,6 +117,10 @@ class BatchCommitter:
                 self.store.resolve_dead_letters(self.flow, entity, source, resolved)
             if cursor is not None:
                 self.store.set_cursor(self.flow, entity, source, cursor)
+        # Counted once committed (this may run on a worker thread: the report locks).
+        for counter, n in writes.counts.items():
+            self.report.add(entity, source, counter, n)
+        self.report.add(entity, source, "dead_lettered", len(dead))
 
     async def publish(
         self,

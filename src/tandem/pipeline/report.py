@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,12 +44,14 @@ class PassReport:
     field_changes: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     """In a dry run: (entity, system written, canonical field) -> records it would change."""
     write_calls: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def add(self, entity: str, source: Side, counter: str, n: int = 1) -> None:
-        """Add ``n`` to one counter."""
+        """Add ``n`` to one counter (safe from a worker thread: a batch commits on one)."""
         target = "crm" if source == "erp" else "erp"
         direction = f"{source}->{target}"
-        self.counts.setdefault(entity, {}).setdefault(direction, Counter())[counter] += n
+        with self._lock:
+            self.counts.setdefault(entity, {}).setdefault(direction, Counter())[counter] += n
 
     def total(self, counter: str) -> int:
         """A counter summed over every entity and direction."""

@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).with_name("migrations")
 VERSION_TABLE = "tandem_alembic_version"
 SCHEMA_HEAD = "0004"
+READ_ONLY = "tandem_read_only"
+"""Execution option marking a connection that only reads (a deferred transaction on SQLite)."""
 """The newest migration under ``migrations/versions``: a new migration moves it (a test holds
 it equal to Alembic's head, so the two cannot drift apart).
 """
@@ -117,7 +119,10 @@ def _tune_sqlite(engine: sa.Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A writer takes the write lock at once (no deadlock upgrading a read lock later);
+        # a reader's deferred transaction reads a snapshot beside a writer (WAL).
+        read_only = conn.get_execution_options().get(READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 @contextmanager
@@ -277,6 +282,7 @@ def _known_revisions() -> set[str]:
 
 
 __all__ = [
+    "READ_ONLY",
     "SCHEMA_HEAD",
     "VERSION_TABLE",
     "alembic_config",

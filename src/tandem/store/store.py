@@ -36,7 +36,7 @@ from tandem.store import snapshots as _snapshots
 from tandem.store import synced as _synced
 from tandem.store import work as _work
 from tandem.store import xref as _xref
-from tandem.store.engine import check_schema, create_engine, migrate, translated
+from tandem.store.engine import READ_ONLY, check_schema, create_engine, migrate, translated
 from tandem.store.records import (
     AuditEntry,
     Conflict,
@@ -136,6 +136,25 @@ class StateStore:
         with translated(operation), self._engine.begin() as conn:
             yield conn
 
+    @contextmanager
+    def _read(self, operation: str) -> Iterator[sa.Connection]:
+        """Like :meth:`_tx`, for a call that only reads.
+
+        On SQLite its transaction is deferred (plain ``BEGIN``): under WAL it reads the last
+        committed snapshot while another connection writes, where ``BEGIN IMMEDIATE`` would
+        wait for the writer. The engine plans one batch while the batch before commits.
+        """
+        conn = self._active.get()
+        if conn is not None:
+            with translated(operation):
+                yield conn
+            return
+        self._ensure_schema()
+        with translated(operation), self._engine.connect() as conn:
+            conn.execution_options(**{READ_ONLY: True})
+            with conn.begin():
+                yield conn
+
     def _ensure_schema(self) -> None:
         if not self._checked:
             check_schema(self._engine)
@@ -173,19 +192,19 @@ class StateStore:
 
     def partners(self, entity: str, side: Side, keys: Sequence[str]) -> dict[str, str]:
         """Bulk :meth:`partner`: linked keys on ``side`` -> partner key; unlinked keys absent."""
-        with self._tx(f"read links of {entity}") as conn:
+        with self._read(f"read links of {entity}") as conn:
             return _xref.partners(conn, entity, side, keys)
 
     def count_links(self, entity: str) -> int:
         """How many records of ``entity`` are linked."""
-        with self._tx(f"count links of {entity}") as conn:
+        with self._read(f"count links of {entity}") as conn:
             return _xref.count(conn, entity).get(entity, 0)
 
     # -- synced state -------------------------------------------------------------------
 
     def synced(self, entity: str, side: Side, keys: Sequence[str]) -> dict[str, SyncedState]:
         """The last synced state of records, by their key on ``side``; unknown keys absent."""
-        with self._tx(f"read synced state of {entity}") as conn:
+        with self._read(f"read synced state of {entity}") as conn:
             return _synced.load(conn, entity, side, keys)
 
     def save_synced(self, states: Sequence[SyncedState]) -> None:
@@ -217,7 +236,7 @@ class StateStore:
         """Every synced state of ``entity`` in batches (memory stays bounded)."""
         after = 0
         while True:
-            with self._tx(f"read synced state of {entity}") as conn:
+            with self._read(f"read synced state of {entity}") as conn:
                 states, after = _synced.page(conn, entity, after, batch)
             if not states:
                 return
@@ -229,7 +248,7 @@ class StateStore:
 
     def cursor(self, flow: str, entity: str, side: Side) -> Cursor | None:
         """Where the flow last read ``side``'s changes of ``entity``; ``None`` at first."""
-        with self._tx(f"read cursor {flow}/{entity}/{side}") as conn:
+        with self._read(f"read cursor {flow}/{entity}/{side}") as conn:
             return _cursors.get(conn, flow, entity, side)
 
     def set_cursor(
@@ -265,7 +284,7 @@ class StateStore:
 
     def schema_snapshot(self, flow: str, side: Side, source: str) -> dict[str, Any] | None:
         """The field descriptions of ``source`` saved by the previous run, if any."""
-        with self._tx(f"read schema snapshot {flow}/{side}/{source}") as conn:
+        with self._read(f"read schema snapshot {flow}/{side}/{source}") as conn:
             return _snapshots.get(conn, flow, side, source)
 
     def save_schema_snapshot(
@@ -279,7 +298,7 @@ class StateStore:
         self, flow: str, side: Side, source: str
     ) -> tuple[dict[str, Any], datetime] | None:
         """The saved field descriptions of ``source`` and when they were captured."""
-        with self._tx(f"read schema snapshot {flow}/{side}/{source}") as conn:
+        with self._read(f"read schema snapshot {flow}/{side}/{source}") as conn:
             return _snapshots.get_dated(conn, flow, side, source)
 
     def expire_schema_snapshots(self, flow: str) -> int:
@@ -289,7 +308,7 @@ class StateStore:
 
     def memo(self, flow: str, name: str) -> Any:
         """A value a connector of ``flow`` learned in an earlier run, or None."""
-        with self._tx(f"read memo {flow}/{name}") as conn:
+        with self._read(f"read memo {flow}/{name}") as conn:
             return _snapshots.get_memo(conn, flow, name)
 
     def save_memo(self, flow: str, name: str, value: Any) -> None:
@@ -342,14 +361,14 @@ class StateStore:
         offset: int = 0,
     ) -> list[DeadLetter]:
         """Dead letters, oldest first; ``status=None`` lists every status."""
-        with self._tx("list dead letters") as conn:
+        with self._read("list dead letters") as conn:
             return _dead.listing(
                 conn, flow=flow, status=status, entity=entity, limit=limit, offset=offset
             )
 
     def dead_letters_by_id(self, ids: Sequence[int]) -> list[DeadLetter]:
         """The dead letters with the given ids (unknown ids are left out)."""
-        with self._tx("read dead letters") as conn:
+        with self._read("read dead letters") as conn:
             return _dead.by_ids(conn, ids)
 
     def set_dead_letter_status(self, ids: Sequence[int], status: str) -> int:
@@ -414,14 +433,14 @@ class StateStore:
         offset: int = 0,
     ) -> list[Conflict]:
         """Conflicts, oldest first; ``status=None`` lists both open and resolved."""
-        with self._tx("list conflicts") as conn:
+        with self._read("list conflicts") as conn:
             return _conflicts.listing(
                 conn, flow=flow, status=status, entity=entity, limit=limit, offset=offset
             )
 
     def conflict(self, conflict_id: int) -> Conflict | None:
         """The conflict with this id (open or resolved), or ``None``."""
-        with self._tx(f"read conflict {conflict_id}") as conn:
+        with self._read(f"read conflict {conflict_id}") as conn:
             return _conflicts.by_id(conn, conflict_id)
 
     def resolve_conflict(
@@ -439,7 +458,7 @@ class StateStore:
         self, flow: str, entity: str, erp_keys: Sequence[str]
     ) -> dict[str, set[str]]:
         """ERP key -> fields with an open conflict (the pipeline leaves those alone)."""
-        with self._tx(f"read open conflicts of {flow}/{entity}") as conn:
+        with self._read(f"read open conflicts of {flow}/{entity}") as conn:
             return _conflicts.open_fields(conn, flow, entity, erp_keys)
 
     # -- work queue ----------------------------------------------------------------------
@@ -519,7 +538,7 @@ class StateStore:
         limit: int = 100,
     ) -> list[AuditEntry]:
         """Audit entries, newest first, filtered by whatever is given."""
-        with self._tx("read audit log") as conn:
+        with self._read("read audit log") as conn:
             return _audit.read(conn, flow=flow, entity=entity, record_key=record_key, limit=limit)
 
     # -- status and retention ------------------------------------------------------------
@@ -533,7 +552,7 @@ class StateStore:
             (int), ``pending_work`` and ``taken_work`` (int), ``cursors`` (entity -> side ->
             :class:`~tandem.connectors.base.Cursor`), ``last_audit_at`` (datetime or None).
         """
-        with self._tx(f"read status of {flow}") as conn:
+        with self._read(f"read status of {flow}") as conn:
             letters = _dead.count_open(conn, flow)
             queue = _work.count(conn, flow)
             return {
