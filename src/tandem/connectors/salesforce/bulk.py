@@ -210,8 +210,8 @@ class IngestJob:
         path: its resource, ``jobs/ingest/<id>``.
         op: the operation's name in errors and logs, e.g. ``bulk upsert Account``.
         operation: the ingest operation.
-        columns: the uploaded CSV header.
-        rows: the uploaded rows, to match the result files to.
+        keys: each uploaded row's cell in ``key_column``, to match the result files to (the
+            rows themselves are let go once uploaded).
         key_column: the column identifying a row in the result files.
         clock: time since the upload was closed.
     """
@@ -220,8 +220,7 @@ class IngestJob:
     path: str
     op: str
     operation: IngestOperation
-    columns: Sequence[str]
-    rows: Sequence[Sequence[str]]
+    keys: Sequence[str]
     key_column: str
     clock: _Clock
 
@@ -353,7 +352,9 @@ class BulkApi:
         )
         stamp = closed.get("systemModstamp") if isinstance(closed, Mapping) else None
         clock = _Clock(self.client.sleep, stamp)
-        return IngestJob(str(job["id"]), path, op, operation, columns, rows, key_column, clock)
+        key_index = list(columns).index(key_column)
+        keys = [cells[key_index] for cells in rows]
+        return IngestJob(str(job["id"]), path, op, operation, keys, key_column, clock)
 
     async def collect(self, job: IngestJob, *, since_close: bool = True) -> list[SaveResult | None]:
         """Wait for a submitted job; one result per row in row order (``None``: not processed).
@@ -368,9 +369,8 @@ class BulkApi:
             Retriable: the job was aborted or did not finish within ``bulk_timeout``.
         """
         path, op, operation, clock = job.path, job.op, job.operation, job.clock
-        columns, rows, key_column = job.columns, job.rows, job.key_column
-        key_index = list(columns).index(key_column)
-        total = len(rows)
+        keys, key_column = job.keys, job.key_column
+        total = len(keys)
         success: list[tuple[str, str, str]] | None = None
         first_poll: float | None = None
         if operation in ("insert", "upsert") and self._rate(operation) is not None:
@@ -386,7 +386,7 @@ class BulkApi:
             )
             if success is not None and len(success) == total:
                 self._seen_done = time.monotonic()
-                return self._place(rows, key_index, success, [])
+                return self._place(keys, success, [])
             logger.debug("%s: %s not done when projected; polling it", op, path)
             first_poll = 0.0
         info = await self._wait(
@@ -401,7 +401,7 @@ class BulkApi:
         failed = _count(info, "numberRecordsFailed")
         processed = _count(info, "numberRecordsProcessed")
         if operation in ("update", "delete") and failed == 0 and processed == total:
-            return [SaveResult(cells[key_index] or None, True) for cells in rows]
+            return [SaveResult(key or None, True) for key in keys]
         if success is None or len(success) < processed - failed:
             success = await self._result_rows(
                 f"{path}/successfulResults/", op, "sf__Created", key_column
@@ -411,7 +411,7 @@ class BulkApi:
             failures = await self._result_rows(
                 f"{path}/failedResults/", op, "sf__Error", key_column
             )
-        results = self._place(rows, key_index, success or [], failures)
+        results = self._place(keys, success or [], failures)
         missing = results.count(None)
         if missing:
             unprocessed = await self._results(f"{path}/unprocessedrecords/", op)
@@ -426,14 +426,14 @@ class BulkApi:
 
     @staticmethod
     def _place(
-        rows: Sequence[Sequence[str]],
-        key_index: int,
+        keys: Sequence[str],
         success: list[tuple[str, str, str]],
         failures: list[tuple[str, str, str]],
     ) -> list[SaveResult | None]:
-        """One result per uploaded row from the result files' ``(sf__Id, cell, key)`` rows."""
-        take = _RowsByKey([cells[key_index] for cells in rows]).taker
-        results: list[SaveResult | None] = [None] * len(rows)
+        """One result per uploaded row (by its key) from the result files' ``(sf__Id, cell,
+        key)`` rows."""
+        take = _RowsByKey(list(keys)).taker
+        results: list[SaveResult | None] = [None] * len(keys)
         for sf_id, created, key in success:
             i = take(key, None)
             if i is not None:

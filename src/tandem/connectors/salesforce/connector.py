@@ -406,7 +406,7 @@ class SalesforceConnector:
         self._check_binding(binding, schema, ops)
         builder = self._builder(binding, schema)
         outcomes: list[WriteOutcome | None] = [None] * len(ops)
-        waiting: list[tuple[list[tuple[int, dict[str, Any]]], str, _Collect]] = []
+        waiting: list[tuple[list[int], str, _Collect]] = []
         for action, indexes in group_by_action(ops).items():
             operation = f"{action} {binding.source}"
             ready: list[tuple[int, dict[str, Any]]] = []
@@ -419,17 +419,34 @@ class SalesforceConnector:
             if not ready:
                 continue
             if len(ready) > self.settings.bulk_threshold:
-                collect = await self._bulk_submit(binding, action, ready, builder.relations)
-                waiting.append((ready, operation, collect))
+                # The built records go once uploaded: a row the job leaves for a retry is
+                # built again from its op (memory holds one batch's records, not two).
+                placed = [i for i, _ in ready]
+
+                def rebuild(
+                    picks: list[int],
+                    placed: list[int] = placed,
+                    operation: str = operation,
+                    build: Callable[[WriteOp, str], dict[str, Any]] = build,
+                ) -> list[dict[str, Any]]:
+                    return [build(ops[placed[n]], operation) for n in picks]
+
+                records = [record for _, record in ready]
+                ready = []
+                collect = await self._bulk_submit(
+                    binding, action, records, builder.relations, rebuild
+                )
+                del records
+                waiting.append((placed, operation, collect))
                 continue
             results = await self._collections_write(binding, action, [r for _, r in ready])
             for (i, _), result in zip(ready, results, strict=True):
                 outcomes[i] = outcome(ops[i], result, binding, operation)
 
         async def collect_all() -> list[WriteOutcome]:
-            for ready, operation, collect in waiting:
+            for placed, operation, collect in waiting:
                 results = await collect()
-                for (i, _), result in zip(ready, results, strict=True):
+                for i, result in zip(placed, results, strict=True):
                     outcomes[i] = outcome(ops[i], result, binding, operation)
             return [o for o in outcomes if o is not None]
 
@@ -479,14 +496,15 @@ class SalesforceConnector:
         self,
         binding: EntityBinding,
         action: str,
-        ready: list[tuple[int, dict[str, Any]]],
+        records: list[dict[str, Any]],
         relations: set[str],
+        rebuild: Callable[[list[int]], list[dict[str, Any]]],
     ) -> _Collect:
-        """Hand ``ready`` to one Bulk ingest job (``relations``: the lookups records may nest);
-        the returned coroutine function waits for the job and gives one result per record."""
+        """Hand ``records`` to one Bulk ingest job (``relations``: the lookups records may
+        nest); the returned coroutine function waits for the job and gives one result per
+        record. ``rebuild`` gives the records at some positions again, for a retry."""
         key = binding.external_id if action == "upsert" else "Id"
         assert key is not None
-        records = [record for _, record in ready]
         if relations:
             records = [r if relations.isdisjoint(r) else flatten(r) for r in records]
         columns, rows = csv_table(records, key)
@@ -513,9 +531,7 @@ class SalesforceConnector:
                 or (not r.success and any(record_action(e.code) == "retry" for e in r.errors))
             ]
             if again:
-                retried = await self._collections_write(
-                    binding, action, [ready[i][1] for i in again]
-                )
+                retried = await self._collections_write(binding, action, rebuild(again))
                 for i, result in zip(again, retried, strict=True):
                     results[i] = result
             return [r if r is not None else SaveResult(None, False) for r in results]
