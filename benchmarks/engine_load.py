@@ -32,6 +32,7 @@ import sqlite3
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,7 @@ from load_kit import (
     crm_accounts,
     machine_info,
     now_utc,
+    reference_loop_seconds,
     run_measured,
     touch_row,
     update_rows,
@@ -132,6 +134,7 @@ def run_tandem(work: Path, pristine: Path, scale: Scale, tuning: TandemTuning) -
             first["peak_rss_mb"],
             counts=first["counts"],
             check=initial_check,
+            settled_s=first["settled_s"],
         ),
         "changes": phase(
             scale.changes,
@@ -140,6 +143,7 @@ def run_tandem(work: Path, pristine: Path, scale: Scale, tuning: TandemTuning) -
             second["peak_rss_mb"],
             counts=second["counts"],
             check=changes_check,
+            settled_s=second["settled_s"],
         ),
         "setup": setup,
         "settle": settle,
@@ -194,6 +198,7 @@ def run_peer(
                 failed=inner["failed"],
                 inner_seconds=round(inner["seconds"], 2),
                 check=check,
+                settled_s=run.settled_s,
             )
     return phases
 
@@ -224,42 +229,57 @@ def run_benchmark(
     }
     measured = results["contenders"]
     if "tandem" in contenders:
-        measured["tandem"] = run_tandem(work, pristine, scale, tuning)
+        measured["tandem"] = paced(lambda: run_tandem(work, pristine, scale, tuning))
     if "peer_b_bulk2" in contenders:
-        measured["peer_b_bulk2"] = run_peer(
-            "bulk",
-            work,
-            pristine,
-            scale.records,
-            scale.changes,
-            scale.records,
-            ("--wait", str(peer_b_wait)),
-            scale.rtt_ms,
+        measured["peer_b_bulk2"] = paced(
+            lambda: run_peer(
+                "bulk",
+                work,
+                pristine,
+                scale.records,
+                scale.changes,
+                scale.records,
+                ("--wait", str(peer_b_wait)),
+                scale.rtt_ms,
+            )
         )
     if "peer_b_collections" in contenders:
-        measured["peer_b_collections"] = run_peer(
-            "collections",
-            work,
-            pristine,
-            scale.records,
-            scale.changes,
-            scale.records,
-            rtt_ms=scale.rtt_ms,
+        measured["peer_b_collections"] = paced(
+            lambda: run_peer(
+                "collections",
+                work,
+                pristine,
+                scale.records,
+                scale.changes,
+                scale.records,
+                rtt_ms=scale.rtt_ms,
+            )
         )
     if "peer_a_loop" in contenders:
-        measured["peer_a_loop"] = run_peer(
-            "loop",
-            work,
-            pristine,
-            scale.loop_records,
-            scale.loop_changes,
-            scale.records,
-            rtt_ms=scale.rtt_ms,
+        measured["peer_a_loop"] = paced(
+            lambda: run_peer(
+                "loop",
+                work,
+                pristine,
+                scale.loop_records,
+                scale.loop_changes,
+                scale.records,
+                rtt_ms=scale.rtt_ms,
+            )
         )
     results["wall_seconds"] = round(time.perf_counter() - started, 1)
     if "tandem" in measured and "peer_a_loop" in measured and set(PEERS_B) & set(measured):
         results["targets"] = targets(measured)
     return results
+
+
+def paced(run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """One contender's results, with the machine's pace (the reference loop's seconds) just
+    before and just after it: on a shared host the pace drifts, and contenders run in turn."""
+    before = reference_loop_seconds()
+    result = run()
+    result["reference_loop_s"] = [round(before, 3), round(reference_loop_seconds(), 3)]
+    return result
 
 
 def targets(contenders: dict[str, Any]) -> dict[str, Any]:
@@ -330,7 +350,10 @@ def main(argv: list[str] | None = None) -> None:
         unknown = set(chosen) - set(CONTENDERS)
         if unknown:
             parser.error(f"unknown contender(s): {', '.join(sorted(unknown))}")
+        before = reference_loop_seconds()
         results = run_benchmark(work, scale, tuning, chosen, args.peer_b_wait)
+        after = reference_loop_seconds()
+        results["machine"]["reference_loop_s"] = [round(before, 3), round(after, 3)]
         if args.note:
             results["note"] = args.note
     finally:

@@ -90,6 +90,20 @@ def machine_info() -> dict[str, Any]:
     }
 
 
+def reference_loop_seconds(n: int = 5_000_000) -> float:
+    """Seconds a fixed pure-Python loop takes now: the machine's pace at this moment.
+
+    Measured before and after each run, it shows how much of a difference between runs is the
+    machine's (a shared host's cores slow down and speed up) rather than the contenders'.
+    """
+    started = time.perf_counter()
+    total = 0
+    for i in range(n):
+        total += i
+    assert total == n * (n - 1) // 2
+    return time.perf_counter() - started
+
+
 # --- the ERP ---------------------------------------------------------------------------------
 
 
@@ -402,10 +416,39 @@ class Measured:
     returncode: int
     stdout: str
     stderr: str
+    settled_s: float = 0.0
+    """How long the machine was let settle before the process started (not in ``seconds``)."""
+
+
+_best_pace: list[float] = []
+"""The fastest reference loop seen in this process (see :func:`settle`)."""
+
+SETTLE_LOOP = 1_000_000
+SETTLE_SLACK = 1.25
+SETTLE_TIMEOUT = 30.0
+
+
+def settle(timeout: float = SETTLE_TIMEOUT) -> float:
+    """Let the machine settle before a measured phase; the seconds it took.
+
+    Dirty pages are flushed (``os.sync``: the ERP copy and the CRM verification before a
+    phase write tens of MB), then a short reference loop is timed until it runs within
+    ``SETTLE_SLACK`` of the fastest seen, or ``timeout`` passes. Every contender's every phase
+    starts this way, so none inherits another's disk writes or a slow spell of the host.
+    """
+    started = time.perf_counter()
+    os.sync()
+    while True:
+        pace = reference_loop_seconds(SETTLE_LOOP)
+        best = min([pace, *_best_pace])
+        _best_pace[:] = [best]
+        if pace <= best * SETTLE_SLACK or time.perf_counter() - started > timeout:
+            return round(time.perf_counter() - started, 2)
+        time.sleep(0.5)
 
 
 def run_measured(command: Sequence[str], *, cwd: Path | None = None) -> Measured:
-    """Run ``command``; its wall time and peak RSS.
+    """Run ``command`` once the machine settled (:func:`settle`); its wall time and peak RSS.
 
     The peak is the child's own high-water mark (``VmHWM`` of ``/proc/<pid>/status``, read
     every 10 ms while it runs), not ``ru_maxrss`` from ``wait4``: Linux carries into a
@@ -414,6 +457,7 @@ def run_measured(command: Sequence[str], *, cwd: Path | None = None) -> Measured
     report the driver's peak when its own is lower. ``ru_maxrss`` is the fallback where there
     is no ``/proc``.
     """
+    settled = settle()
     started = time.perf_counter()
     with (
         open(os.devnull, "rb") as stdin,
@@ -439,6 +483,7 @@ def run_measured(command: Sequence[str], *, cwd: Path | None = None) -> Measured
             process.returncode,
             out.read().decode("utf-8", "replace"),
             err.read().decode("utf-8", "replace"),
+            settled,
         )
 
 

@@ -125,6 +125,7 @@ def tandem_sync(config: Path, crm: SandboxProcess) -> dict[str, Any]:
         "api_calls": calls,
         "counts": counts,
         "write_calls": report.get("write_calls"),
+        "settled_s": run.settled_s,
     }
 
 

@@ -11,6 +11,7 @@ import typer
 from tandem import __version__
 from tandem.cli import demo, flow, queues, store
 from tandem.cli.common import app, tune_collector
+from tandem.memory import one_malloc_arena
 from tandem.sandbox.cli import app as sandbox_app
 
 app.add_typer(sandbox_app, name="sandbox")
@@ -31,6 +32,7 @@ def version() -> None:
 
 def main() -> None:
     """Entry point of the ``tandem`` script."""
+    one_malloc_arena()
     tune_collector()
     app()
 
