@@ -41,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from load_kit import (
     SandboxProcess,
+    calibrate,
     changed_keys,
     create_erp,
     crm_accounts,
@@ -351,9 +352,11 @@ def main(argv: list[str] | None = None) -> None:
         if unknown:
             parser.error(f"unknown contender(s): {', '.join(sorted(unknown))}")
         before = reference_loop_seconds()
+        best = calibrate()
         results = run_benchmark(work, scale, tuning, chosen, args.peer_b_wait)
         after = reference_loop_seconds()
         results["machine"]["reference_loop_s"] = [round(before, 3), round(after, 3)]
+        results["machine"]["settle_loop_best_s"] = round(best, 4)
         if args.note:
             results["note"] = args.note
     finally:
