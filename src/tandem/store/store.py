@@ -17,7 +17,7 @@ import itertools
 import random
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from datetime import datetime, timedelta
 from typing import Any
@@ -126,23 +126,13 @@ class StateStore:
                 self._active.reset(token)
 
     @contextmanager
-    def _tx(self, operation: str) -> Iterator[sa.Connection]:
-        conn = self._active.get()
-        if conn is not None:
-            with translated(operation):
-                yield conn
-            return
-        self._ensure_schema()
-        with translated(operation), self._engine.begin() as conn:
-            yield conn
+    def _tx(self, operation: str, *, read_only: bool = False) -> Iterator[sa.Connection]:
+        """Join the transaction open in this thread or task, or run one of its own.
 
-    @contextmanager
-    def _read(self, operation: str) -> Iterator[sa.Connection]:
-        """Like :meth:`_tx`, for a call that only reads.
-
-        On SQLite its transaction is deferred (plain ``BEGIN``): under WAL it reads the last
-        committed snapshot while another connection writes, where ``BEGIN IMMEDIATE`` would
-        wait for the writer. The engine plans one batch while the batch before commits.
+        ``read_only``: on SQLite the transaction is deferred (plain ``BEGIN``): under WAL it
+        reads the last committed snapshot while another connection writes, where ``BEGIN
+        IMMEDIATE`` would wait for the writer. The engine plans one batch while the batch
+        before commits.
         """
         conn = self._active.get()
         if conn is not None:
@@ -151,9 +141,14 @@ class StateStore:
             return
         self._ensure_schema()
         with translated(operation), self._engine.connect() as conn:
-            conn.execution_options(**{READ_ONLY: True})
+            if read_only:
+                conn.execution_options(**{READ_ONLY: True})
             with conn.begin():
                 yield conn
+
+    def _read(self, operation: str) -> AbstractContextManager[sa.Connection]:
+        """:meth:`_tx` for a call that only reads."""
+        return self._tx(operation, read_only=True)
 
     def _ensure_schema(self) -> None:
         if not self._checked:
