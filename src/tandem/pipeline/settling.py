@@ -44,10 +44,6 @@ class SettleLine:
         self._entity = entity
         self._handed: deque[_Handed] = deque()
 
-    def __len__(self) -> int:
-        """How many handed batches are not yet known settled."""
-        return len(self._handed)
-
     def add(self, batch: PreparedBatch, collect: Collect) -> None:
         """Settle ``batch`` (handed over; ``collect`` gives its outcomes) after those before it."""
         before = self._handed[-1].task if self._handed else None

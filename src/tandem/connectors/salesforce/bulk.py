@@ -220,7 +220,7 @@ class IngestJob:
     path: str
     op: str
     operation: IngestOperation
-    keys: Sequence[str]
+    keys: list[str]
     key_column: str
     clock: _Clock
 
@@ -426,13 +426,13 @@ class BulkApi:
 
     @staticmethod
     def _place(
-        keys: Sequence[str],
+        keys: list[str],
         success: list[tuple[str, str, str]],
         failures: list[tuple[str, str, str]],
     ) -> list[SaveResult | None]:
         """One result per uploaded row (by its key) from the result files' ``(sf__Id, cell,
         key)`` rows."""
-        take = _RowsByKey(list(keys)).taker
+        take = _RowsByKey(keys).taker
         results: list[SaveResult | None] = [None] * len(keys)
         for sf_id, created, key in success:
             i = take(key, None)
