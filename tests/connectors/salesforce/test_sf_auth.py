@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
 from collections.abc import Callable
@@ -190,3 +191,74 @@ async def test_second_invalid_session_is_fatal(
     assert TOKEN not in str(info.value)
     assert client.auth.logins == 2
     await client.aclose()
+
+
+async def test_prefetched_login_serves_the_first_calls_with_one_token(
+    stub: StrictStub, make_client: Callable[..., SalesforceClient]
+) -> None:
+    stub.token(times=1)
+    stub.on(
+        "GET",
+        f"{API}/limits/",
+        json_response({"DailyApiRequests": {"Max": 1000, "Remaining": 900}}),
+        times=2,
+    )
+    client = make_client()
+    client.prefetch_login()
+    assert stub.requests == []  # started, not yet sent: the caller keeps working meanwhile
+    first, second = await asyncio.gather(client.limits(), client.limits())
+    assert first == second
+    assert client.auth.logins == 1
+    assert [r.url.path for r in stub.requests].count("/services/oauth2/token") == 1
+    auths = {r.headers["Authorization"] for r in stub.calls("GET", f"{API}/limits/")}
+    assert auths == {f"Bearer {TOKEN}"}
+    stub.assert_used()
+    await client.aclose()
+
+
+async def test_failed_prefetch_fails_the_first_call_and_the_next_logs_in_anew(
+    stub: StrictStub, make_client: Callable[..., SalesforceClient]
+) -> None:
+    refused = {"error": "invalid_grant", "error_description": "authentication failure"}
+    stub.on("POST", "/services/oauth2/token", json_response(refused, 400))
+    stub.token(times=1)
+    stub.on(
+        "GET",
+        f"{API}/limits/",
+        json_response({"DailyApiRequests": {"Max": 1000, "Remaining": 900}}),
+    )
+    client = make_client()
+    client.prefetch_login()
+    with pytest.raises(Fatal, match="invalid_grant"):
+        await client.limits()
+    assert stub.calls("GET", f"{API}/limits/") == []  # nothing sent without a token
+    body = await client.limits()  # the password was fixed meanwhile, say
+    assert body["DailyApiRequests"]["Max"] == 1000
+    assert len(stub.calls("POST", "/services/oauth2/token")) == 2
+    assert client.auth.logins == 1  # the one that gave a token
+    stub.assert_used()
+    await client.aclose()
+
+
+async def test_close_stops_a_prefetch_under_way(
+    stub: StrictStub, make_client: Callable[..., SalesforceClient]
+) -> None:
+    started, cancelled = asyncio.Event(), asyncio.Event()
+
+    async def slow_token(request: httpx.Request) -> httpx.Response:
+        started.set()
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+        raise AssertionError("the login should have been cancelled")
+
+    stub.on("POST", "/services/oauth2/token", slow_token)
+    client = make_client()
+    client.prefetch_login()
+    await asyncio.wait_for(started.wait(), 5)
+    await asyncio.wait_for(client.aclose(), 5)
+    assert cancelled.is_set()  # not left running past the close
+    assert client.auth.token is None
+    assert client.auth.logins == 0

@@ -9,6 +9,7 @@ is :class:`~tandem.errors.Fatal`, carrying the server's description but never a 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import Mapping
@@ -93,6 +94,7 @@ class SalesforceAuthenticator:
         self.token: Token | None = None
         self.logins = 0
         self._lock = asyncio.Lock()
+        self._pending: asyncio.Future[Token] | None = None
 
     def secrets(self) -> list[str]:
         """Secrets to filter from messages: configured ones plus the current token."""
@@ -110,13 +112,44 @@ class SalesforceAuthenticator:
             raise Fatal("not authenticated yet", system="salesforce", operation="authenticate")
         return self.token.instance_url
 
+    def prefetch(self) -> None:
+        """Start logging in on a task of its own, so the token arrives while the caller works.
+
+        The first :meth:`headers` waits for that login; if it failed, every call waiting for
+        it gets its error, and the next call logs in anew.
+        """
+        if self.token is None and self._pending is None:
+            self._pending = asyncio.ensure_future(self._first_login())
+
+    async def _first_login(self) -> Token:
+        async with self._lock:
+            if self.token is None:
+                self.token = await self._login()
+            return self.token
+
     async def headers(self) -> Mapping[str, str]:
         """``Authorization: Bearer <token>``, logging in first when needed."""
-        if self.token is None:
-            async with self._lock:
-                if self.token is None:
-                    self.token = await self._login()
-        return {"Authorization": f"Bearer {self.token.access_token}"}
+        token = self.token
+        if token is None:
+            pending = self._pending
+            if pending is not None:
+                try:
+                    await asyncio.shield(pending)  # a cancelled caller leaves it running
+                finally:
+                    if pending.done() and self._pending is pending:
+                        self._pending = None
+            token = self.token or await self._first_login()
+        return {"Authorization": f"Bearer {token.access_token}"}
+
+    async def aclose(self) -> None:
+        """Stop a login still under way; a finished one's error is taken (not left unseen)."""
+        pending, self._pending = self._pending, None
+        if pending is None:
+            return
+        if not pending.done():
+            pending.cancel()
+        with contextlib.suppress(BaseException):
+            await pending
 
     async def refresh(self, stale: Mapping[str, str]) -> None:
         """Get a new token, unless a concurrent call already replaced the ``stale`` one."""

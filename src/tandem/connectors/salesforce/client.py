@@ -197,8 +197,13 @@ class SalesforceClient:
         """Authenticate now (otherwise the first call does)."""
         await self.auth.headers()
 
+    def prefetch_login(self) -> None:
+        """Start authenticating in the background; the first call waits for the token."""
+        self.auth.prefetch()
+
     async def aclose(self) -> None:
-        """Close the HTTP connections."""
+        """Stop a login under way and close the HTTP connections."""
+        await self.auth.aclose()
         await self.http.aclose()
 
     def url(self, path: str) -> str:

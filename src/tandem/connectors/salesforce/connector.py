@@ -168,14 +168,16 @@ class SalesforceConnector:
     # --- lifecycle -------------------------------------------------------------------------
 
     async def open(self) -> None:
-        """Authenticate; no API call.
+        """Start authenticating; no API call.
 
-        The quota governor has no figures until the first answer's ``Sforce-Limit-Info``
-        header; until then it lets calls through. ``client.limits()`` reads them on demand.
+        The token is fetched on a task of its own while the engine reads its first batch;
+        the first call waits for it, and a login that fails fails that call. The quota
+        governor has no figures until the first answer's ``Sforce-Limit-Info`` header;
+        until then it lets calls through. ``client.limits()`` reads them on demand.
         """
         self._schemas.clear()
         self._builders.clear()
-        await self.client.login()
+        self.client.prefetch_login()
 
     async def close(self) -> None:
         """Close the HTTP connections; safe to call twice."""
