@@ -10,6 +10,7 @@ import httpx
 import pytest
 from sf_stubs import API, FakeSleep, StrictStub, json_response, sf_error
 
+from tandem.connectors.salesforce import bulk as bulk_module
 from tandem.connectors.salesforce.bulk import BulkApi
 from tandem.connectors.salesforce.client import SalesforceClient, SaveResult
 
@@ -356,4 +357,90 @@ async def test_a_job_queued_behind_another_is_timed_from_when_that_one_was_done(
     assert all(r is not None and r.success for r in results)
     assert fake_sleep.delays == [pytest.approx(2.0 + 1.25, abs=0.05)]
     assert len(stub.calls("GET", f"{JOB}/successfulResults/")) == 1
+    stub.assert_used()
+
+
+# --- the results margin, learned ---------------------------------------------------------------
+
+
+class Ticking:
+    """A monotonic clock that the sleeps advance, and the sleeps asked for."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.delays: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.delays.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def ticking(bulk: BulkApi, monkeypatch: pytest.MonkeyPatch) -> Ticking:
+    clock = Ticking()
+    monkeypatch.setattr(bulk_module.time, "monotonic", clock.monotonic)
+    bulk.client.sleep = clock.sleep
+    return clock
+
+
+async def test_jobs_found_done_at_the_first_ask_take_back_part_of_the_margin(
+    stub: StrictStub, bulk: BulkApi, ticking: Ticking
+) -> None:
+    rows = upsert_rows(10000)
+    bulk.learn_rate("upsert", 1e-4)
+    margins = []
+    for _ in range(4):
+        job_setup(stub)
+        stub.on("GET", f"{JOB}/successfulResults/", success_file(rows))
+        await upsert(bulk, rows)
+        margins.append(bulk.results_margin)
+    # 1 s of projected work each; the room above it shrinks to 70% after each job in time.
+    assert ticking.delays == [pytest.approx(w) for w in (1.25, 1.175, 1.1225, 1.1)]
+    assert margins == [pytest.approx(m) for m in (1.175, 1.1225, 1.1, 1.1)]
+    # The floor: an org's pace varies a little from job to job; a refused ask costs two calls.
+    assert bulk.results_margin == 1.1
+    assert bulk.client.governor.calls_made == 4 * 4  # every job: create, upload, close, file
+    stub.assert_used()
+
+
+async def test_a_refused_ask_gives_the_margin_back_twice_over(
+    stub: StrictStub, bulk: BulkApi, ticking: Ticking
+) -> None:
+    rows = upsert_rows(10000)
+    bulk.learn_rate("upsert", 1e-4)
+    bulk.results_margin = 1.1
+    job_setup(stub)
+    too_early = sf_error(412, "JOB_NOT_COMPLETE", "Job is InProgress: results are not ready")
+    stub.on("GET", f"{JOB}/successfulResults/", [too_early, success_file(rows)])
+    done = {"state": "JobComplete", "numberRecordsProcessed": 10000, "numberRecordsFailed": 0}
+    stub.on("GET", JOB, json_response({"id": "750B", **done}))
+    await upsert(bulk, rows)
+    assert ticking.delays[0] == pytest.approx(1.1)
+    assert bulk.results_margin == pytest.approx(1.2)
+    stub.assert_used()
+
+
+async def test_a_job_queued_behind_one_found_done_late_is_timed_from_that_ones_projection(
+    stub: StrictStub, bulk: BulkApi, ticking: Ticking
+) -> None:
+    # Two jobs handed over back to back: the second queues behind the first. The first is
+    # found done at its first ask, 1.25 s after its close, though projected to end after 1 s:
+    # the second is timed from that projection, not from when the first was found done.
+    rows = upsert_rows(10000)
+    bulk.learn_rate("upsert", 1e-4)
+    for _ in range(2):
+        job_setup(stub)
+    stub.on("GET", f"{JOB}/successfulResults/", success_file(rows), times=2)
+    first = await bulk.submit("Account", "upsert", ["ERP_Id__c", "Name"], rows, **UPSERT)
+    second = await bulk.submit("Account", "upsert", ["ERP_Id__c", "Name"], rows, **UPSERT)
+    await bulk.collect(first)
+    assert ticking.delays == [pytest.approx(1.25)]
+    await bulk.collect(second)
+    # Queued until 1 s after the close (the first one's projected end), then 1 s of its own
+    # with the margin the first job left (1.175): asked 2.175 s after its close, 0.925 s on.
+    assert ticking.now - second.clock.started == pytest.approx(2.175)
+    assert ticking.delays[1] == pytest.approx(0.925)
     stub.assert_used()

@@ -567,17 +567,28 @@ async def test_bulk_rate_is_readable_settable_and_kept_as_learned_numbers(
     assert connector.bulk_rate is None and connector.learned() == {}
     connector.recall({"bulk_seconds_per_row": 2.5e-5, "something_else": 1.0})
     assert connector.bulk_rate == 2.5e-5 == connector.bulk.seconds_per_row
-    assert connector.learned() == {"bulk_seconds_per_row": 2.5e-5}
+    # The results margin is kept beside a rate (the first guess until a job teaches one).
+    margin = {"bulk_results_margin": 1.25}
+    assert connector.learned() == {"bulk_seconds_per_row": 2.5e-5, **margin}
     connector.recall({"bulk_seconds_per_row": -1.0})  # unusable: ignored
     connector.recall({})
     assert connector.bulk_rate == 2.5e-5
     connector.bulk_rate = 4e-5
-    assert connector.learned() == {"bulk_seconds_per_row": 4e-5}
+    assert connector.learned() == {"bulk_seconds_per_row": 4e-5, **margin}
     with pytest.raises(ValueError):
         connector.bulk_rate = 0.0
     connector.bulk_rate = None
     assert connector.learned() == {}
     connector.recall({"bulk_seconds_per_row.update": 3e-4, "bulk_seconds_per_row.x": -2.0})
-    assert connector.learned() == {"bulk_seconds_per_row.update": 3e-4}
+    assert connector.learned() == {"bulk_seconds_per_row.update": 3e-4, **margin}
+    # A remembered margin is taken within its bounds; a number that is none is ignored.
+    connector.recall({"bulk_results_margin": 1.2})
+    assert connector.bulk.results_margin == 1.2
+    connector.recall({"bulk_results_margin": 9.0})
+    assert connector.bulk.results_margin == 1.6
+    connector.recall({"bulk_results_margin": 0.2})
+    assert connector.bulk.results_margin == 1.1
+    connector.recall({"bulk_results_margin": float("nan")})
+    assert connector.bulk.results_margin == 1.1
     assert stub.requests == []
     await connector.close()

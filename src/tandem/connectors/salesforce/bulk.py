@@ -52,8 +52,14 @@ _CHUNK_ROWS = 500
 _MAX_POLL_INTERVAL = 10.0
 _MAX_PROJECTED_WAIT = 60.0
 _MARGIN = 1.15  # a projected wait is stretched a little, so one poll usually finds the job done
-# Results asked for too early cost two calls (the refusal and a poll), not one: wait longer.
+# Results asked for too early cost two calls (the refusal and a poll), not one: the first wait
+# is longer. The margin is then learned: each job found done at the first ask takes back part
+# of it (an org that keeps its pace is not waited on for a quarter of every job), each
+# refusal gives it back twice over.
 _RESULTS_MARGIN = 1.25
+_RESULTS_MARGIN_FLOOR = 1.1
+_RESULTS_MARGIN_CEILING = 1.6
+_TIGHTEN = 0.7  # the share of the margin above 1 kept after a job found done in time
 # A rate learned from another operation (an update job timed by the upserts before it) is a
 # rougher guess: an update may take longer a row. A poll that comes a little late costs a
 # fraction of the job's time; one that comes early costs a call.
@@ -235,6 +241,7 @@ class BulkApi:
         self._per_operation: dict[str, float] = {}
         """Seconds per row by ingest operation: an update may take longer a row than an insert."""
         self._seen_done = 0.0
+        self._results_margin = _RESULTS_MARGIN
         """When (monotonic) this process last saw an ingest job done. A job closed before that
         may have waited for the org to finish the one before it: its time starts no earlier."""
 
@@ -279,6 +286,23 @@ class BulkApi:
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"seconds per row must be a positive number, got {value}")
         self._seconds_per_row = value
+
+    @property
+    def results_margin(self) -> float:
+        """How much longer than its projected time a job is given before its results are
+        asked for (1.25 at first; learned from each such ask, between 1.1 and 1.6).
+
+        Raises:
+            ValueError: on setting anything but a finite number (it is then kept in bounds).
+        """
+        return self._results_margin
+
+    @results_margin.setter
+    def results_margin(self, value: float) -> None:
+        value = float(value)
+        if not math.isfinite(value):
+            raise ValueError(f"a results margin must be a finite number, got {value}")
+        self._results_margin = min(max(value, _RESULTS_MARGIN_FLOOR), _RESULTS_MARGIN_CEILING)
 
     async def ingest(
         self,
@@ -376,17 +400,25 @@ class BulkApi:
         if operation in ("insert", "upsert") and self._rate(operation) is not None:
             # The success file is read anyway: asked for when the job should be done, it is
             # the poll too. All rows in it: every row saved, the job needs no other call.
-            wait = self._projected(total, _RESULTS_MARGIN, operation)
+            wait = self._projected(total, self._results_margin, operation)
+            queued = self._queued(clock) if since_close else 0.0
             if since_close:
-                await clock.pause_until(self._queued(clock) + wait)
+                await clock.pause_until(queued + wait)
             else:
                 await clock.pause(wait)
             success = await self._result_rows(
                 f"{path}/successfulResults/", op, "sf__Created", key_column, early=True
             )
             if success is not None and len(success) == total:
-                self._seen_done = time.monotonic()
+                # Done by now, and by its projection (no margin) at best: the next job queued
+                # behind it is timed from the earlier of the two. Timed from now, each job
+                # would add the margin it was asked late by to the next one's wait.
+                ended = clock.started + queued + self._projected(total, 1.0, operation)
+                self._seen_done = min(time.monotonic(), ended)
+                self.results_margin = 1 + (self._results_margin - 1) * _TIGHTEN
                 return self._place(keys, success, [])
+            if success is None:  # refused: asked too early
+                self.results_margin = 1 + (self._results_margin - 1) * 2
             logger.debug("%s: %s not done when projected; polling it", op, path)
             first_poll = 0.0
         info = await self._wait(

@@ -69,6 +69,7 @@ logger = logging.getLogger(__name__)
 
 _STOP_CODES = ("REQUEST_LIMIT_EXCEEDED", "QUOTA_RESERVE", "INVALID_SESSION_ID")
 _BULK_RATE = "bulk_seconds_per_row"
+_BULK_MARGIN = "bulk_results_margin"
 _GET_DELETED_REACH = timedelta(days=15)
 
 
@@ -140,12 +141,15 @@ class SalesforceConnector:
         """What this connector learned about the org (:class:`~tandem.connectors.base.Learner`).
 
         ``bulk_seconds_per_row``: :attr:`bulk_rate`, once known; ``bulk_seconds_per_row.<op>``:
-        the time per row of one ingest operation (an update may be slower than an insert).
+        the time per row of one ingest operation (an update may be slower than an insert);
+        ``bulk_results_margin``: the learned room before a job's results are asked for.
         """
         rate = self.bulk_rate
         learned = {} if rate is None else {_BULK_RATE: rate}
         for operation, value in self.bulk.operation_rates.items():
             learned[f"{_BULK_RATE}.{operation}"] = value
+        if learned:
+            learned[_BULK_MARGIN] = self.bulk.results_margin
         return learned
 
     def recall(self, values: Mapping[str, float]) -> None:
@@ -155,6 +159,12 @@ class SalesforceConnector:
         """
         for name, value in values.items():
             base, _, operation = name.partition(".")
+            if name == _BULK_MARGIN:
+                try:
+                    self.bulk.results_margin = value
+                except (TypeError, ValueError):
+                    logger.debug("salesforce: ignoring a remembered results margin %r", value)
+                continue
             if base != _BULK_RATE:
                 continue
             try:
