@@ -241,9 +241,10 @@ class BulkApi:
         self._per_operation: dict[str, float] = {}
         """Seconds per row by ingest operation: an update may take longer a row than an insert."""
         self._seen_done = 0.0
+        """When (monotonic) the last ingest job this process saw end ended, at the latest. A job
+        closed before that may have waited for the org to finish the one before it: its time
+        starts no earlier."""
         self._results_margin = _RESULTS_MARGIN
-        """When (monotonic) this process last saw an ingest job done. A job closed before that
-        may have waited for the org to finish the one before it: its time starts no earlier."""
 
     @property
     def operation_rates(self) -> dict[str, float]:
@@ -542,8 +543,9 @@ class BulkApi:
 
     def _queued(self, clock: _Clock) -> float:
         """Seconds a job closed at ``clock``'s start may have waited behind an earlier job:
-        until that one was seen done (the org works a queue in order; a guess on the late
-        side costs a little time, one on the early side a refused read and a poll)."""
+        until that one ended, as far as this process knows (the org works a queue in order; a
+        guess on the late side costs a little time, one on the early side a refused read and
+        a poll)."""
         return max(0.0, self._seen_done - clock.started)
 
     def _projected(self, rows: int, margin: float = _MARGIN, operation: str | None = None) -> float:
