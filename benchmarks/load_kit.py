@@ -467,7 +467,8 @@ def run_measured(command: Sequence[str], *, cwd: Path | None = None) -> Measured
     child's ``ru_maxrss`` the high-water mark of the memory it was forked from, so a child of
     this driver (which holds the ERP rows and the CRM's Accounts it just verified) would
     report the driver's peak when its own is lower. ``ru_maxrss`` is the fallback where there
-    is no ``/proc``.
+    is no ``/proc``. The mark is sampled while the child lives, so a peak reached after the
+    last sample, in the child's last 10 ms, is missed; the contenders peak long before.
     """
     settled = settle()
     started = time.perf_counter()
