@@ -61,6 +61,22 @@ def test_defaults_section_applies_to_entities_that_do_not_override() -> None:
     assert isinstance(spec.entity("contact").schedule, ContinuousSchedule)
 
 
+def test_a_loaded_spec_keeps_the_line_of_each_setting() -> None:
+    text = BASE.replace(
+        "value_maps:",
+        "defaults:\n  delete: {policy: flag, erp_field: gone, crm_field: Gone__c}\nvalue_maps:",
+    )
+    spec = flow(text)
+    assert spec.line_of(("entities", "customer", "fields", 1, "crm")) == line_of(text, "nip")
+    # absent from the file: the nearest enclosing setting that is there
+    crm_line = line_of(text, "crm: {source: Account")
+    assert spec.line_of(("entities", "customer", "crm", "options")) == crm_line
+    # inherited from defaults: the line under defaults
+    flag = ("entities", "contact", "delete", "crm_field")
+    assert spec.line_of(flag) == line_of(text, "Gone__c")
+    assert FlowSpec.model_validate(spec.model_dump()).line_of(flag) is None  # not from YAML
+
+
 def test_yaml_12_booleans_keep_country_codes() -> None:
     text = BASE.replace('"NO": Norway', "NO: Norway").replace(
         "value_maps:\n", "value_maps:\n  answers: {pairs: {yes: 1, no: 0, on: 2, off: 3}}\n"

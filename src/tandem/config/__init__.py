@@ -8,7 +8,7 @@ the spec models (:class:`FlowSpec`, :class:`EntitySpec`, :class:`FieldSpec`, ...
 from tandem.config.entity import NAME_LIKE, EntitySpec, SideSpec
 from tandem.config.fields import FieldSpec
 from tandem.config.flow import ConnectionSpec, FlowSpec
-from tandem.config.loader import flow_json_schema, load_flow, parse_flow
+from tandem.config.loader import load_flow, parse_flow
 from tandem.config.parts import (
     SIDES,
     ConflictPolicy,
@@ -24,6 +24,7 @@ from tandem.config.parts import (
     ValueMapSpec,
     other,
 )
+from tandem.config.schema import flow_json_schema
 from tandem.config.secrets import EnvRef, FileRef, SecretRef
 
 __all__ = [

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Self
 
@@ -20,7 +20,7 @@ from pydantic import (
 from tandem.config.entity import EntitySpec
 from tandem.config.fields import FieldSpec
 from tandem.config.issues import Path as IssuePath
-from tandem.config.issues import dotted, raise_issues
+from tandem.config.issues import PathPart, dotted, raise_issues
 from tandem.config.parts import DEFAULTABLE, Defaults, ValueMapSpec
 from tandem.config.secrets import (
     EnvRef,
@@ -136,7 +136,8 @@ class FlowSpec(BaseModel):
         ge=0,
         description="Reuse a system's description of an object saved by an earlier run for"
         " this long instead of describing it again (a describe is an API call on Salesforce);"
-        " 0 describes at every start. `tandem check` always describes, and a write the system"
+        " 0 describes at every start. `tandem check` and `tandem run` always describe at start"
+        " (a long-running agent pays a few calls once), and a write the system"
         " refuses as a whole makes the next start describe again.",
     )
     value_maps: dict[str, ValueMapSpec] = Field(default_factory=dict)
@@ -144,6 +145,7 @@ class FlowSpec(BaseModel):
 
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
     _file: str | None = PrivateAttr(None)
+    _lines: dict[IssuePath, int] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="before")
     @classmethod
@@ -170,6 +172,9 @@ class FlowSpec(BaseModel):
     @model_validator(mode="after")
     def _cross_check(self, info: ValidationInfo) -> Self:
         self._base_dir, self._file = _context_dir(info)
+        context = info.context if isinstance(info.context, dict) else {}
+        lines = context.get("lines")
+        self._lines = dict(lines) if isinstance(lines, Mapping) else {}
         for name, connection in self.connections.items():
             connection._name = name
         raise_issues(self._issues())
@@ -262,6 +267,34 @@ class FlowSpec(BaseModel):
     def source_file(self) -> str | None:
         """The config file this spec was loaded from, when known."""
         return self._file
+
+    def line_of(self, path: Sequence[PathPart]) -> int | None:
+        """The 1-based line in :attr:`source_file` of the setting at ``path``.
+
+        A setting absent from the file is placed at its nearest enclosing one that is there;
+        an entity setting inherited from ``defaults`` at its line under ``defaults``.
+
+        Args:
+            path: the setting's location, e.g. ``("entities", "customer", "fields", 2, "crm")``.
+
+        Returns:
+            The line, or None when the spec was not loaded from YAML text.
+        """
+        lines = self._lines
+        where = tuple(path)
+        if (
+            len(where) >= 3
+            and where[0] == "entities"
+            and where[2] in DEFAULTABLE
+            and where[:3] not in lines
+            and ("defaults", where[2]) in lines
+        ):
+            where = ("defaults", *where[2:])
+        for end in range(len(where), -1, -1):
+            line = lines.get(where[:end])
+            if line is not None:
+                return line
+        return None
 
     def entity(self, name: str) -> EntitySpec:
         """The entity named ``name``.

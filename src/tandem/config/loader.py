@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from tandem.config.flow import FlowSpec
 from tandem.config.issues import PathPart, SpecIssues, dotted
 from tandem.config.parts import DEFAULTABLE
+from tandem.config.schema import flow_json_schema
 from tandem.errors import ConfigError
 
 Lines = dict[tuple[PathPart, ...], int]
@@ -157,6 +158,10 @@ def parse_flow(text: str, *, file: str | None = None, base_dir: Path | None = No
         file: the file name used in errors.
         base_dir: the folder relative paths start from (default: the current directory).
 
+    Returns:
+        The spec; it keeps the YAML positions, so later checks can name lines too
+        (:meth:`FlowSpec.line_of`).
+
     Raises:
         ConfigError: the first problem, with file, line and field; the message lists the others.
     """
@@ -165,7 +170,7 @@ def parse_flow(text: str, *, file: str | None = None, base_dir: Path | None = No
         raise ConfigError(
             "a flow spec is a YAML mapping (version, name, connections...)", file=file, line=1
         )
-    context = {"base_dir": str(base_dir or Path.cwd()), "file": file}
+    context = {"base_dir": str(base_dir or Path.cwd()), "file": file, "lines": lines}
     try:
         return FlowSpec.model_validate(data, context=context)
     except ValidationError as exc:
@@ -195,16 +200,6 @@ def load_flow(path: Path) -> FlowSpec:
     except OSError as exc:
         raise ConfigError(f"cannot read flow spec: {exc.strerror or exc}", file=str(path)) from None
     return parse_flow(text, file=str(path), base_dir=path.resolve().parent)
-
-
-def flow_json_schema() -> dict[str, Any]:
-    """The JSON Schema of a flow spec (printed by ``tandem schema``)."""
-    schema = FlowSpec.model_json_schema(mode="validation")
-    return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "title": "Tandem flow spec",
-        **schema,
-    }
 
 
 __all__ = ["flow_json_schema", "load_flow", "parse_flow", "read_yaml"]

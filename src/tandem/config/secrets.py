@@ -21,7 +21,9 @@ from tandem.errors import ConfigError
 _SECRET_KEY = re.compile(
     r"(?:^|_)(?:password|passwd|pwd|secret|token|api_?key|private_key|passphrase)$", re.IGNORECASE
 )
-_URL_WITH_PASSWORD = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://[^/@\s:]*:[^/@\s]+@")
+URL_WITH_PASSWORD = r"^\s*[A-Za-z][A-Za-z0-9+.\-]*://[^/@\s:]*:[^/@\s]+@"
+"""A URL that carries a password (``scheme://user:password@host``), as a regular expression."""
+_URL_WITH_PASSWORD = re.compile(URL_WITH_PASSWORD)
 _PATH_KEY = re.compile(r"(?:_file|_path|_dir)$")
 
 
@@ -144,6 +146,7 @@ def sqlite_absolute(url: str, base_dir: Path) -> str:
 
 
 __all__ = [
+    "URL_WITH_PASSWORD",
     "EnvRef",
     "FileRef",
     "SecretRef",

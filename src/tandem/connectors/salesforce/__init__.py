@@ -6,20 +6,42 @@ Public API::
     SalesforceSettings                 its settings (pydantic; secrets are SecretStr)
     SalesforceClient                   the vendor calls, for tools that need them directly
     create_connector(settings)         the registry's factory
+
+The names load on first use, so that importing :mod:`tandem.connectors.salesforce.settings`
+alone (``tandem schema``) does not load the client.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tandem.connectors.salesforce.client import SalesforceClient
-from tandem.connectors.salesforce.connector import SalesforceConnector
-from tandem.connectors.salesforce.settings import SalesforceSettings
+if TYPE_CHECKING:
+    from tandem.connectors.salesforce.client import SalesforceClient
+    from tandem.connectors.salesforce.connector import SalesforceConnector
+    from tandem.connectors.salesforce.settings import SalesforceSettings
 
 __all__ = ["SalesforceClient", "SalesforceConnector", "SalesforceSettings", "create_connector"]
+
+_LAZY = {
+    "SalesforceClient": "client",
+    "SalesforceConnector": "connector",
+    "SalesforceSettings": "settings",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
 
 
 def create_connector(settings: Mapping[str, Any]) -> SalesforceConnector:
     """Build a :class:`SalesforceConnector` from a settings mapping (the registry's factory)."""
+    from tandem.connectors.salesforce.connector import SalesforceConnector
+
     return SalesforceConnector(settings)

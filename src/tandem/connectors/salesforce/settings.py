@@ -8,7 +8,7 @@ building these settings.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
@@ -17,67 +17,133 @@ __all__ = ["AuthFlow", "SalesforceSettings"]
 AuthFlow = Literal["jwt", "client_credentials", "password"]
 
 
+_NEEDED: dict[str, tuple[str, ...]] = {
+    "jwt": ("client_id", "username"),
+    "client_credentials": ("client_id", "client_secret"),
+    "password": ("client_id", "client_secret", "username", "password"),
+}
+"""The settings each ``auth_flow`` needs (``jwt`` also a private key or its file)."""
+
+_HTTP_URL: dict[str, Any] = {"pattern": "^https?://"}
+
+
+def _set(*names: str) -> dict[str, Any]:
+    """JSON Schema: each of ``names`` is given and not null."""
+    return {"required": list(names), "properties": {n: {"not": {"type": "null"}} for n in names}}
+
+
+def _credentials_schema(schema: dict[str, Any]) -> None:
+    """Add to the JSON Schema what :meth:`SalesforceSettings._credentials_for_flow` checks."""
+    rules: list[dict[str, Any]] = []
+    for flow, needed in _NEEDED.items():
+        condition: dict[str, Any] = {"properties": {"auth_flow": {"const": flow}}}
+        if flow != "jwt":  # jwt is the default: an absent auth_flow means jwt
+            condition["required"] = ["auth_flow"]
+        then = _set(*needed)
+        if flow == "jwt":
+            then["anyOf"] = [_set("private_key"), _set("private_key_file")]
+        rules.append({"if": condition, "then": then})
+    schema["allOf"] = rules
+
+
 class SalesforceSettings(BaseModel):
-    """How to reach and use one Salesforce org.
+    """How to reach and use one Salesforce org (``type: salesforce``)."""
 
-    Attributes:
-        instance_url: the org's REST host (``https://acme.my.salesforce.com``); taken from the
-            token response when not set.
-        login_url: the OAuth host (``https://login.salesforce.com``, ``https://test...``, or a
-            My Domain); the token endpoint is ``{login_url}/services/oauth2/token``.
-        auth_flow: ``jwt`` (JWT bearer), ``client_credentials`` or ``password``.
-        username: the integration user (``jwt``, ``password``).
-        client_id: the connected app's consumer key.
-        client_secret: the consumer secret (``client_credentials``, ``password``).
-        password: the user's password with the security token appended (``password``).
-        private_key: the PEM private key signing the JWT (``jwt``).
-        private_key_file: a file holding that key, instead of ``private_key``.
-        jwt_audience: the JWT ``aud`` claim; defaults to ``login_url`` (set it to
-            ``https://login.salesforce.com`` when logging in through a My Domain host).
-        api_version: the REST API version, e.g. ``59.0``.
-        ca_file: a CA bundle to verify TLS against (e.g. the local sandbox's ``ca.pem``).
-        timeout: seconds per HTTP request.
-        quota_reserve: share of the daily API budget left to others (0..1).
-        on_quota_reserve: ``fail`` (stop the flow) or ``wait`` when the reserve is reached.
-        bulk_threshold: records per write batch / read above which Bulk API 2.0 is used.
-        max_retries: retries of a transient failure before raising ``Retriable``.
-        backoff_base: first backoff ceiling, seconds.
-        backoff_cap: largest backoff ceiling, seconds.
-        client_name: sent as ``Sforce-Call-Options: client=<name>`` (shows in CDC changeOrigin).
-        query_batch_size: rows asked per REST query page (``Sforce-Query-Options``), 200..2000.
-        bulk_poll_interval: first wait between Bulk job polls, seconds (then doubles to 10 s).
-        bulk_timeout: give up on a Bulk job after this many seconds (``Retriable``).
-        bulk_page_size: rows per Bulk query result page (bounds memory).
-        use_get_deleted: also ask ``getDeleted`` so records purged from the recycle bin are seen.
-    """
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=_credentials_schema)
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    instance_url: str | None = None
-    login_url: str = "https://login.salesforce.com"
-    auth_flow: AuthFlow = "jwt"
-    username: str | None = None
-    client_id: str | None = None
-    client_secret: SecretStr | None = None
-    password: SecretStr | None = None
-    private_key: SecretStr | None = None
-    private_key_file: Path | None = None
-    jwt_audience: str | None = None
-    api_version: str = Field(default="59.0", pattern=r"^\d{2,3}\.0$")
-    ca_file: Path | None = None
-    timeout: float = Field(default=60.0, gt=0)
-    quota_reserve: float = Field(default=0.2, ge=0, lt=1)
-    on_quota_reserve: Literal["fail", "wait"] = "fail"
-    bulk_threshold: int = Field(default=2000, ge=1)
-    max_retries: int = Field(default=5, ge=0)
-    backoff_base: float = Field(default=0.5, gt=0)
-    backoff_cap: float = Field(default=30.0, gt=0)
-    client_name: str = "tandem"
-    query_batch_size: int = Field(default=2000, ge=200, le=2000)
-    bulk_poll_interval: float = Field(default=0.5, gt=0)
-    bulk_timeout: float = Field(default=1800.0, gt=0)
-    bulk_page_size: int = Field(default=10000, ge=1)
-    use_get_deleted: bool = True
+    instance_url: str | None = Field(
+        default=None,
+        description="The org's REST host (https://acme.my.salesforce.com); default: the one"
+        " in the token response.",
+        json_schema_extra=_HTTP_URL,
+    )
+    login_url: str = Field(
+        default="https://login.salesforce.com",
+        description="The OAuth host (https://login.salesforce.com, https://test.salesforce.com,"
+        " a My Domain, the sandbox); the token endpoint is {login_url}/services/oauth2/token.",
+        json_schema_extra=_HTTP_URL,
+    )
+    auth_flow: AuthFlow = Field(
+        default="jwt", description="OAuth 2.0 flow: jwt (JWT bearer), client_credentials, password."
+    )
+    username: str | None = Field(default=None, description="The integration user (jwt, password).")
+    client_id: str | None = Field(
+        default=None, description="The connected app's consumer key (every flow)."
+    )
+    client_secret: SecretStr | None = Field(
+        default=None, description="The consumer secret (client_credentials, password)."
+    )
+    password: SecretStr | None = Field(
+        default=None,
+        description="The user's password with the security token appended (password).",
+    )
+    private_key: SecretStr | None = Field(
+        default=None, description="The PEM private key signing the JWT (jwt)."
+    )
+    private_key_file: Path | None = Field(
+        default=None,
+        description="A file holding the JWT signing key, instead of private_key (relative to"
+        " the flow file).",
+    )
+    jwt_audience: str | None = Field(
+        default=None,
+        description="The JWT aud claim; default: login_url (set https://login.salesforce.com"
+        " when logging in through a My Domain host).",
+    )
+    api_version: str = Field(
+        default="59.0",
+        pattern=r"^\d{2,3}\.0$",
+        description='REST API version, e.g. "59.0" (quoted in YAML).',
+    )
+    ca_file: Path | None = Field(
+        default=None,
+        description="A CA bundle to verify TLS against (e.g. the local sandbox's ca.pem);"
+        " default: the system's.",
+    )
+    timeout: float = Field(default=60.0, gt=0, description="Seconds per HTTP request.")
+    quota_reserve: float = Field(
+        default=0.2, ge=0, lt=1, description="Share of the daily API budget left to others (0..1)."
+    )
+    on_quota_reserve: Literal["fail", "wait"] = Field(
+        default="fail",
+        description="When the reserve is reached: fail (stop the flow) or wait (sleep and"
+        " re-check).",
+    )
+    bulk_threshold: int = Field(
+        default=2000,
+        ge=1,
+        description="Records per write batch or read above which Bulk API 2.0 is used.",
+    )
+    max_retries: int = Field(
+        default=5, ge=0, description="Retries of a transient failure before giving up for now."
+    )
+    backoff_base: float = Field(default=0.5, gt=0, description="First backoff ceiling, seconds.")
+    backoff_cap: float = Field(default=30.0, gt=0, description="Largest backoff ceiling, seconds.")
+    client_name: str = Field(
+        default="tandem",
+        description="Sent as Sforce-Call-Options: client=<name> (shows in CDC changeOrigin).",
+    )
+    query_batch_size: int = Field(
+        default=2000,
+        ge=200,
+        le=2000,
+        description="Rows asked per REST query page (Sforce-Query-Options), 200..2000.",
+    )
+    bulk_poll_interval: float = Field(
+        default=0.5,
+        gt=0,
+        description="First wait between Bulk job polls, seconds (then doubles up to 10 s).",
+    )
+    bulk_timeout: float = Field(
+        default=1800.0, gt=0, description="Give up on a Bulk job after this many seconds."
+    )
+    bulk_page_size: int = Field(
+        default=10000, ge=1, description="Rows per Bulk query result page (bounds memory)."
+    )
+    use_get_deleted: bool = Field(
+        default=True,
+        description="Also ask getDeleted, so records purged from the recycle bin are seen.",
+    )
 
     @field_validator("login_url", "instance_url")
     @classmethod
@@ -90,12 +156,7 @@ class SalesforceSettings(BaseModel):
 
     @model_validator(mode="after")
     def _credentials_for_flow(self) -> SalesforceSettings:
-        needed: dict[str, tuple[str, ...]] = {
-            "jwt": ("client_id", "username"),
-            "client_credentials": ("client_id", "client_secret"),
-            "password": ("client_id", "client_secret", "username", "password"),
-        }
-        missing = [name for name in needed[self.auth_flow] if getattr(self, name) is None]
+        missing = [name for name in _NEEDED[self.auth_flow] if getattr(self, name) is None]
         if self.auth_flow == "jwt" and self.private_key is None and self.private_key_file is None:
             missing.append("private_key or private_key_file")
         if missing:

@@ -2,20 +2,27 @@
 
 Change capture by a trigger-maintained change log (:func:`install_capture`), or a modified-at
 column for read-only access; LISTEN/NOTIFY wake-ups on PostgreSQL.
+
+The names below load on first use, so that importing :mod:`tandem.connectors.sql.settings`
+alone (``tandem schema``) does not load the connector.
 """
 
-from collections.abc import Mapping
-from typing import Any
+from __future__ import annotations
 
-from tandem.connectors.sql.capture import (
-    CaptureStatus,
-    capture_status,
-    install_capture,
-    prune_changelog,
-    uninstall_capture,
-)
-from tandem.connectors.sql.connector import SqlConnector
-from tandem.connectors.sql.settings import SqlSettings
+import importlib
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tandem.connectors.sql.capture import (
+        CaptureStatus,
+        capture_status,
+        install_capture,
+        prune_changelog,
+        uninstall_capture,
+    )
+    from tandem.connectors.sql.connector import SqlConnector
+    from tandem.connectors.sql.settings import SqlSettings
 
 __all__ = [
     "CaptureStatus",
@@ -28,6 +35,25 @@ __all__ = [
     "uninstall_capture",
 ]
 
+_LAZY = {
+    "CaptureStatus": "capture",
+    "capture_status": "capture",
+    "install_capture": "capture",
+    "prune_changelog": "capture",
+    "uninstall_capture": "capture",
+    "SqlConnector": "connector",
+    "SqlSettings": "settings",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 def create_connector(settings: Mapping[str, Any]) -> SqlConnector:
     """Build a :class:`SqlConnector` from a connection's settings mapping (the registry's factory).
@@ -35,4 +61,6 @@ def create_connector(settings: Mapping[str, Any]) -> SqlConnector:
     Raises:
         ConfigError: the settings are invalid.
     """
+    from tandem.connectors.sql.connector import SqlConnector
+
     return SqlConnector(settings)

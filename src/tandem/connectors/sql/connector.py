@@ -257,6 +257,7 @@ class SqlConnector:
                 resolve,
                 binding,
                 self.settings.db_schema,
+                self.settings.zone,
             )
         return self._sources[ident]
 

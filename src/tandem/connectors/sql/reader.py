@@ -93,7 +93,7 @@ def modified_batch(
     )
     stmt = sa.select(*src.select_columns(), m.label("tandem_m")).where(src.modified.is_not(None))
     if since is not None:
-        at: Any = _naive(since.modified_at)
+        at: Any = src.modified_param(since.modified_at)
         if sqlite:
             at = at.strftime("%Y-%m-%d %H:%M:%S.") + f"{at.microsecond // 1000:03d}"
         try:
@@ -108,8 +108,7 @@ def modified_batch(
     changes = []
     rows = conn.execute(stmt).all()
     for row in rows:
-        raw = row[-1]  # tandem_m
-        at_row = utc(datetime.fromisoformat(raw) if isinstance(raw, str) else raw)
+        at_row = src.modified_instant(row[-1])  # tandem_m
         key = str(row[0])
         if src.is_deleted(row):
             changes.append(Change(key=key, fields={}, modified_at=at_row, deleted=True))
@@ -188,7 +187,7 @@ def _live(
     for key, row in zip(keys, live, strict=True):
         if src.modified is not None:
             raw = src.modified_of(row)
-            at = utc(datetime.fromisoformat(raw) if isinstance(raw, str) else raw) if raw else EPOCH
+            at = src.modified_instant(raw) if raw else EPOCH
         else:
             at = stamps.get(key, EPOCH)
         out.append(Change(key=key, fields=src.to_fields(row), modified_at=at))

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import UTC, tzinfo
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
@@ -29,44 +31,75 @@ def check_identifier(value: str, what: str) -> str:
 
 
 class SqlSettings(BaseModel):
-    """How to reach one SQL-database ERP.
-
-    Attributes:
-        url: SQLAlchemy URL (``postgresql+psycopg://erp@db/erp``, ``mysql+pymysql://...``,
-            ``sqlite:///erp.db``). Held as a secret because it may embed a password.
-        password: the password, kept apart from the URL and merged in at connect time.
-        db_schema: the schema (PostgreSQL) or database (MariaDB) holding the ERP tables;
-            spelled ``schema`` in config. ``None``: the connection's default.
-        capture: ``changelog`` (trigger-maintained change log, sees hard deletes) or
-            ``modified_column`` (polls a modified-at column; for read-only access).
-        changelog_table: name of the change-log table Tandem installs.
-        notify_channel: PostgreSQL LISTEN/NOTIFY channel the capture triggers signal on.
-        poll_seconds: how often ``wait_for_change`` polls where the database cannot signal.
-        pool_size: connections kept open (not used for SQLite).
-        max_overflow: extra connections allowed under load (not used for SQLite).
-        pool_timeout: seconds to wait for a free pooled connection.
-        pool_recycle: seconds after which a pooled connection is replaced.
-        connect_timeout: seconds to wait when connecting.
-        lock_timeout: seconds a statement waits for a row lock before failing (retried later).
-    """
+    """How to reach one SQL-database ERP (``type: sql``)."""
 
     model_config = ConfigDict(
         extra="forbid", frozen=True, populate_by_name=True, hide_input_in_errors=True
     )
 
-    url: SecretStr
-    password: SecretStr | None = None
-    db_schema: str | None = Field(default=None, alias="schema")
-    capture: CaptureMode = "changelog"
-    changelog_table: str = "tandem_changelog"
-    notify_channel: str = "tandem_changes"
-    poll_seconds: float = Field(default=1.0, gt=0)
-    pool_size: int = Field(default=5, ge=1)
-    max_overflow: int = Field(default=5, ge=0)
-    pool_timeout: float = Field(default=30.0, gt=0)
-    pool_recycle: int = Field(default=1800, ge=-1)
-    connect_timeout: int = Field(default=10, ge=1)
-    lock_timeout: float = Field(default=10.0, gt=0)
+    url: SecretStr = Field(
+        description="SQLAlchemy URL: postgresql+psycopg://erp@db/erp, mysql+pymysql://...,"
+        " sqlite:///erp.db (relative to the flow file). Held as a secret: a URL that carries a"
+        " password must be a reference ({env: NAME} or {file: PATH}).",
+    )
+    password: SecretStr | None = Field(
+        default=None,
+        description="The database password, kept apart from the URL and merged in at connect time.",
+    )
+    db_schema: str | None = Field(
+        default=None,
+        alias="schema",
+        description="The schema (PostgreSQL) or database (MariaDB) holding the ERP tables;"
+        " default: the connection's own.",
+    )
+    capture: CaptureMode = Field(
+        default="changelog",
+        description="changelog: a trigger-maintained change log (sees hard deletes);"
+        " modified_column: polls a modified-at column (read-only access).",
+    )
+    changelog_table: str = Field(
+        default="tandem_changelog",
+        description="Name of the change-log table Tandem installs (a plain SQL identifier).",
+        json_schema_extra={"pattern": _IDENTIFIER.pattern},
+    )
+    notify_channel: str = Field(
+        default="tandem_changes",
+        description="PostgreSQL LISTEN/NOTIFY channel the capture triggers signal on (a plain"
+        " SQL identifier).",
+        json_schema_extra={"pattern": _IDENTIFIER.pattern},
+    )
+    poll_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="How often waiting for changes polls where the database cannot signal.",
+    )
+    pool_size: int = Field(
+        default=5, ge=1, description="Connections kept open (not used for SQLite)."
+    )
+    max_overflow: int = Field(
+        default=5, ge=0, description="Extra connections allowed under load (not used for SQLite)."
+    )
+    pool_timeout: float = Field(
+        default=30.0, gt=0, description="Seconds to wait for a free pooled connection."
+    )
+    pool_recycle: int = Field(
+        default=1800,
+        ge=-1,
+        description="Seconds after which a pooled connection is replaced (-1: never).",
+    )
+    connect_timeout: int = Field(default=10, ge=1, description="Seconds to wait when connecting.")
+    lock_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds a statement waits for a row lock before failing (retried later).",
+    )
+    time_zone: str = Field(
+        default="UTC",
+        description="IANA time zone (e.g. Europe/Warsaw) of the date-times the ERP stores without"
+        " one (DATETIME, timestamp without time zone, SQLite text): modified-at columns and"
+        " datetime fields are read and written as local times of this zone. Columns that hold"
+        " an instant (timestamptz, MariaDB TIMESTAMP) and Tandem's change log stay UTC.",
+    )
 
     @field_validator("url")
     @classmethod
@@ -83,6 +116,23 @@ class SqlSettings(BaseModel):
         if not _IDENTIFIER.match(value):
             raise ValueError(f"{value!r} is not a plain SQL identifier")
         return value
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            zone_of(value)
+        except ValueError:
+            raise ValueError(
+                f"unknown time zone {value!r}: expected an IANA name such as"
+                " 'UTC' or 'Europe/Warsaw'"
+            ) from None
+        return value
+
+    @property
+    def zone(self) -> tzinfo:
+        """The :attr:`time_zone` as a ``tzinfo`` (``datetime.UTC`` for ``"UTC"``)."""
+        return zone_of(self.time_zone)
 
     def sqlalchemy_url(self) -> sa.URL:
         """The URL to connect with, the separate password merged in.
@@ -112,6 +162,21 @@ class SqlSettings(BaseModel):
         if pw:
             found.append(str(pw))
         return tuple(s for s in found if s)
+
+
+def zone_of(name: str) -> tzinfo:
+    """The time zone named ``name`` (IANA), ``datetime.UTC`` for ``"UTC"``.
+
+    Raises:
+        ValueError: no such zone (or not a valid zone key).
+    """
+    if name == "UTC":
+        return UTC
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        # OSError: a key naming a directory of the zone database (``America``).
+        raise ValueError(f"unknown time zone {name!r}") from None
 
 
 def settings_from(values: Mapping[str, Any]) -> SqlSettings:

@@ -8,6 +8,10 @@ A binding's ``source`` is a table or view; ``options`` may carry:
   ``write_table``, else ``source``); set it for a view or query over a captured table.
 * ``modified_column``: modified-at column (fallback capture; ``modified_at`` of reads).
 * ``soft_delete_column`` / ``soft_delete_value`` (default ``True``): the ERP flags deletes.
+
+Date-times stored without a time zone are local times of the connection's ``time_zone``
+(:func:`from_local`, :func:`to_local`); columns that hold an instant (PostgreSQL
+``timestamptz``, MariaDB ``TIMESTAMP``, read in the session's UTC) are left as UTC.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal
 from typing import Any
 
@@ -27,6 +31,11 @@ from tandem.connectors.base import EntityBinding, utc
 from tandem.errors import ConfigError
 
 KeyParser = Callable[[str], Any]
+
+_PG_TIMESTAMPTZ = 1184
+"""PostgreSQL type OID of ``timestamptz`` (a query column's type code under psycopg)."""
+_MYSQL_TIMESTAMP = 7
+"""MySQL/MariaDB field type code of ``TIMESTAMP`` (a query column's type code under PyMySQL)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +55,9 @@ class Source:
         soft_value: the flag's value meaning "deleted".
         booleans: columns stored as integers that mean booleans (MariaDB ``TINYINT(1)``).
         key_typed: the key column's type is known (else keys are matched as text).
+        zone: the time zone of date-times stored without one (the ``time_zone`` setting).
+        zoned: columns of ``relation`` that hold an instant (``timestamptz``, MariaDB
+            ``TIMESTAMP``): a naive value read from one is UTC, whatever ``zone`` says.
         columns: the names :meth:`select_columns` selects, in order (rows are read by position).
     """
 
@@ -61,10 +73,13 @@ class Source:
     soft_value: Any
     booleans: frozenset[str]
     key_typed: bool = True
+    zone: tzinfo = UTC
+    zoned: frozenset[str] = frozenset()
     columns: tuple[str, ...] = field(init=False)
     _soft_at: int = field(init=False)
     _modified_at: int = field(init=False)
-    _checked: tuple[str, ...] = field(init=False)
+    _modified_zone: tzinfo = field(init=False)
+    _checked: tuple[tuple[str, bool, tzinfo], ...] = field(init=False)
 
     def __post_init__(self) -> None:
         names = [self.key.name, *self.fields]
@@ -79,12 +94,19 @@ class Source:
         object.__setattr__(
             self, "_modified_at", -1 if modified is None else names.index(modified.name)
         )
+        object.__setattr__(
+            self, "_modified_zone", UTC if modified is None else self.zone_of(modified.name)
+        )
         checked = [
-            name
+            (name, name in self.booleans, self.zone_of(name))
             for name in dict.fromkeys(self.fields)
             if name in self.booleans or _may_hold_datetime(self.relation.c[name])
         ]
         object.__setattr__(self, "_checked", tuple(checked))
+
+    def zone_of(self, name: str) -> tzinfo:
+        """The zone of naive date-times in column ``name``: UTC for :attr:`zoned` columns."""
+        return UTC if name in self.zoned else self.zone
 
     def select_columns(self) -> list[sa.ColumnElement[Any]]:
         """Key, fields, soft-delete flag and modified-at column, for reads.
@@ -107,6 +129,19 @@ class Source:
         """The row's (of :meth:`select_columns`) modified-at value, as read."""
         assert self._modified_at >= 0, "no modified_column"
         return row[self._modified_at]
+
+    def modified_instant(self, raw: datetime | str) -> datetime:
+        """A modified-at value as read (a datetime, or ISO text on SQLite) as aware UTC."""
+        value = datetime.fromisoformat(raw) if isinstance(raw, str) else raw
+        return from_local(value, self._modified_zone)
+
+    def modified_param(self, instant: datetime) -> datetime:
+        """The naive value to compare the modified-at column with for ``instant`` (a cursor).
+
+        The column's own terms: local wall time of :attr:`zone`, or UTC for a column that
+        holds an instant (the session is in UTC).
+        """
+        return to_local(instant, self._modified_zone)
 
     def key_values(self, keys: list[str]) -> list[Any]:
         """The text ``keys`` as the key column's values; unparsable keys are left out.
@@ -133,20 +168,38 @@ class Source:
         and columns whose type may yield a ``datetime``; only those are looked at.
         """
         fields = dict(zip(self.fields, row[1 : 1 + len(self.fields)], strict=True))
-        if self._checked:
-            booleans = self.booleans
-            for name in self._checked:
-                fields[name] = read_value(fields[name], name in booleans)
+        for name, boolean, zone in self._checked:
+            fields[name] = read_value(fields[name], boolean, zone)
         return fields
 
 
-def read_value(value: Any, boolean: bool = False) -> Any:
-    """A database value as the contract carries it (aware UTC datetimes, real booleans)."""
+def read_value(value: Any, boolean: bool = False, zone: tzinfo = UTC) -> Any:
+    """A database value as the contract carries it (aware UTC datetimes, real booleans).
+
+    A naive datetime is a local time of ``zone`` (:func:`from_local`); an aware one is
+    converted to UTC.
+    """
     if isinstance(value, datetime):
-        return utc(value)
+        return from_local(value, zone)
     if boolean and value is not None:
         return bool(value)
     return value
+
+
+def from_local(value: datetime, zone: tzinfo) -> datetime:
+    """``value`` as an aware UTC datetime, a naive ``value`` taken as wall time in ``zone``.
+
+    A wall time that a daylight-saving change makes ambiguous (the repeated hour) or missing
+    (the skipped hour) is resolved with ``fold=0``: the offset in force before the change.
+    """
+    if value.tzinfo is None and zone is not UTC:
+        return value.replace(tzinfo=zone, fold=0).astimezone(UTC)
+    return utc(value)
+
+
+def to_local(value: datetime, zone: tzinfo) -> datetime:
+    """The instant ``value`` (naive: UTC) as naive wall time in ``zone``."""
+    return utc(value).astimezone(zone).replace(tzinfo=None)
 
 
 _PLAIN_TYPES = frozenset({str, int, float, bool, bytes, Decimal})
@@ -170,8 +223,13 @@ def _may_hold_datetime(column: sa.ColumnElement[Any]) -> bool:
     return python_type not in _PLAIN_TYPES
 
 
-def write_value(column: sa.Column[Any], value: Any) -> Any:
-    """A contract value as ``column`` stores it; datetimes become UTC (naive for naive columns)."""
+def write_value(column: sa.Column[Any], value: Any, zone: tzinfo = UTC) -> Any:
+    """A contract value as ``column`` stores it.
+
+    A datetime (naive: UTC, as the contract's) goes to a ``timestamptz`` column as aware UTC,
+    to a MariaDB ``TIMESTAMP`` as naive UTC (the session is in UTC), and to any other column as
+    naive wall time in ``zone``.
+    """
     kind = column.type
     if isinstance(value, str) and isinstance(kind, sa.DateTime | sa.Date):
         value = (
@@ -182,11 +240,18 @@ def write_value(column: sa.Column[Any], value: Any) -> Any:
     if isinstance(value, datetime):
         if isinstance(kind, sa.Date) and not isinstance(kind, sa.DateTime):
             return value.date()
-        aware = utc(value)
-        return aware if getattr(kind, "timezone", False) else aware.replace(tzinfo=None)
+        if getattr(kind, "timezone", False):
+            return utc(value)
+        return to_local(value, UTC if holds_instant(column) else zone)
     if isinstance(value, bool) and is_boolean(column):
         return int(value) if not isinstance(kind, sa.Boolean) else value
     return value
+
+
+def holds_instant(column: sa.ColumnElement[Any]) -> bool:
+    """The column stores an instant, not a wall time: ``timestamptz``, MariaDB ``TIMESTAMP``."""
+    kind = column.type
+    return bool(getattr(kind, "timezone", False)) or isinstance(kind, mysql.TIMESTAMP)
 
 
 def is_boolean(column: sa.ColumnElement[Any]) -> bool:
@@ -226,8 +291,13 @@ def reflect(conn: sa.Connection, name: str, schema: str | None) -> sa.Table:
         ) from None
 
 
-def resolve(conn: sa.Connection, binding: EntityBinding, schema: str | None) -> Source:
-    """Resolve ``binding`` against the database (reflection; one round of catalogue queries)."""
+def resolve(
+    conn: sa.Connection, binding: EntityBinding, schema: str | None, zone: tzinfo = UTC
+) -> Source:
+    """Resolve ``binding`` against the database (reflection; one round of catalogue queries).
+
+    ``zone`` is the time zone of the date-times the ERP stores without one.
+    """
     opts = binding.options
     query = opts.get("query")
     write_name = opts.get("write_table")
@@ -239,9 +309,13 @@ def resolve(conn: sa.Connection, binding: EntityBinding, schema: str | None) -> 
         if write_table is None and not _is_view(conn, binding.source, schema):
             write_table = table
         relation = typed = table
+        zoned = frozenset(c.name for c in table.c if holds_instant(c))
     else:
         sql = str(query).strip().rstrip(";")
-        names = list(conn.execute(sa.text(f"SELECT * FROM ({sql}) tandem_q WHERE 1 = 0")).keys())
+        probe = conn.execute(sa.text(f"SELECT * FROM ({sql}) tandem_q WHERE 1 = 0"))
+        names = list(probe.keys())
+        zoned = _zoned_query_columns(conn.dialect.name, probe.cursor.description)
+        probe.close()
         relation = sa.text(sql).columns(*(sa.column(n) for n in names)).subquery("tandem_q")
         typed = write_table
         if typed is None and opts.get("capture_table"):
@@ -274,7 +348,24 @@ def resolve(conn: sa.Connection, binding: EntityBinding, schema: str | None) -> 
         soft_value=opts.get("soft_delete_value", True),
         booleans=booleans,
         key_typed=typed_key is not None,
+        zone=zone,
+        zoned=zoned,
     )
+
+
+def _zoned_query_columns(
+    dialect: str, description: Sequence[Sequence[Any]] | None
+) -> frozenset[str]:
+    """The columns of a query's result that hold an instant, from the driver's type codes.
+
+    A query's columns carry no SQLAlchemy type; psycopg gives PostgreSQL type OIDs and PyMySQL
+    MySQL field types (SQLite has none: its values are wall times).
+    """
+    code = {"postgresql": _PG_TIMESTAMPTZ, "mysql": _MYSQL_TIMESTAMP, "mariadb": _MYSQL_TIMESTAMP}
+    wanted = code.get(dialect)
+    if wanted is None or not description:
+        return frozenset()
+    return frozenset(str(d[0]) for d in description if d[1] == wanted)
 
 
 def _is_view(conn: sa.Connection, name: str, schema: str | None) -> bool:

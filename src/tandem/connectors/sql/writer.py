@@ -78,7 +78,7 @@ def write_ops(
         operation = f"{op.action} {target}"
         try:
             table = _writable(src)
-            values = _values(table, op)
+            values = _values(src, table, op)
         except _Refused as refused:
             outcomes.append(_refusal(op, operation, refused))
             continue
@@ -110,13 +110,13 @@ def _writable(src: Source) -> sa.Table:
     return src.write_table
 
 
-def _values(table: sa.Table, op: WriteOp) -> dict[str, Any]:
+def _values(src: Source, table: sa.Table, op: WriteOp) -> dict[str, Any]:
     out = {}
     for name, value in op.values.items():
         if name not in table.c:
             raise _Refused(f"no column {name!r} in {table.name!r}", name, value, "UNKNOWN_COLUMN")
         try:
-            out[name] = write_value(table.c[name], value)
+            out[name] = write_value(table.c[name], value, src.zone)
         except (ValueError, TypeError) as exc:
             raise _Refused(f"bad value: {exc}", name, value, "BAD_VALUE") from None
     return out
@@ -150,7 +150,7 @@ def _apply(
         if op.key is not None:
             return _update(conn, table, key_col, _key(src, op), op, values)
         raise _Refused("upsert needs an external-id column and a match value", ext, op.match)
-    values[ext] = write_value(table.c[ext], op.match)
+    values[ext] = write_value(table.c[ext], op.match, src.zone)
     found = conn.execute(
         _locked(conn, sa.select(key_col).where(table.c[ext] == values[ext]).limit(2))
     ).all()
