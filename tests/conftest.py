@@ -16,6 +16,12 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import HealthCheck, settings
+
+# Property tests check outcomes, not speed: on a busy 2-core machine an example may take
+# longer than Hypothesis's 200 ms deadline, or its data longer to draw, without any fault.
+settings.register_profile("tandem", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("tandem")
 
 sys.path.insert(0, str(Path(__file__).parent / "support"))  # shared test helpers (tandem_env)
 

@@ -44,12 +44,54 @@ def test_check_passes_and_a_bad_config_names_file_line_and_field(env: Env) -> No
     assert "direction" in out
 
 
-def test_check_reports_a_field_the_crm_does_not_have(env: Env) -> None:
-    text = env.config.read_text(encoding="utf-8").replace("crm: Tax_Id__c", "crm: Tax_Number__c")
-    env.config.write_text(text, encoding="utf-8")
+def check_problem(env: Env, replace: dict[str, str], marker: str) -> tuple[str, str]:
+    """Run ``tandem check`` on the flow edited by ``replace``; expect it to fail.
+
+    Returns:
+        The output, and ``<file>:<line>:`` of the first line of the edited flow holding
+        ``marker`` (where ``check`` must place the problem).
+    """
+    env.flow(**replace)
+    text = env.config.read_text(encoding="utf-8")
+    line = next(n for n, row in enumerate(text.splitlines(), 1) if marker in row)
     code, out = tandem("check", "-c", str(env.config))
-    assert code == 1
-    assert "Tax_Number__c" in out
+    assert code == 1, out
+    return out, f"{env.config}:{line}:"
+
+
+def test_check_reports_a_field_the_crm_does_not_have(env: Env) -> None:
+    out, where = check_problem(env, {"crm: Tax_Id__c": "crm: Tax_Number__c"}, "Tax_Number__c")
+    assert (
+        f"{where} entities.customer.fields[2].crm: crm Account: unknown field 'Tax_Number__c'"
+        in out
+    ), out
+
+
+def test_check_reports_a_value_the_restricted_picklist_lacks(env: Env) -> None:
+    out, where = check_problem(
+        env,
+        {
+            "value_maps:\n": (
+                "value_maps:\n  kinds:\n    pairs: {product: product, service: Labour}\n"
+            ),
+            "crm: Kind__c}": "crm: Kind__c, value_map: kinds}",
+        },
+        "value_map: kinds}",
+    )
+    assert (
+        f"{where} entities.product.fields[3].crm: crm Product2: value map kinds can produce"
+        " 'Labour', not in the restricted picklist Kind__c" in out
+    ), out
+
+
+def test_check_reports_a_field_of_the_wrong_type(env: Env) -> None:
+    out, where = check_problem(
+        env, {"crm: Credit_Hold__c": "crm: AnnualRevenue"}, "crm: AnnualRevenue"
+    )
+    assert (
+        f"{where} entities.customer.fields[8].crm: crm Account: credit_hold is a bool but"
+        " AnnualRevenue is currency" in out
+    ), out
 
 
 def test_plan_writes_nothing_then_sync_status_and_dead_letters(env: Env) -> None:

@@ -11,7 +11,7 @@ import pytest
 from tandem.config import FlowSpec
 from tandem.connectors.base import EntitySchema, FieldInfo
 from tandem.errors import MappingError
-from tandem.mapping import Mapper, check_binding, validate_native
+from tandem.mapping import Mapper, binding_problems, check_binding, validate_native
 
 
 def account(**overrides: FieldInfo) -> EntitySchema:
@@ -44,6 +44,29 @@ def test_unknown_fields_are_listed(flow: FlowSpec) -> None:
     problems = check_binding(flow.entity("customer"), "crm", EntitySchema("Account", fields), True)
     assert "crm Account: unknown field 'Label__c' (entity customer)" in problems
     assert "crm Account: unknown external-id field 'ERP_Id__c' (entity customer)" in problems
+
+
+def test_each_problem_names_the_entity_setting_it_is_about(flow: FlowSpec) -> None:
+    fields = {k: v for k, v in account().fields.items() if k not in ("Id", "Label__c", "ERP_Id__c")}
+    fields["Email__c"] = FieldInfo("Email__c", "boolean")
+    fields["Tax_Id__c"] = FieldInfo("Tax_Id__c", "string", createable=False, updateable=False)
+    fields["Region__c"] = FieldInfo("Region__c", "string", required_on_create=True)
+    schema = EntitySchema("Account", fields)
+    found = binding_problems(flow.entity("customer"), "crm", schema, True, flow.value_maps)
+    assert [(p.path, str(p)) for p in found] == [
+        (("crm", "key"), "crm Account: unknown field 'Id' (entity customer)"),
+        (("fields", 6, "crm"), "crm Account: unknown field 'Label__c' (entity customer)"),
+        (
+            ("crm", "external_id"),
+            "crm Account: unknown external-id field 'ERP_Id__c' (entity customer)",
+        ),
+        (("fields", 2, "crm"), "crm Account: email is a str but Email__c is boolean"),
+        (("fields", 1, "crm"), "crm Account: Tax_Id__c is read-only but Tandem writes tax_id"),
+        (("crm",), "crm Account: Region__c is required to create a record but no field writes it"),
+    ]
+    erp = EntitySchema("customers", {"id": FieldInfo("id", "integer")})
+    paths = {p.path for p in binding_problems(flow.entity("customer"), "erp", erp, False)}
+    assert ("fields", 6, "erp_expr") in paths  # a name the ERP expression reads
 
 
 def test_field_names_match_case_insensitively(flow: FlowSpec) -> None:

@@ -282,3 +282,68 @@ def test_a_record_whose_partner_was_deleted_is_not_brought_back_by_a_re_read() -
         rules(), "crm", rec({"name": "B"}), base=base, base_deleted=True, partner="E1", current=None
     )
     assert edited.target is not None and edited.target.action == "create"
+
+
+def flag_rules(policy: str = "flag") -> Rules:
+    """Rules whose flag field is mapped: canonical ``active`` holds the flag on each side."""
+    return Rules(
+        owner_of=lambda f: "both",
+        default_owner="erp",
+        conflict="owner_wins",
+        delete=policy,  # type: ignore[arg-type]
+        flagged={"erp": {"active": False}, "crm": {"active": False}},
+    )
+
+
+def test_a_flag_write_is_agreed_so_the_flagged_survivor_reads_back_as_an_echo() -> None:
+    base = {"name": "A", "active": True}
+    delete = plan_record(
+        flag_rules(),
+        "erp",
+        rec({}, deleted=True),
+        base=base,
+        base_deleted=False,
+        partner="001",
+        current=None,
+    )
+    assert delete.target is not None and delete.target.action == "flag"
+    assert delete.deleted and delete.values == {"name": "A", "active": False}
+    echo = plan_record(
+        flag_rules(),
+        "crm",
+        SourceRecord("001", {"name": "A", "active": False}, T0),
+        base=delete.values,
+        base_deleted=True,
+        partner="42",
+        current=None,
+    )
+    assert echo.noop and echo.target is None
+
+
+def test_an_archived_survivor_edited_but_still_flagged_stays_deleted() -> None:
+    plan = plan_record(
+        flag_rules(),
+        "crm",
+        SourceRecord("001", {"name": "B", "active": False}, T0),
+        base={"name": "A", "active": False},
+        base_deleted=True,
+        partner="42",
+        current=None,
+    )
+    assert plan.target is None and plan.revert is None
+    assert plan.deleted and plan.values == {"name": "B", "active": False}
+
+
+def test_clearing_the_flag_brings_the_record_back() -> None:
+    plan = plan_record(
+        flag_rules(),
+        "crm",
+        SourceRecord("001", {"name": "A", "active": True}, T0),
+        base={"name": "A", "active": False},
+        base_deleted=True,
+        partner="42",
+        current=None,
+    )
+    assert plan.target is not None and plan.target.action == "create"
+    assert plan.target.values == {"name": "A", "active": True}
+    assert not plan.deleted

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from collections import Counter
 from decimal import Decimal
 
 import pytest
+from sandbox_faults import FAST_RETRIES, answers, injected
 from tandem_env import Env
 
 from tandem.demo.erp import BAD_NIP_CUSTOMER
 from tandem.errors import StoreError
-from tandem.pipeline.reconcile import reconcile
+from tandem.pipeline.reconcile import ReconcileReport, reconcile
 from tandem.pipeline.resolve import apply_resolution
 from tandem.pipeline.runtime import running_engine
 from tandem.store import StateStore
@@ -94,6 +96,7 @@ async def test_deletes_follow_each_entitys_policy(any_env: Env) -> None:
     flow = env.flow()
     async with running_engine(flow) as engine:
         await engine.sync()
+        before = await reconcile(engine)
         contact = env.crm_rows("SELECT Id FROM Contact WHERE ERP_Id__c = '5'")[0]
         env.crm.org.delete("Contact", str(contact["Id"]))
         account = env.crm_rows("SELECT Id FROM Account WHERE ERP_Id__c = '4'")[0]
@@ -101,6 +104,12 @@ async def test_deletes_follow_each_entitys_policy(any_env: Env) -> None:
         env.erp("DELETE FROM contacts WHERE id = 6")
         report = await engine.sync()
         settled = await engine.sync()
+        # the archived customer is where its policy put it: agreed, not drift to heal
+        compared = await reconcile(engine, heal=True)
+    # the demo's bad-NIP customer and its two contacts are the only drift, before and after
+    assert _drifts(compared) == _drifts(before) and len(_drifts(before)) == 3
+    assert compared.entities["customer"].archived == 1
+    assert env.crm_rows("SELECT Id FROM Account WHERE ERP_Id__c = '4'") == []
     assert env.erp_rows("SELECT COUNT(*) FROM contacts WHERE id = 5")[0][0] == 0  # delete
     assert not env.erp_rows("SELECT active FROM customers WHERE id = 4")[0][0]  # archive = flag
     gone = env.crm_rows("SELECT Id, IsDeleted FROM Contact WHERE ERP_Id__c = '6'", deleted=True)
@@ -109,6 +118,57 @@ async def test_deletes_follow_each_entitys_policy(any_env: Env) -> None:
     assert env.erp_rows("SELECT COUNT(*) FROM contacts WHERE id IN (7, 8)")[0][0] == 0
     assert report.total("deleted") == 5
     assert settled.writes == 0  # nothing deleted comes back
+
+
+def _drifts(report: ReconcileReport) -> set[tuple[str, str, str | None, str | None]]:
+    return {(d.entity, d.kind, d.erp_key, d.crm_key) for d in report.drifts}
+
+
+FLAG_PRODUCTS = {
+    "    depends_on: [product_category]\n": "    depends_on: [product_category]\n"
+    "    delete: {policy: flag, erp_field: active, crm_field: IsActive, value: false}\n"
+}
+
+
+async def test_a_mapped_flag_field_does_not_bring_deleted_records_back(env: Env) -> None:
+    """The flag policy on a flag field the flow also maps (products' active <-> IsActive).
+
+    The survivor of a delete is read back holding the flag; that is the delete's echo, not an
+    edit, so the deleted side stays deleted. Clearing the flag restores the record.
+    """
+    flow = env.flow(**FLAG_PRODUCTS)
+    for code in ("GONE-ERP", "GONE-CRM"):
+        env.erp(f"INSERT INTO products (code, name) VALUES ('{code}', 'Spare {code}')")
+    async with running_engine(flow) as engine:
+        await engine.sync()
+        env.erp("DELETE FROM products WHERE code = 'GONE-ERP'")
+        in_crm = env.crm_rows("SELECT Id FROM Product2 WHERE ProductCode = 'GONE-CRM'")[0]
+        env.crm.org.delete("Product2", str(in_crm["Id"]))
+        deleted = await engine.sync()
+        echoes = await engine.sync()
+        settled = await engine.sync()
+        assert deleted.total("deleted") == 2
+        assert echoes.writes == 0 and settled.writes == 0
+        flagged = env.crm_rows("SELECT IsActive FROM Product2 WHERE ProductCode = 'GONE-ERP'")
+        assert [row["IsActive"] for row in flagged] == [False]
+        assert env.erp_rows("SELECT COUNT(*) FROM products WHERE code = 'GONE-ERP'")[0][0] == 0
+        kept = env.erp_rows("SELECT active FROM products WHERE code = 'GONE-CRM'")
+        assert [bool(row[0]) for row in kept] == [False]
+        assert env.crm_rows("SELECT Id FROM Product2 WHERE ProductCode = 'GONE-CRM'") == []
+        products = (await reconcile(engine, entities=["product"])).entities["product"]
+        assert (products.differences, products.archived) == (0, 2)
+
+        # An edit of the archived survivor keeps it archived; clearing the flag restores it.
+        env.erp("UPDATE products SET name = 'Spare, renamed' WHERE code = 'GONE-CRM'")
+        renamed = await engine.sync()
+        assert renamed.writes == 0
+        assert env.crm_rows("SELECT Id FROM Product2 WHERE ProductCode = 'GONE-CRM'") == []
+        env.erp("UPDATE products SET active = TRUE WHERE code = 'GONE-CRM'")
+        restored = await engine.sync()
+        again = await engine.sync()
+    assert restored.total("created") == 1 and again.writes == 0
+    back = env.crm_rows("SELECT Name, IsActive FROM Product2 WHERE ProductCode = 'GONE-CRM'")
+    assert [(row["Name"], row["IsActive"]) for row in back] == [("Spare, renamed", True)]
 
 
 async def test_same_field_edited_on_both_sides_newest_wins_without_ping_pong(env: Env) -> None:
@@ -196,25 +256,45 @@ async def test_bad_records_are_dead_lettered_and_the_rest_arrives(env: Env) -> N
 
 
 async def test_every_record_arrives_through_injected_faults(env: Env) -> None:
+    # Rates high enough that every kind of fault is met in one pass (it makes some 40 calls
+    # and writes ~140 records in collections, where locks are drawn per record).
     env.crm.set_faults(
         {
             "seed": 11,
-            "error_rates": {"500": 0.05, "503": 0.02},
+            "error_rates": {"500": 0.12, "503": 0.12},
             "retry_after_s": 0,
-            "lock_rate": 0.05,
+            "lock_rate": 0.1,
             "expire_every": 7,
         }
     )
-    flow = env.flow()
+    flow = env.flow(**FAST_RETRIES)
     async with running_engine(flow) as engine:
         await engine.sync()
+        faults = injected(env.crm)  # read before clear_faults() resets the counters
         env.crm.clear_faults()
         drift = await reconcile(engine)
+    assert faults["http"] >= 1 and faults["lock"] >= 1 and faults["expire"] >= 1, faults
+    statuses = answers(env.crm)
+    assert statuses[500] + statuses[503] >= 1 and statuses[401] >= 1, statuses
     for name in ("product_category", "product", "price_list_entry"):
         assert drift.entities[name].differences == 0
     assert drift.entities["customer"].in_sync == 19
     assert drift.entities["contact"].in_sync == 38
-    assert len(env.crm_rows("SELECT Id FROM Account")) == 19
+    # Exactly once: one CRM record per ERP record that could be sent, none twice, no other.
+    sendable = {  # the bad-NIP customer and its contacts are dead letters, not sent
+        "Account": f"SELECT id FROM customers WHERE id != {BAD_NIP_CUSTOMER}",
+        "Contact": f"SELECT id FROM contacts WHERE customer_id != {BAD_NIP_CUSTOMER}",
+        "Product_Category__c": "SELECT id FROM product_categories",
+        "Product2": "SELECT id FROM products",
+        "PricebookEntry": "SELECT id FROM price_list_entries",
+    }
+    for sobject, sql in sendable.items():
+        erp_ids = {str(key) for (key,) in env.erp_rows(sql)}
+        arrived = Counter(
+            str(r["ERP_Id__c"]) for r in env.crm_rows(f"SELECT ERP_Id__c FROM {sobject}")
+        )
+        assert set(arrived) == erp_ids, sobject
+        assert set(arrived.values()) == {1}, sobject
 
 
 async def test_reconcile_finds_drift_and_heal_repairs_it(env: Env) -> None:

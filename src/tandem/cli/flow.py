@@ -8,6 +8,7 @@ import signal
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from sqlalchemy.engine import make_url
 
 from tandem.cli.common import (
@@ -31,6 +32,7 @@ from tandem.cli.render import (
 )
 from tandem.config import flow_json_schema
 from tandem.pipeline.events import EventBus
+from tandem.pipeline.problems import Problem
 from tandem.pipeline.reconcile import ReconcileReport
 from tandem.pipeline.reconcile import reconcile as run_reconcile
 from tandem.pipeline.report import PassReport
@@ -60,7 +62,7 @@ def check(config: ConfigOption = DEFAULT_CONFIG, verbose: VerboseOption = False)
         f"[green]✓[/green] {config}: flow [bold]{flow.name}[/bold], {len(flow.entities)} entities"
     )
 
-    async def probe() -> list[str]:
+    async def probe() -> list[Problem]:
         async with running_engine(flow, check=False, claim=False, fresh_describe=True) as engine:
             console.print("[green]✓[/green] connected to erp and crm")
             for change in engine.drift:
@@ -70,7 +72,8 @@ def check(config: ConfigOption = DEFAULT_CONFIG, verbose: VerboseOption = False)
     problems = run_async(probe)
     if problems:
         for problem in problems:
-            err.print(f"[red]✗[/red] {problem}")
+            # file:line: field: message on one line, as editors and CI annotations read it
+            err.print(f"[red]✗[/red] {escape(str(problem))}", soft_wrap=True)
         raise typer.Exit(1)
     console.print("[green]✓[/green] the mapping fits both systems' schemas")
 
@@ -164,7 +167,9 @@ def run(config: ConfigOption = DEFAULT_CONFIG, verbose: VerboseOption = False) -
                     f"{report.total('conflicts')} conflicts"
                 )
 
-        async with running_engine(flow) as engine:
+        # A long-running agent checks the mapping against each system's schema as it is now
+        # (and reports drift) once at start, whatever description an earlier run saved.
+        async with running_engine(flow, fresh_describe=True) as engine:
             console.print(f"tandem: running flow [bold]{flow.name}[/bold]; Ctrl-C stops")
             await engine.run(stop, on_pass=on_pass)
         console.print("tandem: stopped")
@@ -211,11 +216,13 @@ def reconcile(
         data = {
             "differences": report.differences,
             "healed": report.healed,
+            "repair": report.repair.as_dict() if report.repair is not None else None,
             "entities": {
                 name: {
                     "erp_records": c.erp_records,
                     "crm_records": c.crm_records,
                     "in_sync": c.in_sync,
+                    "archived": c.archived,
                     "crm_only": c.crm_only,
                     "drift": c.drift,
                 }
@@ -241,9 +248,14 @@ def reconcile(
                 f"  {drift.kind}: {drift.entity} erp={drift.erp_key} "
                 f"crm={drift.crm_key} {drift.fields or drift.message}"
             )
-        console.print(
-            f"{report.differences} differences" + (f", {report.healed} healed" if heal else "")
-        )
+        summary = f"{report.differences} differences"
+        if heal:
+            summary += f", {report.healed} queued for repair"
+            if report.repair is not None:
+                repair = report.repair
+                dead = repair.total("dead_lettered")
+                summary += f": {repair.writes} written, {dead} dead-lettered"
+        console.print(summary)
 
 
 @erp_app.command("install-capture")

@@ -92,15 +92,30 @@ def deadletters_retry(config: ConfigOption = DEFAULT_CONFIG, ids: IdsArgument = 
 
 @deadletters_app.command("drop")
 def deadletters_drop(config: ConfigOption = DEFAULT_CONFIG, ids: IdsArgument = None) -> None:
-    """Give up on dead letters (they stay in the log as dropped)."""
+    """Give up on dead letters (they stay in the log as dropped).
+
+    Only open and retrying letters are dropped; a letter already dropped or resolved is named
+    and left as it is, and an id the flow has no dead letter under is an error (exit code 1).
+    """
     flow = load(config)
     store = _store(flow)
     try:
         rows = _select(store, flow, ids)
-        store.set_dead_letter_status([row.id for row in rows], "dropped")
+        todo = [row for row in rows if row.status in ("open", "retrying")]
+        if todo:
+            store.set_dead_letter_status([row.id for row in todo], "dropped")
     finally:
         store.close()
-    console.print(f"{len(rows)} dead letters dropped")
+    dropped = {row.id for row in todo}
+    for row in rows:
+        if row.id not in dropped:
+            err.print(f"dead letter {row.id} is already {row.status}; left as it is")
+    unknown = sorted(set(ids or ()) - {row.id for row in rows})
+    for missing in unknown:
+        err.print(f"[red]error:[/red] flow {flow.name} has no dead letter {missing}")
+    console.print(f"{len(todo)} dead letters dropped")
+    if unknown:
+        raise typer.Exit(1)
 
 
 @conflicts_app.command("list")

@@ -106,7 +106,8 @@ def field_table(report: PassReport) -> Table:
 def reconcile_table(report: ReconcileReport) -> Table:
     """Per-entity counts of a reconciliation."""
     table = Table(title="reconcile")
-    for column in ("entity", "erp records", "crm records", "in sync", "crm only", "differences"):
+    columns = ("entity", "erp records", "crm records", "in sync", "archived", "crm only")
+    for column in (*columns, "differences"):
         table.add_column(column, justify="right" if column != "entity" else "left")
     for entity, counts in report.entities.items():
         detail = ", ".join(f"{k}: {v}" for k, v in sorted(counts.drift.items())) or "0"
@@ -115,6 +116,7 @@ def reconcile_table(report: ReconcileReport) -> Table:
             str(counts.erp_records),
             str(counts.crm_records),
             str(counts.in_sync),
+            str(counts.archived),
             str(counts.crm_only),
             detail,
         )

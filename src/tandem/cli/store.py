@@ -38,6 +38,26 @@ def copy(
     console.print("[green]✓[/green] copied; point `state:` in the config at the new URL")
 
 
+@store_app.command("adopt")
+def adopt(
+    old: Annotated[str, typer.Option("--from", help="The flow's name before the rename.")],
+    config: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Give a renamed flow the state kept under its old name (links, cursors, queues)."""
+    flow = load(config)
+
+    def run() -> dict[str, int]:
+        with StateStore(flow.state_url()) as store:
+            store.migrate()
+            return store.adopt_flow(old, flow.name)
+
+    moved = guard(run)
+    for table, rows in moved.items():
+        if rows:
+            console.print(f"  {table}: {rows} rows")
+    console.print(f"[green]✓[/green] the state of flow {old} is now flow {flow.name}'s")
+
+
 @store_app.command("prune")
 def prune(
     config: ConfigOption = DEFAULT_CONFIG,

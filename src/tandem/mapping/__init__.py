@@ -4,23 +4,31 @@
   fields back as native values (field maps, value maps, references, defaults, expressions).
 * :class:`Expression`: the small safe expression language of ``erp_expr`` / ``crm_expr``.
 * :func:`values_equal`: robust equality for no-op detection.
-* :func:`check_binding` / :func:`validate_native` (:class:`NativeValidator` for many records):
-  checks against a connector's ``describe``.
+* :func:`check_binding` (:func:`binding_problems`: located) / :func:`validate_native`
+  (:class:`NativeValidator` for many records): checks against a connector's ``describe``.
 """
 
 from tandem.mapping.compare import values_equal
 from tandem.mapping.expressions import FUNCTIONS, Expression, ExpressionError
 from tandem.mapping.mapper import Mapper, RefResolver, Side
-from tandem.mapping.schema import NativeValidator, check_binding, validate_native
+from tandem.mapping.schema import (
+    BindingProblem,
+    NativeValidator,
+    binding_problems,
+    check_binding,
+    validate_native,
+)
 
 __all__ = [
     "FUNCTIONS",
+    "BindingProblem",
     "Expression",
     "ExpressionError",
     "Mapper",
     "NativeValidator",
     "RefResolver",
     "Side",
+    "binding_problems",
     "check_binding",
     "validate_native",
     "values_equal",

@@ -21,6 +21,7 @@ from tandem.model import canonical_field, validate_field
 
 if TYPE_CHECKING:
     from tandem.config import EntitySpec, FieldSpec, FlowSpec, ValueMapSpec
+    from tandem.mapping.schema import BindingProblem
 
 Side = Literal["erp", "crm"]
 
@@ -215,6 +216,14 @@ class Mapper:
         from tandem.mapping.schema import check_binding
 
         return check_binding(self._entity(entity), side, schema, writes, self._value_maps)
+
+    def binding_problems(
+        self, entity: EntitySpec | str, side: Side, schema: EntitySchema, writes: bool
+    ) -> list[BindingProblem]:
+        """:func:`tandem.mapping.binding_problems` with this flow's value maps."""
+        from tandem.mapping.schema import binding_problems
+
+        return binding_problems(self._entity(entity), side, schema, writes, self._value_maps)
 
     def _read(
         self,

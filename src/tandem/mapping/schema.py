@@ -1,8 +1,9 @@
 """Checks against a system's own description of its objects (``Connector.describe``).
 
 :func:`check_binding` runs once per entity and side before any write and lists every problem
-in words; :func:`validate_native` runs per record and refuses a value the target would refuse,
-so a bad record is dead-lettered before it costs an API call.
+in words (:func:`binding_problems` also names the entity setting each one is about);
+:func:`validate_native` runs per record and refuses a value the target would refuse, so a bad
+record is dead-lettered before it costs an API call.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -47,6 +49,28 @@ def _lookup(schema: EntitySchema, name: str) -> FieldInfo | None:
     return next((f for n, f in schema.fields.items() if n.lower() == lowered), None)
 
 
+ProblemPath = tuple[str | int, ...]
+"""A location inside an entity's spec, e.g. ``("fields", 2, "crm")``."""
+
+
+@dataclass(frozen=True, slots=True)
+class BindingProblem:
+    """One way an entity's mapping does not fit a system's described schema.
+
+    Attributes:
+        path: the offending setting inside the entity's spec: ``("fields", 2, "crm")`` (a
+            field's native name), ``("crm", "external_id")``, ``("delete", "crm_field")``, or
+            ``("crm",)`` for the side's binding as a whole.
+        message: what is wrong, in words (the text :func:`check_binding` gives).
+    """
+
+    path: ProblemPath
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
+
+
 def check_binding(
     entity: EntitySpec,
     side: Side,
@@ -68,23 +92,58 @@ def check_binding(
         Tandem would write that the system will not let it write, value-map targets missing
         from a restricted picklist, type mismatches, required fields left unmapped.
     """
+    return [p.message for p in binding_problems(entity, side, schema, writes, value_maps)]
+
+
+def binding_problems(
+    entity: EntitySpec,
+    side: Side,
+    schema: EntitySchema,
+    writes: bool,
+    value_maps: Mapping[str, ValueMapSpec] | None = None,
+) -> list[BindingProblem]:
+    """:func:`check_binding`, each problem with the entity setting it is about."""
     where = f"{side} {schema.source}"
     binding = entity.binding(side)
-    problems: list[str] = []
+    problems: list[BindingProblem] = []
     for name in (binding.key, *binding.fields):
         if _lookup(schema, name) is None:
-            problems.append(f"{where}: unknown field {name!r} (entity {entity.name})")
+            problems.append(
+                BindingProblem(
+                    _read_path(entity, side, name),
+                    f"{where}: unknown field {name!r} (entity {entity.name})",
+                )
+            )
     if binding.external_id is not None:
-        problems.extend(_check_external_id(entity, where, schema, binding.external_id, writes))
-    for field in entity.fields:
+        problems.extend(
+            BindingProblem((side, "external_id"), message)
+            for message in _check_external_id(entity, where, schema, binding.external_id, writes)
+        )
+    for index, field in enumerate(entity.fields):
         native = field.native(side)
         info = _lookup(schema, native) if native else None
         if info is not None:
-            problems.extend(_check_type(entity, field, where, info))
-            problems.extend(_check_picklist(entity, field, side, where, info, value_maps or {}))
+            at: ProblemPath = ("fields", index, side)
+            messages = [
+                *_check_type(entity, field, where, info),
+                *_check_picklist(entity, field, side, where, info, value_maps or {}),
+            ]
+            problems.extend(BindingProblem(at, message) for message in messages)
     if writes:
         problems.extend(_check_writes(entity, side, where, schema))
     return problems
+
+
+def _read_path(entity: EntitySpec, side: Side, name: str) -> ProblemPath:
+    """Where the spec names a native field the binding reads on ``side``."""
+    if name == entity.side(side).key:
+        return (side, "key")
+    for index, field in enumerate(entity.fields):
+        if name in field.reads(side):
+            return ("fields", index, side if field.native(side) == name else f"{side}_expr")
+    if name == entity.delete.flag_field(side):
+        return ("delete", f"{side}_field")
+    return (side,)
 
 
 def _check_external_id(
@@ -139,19 +198,26 @@ def _check_picklist(
     return [f"{where}: {source} can produce {shown}, not in the restricted picklist {info.name}"]
 
 
-def _check_writes(entity: EntitySpec, side: Side, where: str, schema: EntitySchema) -> list[str]:
-    problems: list[str] = []
+def _check_writes(
+    entity: EntitySpec, side: Side, where: str, schema: EntitySchema
+) -> list[BindingProblem]:
+    problems: list[BindingProblem] = []
     updated = {spec.field for spec in entity.writable_fields(side)}
+    index_of = {id(spec): index for index, spec in enumerate(entity.fields)}
     written: set[str] = set()
     for field in entity.create_fields(side):
         info = _lookup(schema, field.native(side) or "")
         if info is None:
             continue
         written.add(info.name)
+        at: ProblemPath = ("fields", index_of[id(field)], side)
         if field.field in updated and not info.createable and not info.updateable:
-            problems.append(f"{where}: {info.name} is read-only but Tandem writes {field.field}")
+            message = f"{where}: {info.name} is read-only but Tandem writes {field.field}"
+            problems.append(BindingProblem(at, message))
         elif not info.createable:
-            problems.append(f"{where}: {info.name} cannot be set when creating a record")
+            problems.append(
+                BindingProblem(at, f"{where}: {info.name} cannot be set when creating a record")
+            )
         # createable but not updateable (PricebookEntry.Product2Id): set on create; a later
         # change is refused by the system for that record only, and dead-lettered
     binding = entity.binding(side)
@@ -160,7 +226,10 @@ def _check_writes(entity: EntitySpec, side: Side, where: str, schema: EntitySche
     for info in schema.fields.values():
         if info.required_on_create and info.name not in written and info.name != binding.key:
             problems.append(
-                f"{where}: {info.name} is required to create a record but no field writes it"
+                BindingProblem(
+                    (side,),
+                    f"{where}: {info.name} is required to create a record but no field writes it",
+                )
             )
     return problems
 
@@ -406,4 +475,11 @@ _CHECKS = {
     "datetime": _datetime,
 }
 
-__all__ = ["NativeValidator", "check_binding", "validate_native"]
+__all__ = [
+    "BindingProblem",
+    "NativeValidator",
+    "ProblemPath",
+    "binding_problems",
+    "check_binding",
+    "validate_native",
+]

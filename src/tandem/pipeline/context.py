@@ -6,8 +6,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tandem.config import EntitySpec, Side, other
+from tandem.config import SIDES, EntitySpec, Side, other
 from tandem.connectors.base import Connector, EntityBinding, EntitySchema
+from tandem.errors import MappingError
+from tandem.mapping import Mapper
 from tandem.pipeline.plan import Rules
 
 
@@ -47,14 +49,48 @@ class EntityContext:
         return (name, self.spec.delete.value) if name else None
 
 
-def build_rules(spec: EntitySpec) -> Rules:
+def build_rules(spec: EntitySpec, mapper: Mapper) -> Rules:
     """The planner's view of an entity's policies."""
     return Rules(
         owner_of=spec.owner_of,
         default_owner=spec.owner if spec.owner != "both" else "crm",
         conflict=spec.conflict,
         delete=spec.delete.policy,
+        flagged=flag_marks(spec, mapper),
     )
 
 
-__all__ = ["EntityContext", "Systems", "build_rules"]
+def flag_marks(spec: EntitySpec, mapper: Mapper) -> dict[Side, dict[str, Any]]:
+    """Per side: the canonical values its delete-policy flag sets, where the flag is mapped.
+
+    A flow may map the flag field itself (``active`` <-> ``IsActive``); the survivor of a
+    delete is then read back holding the flag, which must count as agreed, not as a change.
+    """
+    marks: dict[Side, dict[str, Any]] = {}
+    for side in SIDES:
+        name = spec.delete.flag_field(side)
+        if name is None:
+            continue
+        try:
+            values = mapper.to_canonical(spec, side, {name: spec.delete.value}, "", NO_REFS)
+        except MappingError:
+            continue  # a flag value the mapping refuses is never read back as a value
+        if values:
+            marks[side] = values
+    return marks
+
+
+class _NoRefs:
+    """A reference resolver for a single plain value: it resolves nothing."""
+
+    def to_canonical(self, entity: str, side: Side, native_key: str) -> str | None:
+        return None
+
+    def to_native(self, entity: str, side: Side, canonical: str) -> str | None:
+        return None
+
+
+NO_REFS = _NoRefs()
+
+
+__all__ = ["EntityContext", "Systems", "build_rules", "flag_marks"]

@@ -37,9 +37,11 @@ from tandem.pipeline.drift import compare, restore, summarise
 from tandem.pipeline.events import EventBus, PassDone
 from tandem.pipeline.matching import MatchIndex
 from tandem.pipeline.plan import other
+from tandem.pipeline.problems import Problem, locate
 from tandem.pipeline.rebatch import fresh_batches
 from tandem.pipeline.refs import StoreRefResolver
 from tandem.pipeline.report import PassReport
+from tandem.pipeline.schedule import Timetable
 from tandem.pipeline.settling import SettleLine
 from tandem.store import StateStore
 
@@ -89,12 +91,12 @@ class Engine:
         self._claimed_at: float | None = None
         self.drift: list[str] = []
         """Schema changes found by :meth:`prepare` since the previous run."""
-        self.problems: list[str] = []
-        """Mapping problems found by the last :meth:`prepare`."""
+        self.problems: list[Problem] = []
+        """Mapping problems found by the last :meth:`prepare` (each names file, line, field)."""
         self.contexts: list[EntityContext] = [
             EntityContext(
                 spec=spec,
-                rules=build_rules(spec),
+                rules=build_rules(spec, self.mapper),
                 bindings={side: spec.binding(side) for side in SIDES},
                 schemas={},
             )
@@ -150,7 +152,7 @@ class Engine:
         ):
             self.claim()
 
-    async def prepare(self, *, fresh: bool = False) -> list[str]:
+    async def prepare(self, *, fresh: bool = False) -> list[Problem]:
         """Describe every bound object in both systems and check the mapping against them.
 
         A connector that can take a saved description (:class:`SchemaCache`) gets the one the
@@ -158,9 +160,10 @@ class Engine:
         a connector that learns (:class:`Learner`) is told what earlier runs learned.
 
         Returns:
-            Human-readable problems; empty when the flow can run.
+            The problems, each placed at its setting in the config file; empty when the flow
+            can run.
         """
-        problems: list[str] = []
+        problems: list[Problem] = []
         self.problems = problems
         self.drift = []
         seen: dict[tuple[Side, str], EntitySchema] = {}
@@ -177,13 +180,15 @@ class Engine:
                     connector.prime_schema(binding, schema)
                 ctx.schemas[side] = schema
                 writes = ctx.reads(other(side))
-                for problem in self.mapper.check_binding(ctx.spec, side, schema, writes=writes):
-                    problems.append(f"entities.{ctx.name}.{side} ({binding.source}): {problem}")
+                at = ("entities", ctx.name)
+                for found in self.mapper.binding_problems(ctx.spec, side, schema, writes=writes):
+                    problems.append(locate(self.flow, (*at, *found.path), found.message))
                 if writes and not binding.external_id:
-                    problems.append(
-                        f"entities.{ctx.name}.{side}: Tandem writes {binding.source} but no "
-                        "external_id field is set: writes could not be idempotent"
+                    message = (
+                        f"Tandem writes {binding.source} but no external_id field is set:"
+                        " writes could not be idempotent"
                     )
+                    problems.append(locate(self.flow, (*at, side, "external_id"), message))
         return problems
 
     async def _describe(self, side: Side, binding: EntityBinding, *, fresh: bool) -> EntitySchema:
@@ -317,37 +322,69 @@ class Engine:
         on_pass: Callable[[PassReport], None] | None = None,
         on_error: Callable[[Exception], None] | None = None,
     ) -> None:
-        """Sync continuously (or on the configured interval) until ``stop`` is set."""
-        schedule = self.flow.defaults.schedule
-        pause = schedule.poll_seconds if schedule.mode == "continuous" else schedule.seconds
-        failures = 0
+        """Sync each entity on its own schedule until ``stop`` is set.
+
+        Whenever entities are due (see :mod:`tandem.pipeline.schedule`), one pass runs over
+        them, in dependency order. A transient failure calls ``on_error`` and holds those
+        entities back for a backoff; a pass that ends well is handed to ``on_pass``.
+        """
+        timetable = Timetable.of(self.flow)
         while not stop.is_set():
+            due = timetable.due()
+            if not due:
+                await self._wait(timetable, stop)
+                continue
+            timetable.started(due)
             try:
-                report = await self.sync()
-                failures = 0
-                if on_pass is not None:
-                    on_pass(report)
-                wait = pause
+                report = await self.sync(entities=due)
             except Retriable as exc:
-                failures += 1
-                wait = min(300.0, max(exc.retry_after or 0.0, 2.0**failures))
-                log.warning("pass interrupted, retrying in %.0f s: %s", wait, exc)
+                wait = timetable.failed(due, exc.retry_after)
+                log.warning(
+                    "pass over %s interrupted, retrying in %.0f s: %s", ", ".join(due), wait, exc
+                )
                 if on_error is not None:
                     on_error(exc)
-            await self._wait(wait, stop)
+                continue
+            timetable.finished(due)
+            if on_pass is not None:
+                on_pass(report)
 
-    async def _wait(self, seconds: float, stop: asyncio.Event) -> None:
-        waiters = [
-            asyncio.ensure_future(self.systems.erp.wait_for_change(seconds)),
-            asyncio.ensure_future(self.systems.crm.wait_for_change(seconds)),
-            asyncio.ensure_future(stop.wait()),
-        ]
-        try:
-            await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for waiter in waiters:
-                waiter.cancel()
-            await asyncio.gather(*waiters, return_exceptions=True)
+    async def _wait(self, timetable: Timetable, stop: asyncio.Event) -> None:
+        """Wait until an entity is due, a change signal wakes a continuous one, or ``stop``.
+
+        The systems are listened to only while a signal could wake an entity, so an interval
+        entity is never woken early. A system whose wait fails is not listened to again
+        during this wait: the schedules' timers still run.
+        """
+        listen = True
+        while not stop.is_set():
+            seconds = timetable.until_due()
+            if seconds <= 0:
+                return
+            signals = []
+            if listen and timetable.listens():
+                signals = [
+                    asyncio.ensure_future(self.systems.of(side).wait_for_change(seconds))
+                    for side in SIDES
+                ]
+            waiters = [asyncio.ensure_future(stop.wait()), *signals]
+            try:
+                done, _ = await asyncio.wait(
+                    waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED
+                )
+            finally:
+                for waiter in waiters:
+                    waiter.cancel()
+                await asyncio.gather(*waiters, return_exceptions=True)
+            for waiter in signals:
+                if waiter not in done or waiter.cancelled():
+                    continue
+                error = waiter.exception()
+                if error is not None:
+                    log.warning("waiting for change signals failed; polling instead: %s", error)
+                    listen = False
+                elif waiter.result():
+                    timetable.signal()
 
     async def _capture(self, processor: BatchProcessor, ctx: EntityContext, side: Side) -> None:
         spec = ctx.spec

@@ -295,15 +295,21 @@ def _collect(
             counts[counter] += 1
             values = intent.values
             base = pending.base
+            action = _ACTIONS[counter]
+            after = (values if type(values) is dict else dict(values)) if values else None
+            op = pending.target_op
+            if intent.action == "flag" and op is not None and op.action == "update":
+                # the delete policy set its flag field (ctx.flag) instead of deleting
+                action, after = "flag", dict(op.values)
             add_audit(
                 AuditEntry(
                     flow,
                     entity,
                     target,
                     target_key or "",
-                    _ACTIONS[counter],
+                    action,
                     None if base is None else _before(base, intent),
-                    (values if type(values) is dict else dict(values)) if values else None,
+                    after,
                     cause,
                     now,
                 )

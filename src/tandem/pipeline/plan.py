@@ -29,6 +29,18 @@ class Rules:
     default_owner: Side
     conflict: ConflictPolicy
     delete: DeletePolicy
+    flagged: Mapping[Side, Mapping[str, Any]] = field(default_factory=dict)
+    """Per side: the canonical values the flag/archive delete policy sets there, for the
+    flag fields that are also mapped (a flag field that is not mapped has none)."""
+
+    def still_flagged(self, side: Side, values: Mapping[str, Any]) -> bool:
+        """Whether a record of ``side`` holds every mapped flag value (it is still archived)."""
+        marks = self.flagged.get(side)
+        if not marks:
+            return False
+        return all(
+            name in values and values_equal(values[name], mark) for name, mark in marks.items()
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +142,11 @@ def plan_record(
     if base_deleted and _unchanged(record.values, base):
         # a re-read of a record whose partner is gone: nothing to bring back
         return RecordPlan(source, record.key, partner, values=dict(base or {}))
+    if base_deleted and rules.still_flagged(source, record.values):
+        # an archived survivor edited while it stays archived: its partner stays deleted;
+        # only clearing the flag brings the record back
+        kept = {**(base or {}), **record.values}
+        return RecordPlan(source, record.key, partner, values=kept, deleted=True)
     if partner is None or base_deleted:
         if held:
             values = {f: v for f, v in record.values.items() if f not in held}
@@ -222,6 +239,10 @@ def _plan_delete(
         plan.target = Intent(target, "delete", partner)
     else:
         plan.target = Intent(target, "flag", partner)
+        # the flagged survivor will be read back holding the flag: agreed, so not a change
+        marks = rules.flagged.get(target)
+        if marks:
+            plan.values.update(marks)
     return plan
 
 

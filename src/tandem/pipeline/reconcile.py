@@ -19,6 +19,7 @@ from tandem.errors import MappingError
 from tandem.pipeline.context import EntityContext
 from tandem.pipeline.engine import Engine
 from tandem.pipeline.refs import StoreRefResolver
+from tandem.pipeline.report import PassReport
 from tandem.store import SyncedState
 
 DriftKind = Literal["differs", "missing_in_crm", "missing_in_erp", "orphan_in_crm", "unmappable"]
@@ -46,6 +47,9 @@ class EntityReconciliation:
     crm_records: int = 0
     in_sync: int = 0
     crm_only: int = 0
+    archived: int = 0
+    """Records deleted in one system and kept in the other, as the delete policy says
+    (flagged or archived by it, or left alone by ``ignore``): agreed, not drift."""
     drift: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -61,6 +65,9 @@ class ReconcileReport:
     entities: dict[str, EntityReconciliation] = field(default_factory=dict)
     drifts: list[Drift] = field(default_factory=list)
     healed: int = 0
+    """Drifted records queued for repair (``--heal``); :attr:`repair` says how that went."""
+    repair: PassReport | None = None
+    """The pass that ran the queued repairs: what it wrote, and what it dead-lettered again."""
 
     @property
     def differences(self) -> int:
@@ -78,7 +85,7 @@ async def reconcile(
             continue
         await _reconcile_entity(engine, ctx, report, heal)
     if heal and report.healed:
-        await engine.sync(entities=entities)
+        report.repair = await engine.sync(entities=entities)
     return report
 
 
@@ -134,8 +141,16 @@ async def _reconcile_entity(
     async for batch in engine.systems.erp.read_all(ctx.bindings["erp"], READ_BATCH):
         counts.erp_records += len(batch)
         erp.prefetch([c.fields for c in batch])
-        partners = store.partners(ctx.name, "erp", [c.key for c in batch])
+        keys = [c.key for c in batch]
+        partners = store.partners(ctx.name, "erp", keys)
+        lone = [k for k in keys if partners.get(k) not in crm_hashes]
+        kept = _deleted_by_policy(engine, ctx, "erp", lone)
         for change in batch:
+            if change.key in kept:
+                counts.archived += 1
+                if (partner := partners.get(change.key)) is not None:
+                    crm_hashes.pop(partner, None)
+                continue
             partner = partners.get(change.key)
             try:
                 digest = stable_hash(erp.canonical(change.key, change.fields))
@@ -152,8 +167,11 @@ async def _reconcile_entity(
             else:
                 differing.append((change.key, partner or ""))
 
+    kept = _deleted_by_policy(engine, ctx, "crm", [k for k in crm_hashes if k not in crm_unlinked])
     for crm_key in crm_hashes:
-        if crm_key not in crm_unlinked:
+        if crm_key in kept:
+            counts.archived += 1
+        elif crm_key not in crm_unlinked:
             drifts.append(
                 Drift(
                     ctx.name,
@@ -271,6 +289,20 @@ def _queue_heal(engine: Engine, ctx: EntityContext, drifts: Sequence[Drift]) -> 
                 continue
             queued += 1
     return queued
+
+
+def _deleted_by_policy(
+    engine: Engine, ctx: EntityContext, side: Side, keys: Sequence[str]
+) -> frozenset[str]:
+    """Of ``keys`` on ``side``, those whose partner's delete was synced (the state says so).
+
+    Such a record is the survivor of a delete that the entity's policy carried over by
+    archiving or flagging it, or by leaving it alone: it is where the policy put it.
+    """
+    if not keys:
+        return frozenset()
+    states = engine.store.synced(ctx.name, side, list(keys))
+    return frozenset(key for key, state in states.items() if state.deleted)
 
 
 def _compared_fields(ctx: EntityContext) -> frozenset[str]:

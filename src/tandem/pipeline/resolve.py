@@ -44,6 +44,8 @@ async def apply_resolution(
 
     refs = StoreRefResolver(store)
     keys: dict[Side, str | None] = {"erp": conflict.erp_key, "crm": conflict.crm_key}
+    held: dict[Side, Any] = {"erp": conflict.erp_value, "crm": conflict.crm_value}
+    written: list[tuple[Side, str]] = []
     for side in ("erp", "crm"):
         key = keys[side]
         if key is None:
@@ -65,6 +67,7 @@ async def apply_resolution(
                     "no answer", system=side, operation="resolve conflict", record=key
                 )
             )
+        written.append((side, key))
     with store.transaction():
         if conflict.erp_key is not None:
             states = store.synced(ctx.name, "erp", [conflict.erp_key])
@@ -72,20 +75,20 @@ async def apply_resolution(
             if state is not None:
                 state.values[conflict.field] = chosen
                 store.save_synced([state])
+        # one entry per system written: the value that system held, and the chosen one
         store.audit(
             [
                 AuditEntry(
                     flow=flow,
                     entity=ctx.name,
                     target=side,
-                    record_key=key or "",
+                    record_key=key,
                     action="resolve",
-                    before=None,
+                    before={conflict.field: held[side]},
                     after={conflict.field: chosen},
                     cause=f"conflict:{conflict.id}:{resolution}",
                 )
-                for side, key in keys.items()
-                if key is not None
+                for side, key in written
             ]
         )
         return store.resolve_conflict(conflict_id, resolution, chosen)

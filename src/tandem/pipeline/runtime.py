@@ -20,7 +20,12 @@ from tandem.store import StateStore
 def open_store(flow: FlowSpec) -> StateStore:
     """The flow's state store, migrated to the current schema."""
     store = StateStore(flow.state_url())
-    store.migrate()
+    try:
+        store.migrate()
+        store.bind_flow(flow.name)
+    except BaseException:
+        store.close()
+        raise
     return store
 
 
@@ -94,7 +99,8 @@ async def running_engine(
             problems = await engine.prepare(fresh=fresh_describe)
             if problems and check:
                 raise ConfigError(
-                    "the mapping does not fit the systems:\n  " + "\n  ".join(problems)
+                    "the mapping does not fit the systems:\n  "
+                    + "\n  ".join(str(problem) for problem in problems)
                 )
             yield engine
         finally:

@@ -162,9 +162,12 @@ class AuditEntry:
         entity: the flow entity.
         target: the system written to.
         record_key: the record's key in the target.
-        action: ``create``, ``update``, ``delete``, ``link``, ...
+        action: ``create``, ``update``, ``delete``, ``flag`` (a delete policy set its flag
+            field instead of deleting), ``link`` (the other system's key written back),
+            ``revert`` (a field the source does not own set back), ``resolve`` (a person's
+            choice on a conflict).
         before: the target's values before the write, when known.
-        after: the values written.
+        after: the values written (for ``flag``: the native flag field and its value).
         cause: the change that caused it, e.g. ``erp:customer:42@2024-05-01T10:00:00Z``.
         at: when the write was confirmed.
     """

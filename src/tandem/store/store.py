@@ -32,6 +32,7 @@ from tandem.store import conflicts as _conflicts
 from tandem.store import cursors as _cursors
 from tandem.store import deadletters as _dead
 from tandem.store import leases as _leases
+from tandem.store import owner as _owner
 from tandem.store import snapshots as _snapshots
 from tandem.store import synced as _synced
 from tandem.store import work as _work
@@ -300,6 +301,27 @@ class StateStore:
         """Make the next run describe every object of ``flow`` again (drift data is kept)."""
         with self._tx(f"expire schema snapshots of {flow}") as conn:
             return _snapshots.expire(conn, flow)
+
+    # -- ownership ---------------------------------------------------------------------
+
+    def bind_flow(self, flow: str) -> None:
+        """Make this store ``flow``'s state; a store that holds another flow's is refused.
+
+        Raises:
+            StoreError: the store belongs to another flow (the message names both).
+        """
+        where = self._engine.url.render_as_string(hide_password=True)
+        with self._tx(f"bind the store to flow {flow}") as conn:
+            _owner.bind(conn, flow, now=self._clock(), where=where)
+
+    def adopt_flow(self, old: str, new: str) -> dict[str, int]:
+        """Give the state of flow ``old`` (a renamed flow) to ``new``; rows moved per table.
+
+        Raises:
+            StoreError: the store belongs to neither flow, or ``new`` already has state.
+        """
+        with self._tx(f"give the state of flow {old} to {new}") as conn:
+            return _owner.rename(conn, old, new, now=self._clock())
 
     def memo(self, flow: str, name: str) -> Any:
         """A value a connector of ``flow`` learned in an earlier run, or None."""
