@@ -23,6 +23,7 @@ from tandem.model import (
 TOUCH_POINTS = {
     "customer",
     "contact",
+    "representative",
     "product_category",
     "product",
     "price_list",
@@ -146,3 +147,30 @@ def test_fulfilment_instants() -> None:
         {"order": "o1", "status": "shipped", "shipped_at": "2025-01-02T03:04:05+01:00"}
     )
     assert model.shipped_at == datetime(2025, 1, 2, 2, 4, 5, tzinfo=UTC)  # type: ignore[attr-defined]
+
+
+def test_a_representative_belongs_to_a_customer_in_a_role() -> None:
+    rep = build_record(
+        "representative",
+        {
+            "customer": "C-7",
+            "name": "Anna Nowak",
+            "role": "Account Manager",
+            "email": "anna.nowak@example.com",
+            "access": "edit",
+            "primary": True,
+        },
+    )
+    assert (rep.customer, rep.role, rep.access, rep.primary, rep.active) == (
+        "C-7",
+        "Account Manager",
+        "edit",
+        True,
+        True,
+    )
+    assert canonical_field("representative", "customer").required
+    assert canonical_field("representative", "access").choices == ("read", "edit", "all")
+    with pytest.raises(ValueError, match="'read', 'edit' or 'all'"):
+        validate_field("representative", "access", "owner")
+    with pytest.raises(ValueError, match="customer: Field required"):
+        build_record("representative", {"name": "No customer"})

@@ -30,6 +30,7 @@ from tandem.model.registry import (
     validate_field,
     validator_for,
 )
+from tandem.model.representative import Representative
 from tandem.model.types import CanonicalModel, Money
 
 __all__ = [
@@ -58,6 +59,7 @@ __all__ = [
     "ProductCategory",
     "Quote",
     "QuoteLine",
+    "Representative",
     "build_record",
     "canonical_field",
     "validate_field",

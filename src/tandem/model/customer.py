@@ -36,6 +36,8 @@ class Customer(CanonicalModel):
 
     Tax identifiers: ``tax_id`` accepts any country's number (EU VAT format checked, 10 digits
     checked as a Polish NIP); ``nip`` is strictly a Polish NIP; ``vat_id`` an EU VAT number.
+    ``sales_rep`` names the representative who owns the account; the whole account team, each
+    in a role, is :class:`~tandem.model.representative.Representative` records.
     """
 
     name: Text

@@ -24,6 +24,7 @@ from tandem.model.opportunity import Forecast, Opportunity, OpportunityLine
 from tandem.model.payment import Payment
 from tandem.model.pricing import PriceList, PriceListEntry
 from tandem.model.product import Product, ProductCategory
+from tandem.model.representative import Representative
 from tandem.model.shortcuts import str_first
 from tandem.model.types import Money
 
@@ -32,6 +33,7 @@ MODELS: Mapping[str, type[BaseModel]] = types.MappingProxyType(
         "customer": Customer,
         "address": Address,
         "contact": Contact,
+        "representative": Representative,
         "product_category": ProductCategory,
         "product": Product,
         "price_list": PriceList,
