@@ -9,6 +9,7 @@ until the CRM shows them.
 from __future__ import annotations
 
 import json
+import math
 import random
 import signal
 import statistics
@@ -218,5 +219,5 @@ def _wait_for_start(log: Path, process: subprocess.Popen[bytes]) -> None:
 
 def _percentile(ordered: list[float], q: float) -> float:
     """Nearest-rank percentile of sorted values."""
-    rank = max(1, min(len(ordered), round(q * len(ordered) + 0.5)))
+    rank = max(1, min(len(ordered), math.ceil(q * len(ordered))))
     return ordered[rank - 1]
