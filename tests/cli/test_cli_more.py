@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from typing import Any
 
 import pytest
@@ -231,3 +232,17 @@ def test_plan_shows_per_entity_and_field_what_would_change_and_writes_nothing(
     assert [row for row in table_rows(again) if "action" in row or "field" in row] == [
         row for row in rows if "action" in row or "field" in row
     ]
+
+
+def test_sync_and_reconcile_show_their_progress(env: Env) -> None:
+    config = str(env.config)
+    code, out = tandem("sync", "-c", config)
+    assert code == 0, out
+    # one line per entity and direction: what was read, written and failed
+    assert re.search(r"customer erp→crm .*20 read · 19 written · 1 failed", out), out
+    code, out = tandem("reconcile", "-c", config)
+    assert code == 0, out
+    assert re.search(r"customer \(erp\) .*20 records compared", out), out
+    assert re.search(r"contact \(crm\) .*38 records compared", out), out
+    code, out = tandem("reconcile", "-c", config, "--no-progress")
+    assert code == 0 and "records compared" not in out

@@ -23,6 +23,7 @@ from tandem.cli.common import (
     setup_logging,
 )
 from tandem.cli.render import (
+    compare_progress_on,
     field_table,
     pass_table,
     planned_table,
@@ -201,15 +202,18 @@ def reconcile(
     heal: Annotated[bool, typer.Option("--heal", help="Repair the drift found.")] = False,
     entity: EntityOption = None,
     as_json: JsonOption = False,
+    progress: Annotated[bool, typer.Option(help="Show how many records were compared.")] = True,
     verbose: VerboseOption = False,
 ) -> None:
     """Compare both systems record by record; report drift; --heal repairs it."""
     setup_logging(verbose)
     flow = load(config)
+    bus = EventBus()
 
     async def compare() -> ReconcileReport:
-        async with running_engine(flow, claim=heal) as engine:
-            return await run_reconcile(engine, heal=heal, entities=entity)
+        async with running_engine(flow, bus=bus, claim=heal) as engine:
+            with compare_progress_on(bus, enabled=progress and not as_json):
+                return await run_reconcile(engine, heal=heal, entities=entity)
 
     report = run_async(compare)
     if as_json:

@@ -18,7 +18,7 @@ from rich.table import Table
 
 from tandem.cli.common import console
 from tandem.connectors.base import Cursor
-from tandem.pipeline.events import BatchDone, Event, EventBus
+from tandem.pipeline.events import BatchDone, Event, EventBus, RecordsCompared
 from tandem.pipeline.reconcile import ReconcileReport
 from tandem.pipeline.report import COUNTERS, PassReport
 
@@ -160,7 +160,37 @@ def progress_on(bus: EventBus, enabled: bool = True) -> Iterator[None]:
         yield
 
 
+@contextmanager
+def compare_progress_on(bus: EventBus, enabled: bool = True) -> Iterator[None]:
+    """Show a live count of the records reconcile has read, per entity and system."""
+    if not enabled:
+        yield
+        return
+    progress = Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        TextColumn("{task.completed} records compared"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
+    tasks: dict[str, TaskID] = {}
+
+    def on_read(event: Event) -> None:
+        if not isinstance(event, RecordsCompared):
+            return
+        name = f"{event.entity} ({event.side})"
+        if name not in tasks:
+            tasks[name] = progress.add_task(name, total=None)
+        progress.update(tasks[name], advance=event.records)
+
+    bus.subscribe(on_read, RecordsCompared)
+    with progress:
+        yield
+
+
 __all__ = [
+    "compare_progress_on",
     "field_table",
     "pass_table",
     "planned_table",

@@ -69,13 +69,22 @@ class BatchDone:
 
 
 @dataclass(frozen=True, slots=True)
+class RecordsCompared:
+    """Reconcile read a batch of ``side``'s records of ``entity`` (``records`` of them)."""
+
+    entity: str
+    side: Side
+    records: int
+
+
+@dataclass(frozen=True, slots=True)
 class PassDone:
     """One sync pass over every entity ended."""
 
     counts: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
 
 
-Event = RecordSynced | RecordDeadLettered | ConflictRaised | BatchDone | PassDone
+Event = RecordSynced | RecordDeadLettered | ConflictRaised | BatchDone | RecordsCompared | PassDone
 Subscriber = Callable[[Event], None] | Callable[[Event], Awaitable[None]]
 
 
@@ -116,5 +125,6 @@ __all__ = [
     "PassDone",
     "RecordDeadLettered",
     "RecordSynced",
+    "RecordsCompared",
     "Subscriber",
 ]

@@ -18,6 +18,7 @@ from tandem.config import Side
 from tandem.errors import MappingError
 from tandem.pipeline.context import EntityContext
 from tandem.pipeline.engine import Engine
+from tandem.pipeline.events import RecordsCompared
 from tandem.pipeline.refs import StoreRefResolver
 from tandem.pipeline.report import PassReport
 from tandem.store import SyncedState
@@ -121,6 +122,7 @@ async def _reconcile_entity(
 
     async for batch in engine.systems.crm.read_all(crm_binding, READ_BATCH):
         counts.crm_records += len(batch)
+        await engine.bus.publish(RecordsCompared(ctx.name, "crm", len(batch)))
         crm.prefetch([c.fields for c in batch])
         linked = store.partners(ctx.name, "crm", [c.key for c in batch])
         for change in batch:
@@ -140,6 +142,7 @@ async def _reconcile_entity(
     differing: list[tuple[str, str]] = []
     async for batch in engine.systems.erp.read_all(ctx.bindings["erp"], READ_BATCH):
         counts.erp_records += len(batch)
+        await engine.bus.publish(RecordsCompared(ctx.name, "erp", len(batch)))
         erp.prefetch([c.fields for c in batch])
         keys = [c.key for c in batch]
         partners = store.partners(ctx.name, "erp", keys)
