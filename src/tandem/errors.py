@@ -129,11 +129,31 @@ class MappingError(TandemError):
         value: the offending value.
     """
 
+    code: str | None = None
+    """A machine-readable reason where one applies (kept with the dead letter)."""
+
     def __init__(self, message: str, *, record: str, field: str, value: Any) -> None:
         self.record = record
         self.field = field
         self.value = value
         super().__init__(f"record {record}, field {field}, value {value!r}: {message}")
+
+
+class UnlinkedReference(MappingError):
+    """A record refers to a record of ``entity`` that has no partner in ``side`` yet.
+
+    The referring record is parked in the dead-letter queue under :attr:`code`; once the
+    referenced record is linked, the next pass takes it up again by itself.
+    """
+
+    code = "UNLINKED_REF"
+
+    def __init__(
+        self, message: str, *, record: str, field: str, value: Any, entity: str, side: str
+    ) -> None:
+        self.entity = entity
+        self.side = side
+        super().__init__(message, record=record, field=field, value=value)
 
 
 class StoreError(TandemError):
@@ -149,4 +169,5 @@ __all__ = [
     "Retriable",
     "StoreError",
     "TandemError",
+    "UnlinkedReference",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import socket
 from collections import Counter
 from decimal import Decimal
@@ -11,7 +12,7 @@ import pytest
 from sandbox_faults import FAST_RETRIES, answers, injected
 from tandem_env import Env
 
-from tandem.demo.erp import BAD_NIP_CUSTOMER
+from tandem.demo.erp import BAD_NIP_CUSTOMER, nip
 from tandem.errors import StoreError
 from tandem.pipeline.reconcile import ReconcileReport, reconcile
 from tandem.pipeline.resolve import apply_resolution
@@ -536,3 +537,30 @@ async def test_a_new_process_after_check_spends_no_call_on_describes(env: Env) -
         engine.store.expire_schema_snapshots(flow.name)
     async with running_engine(flow) as again:
         assert again.systems.crm.calls_made == objects  # type: ignore[attr-defined]
+
+
+async def test_records_parked_for_an_unlinked_parent_follow_it_when_it_is_linked(env: Env) -> None:
+    """Contacts of a customer that could not go to the CRM wait, and follow it by themselves."""
+    flow = env.flow()
+    async with running_engine(flow) as engine:
+        await engine.sync()
+        parked = engine.store.dead_letters(flow=flow.name, entity="contact")
+        assert {(d.record_key, d.code, d.field) for d in parked} == {
+            ("25", "UNLINKED_REF", "customer"),
+            ("26", "UNLINKED_REF", "customer"),
+        }
+        waiting = await engine.sync()  # the customer is still refused: nothing moves
+        assert waiting.writes == 0
+        assert len(engine.store.dead_letters(flow=flow.name, entity="contact")) == 2
+
+        valid = nip(random.Random(99))
+        env.erp(f"UPDATE customers SET nip = '{valid}' WHERE id = {BAD_NIP_CUSTOMER}")
+        fixed = await engine.sync()
+        settled = await engine.sync()
+        letters = engine.store.dead_letters(flow=flow.name, status=None)
+    assert fixed.total("created") == 3  # the customer, then both contacts in the same pass
+    assert settled.writes == 0
+    assert {d.status for d in letters} == {"resolved"}
+    account = env.crm_rows(f"SELECT Id FROM Account WHERE ERP_Id__c = '{BAD_NIP_CUSTOMER}'")
+    contacts = env.crm_rows("SELECT AccountId FROM Contact WHERE ERP_Id__c IN ('25', '26')")
+    assert [c["AccountId"] for c in contacts] == [account[0]["Id"]] * 2

@@ -13,7 +13,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from tandem.connectors.base import EntitySchema
-from tandem.errors import MappingError
+from tandem.errors import MappingError, UnlinkedReference
 from tandem.mapping.compare import values_equal
 from tandem.mapping.expressions import Expression, ExpressionError
 from tandem.mapping.fieldplan import ReadPlan, ReadStep, WritePlan, WriteStep, read_plan, write_plan
@@ -289,11 +289,13 @@ class Mapper:
             if ref is not None:
                 native_key = refs.to_native(ref, side, str(value))
                 if native_key is None:
-                    raise MappingError(
+                    raise UnlinkedReference(
                         f"{ref} {value} is not yet linked in {side}",
                         record=record_key,
                         field=field.field,
                         value=value,
+                        entity=ref,
+                        side=side,
                     )
                 value = native_key
             if value_map is None:

@@ -322,6 +322,7 @@ class BatchProcessor:
                         str(exc),
                         field=exc.field,
                         value=exc.value,
+                        code=exc.code,
                         payload=dict(pending.plan.values),
                     )
                 )
@@ -438,6 +439,7 @@ def _note(side: Side, change: Change, exc: MappingError) -> DeadLetterNote:
         str(exc),
         field=exc.field,
         value=exc.value,
+        code=exc.code,
         payload=dict(change.fields),
     )
 

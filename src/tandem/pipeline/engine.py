@@ -36,6 +36,7 @@ from tandem.pipeline.context import EntityContext, Systems, build_rules
 from tandem.pipeline.drift import compare, restore, summarise
 from tandem.pipeline.events import EventBus, PassDone
 from tandem.pipeline.matching import MatchIndex
+from tandem.pipeline.parked import release_parked
 from tandem.pipeline.plan import other
 from tandem.pipeline.problems import Problem, locate
 from tandem.pipeline.rebatch import fresh_batches
@@ -263,6 +264,7 @@ class Engine:
             dry_run=dry_run,
         )
         if not dry_run:
+            release_parked(self.store, self.flow.name, self.contexts)
             await self._drain_work(processor)
         wanted = [c for c in self.contexts if entities is None or c.name in entities]
         try:
@@ -274,6 +276,9 @@ class Engine:
                         probed = self._probed.pop((ctx.name, side), None)
                         if probed is not None:
                             self._fingerprints[(ctx.name, side)] = (probed, time.monotonic())
+            # records parked for a reference that this pass linked follow it in this pass
+            if not dry_run and release_parked(self.store, self.flow.name, self.contexts):
+                await self._drain_work(processor)
         except Fatal:
             # A system refused work as a whole (say, a Bulk job naming a field that is gone):
             # the next start must not trust a saved description.

@@ -119,9 +119,12 @@ def listing(
     entity: str | None,
     limit: int,
     offset: int,
+    code: str | None = None,
 ) -> list[DeadLetter]:
     """Dead letters, oldest first, filtered by whatever is given."""
     query = sa.select(table).order_by(table.c.id).limit(limit).offset(offset)
+    if code is not None:
+        query = query.where(table.c.code == code)
     if flow is not None:
         query = query.where(table.c.flow == flow)
     if status is not None:

@@ -376,11 +376,18 @@ class StateStore:
         entity: str | None = None,
         limit: int = 100,
         offset: int = 0,
+        code: str | None = None,
     ) -> list[DeadLetter]:
         """Dead letters, oldest first; ``status=None`` lists every status."""
         with self._read("list dead letters") as conn:
             return _dead.listing(
-                conn, flow=flow, status=status, entity=entity, limit=limit, offset=offset
+                conn,
+                flow=flow,
+                status=status,
+                entity=entity,
+                limit=limit,
+                offset=offset,
+                code=code,
             )
 
     def dead_letters_by_id(self, ids: Sequence[int]) -> list[DeadLetter]:
