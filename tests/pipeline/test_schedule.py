@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 import pytest
 from memory_connector import MemoryConnector
 
 from tandem.config import ContinuousSchedule, IntervalSchedule, Schedule, parse_flow
-from tandem.connectors.base import EntityBinding, WriteOp, WriteOutcome
-from tandem.errors import Retriable
+from tandem.connectors.base import (
+    EntityBinding,
+    EntitySchema,
+    FieldInfo,
+    WriteOp,
+    WriteOutcome,
+)
+from tandem.errors import ConfigError, Retriable
 from tandem.pipeline import schedule
 from tandem.pipeline.context import Systems
 from tandem.pipeline.engine import Engine
@@ -287,4 +293,89 @@ async def test_run_retries_the_entities_of_a_failed_pass_after_the_backoff(
     assert errors == [failure]
     assert waits == [(1, 7.0)]
     assert passes == [["customer", "product"], ["customer", "product"]]
+    assert [v["Name"] for v in crm.records["Account"].values()] == ["Customer 1"]
+
+
+def redescribing_engine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Engine, SignallingConnector, MemoryConnector]:
+    """The memory flow with ``describe_cache_seconds: 10``: a run describes again every 10 s.
+
+    Both memory systems describe their key too, so the mapping fits them as it stands.
+    """
+    engine, erp, crm = engine_for(tmp_path)
+    for connector in (erp, crm):
+        monkeypatch.setattr(connector, "describe", _with_key(connector.describe))
+    flow = engine.flow.model_copy(update={"describe_cache_seconds": 10.0})
+    return Engine(flow, engine.store, engine.systems), erp, crm
+
+
+def _with_key(
+    describe: Callable[[EntityBinding], Awaitable[EntitySchema]],
+) -> Callable[[EntityBinding], Awaitable[EntitySchema]]:
+    async def described(binding: EntityBinding) -> EntitySchema:
+        schema = await describe(binding)
+        key = FieldInfo(binding.key, "id", createable=False, updateable=False)
+        return EntitySchema(schema.source, {**schema.fields, binding.key: key})
+
+    return described
+
+
+async def test_a_run_describes_the_systems_again_every_describe_cache_seconds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine, erp, crm = redescribing_engine(tmp_path, monkeypatch)
+    erp.put("customers", "1", {"name": "Customer 1"})
+    assert await engine.prepare() == []
+    described: list[str] = []
+    describe = crm.describe
+
+    async def counting(binding: EntityBinding) -> EntitySchema:
+        described.append(binding.source)
+        return await describe(binding)
+
+    monkeypatch.setattr(crm, "describe", counting)
+    clock = Clock()
+    stop = asyncio.Event()
+    passes = 0
+
+    def on_pass(report: PassReport) -> None:
+        nonlocal passes
+        passes += 1
+        clock.now += 6.0  # two passes per describe period
+        if passes == 4:
+            stop.set()
+        erp.put("customers", str(passes + 1), {"name": f"Customer {passes + 1}"})
+        erp.changed.set()
+
+    await asyncio.wait_for(engine.run(stop, on_pass=on_pass, clock=clock), timeout=60)
+    # passes start at 0, 6, 12 and 18 s: the one at 12 s is the first 10 s past the start, and
+    # describes both CRM objects again; the one at 18 s is 6 s past that describe
+    assert sorted(described) == ["Account", "Product2"]
+
+
+async def test_a_run_stops_when_the_mapping_no_longer_fits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine, erp, crm = redescribing_engine(tmp_path, monkeypatch)
+    erp.put("customers", "1", {"name": "Customer 1"})
+    await engine.prepare()
+    describe = crm.describe
+
+    async def without_name(binding: EntityBinding) -> EntitySchema:
+        schema = await describe(binding)
+        kept = {n: f for n, f in schema.fields.items() if n != "Name"}
+        return EntitySchema(schema.source, kept)
+
+    clock = Clock()
+
+    def on_pass(report: PassReport) -> None:
+        monkeypatch.setattr(crm, "describe", without_name)  # an admin deletes Account.Name
+        clock.now += 11.0
+        erp.put("customers", "2", {"name": "Customer 2"})
+        erp.changed.set()
+
+    with pytest.raises(ConfigError, match="no longer fits") as stopped:
+        await asyncio.wait_for(engine.run(asyncio.Event(), on_pass=on_pass, clock=clock), 60)
+    assert "unknown field 'Name'" in str(stopped.value)
     assert [v["Name"] for v in crm.records["Account"].values()] == ["Customer 1"]

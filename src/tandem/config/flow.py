@@ -136,8 +136,9 @@ class FlowSpec(BaseModel):
         ge=0,
         description="Reuse a system's description of an object saved by an earlier run for"
         " this long instead of describing it again (a describe is an API call on Salesforce);"
-        " 0 describes at every start. `tandem check` and `tandem run` always describe at start"
-        " (a long-running agent pays a few calls once), and a write the system"
+        " 0 describes at every start. `tandem check` and `tandem run` always describe at start,"
+        " and a running `tandem run` describes again at this interval (drift is logged; a"
+        " mapping that no longer fits stops it); a write the system"
         " refuses as a whole makes the next start describe again.",
     )
     value_maps: dict[str, ValueMapSpec] = Field(default_factory=dict)

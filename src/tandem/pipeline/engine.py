@@ -326,19 +326,31 @@ class Engine:
         *,
         on_pass: Callable[[PassReport], None] | None = None,
         on_error: Callable[[Exception], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """Sync each entity on its own schedule until ``stop`` is set.
 
         Whenever entities are due (see :mod:`tandem.pipeline.schedule`), one pass runs over
         them, in dependency order. A transient failure calls ``on_error`` and holds those
-        entities back for a backoff; a pass that ends well is handed to ``on_pass``.
+        entities back for a backoff; a pass that ends well is handed to ``on_pass``. Every
+        ``describe_cache_seconds`` (unless 0) the systems are described again before a pass:
+        schema drift is logged, and a mapping that no longer fits stops the run.
+
+        Raises:
+            ConfigError: a describe found that the mapping no longer fits a system's schema
+                (each problem names file, line and field).
         """
-        timetable = Timetable.of(self.flow)
+        timetable = Timetable.of(self.flow, clock=clock)
+        every = self.flow.describe_cache_seconds
+        described = clock()
         while not stop.is_set():
             due = timetable.due()
             if not due:
                 await self._wait(timetable, stop)
                 continue
+            if every > 0 and clock() - described >= every:
+                await self._describe_again()
+                described = clock()
             timetable.started(due)
             try:
                 report = await self.sync(entities=due)
@@ -353,6 +365,17 @@ class Engine:
             timetable.finished(due)
             if on_pass is not None:
                 on_pass(report)
+
+    async def _describe_again(self) -> None:
+        """Describe every object again during a run: log drift, stop on a mapping that broke."""
+        problems = await self.prepare(fresh=True)
+        for change in self.drift:
+            log.warning("schema drift in flow %s: %s", self.flow.name, change)
+        if problems:
+            raise ConfigError(
+                "the mapping no longer fits the systems:\n  "
+                + "\n  ".join(str(problem) for problem in problems)
+            )
 
     async def _wait(self, timetable: Timetable, stop: asyncio.Event) -> None:
         """Wait until an entity is due, a change signal wakes a continuous one, or ``stop``.
