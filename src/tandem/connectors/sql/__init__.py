@@ -9,9 +9,10 @@ alone (``tandem schema``) does not load the connector.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
+
+from tandem.connectors.lazy import lazy_names
 
 if TYPE_CHECKING:
     from tandem.connectors.sql.capture import (
@@ -46,13 +47,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_names(__name__, _LAZY)
 
 
 def create_connector(settings: Mapping[str, Any]) -> SqlConnector:
