@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tandem.config import parse_flow
+from tandem.mapping import Mapper
+from tandem.pipeline.context import flag_marks
 from tandem.pipeline.plan import Rules, SourceRecord, TargetRecord, plan_record
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -347,3 +351,40 @@ def test_clearing_the_flag_brings_the_record_back() -> None:
     assert plan.target is not None and plan.target.action == "create"
     assert plan.target.values == {"name": "A", "active": True}
     assert not plan.deleted
+
+
+def test_flag_marks_hold_only_the_fields_read_from_the_flag() -> None:
+    flow = parse_flow(
+        """
+version: 1
+name: marks
+connections:
+  erp: {type: sql, url: "sqlite://"}
+  crm: {type: sql, url: "sqlite://"}
+entities:
+  price_list_entry:
+    model: price_list_entry
+    direction: both
+    delete: {policy: flag, erp_field: active, crm_field: IsActive, value: false}
+    erp: {source: entries, key: id, external_id: crm_id}
+    crm: {source: PricebookEntry, key: Id, external_id: ERP_Id__c}
+    fields:
+      - {field: unit_price.amount, erp: unit_price, crm: UnitPrice}
+      - {field: unit_price.currency, erp: currency, default: PLN}
+      - {field: active, erp: active, crm: IsActive}
+  product:
+    model: product
+    direction: both
+    delete: {policy: flag, erp_field: active, crm_field: IsActive, value: false}
+    erp: {source: products, key: id, external_id: crm_id}
+    crm: {source: Product2, key: Id, external_id: ERP_Id__c}
+    fields:
+      - {field: name, erp: name, crm: Name}
+""",
+        base_dir=Path("."),
+    )
+    mapper = Mapper(flow)
+    entry, product = flow.entity("price_list_entry"), flow.entity("product")
+    # the currency's default is not a flag: only `active` is read from the flag field
+    assert flag_marks(entry, mapper) == {"erp": {"active": False}, "crm": {"active": False}}
+    assert flag_marks(product, mapper) == {}  # the flag field is not mapped

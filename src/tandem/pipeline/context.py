@@ -71,12 +71,15 @@ def flag_marks(spec: EntitySpec, mapper: Mapper) -> dict[Side, dict[str, Any]]:
         name = spec.delete.flag_field(side)
         if name is None:
             continue
+        flagged = {f.field for f in spec.fields if f.native(side) == name}
+        if not flagged:
+            continue  # the flag is not mapped: a survivor reads back unchanged
         try:
             values = mapper.to_canonical(spec, side, {name: spec.delete.value}, "", NO_REFS)
         except MappingError:
             continue  # a flag value the mapping refuses is never read back as a value
-        if values:
-            marks[side] = values
+        # only the fields read from the flag itself (a partial read also yields defaults)
+        marks[side] = {f: v for f, v in values.items() if f in flagged}
     return marks
 
 
