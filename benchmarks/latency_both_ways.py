@@ -18,9 +18,7 @@ import json
 import math
 import random
 import shutil
-import signal
 import statistics
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable
@@ -29,8 +27,8 @@ from typing import Any
 
 import httpx
 import sqlalchemy as sa
-from load_kit import TANDEM, SandboxProcess, create_erp, erp_url, machine_info
-from load_tandem import TandemTuning, tandem_sync, write_flow
+from load_kit import SandboxProcess, create_erp, erp_url, machine_info
+from load_tandem import TandemTuning, tandem_running, tandem_sync, write_flow
 
 RESULTS = Path(__file__).parent / "results" / "latency_both_ways.json"
 TIMEOUT_S = 60.0
@@ -75,15 +73,8 @@ def measure(folder: Path, records: int, samples: int, rtt_ms: float) -> dict[str
     with SandboxProcess(folder / "crm", folder / "crm_schema.yaml", rtt_ms) as crm:
         config = two_way_flow(folder, erp, crm)
         tandem_sync(config, crm)
-        log_path = folder / "run.log"
-        log = log_path.open("wb")
-        process = subprocess.Popen(
-            [TANDEM, "run", "-c", str(config)], stdout=log, stderr=subprocess.STDOUT
-        )
         try:
-            with crm.api() as api:
-                wait_until(lambda: b"running flow" in log_path.read_bytes(), "tandem run start")
-                time.sleep(1.5)  # its first pass: nothing to do
+            with tandem_running(config), crm.api() as api:
                 for n in range(samples + 1):
                     erp_key, crm_key = keys[2 * n], keys[2 * n + 1]
                     sample = _erp_edit(engine, api, erp_key, n)
@@ -95,13 +86,6 @@ def measure(folder: Path, records: int, samples: int, rtt_ms: float) -> dict[str
                         latencies["crm_to_erp"].append(sample)
                     time.sleep(rng.uniform(0.1, 0.6))
         finally:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-            log.close()
             engine.dispose()
     return {direction: summary(values) for direction, values in latencies.items()}
 

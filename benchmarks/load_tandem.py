@@ -15,6 +15,8 @@ import signal
 import statistics
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -160,15 +162,10 @@ def change_latency(
     """
     rng = random.Random(5)
     chosen = rng.sample(keys, samples + 1)  # the first edit warms up and is not counted
-    log = (config.parent / "run.log").open("wb")
-    process = subprocess.Popen(
-        [TANDEM, "run", "-c", str(config)], stdout=log, stderr=subprocess.STDOUT
-    )
     engine = sa.create_engine(erp_url(erp))
     latencies: list[float] = []
     try:
-        with crm.api() as api:
-            _wait_for_start(config.parent / "run.log", process)
+        with tandem_running(config), crm.api() as api:
             for n, key in enumerate(chosen):
                 phone = changed_phone(key, 700 + n)
                 with engine.begin() as conn:
@@ -189,14 +186,7 @@ def change_latency(
                     time.sleep(0.02)
                 time.sleep(rng.uniform(0.1, 0.6))  # spaced, so edits land at random phases
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
         engine.dispose()
-        log.close()
     ordered = sorted(latencies)
     return {
         "samples": len(ordered),
@@ -206,6 +196,29 @@ def change_latency(
         "mean_ms": round(statistics.fmean(ordered), 1),
         "poll_seconds": 1.0,
     }
+
+
+@contextmanager
+def tandem_running(config: Path) -> Iterator[Path]:
+    """``tandem run`` on ``config`` as a child process, past its first pass; yields its log.
+
+    On leaving, the run is stopped as a person would (SIGINT), killed if it takes over 30 s.
+    """
+    log_path = config.parent / "run.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [TANDEM, "run", "-c", str(config)], stdout=log, stderr=subprocess.STDOUT
+        )
+        try:
+            _wait_for_start(log_path, process)
+            yield log_path
+        finally:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 def _wait_for_start(log: Path, process: subprocess.Popen[bytes]) -> None:
