@@ -551,6 +551,8 @@ async def test_records_parked_for_an_unlinked_parent_follow_it_when_it_is_linked
         }
         waiting = await engine.sync()  # the customer is still refused: nothing moves
         assert waiting.writes == 0
+        stats = engine.store.stats(flow.name)
+        assert (stats["open_dead_letters"], stats["parked_dead_letters"]) == (3, 2)
         assert len(engine.store.dead_letters(flow=flow.name, entity="contact")) == 2
 
         valid = nip(random.Random(99))

@@ -58,6 +58,7 @@ def status_tables(stats: Mapping[str, Any]) -> list[Table]:
     queues.add_column("count", justify="right")
     for key in (
         "open_dead_letters",
+        "parked_dead_letters",
         "retrying_dead_letters",
         "open_conflicts",
         "pending_work",

@@ -212,6 +212,14 @@ def count_open(conn: sa.Connection, flow: str) -> dict[str, int]:
     return {row[0]: int(row[1]) for row in conn.execute(query)}
 
 
+def count_open_with_code(conn: sa.Connection, flow: str, code: str) -> int:
+    """Open dead letters of a flow with one code (e.g. those waiting for a reference)."""
+    query = sa.select(sa.func.count()).where(
+        table.c.flow == flow, table.c.status == "open", table.c.code == code
+    )
+    return int(conn.execute(query).scalar_one())
+
+
 def prune(conn: sa.Connection, before: datetime) -> int:
     """Delete resolved and dropped letters last changed before ``before``."""
     stmt = sa.delete(table).where(

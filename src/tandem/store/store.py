@@ -26,7 +26,7 @@ import sqlalchemy as sa
 
 from tandem.connectors.base import Cursor
 from tandem.dbretry import is_deadlock
-from tandem.errors import StoreError
+from tandem.errors import StoreError, UnlinkedReference
 from tandem.store import audit as _audit
 from tandem.store import conflicts as _conflicts
 from tandem.store import cursors as _cursors
@@ -572,17 +572,21 @@ class StateStore:
 
         Returns:
             ``links`` (entity -> linked records, all entities: links are not per flow),
-            ``open_dead_letters`` and ``retrying_dead_letters`` (int), ``open_conflicts``
-            (int), ``pending_work`` and ``taken_work`` (int), ``cursors`` (entity -> side ->
-            :class:`~tandem.connectors.base.Cursor`), ``last_audit_at`` (datetime or None).
+            ``open_dead_letters`` and ``retrying_dead_letters`` (int), ``parked_dead_letters``
+            (the open ones waiting for a reference to be linked: no person needed),
+            ``open_conflicts`` (int), ``pending_work`` and ``taken_work`` (int), ``cursors``
+            (entity -> side -> :class:`~tandem.connectors.base.Cursor`), ``last_audit_at``
+            (datetime or None).
         """
         with self._read(f"read status of {flow}") as conn:
             letters = _dead.count_open(conn, flow)
+            parked = _dead.count_open_with_code(conn, flow, UnlinkedReference.code)
             queue = _work.count(conn, flow)
             return {
                 "links": _xref.count(conn),
                 "open_dead_letters": letters.get("open", 0),
                 "retrying_dead_letters": letters.get("retrying", 0),
+                "parked_dead_letters": parked,
                 "open_conflicts": _conflicts.count_open(conn, flow),
                 "pending_work": queue.get("pending", 0),
                 "taken_work": queue.get("taken", 0),
