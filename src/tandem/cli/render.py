@@ -9,6 +9,7 @@ from typing import Any
 from rich.progress import (
     BarColumn,
     Progress,
+    ProgressColumn,
     SpinnerColumn,
     TaskID,
     TextColumn,
@@ -124,22 +125,29 @@ def reconcile_table(report: ReconcileReport) -> Table:
     return table
 
 
+def _lines(*columns: ProgressColumn) -> Progress:
+    """Live lines that stay printed: a spinner, the line's name, ``columns``, time elapsed."""
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        *columns,
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
+
+
 @contextmanager
 def progress_on(bus: EventBus, enabled: bool = True) -> Iterator[None]:
     """Show a live progress line per entity and direction while a pass runs."""
     if not enabled:
         yield
         return
-    progress = Progress(
-        SpinnerColumn(),
-        TextColumn("[bold]{task.description}"),
+    progress = _lines(
         BarColumn(),
         TextColumn(
             "{task.completed} read · {task.fields[written]} written · {task.fields[failed]} failed"
         ),
-        TimeElapsedColumn(),
-        console=console,
-        transient=False,
     )
     tasks: dict[str, TaskID] = {}
     written: dict[str, int] = {}
@@ -167,14 +175,7 @@ def compare_progress_on(bus: EventBus, enabled: bool = True) -> Iterator[None]:
     if not enabled:
         yield
         return
-    progress = Progress(
-        SpinnerColumn(),
-        TextColumn("[bold]{task.description}"),
-        TextColumn("{task.completed} records compared"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=False,
-    )
+    progress = _lines(TextColumn("{task.completed} records compared"))
     tasks: dict[str, TaskID] = {}
 
     def on_read(event: Event) -> None:
