@@ -38,7 +38,7 @@ from tandem.pipeline.events import EventBus, PassDone
 from tandem.pipeline.matching import MatchIndex
 from tandem.pipeline.parked import release_parked
 from tandem.pipeline.plan import other
-from tandem.pipeline.problems import Problem, locate
+from tandem.pipeline.problems import Problem, locate, unfit
 from tandem.pipeline.rebatch import fresh_batches
 from tandem.pipeline.refs import StoreRefResolver
 from tandem.pipeline.report import PassReport
@@ -372,10 +372,7 @@ class Engine:
         for change in self.drift:
             log.warning("schema drift in flow %s: %s", self.flow.name, change)
         if problems:
-            raise ConfigError(
-                "the mapping no longer fits the systems:\n  "
-                + "\n  ".join(str(problem) for problem in problems)
-            )
+            raise unfit(problems, "no longer fits")
 
     async def _wait(self, timetable: Timetable, stop: asyncio.Event) -> None:
         """Wait until an entity is due, a change signal wakes a continuous one, or ``stop``.

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from tandem.config import FlowSpec
 from tandem.config.issues import PathPart, dotted
+from tandem.errors import ConfigError
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,4 +41,10 @@ def locate(flow: FlowSpec, path: Sequence[PathPart], message: str) -> Problem:
     return Problem(message, dotted(path), flow.source_file, flow.line_of(path))
 
 
-__all__ = ["Problem", "locate"]
+def unfit(problems: Sequence[Problem], state: str = "does not fit") -> ConfigError:
+    """The error that stops a flow whose mapping ``state`` the systems: one problem a line."""
+    lines = "\n  ".join(str(problem) for problem in problems)
+    return ConfigError(f"the mapping {state} the systems:\n  {lines}")
+
+
+__all__ = ["Problem", "locate", "unfit"]

@@ -14,6 +14,7 @@ from tandem.errors import ConfigError
 from tandem.pipeline.context import Systems
 from tandem.pipeline.engine import Engine
 from tandem.pipeline.events import EventBus
+from tandem.pipeline.problems import unfit
 from tandem.store import StateStore
 
 
@@ -98,10 +99,7 @@ async def running_engine(
         try:
             problems = await engine.prepare(fresh=fresh_describe)
             if problems and check:
-                raise ConfigError(
-                    "the mapping does not fit the systems:\n  "
-                    + "\n  ".join(str(problem) for problem in problems)
-                )
+                raise unfit(problems)
             yield engine
         finally:
             engine.release()
