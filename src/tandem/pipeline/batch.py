@@ -37,21 +37,12 @@ from tandem.pipeline.plan import (
 from tandem.pipeline.refs import CRM_PREFIX, StoreRefResolver
 from tandem.pipeline.report import PassReport
 from tandem.store import StateStore, SyncedState
+from tandem.turns import TURN_EVERY
 
 log = logging.getLogger(__name__)
 
 PENDING_REF = "(created earlier in this pass)"
 """What a reference to a record not yet linked shows in a dry run."""
-
-TURN_EVERY = 500
-"""Records mapped, planned or made native between two turns of the event loop.
-
-Preparing a batch is Python work with no await in it. Without a turn now and then, the
-batch before (settling on a task of its own) could not ask for its outcomes when its target
-is done, nor start its commit on the worker thread, until the whole next batch is planned:
-the target would sit idle while Tandem plans, and the commit would wait for the plan.
-A turn costs about a microsecond; 500 records take a few tens of milliseconds.
-"""
 
 
 @dataclass(slots=True)
