@@ -19,6 +19,7 @@ from tandem.connectors.base import Change, Cursor, WriteOp, WriteOutcome
 from tandem.errors import MappingError
 from tandem.mapping import Mapper, NativeValidator
 from tandem.mapping.mapper import NativeWriter
+from tandem.pipeline.contested import read_contested
 from tandem.pipeline.context import EntityContext, Systems
 from tandem.pipeline.deliver import Collect, Handover, deliver, submit
 from tandem.pipeline.events import (
@@ -29,14 +30,12 @@ from tandem.pipeline.outcome import BatchCommitter, DeadLetterNote, PendingRecor
 from tandem.pipeline.plan import (
     Intent,
     SourceRecord,
-    TargetRecord,
-    contested,
     other,
     plan_record,
 )
 from tandem.pipeline.refs import CRM_PREFIX, StoreRefResolver
 from tandem.pipeline.report import PassReport
-from tandem.store import StateStore, SyncedState
+from tandem.store import StateStore
 from tandem.turns import TURN_EVERY
 
 log = logging.getLogger(__name__)
@@ -152,7 +151,13 @@ class BatchProcessor:
                     partners[record.key] = found
                     new_links[record.key] = found
 
-        currents = await self._read_contested(ctx, source, records, partners, bases)
+        currents, blind = await read_contested(
+            self.systems, self.mapper, self.refs, ctx, source, records, partners, bases
+        )
+        if blind:
+            dead.extend(blind)
+            skipped = {note.key for note in blind}
+            records = [record for record in records if record.key not in skipped]
         held = self._held(ctx, source, records, partners)
         plans: list[PendingRecord] = []
         for n, record in enumerate(records, 1):
@@ -238,41 +243,6 @@ class BatchProcessor:
         await self.committer.publish(ctx, source, plans, dead, len(batch.keys))
 
     # -- steps -----------------------------------------------------------------------------
-
-    async def _read_contested(
-        self,
-        ctx: EntityContext,
-        source: Side,
-        records: Sequence[SourceRecord],
-        partners: Mapping[str, str],
-        bases: Mapping[str, SyncedState],
-    ) -> dict[str, TargetRecord]:
-        """The target's current values of linked records that changed a field both may edit."""
-        target = other(source)
-        if not ctx.reads(target):
-            return {}
-        wanted: dict[str, str] = {}
-        for record in records:
-            partner = partners.get(record.key)
-            if record.deleted or partner is None:
-                continue
-            base = bases.get(record.key)
-            if contested(ctx.rules, record.values, base.values if base else None):
-                wanted[partner] = record.key
-        if not wanted:
-            return {}
-        found = await self.systems.of(target).read_records(ctx.bindings[target], list(wanted))
-        self.refs.prefetch_rows(ctx.spec, target, (c.fields for c in found.values()))
-        currents: dict[str, TargetRecord] = {}
-        for partner, change in found.items():
-            try:
-                values = self.mapper.to_canonical(
-                    ctx.spec, target, change.fields, partner, self.refs
-                )
-            except MappingError:
-                continue
-            currents[wanted[partner]] = TargetRecord(partner, values, change.modified_at)
-        return currents
 
     def _held(
         self,
