@@ -263,6 +263,9 @@ def _collect(
         linked_now = key in new_links
         if partner is not None and not linked_now and plan.noop and not plan.deleted:
             counts["unchanged"] += 1
+            # Back at the agreed values (its bad value put right where it was made): a letter
+            # it left behind has nothing more to wait for.
+            add_succeeded(key)
             continue
         erp_key, crm_key = (key, target_key) if from_erp else (target_key, key)
         if target_key is not None:
