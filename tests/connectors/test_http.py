@@ -104,6 +104,7 @@ async def test_long_retry_after_is_handed_to_the_caller() -> None:
     with pytest.raises(Retriable) as info:
         await transport.request("GET", "https://x.test/a", operation="read")
     assert info.value.retry_after == 3600
+    assert "wait 3600 s" in str(info.value) and "60 s waited in place" in str(info.value)
     assert sleeps.delays == []
     await client.aclose()
 

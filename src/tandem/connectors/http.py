@@ -362,7 +362,14 @@ class HttpTransport:
             message = self._describe(status, detail, resolution)
             if resolution.action == "retry":
                 if retry_after is not None and retry_after > self.policy.max_retry_after:
-                    raise self._retriable(message, operation, detail, retry_after)
+                    raise self._retriable(
+                        f"{message} (the server asks to wait {retry_after:.0f} s before the "
+                        f"next try, longer than the {self.policy.max_retry_after:.0f} s "
+                        "waited in place: a later pass tries again)",
+                        operation,
+                        detail,
+                        retry_after,
+                    )
                 if attempt >= self.policy.max_retries:
                     raise self._retriable(
                         f"{message} (gave up after {attempt + 1} attempts)",
