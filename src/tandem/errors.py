@@ -160,10 +160,25 @@ class StoreError(TandemError):
     """The state store could not be read or written; the pass stops and resumes later."""
 
 
+class LinkClash(StoreError):
+    """A link asked for would take a key already linked to another partner.
+
+    Attributes:
+        erp_key: the ERP key of the link asked for.
+        crm_key: the CRM key of the link asked for.
+    """
+
+    def __init__(self, message: str, *, erp_key: str, crm_key: str) -> None:
+        self.erp_key = erp_key
+        self.crm_key = crm_key
+        super().__init__(message)
+
+
 __all__ = [
     "ConfigError",
     "ConnectorError",
     "Fatal",
+    "LinkClash",
     "MappingError",
     "RecordRejected",
     "Retriable",

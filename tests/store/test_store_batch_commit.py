@@ -135,3 +135,44 @@ def test_a_batch_commits_links_states_audit_conflicts_and_letters(
     letters = store.dead_letters(flow=name, status=None)
     assert {(d.record_key, d.status) for d in letters} == {("1", "resolved"), ("6", "open")}
     assert store.cursor(name, name, "erp") == Cursor(T0, "6")
+
+
+def test_a_record_matched_to_a_partner_linked_elsewhere_is_dead_lettered_not_linked(
+    store: StateStore, name: str
+) -> None:
+    # ERP record 8 was linked to 001X. The target matched record 9's upsert to 001X too
+    # (an external ID compared without regard to case, say): linking it would give 001X
+    # two ERP records. Record 9 is dead-lettered; the rest of the batch commits.
+    store.link_many(name, [("8", "001X")])
+    fresh = {"name": "Nine"}
+    other = {"name": "Ten"}
+    plans = [
+        pending(
+            "9",
+            fresh,
+            target=Intent("crm", "create", None, fresh),
+            outcome=WriteOutcome("9", True, "001X", created=False),
+        ),
+        pending(
+            "10",
+            other,
+            target=Intent("crm", "create", None, other),
+            outcome=WriteOutcome("10", True, "001Y", created=True),
+        ),
+    ]
+    dead: list[DeadLetterNote] = []
+    report = PassReport()
+    committer = BatchCommitter(flow=name, store=store, bus=EventBus(), report=report)
+    ctx: Any = SimpleNamespace(name=name)
+
+    committer.commit(ctx, "erp", plans, dead, Cursor(T0, "10"), {})
+
+    assert store.partners(name, "erp", ["8", "9", "10"]) == {"8": "001X", "10": "001Y"}
+    assert list(store.synced(name, "erp", ["9", "10"])) == ["10"]
+    [letter] = store.dead_letters(flow=name)
+    assert (letter.record_key, letter.code, letter.value) == ("9", "LINK_CLASH", "001X")
+    assert "linked to record 8" in letter.message
+    assert [note.key for note in dead] == ["9"] and plans[0].failed
+    assert report.counts[name]["erp->crm"]["dead_lettered"] == 1
+    cursor = store.cursor(name, name, "erp")
+    assert cursor is not None and cursor.key == "10"

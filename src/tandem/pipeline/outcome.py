@@ -16,6 +16,7 @@ from typing import Any
 from tandem import codec
 from tandem.config import Side, other
 from tandem.connectors.base import Cursor, WriteOp, WriteOutcome
+from tandem.errors import LinkClash
 from tandem.pipeline.context import EntityContext
 from tandem.pipeline.events import (
     BatchDone,
@@ -27,6 +28,9 @@ from tandem.pipeline.events import (
 from tandem.pipeline.plan import FieldConflict, Intent, RecordPlan, SourceRecord
 from tandem.pipeline.report import PassReport, PlannedChange
 from tandem.store import AuditEntry, StateStore, SyncedState
+
+LINK_CLASH = "LINK_CLASH"
+"""Dead-letter code of a record the target matched to a partner linked to another record."""
 
 
 @dataclass(slots=True)
@@ -69,12 +73,76 @@ class BatchCommitter:
         ctx: EntityContext,
         source: Side,
         plans: Sequence[PendingRecord],
-        dead: Sequence[DeadLetterNote],
+        dead: list[DeadLetterNote],
         cursor: Cursor | None,
         new_links: Mapping[str, str],
     ) -> None:
+        """Commit a settled batch in one transaction; count it in the report.
+
+        A record whose new link would take a key linked to another record is failed and
+        its letter added to ``dead`` (see :meth:`_refuse_clashes`).
+        """
         entity = ctx.name
-        writes = _collect(self.flow, entity, source, plans, new_links, datetime.now(UTC))
+        now = datetime.now(UTC)
+        writes = _collect(self.flow, entity, source, plans, new_links, now)
+        try:
+            self._write(entity, source, writes, dead, cursor)
+        except LinkClash:
+            refused = self._refuse_clashes(entity, source, plans, writes.links)
+            if not refused:
+                raise
+            dead.extend(refused)
+            writes = _collect(self.flow, entity, source, plans, new_links, now)
+            self._write(entity, source, writes, dead, cursor)
+        # Counted once committed (this may run on a worker thread: the report locks).
+        for counter, n in writes.counts.items():
+            self.report.add(entity, source, counter, n)
+        self.report.add(ctx.name, source, "dead_lettered", len(dead))
+
+    def _refuse_clashes(
+        self,
+        entity: str,
+        source: Side,
+        plans: Sequence[PendingRecord],
+        links: Sequence[tuple[str, str]],
+    ) -> list[DeadLetterNote]:
+        """Fail the records whose new link would take a key linked to another record.
+
+        The target matched such a record to one already linked elsewhere: an external ID
+        that matches without regard to case (``abc`` renamed ``ABC`` in the ERP), or one set
+        by hand on another record. Linking it would leave two records on one partner; the
+        record is dead-lettered instead, and the rest of the batch commits.
+        """
+        clashes = self.store.link_clashes(entity, links)
+        target = other(source)
+        notes: dict[str, DeadLetterNote] = {}
+        for (erp_key, crm_key), (held_erp, held_crm) in clashes.items():
+            key = erp_key if source == "erp" else crm_key
+            mine, theirs = (crm_key, held_erp) if source == "erp" else (erp_key, held_crm)
+            notes[key] = DeadLetterNote(
+                source,
+                key,
+                f"the {target} matched this record to {target} record {mine}, which is linked "
+                f"to record {theirs} already (an external ID matched without regard to case, "
+                "or set by hand on another record); put the keys right, then retry",
+                field=None,
+                value=mine,
+                code=LINK_CLASH,
+            )
+        for pending in plans:
+            if pending.record.key in notes:
+                pending.failed = True
+        return list(notes.values())
+
+    def _write(
+        self,
+        entity: str,
+        source: Side,
+        writes: _Writes,
+        dead: Sequence[DeadLetterNote],
+        cursor: Cursor | None,
+    ) -> None:
+        """One transaction: conflicts, links, states, audit, letters, the cursor."""
         with self.store.transaction():
             for erp_key, crm_key, conflict in writes.conflicts:
                 self.store.add_conflict(
@@ -117,10 +185,6 @@ class BatchCommitter:
                 self.store.resolve_dead_letters(self.flow, entity, source, resolved)
             if cursor is not None:
                 self.store.set_cursor(self.flow, entity, source, cursor)
-        # Counted once committed (this may run on a worker thread: the report locks).
-        for counter, n in writes.counts.items():
-            self.report.add(entity, source, counter, n)
-        self.report.add(entity, source, "dead_lettered", len(dead))
 
     async def publish(
         self,

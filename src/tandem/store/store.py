@@ -172,10 +172,18 @@ class StateStore:
         """Link many ``(erp_key, crm_key)`` pairs at once; returns how many links are new.
 
         Raises:
-            StoreError: a key is linked to another partner and ``replace`` is false.
+            LinkClash: a key is linked to another partner and ``replace`` is false.
         """
         with self._tx(f"link {entity}") as conn:
             return _xref.link_many(conn, entity, pairs, replace=replace, now=self._clock())
+
+    def link_clashes(
+        self, entity: str, pairs: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], tuple[str, str]]:
+        """The ``(erp_key, crm_key)`` pairs whose keys are linked to other partners already,
+        each with the link that holds its key."""
+        with self._tx(f"look up links of {entity}") as conn:
+            return _xref.clashes(conn, entity, pairs)
 
     def unlink(self, entity: str, side: Side, key: str) -> None:
         """Forget the link of ``key`` (a key on ``side``); unknown keys are ignored."""

@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from tandem.errors import StoreError
+from tandem.errors import LinkClash, StoreError
 from tandem.store._sql import check_side, chunks, insert_many, select_in, unique
 from tandem.store.records import Side
 from tandem.store.schema import link
@@ -29,8 +29,8 @@ def link_many(
         How many new links were made.
 
     Raises:
-        StoreError: a key is already linked to another partner and ``replace`` is false,
-            or the same key appears twice in ``pairs`` with different partners.
+        LinkClash: a key is already linked to another partner and ``replace`` is false.
+        StoreError: the same key appears twice in ``pairs`` with different partners.
     """
     wanted: dict[str, str] = {}
     crm_taken: dict[str, str] = {}
@@ -53,12 +53,16 @@ def link_many(
         asked = wanted.get(erp_key)
         if asked is not None:
             detail = f"ERP key {erp_key!r} is already linked to CRM key {crm_key!r}, not {asked!r}"
+            pair = (erp_key, asked)
         else:
             detail = (
                 f"CRM key {crm_key!r} is already linked to ERP key {erp_key!r}, "
                 f"not {crm_taken[crm_key]!r}"
             )
-        raise StoreError(f"{entity}: {detail} (pass replace=True to relink)")
+            pair = (crm_taken[crm_key], crm_key)
+        raise LinkClash(
+            f"{entity}: {detail} (pass replace=True to relink)", erp_key=pair[0], crm_key=pair[1]
+        )
     for part in chunks(sorted(e for e, _ in clashes)):
         conn.execute(sa.delete(link).where(link.c.entity == entity, link.c.erp_key.in_(part)))
     done = {e for e, c in existing if wanted.get(e) == c}
@@ -72,6 +76,31 @@ def link_many(
 
 
 _COLUMNS = ("entity", "erp_key", "crm_key", "created_at")
+
+
+def clashes(
+    conn: sa.Connection, entity: str, pairs: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], tuple[str, str]]:
+    """The pairs asked for whose ERP or CRM key is linked to another partner already.
+
+    Returns:
+        Each clashing pair asked for -> the link that holds one of its keys.
+    """
+    if not pairs:
+        return {}
+    existing = _rows(conn, entity, "erp", unique([e for e, _ in pairs])) | _rows(
+        conn, entity, "crm", unique([c for _, c in pairs])
+    )
+    by_erp = {e: c for e, c in existing}
+    by_crm = {c: e for e, c in existing}
+    found: dict[tuple[str, str], tuple[str, str]] = {}
+    for erp_key, crm_key in pairs:
+        held_crm, held_erp = by_erp.get(erp_key), by_crm.get(crm_key)
+        if held_crm is not None and held_crm != crm_key:
+            found[(erp_key, crm_key)] = (erp_key, held_crm)
+        elif held_erp is not None and held_erp != erp_key:
+            found[(erp_key, crm_key)] = (held_erp, crm_key)
+    return found
 
 
 def _rows(conn: sa.Connection, entity: str, side: Side, keys: list[str]) -> set[tuple[str, str]]:
@@ -109,4 +138,4 @@ def count(conn: sa.Connection, entity: str | None = None) -> dict[str, int]:
     return {row[0]: int(row[1]) for row in conn.execute(query)}
 
 
-__all__ = ["count", "link_many", "partners", "unlink"]
+__all__ = ["clashes", "count", "link_many", "partners", "unlink"]
