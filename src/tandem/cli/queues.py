@@ -10,9 +10,15 @@ from rich.table import Table
 
 from tandem.cli.common import DEFAULT_CONFIG, ConfigOption, console, err, guard, load, run_async
 from tandem.config import FlowSpec
-from tandem.pipeline.resolve import Resolution, apply_resolution
+from tandem.pipeline.resolve import (
+    SIDE_NAMES,
+    Resolution,
+    Resolved,
+    apply_resolution,
+    drop_conflicts,
+)
 from tandem.pipeline.runtime import open_store, running_engine
-from tandem.store import Conflict, DeadLetter, StateStore
+from tandem.store import DeadLetter, StateStore
 
 deadletters_app = typer.Typer(help="Records that could not be synced.", no_args_is_help=True)
 conflicts_app = typer.Typer(help="Fields changed on both sides.", no_args_is_help=True)
@@ -121,26 +127,41 @@ def deadletters_drop(config: ConfigOption = DEFAULT_CONFIG, ids: IdsArgument = N
 @conflicts_app.command("list")
 def conflicts_list(
     config: ConfigOption = DEFAULT_CONFIG,
-    status: StatusOption = "open",
+    status: Annotated[str, typer.Option(help="open, resolved or all.")] = "open",
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """List fields that were changed on both sides."""
+    """List fields that were changed on both sides.
+
+    The erp and crm columns are the values each system held when the conflict was raised
+    (a later edit of a held field is not shown here; once resolved: when it was resolved).
+    `resolve --erp` or `--crm` reads that system's value afresh and writes the value it
+    holds then.
+    """
     flow = load(config)
     store = _store(flow)
     try:
-        rows = store.conflicts(
-            flow=flow.name, status=None if status == "all" else status, limit=500
+        rows = guard(
+            lambda: store.conflicts(
+                flow=flow.name, status=None if status == "all" else status, limit=500
+            )
         )
     finally:
         store.close()
     if as_json:
         console.print_json(json.dumps([row.__dict__ for row in rows], default=str))
         return
-    table = Table(title=f"conflicts ({status})")
-    for column in ("id", "entity", "erp key", "crm key", "field", "was", "erp", "crm"):
+    table = Table(
+        title=f"conflicts ({status})",
+        caption="erp, crm: the values when raised (once resolved: when resolved); "
+        "resolve --erp/--crm writes the value that system holds at the time of resolving",
+    )
+    columns = ["id", "entity", "erp key", "crm key", "field", "was", "erp", "crm"]
+    if status != "open":
+        columns += ["closed as", "value"]
+    for column in columns:
         table.add_column(column)
     for row in rows:
-        table.add_row(
+        cells = [
             str(row.id),
             row.entity,
             row.erp_key or "",
@@ -149,7 +170,13 @@ def conflicts_list(
             repr(row.base_value),
             repr(row.erp_value),
             repr(row.crm_value),
-        )
+        ]
+        if status != "open":
+            cells += [
+                row.resolution or "",
+                "" if row.resolution is None else repr(row.resolved_value),
+            ]
+        table.add_row(*cells)
     console.print(table)
 
 
@@ -157,11 +184,16 @@ def conflicts_list(
 def conflicts_resolve(
     conflict_id: Annotated[int, typer.Argument(help="The conflict's id.")],
     config: ConfigOption = DEFAULT_CONFIG,
-    erp: Annotated[bool, typer.Option("--erp", help="Keep the ERP's value.")] = False,
-    crm: Annotated[bool, typer.Option("--crm", help="Keep the CRM's value.")] = False,
+    erp: Annotated[bool, typer.Option("--erp", help="Keep the value the ERP holds now.")] = False,
+    crm: Annotated[bool, typer.Option("--crm", help="Keep the value the CRM holds now.")] = False,
     value: Annotated[str | None, typer.Option("--value", help="Write this value to both.")] = None,
 ) -> None:
-    """Resolve a conflict: the chosen value is written to both systems now."""
+    """Resolve a conflict: the chosen value is written to both systems now.
+
+    --erp and --crm read that system's record afresh: an edit made after the conflict was
+    raised is what gets written. When the record is gone from either system, the conflict
+    is closed as moot (`deleted`) and nothing is written.
+    """
     options: dict[Resolution, bool] = {"erp": erp, "crm": crm, "value": value is not None}
     chosen = [name for name, on in options.items() if on]
     if len(chosen) != 1:
@@ -170,12 +202,51 @@ def conflicts_resolve(
     resolution = chosen[0]
     flow = load(config)
 
-    async def resolve() -> Conflict:
+    async def resolve() -> Resolved:
         async with running_engine(flow) as engine:
             return await apply_resolution(engine, conflict_id, resolution, value)
 
-    conflict = run_async(resolve)
+    result = run_async(resolve)
+    conflict = result.conflict
+    if result.gone:
+        where = " and ".join(f"the {SIDE_NAMES[side]}" for side in result.gone)
+        console.print(
+            f"conflict {conflict.id} closed (deleted): the {conflict.entity} record is gone "
+            f"from {where}; nothing written"
+        )
+        return
+    for side, (then, now) in result.changed.items():
+        console.print(
+            f"note: the {SIDE_NAMES[side]}'s value of {conflict.field} changed since the "
+            f"conflict was raised: {then!r} -> {now!r}"
+        )
     console.print(
         f"conflict {conflict.id} resolved ({resolution}): {conflict.entity}.{conflict.field} = "
         f"{conflict.resolved_value!r} in both systems"
     )
+
+
+@conflicts_app.command("drop")
+def conflicts_drop(
+    ids: Annotated[list[int], typer.Argument(help="The conflicts' ids.")],
+    config: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Close conflicts without writing anything (they stay in the log as dropped).
+
+    Both systems keep the values they hold. Only open conflicts are dropped; one closed
+    already is named and left as it is, and an id the flow has no conflict under is an
+    error (exit code 1).
+    """
+    flow = load(config)
+    store = _store(flow)
+    try:
+        result = guard(lambda: drop_conflicts(store, flow.name, ids))
+    finally:
+        store.close()
+    for row in result.closed:
+        err.print(f"conflict {row.id} is already closed ({row.resolution}); left as it is")
+    for missing in result.unknown:
+        err.print(f"[red]error:[/red] flow {flow.name} has no conflict {missing}")
+    console.print(f"{len(result.dropped)} conflicts dropped; nothing written")
+    if result.unknown:
+        raise typer.Exit(1)

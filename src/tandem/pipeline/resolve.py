@@ -1,97 +1,359 @@
-"""Apply a person's decision on a conflict: write the chosen value to both systems."""
+"""Apply a person's decision on a conflict: write the chosen value to both systems.
+
+``--erp`` and ``--crm`` mean the value that system holds *now*: both records are read
+afresh when the conflict is resolved, so an edit made while the field was held (a later
+ERP edit, say) is what gets written, not the value stored when the conflict was raised.
+
+Nothing is written before both records have been read: when one of them is gone (deleted
+since the conflict was raised) there is nothing left to reconcile, and the conflict is closed
+as moot (resolution ``deleted``) without a write. The system that takes a new value is
+written first and the one that keeps its own value last, so that a refusal (a validation
+rule, a constraint) most likely comes before anything was written; a refusal after the first
+write is reported naming what was written, and the conflict stays open.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from tandem.config import Side
-from tandem.connectors.base import WriteOp
-from tandem.errors import ConfigError, RecordRejected
+from tandem.config import Side, other
+from tandem.connectors.base import Change, WriteOp
+from tandem.errors import ConfigError, MappingError, RecordRejected, TandemError
+from tandem.mapping import values_equal
 from tandem.model import validate_field
+from tandem.pipeline.context import EntityContext
 from tandem.pipeline.engine import Engine
 from tandem.pipeline.refs import StoreRefResolver
-from tandem.store import AuditEntry, Conflict
+from tandem.store import AuditEntry, Conflict, StateStore
 
 Resolution = Literal["erp", "crm", "value"]
+
+SIDE_NAMES: dict[Side, str] = {"erp": "ERP", "crm": "CRM"}
+BOTH: tuple[Side, Side] = ("erp", "crm")
+
+
+class PartialResolution(TandemError):
+    """A resolution wrote one system and the other refused: the conflict stays open.
+
+    Attributes:
+        written: the system that was written (and its record key).
+        refused: the system that refused.
+    """
+
+    def __init__(self, message: str, *, written: tuple[Side, str], refused: Side) -> None:
+        super().__init__(message)
+        self.written = written
+        self.refused = refused
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """What :func:`apply_resolution` did.
+
+    Attributes:
+        conflict: the conflict as closed (``resolution`` is ``deleted`` when it was moot).
+        gone: the systems whose record no longer exists (the conflict was then closed
+            without a write).
+        changed: per system, ``(value when raised, value now)`` where the system's value
+            of the field changed after the conflict was raised.
+    """
+
+    conflict: Conflict
+    gone: tuple[Side, ...] = ()
+    changed: dict[Side, tuple[Any, Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Dropped:
+    """What :func:`drop_conflicts` did.
+
+    Attributes:
+        dropped: the conflicts closed now.
+        closed: the conflicts that were closed already (left as they are).
+        unknown: ids the flow has no conflict under.
+    """
+
+    dropped: list[Conflict]
+    closed: list[Conflict]
+    unknown: list[int]
+
+
+def _open_conflict(store: StateStore, flow: str, conflict_id: int) -> Conflict:
+    conflict = store.conflict(conflict_id)
+    if conflict is None or conflict.flow != flow:
+        raise ConfigError(f"flow {flow} has no conflict {conflict_id}")
+    if conflict.status != "open":
+        raise ConfigError(
+            f"conflict {conflict_id} ({conflict.entity} {conflict.erp_key}, field "
+            f"{conflict.field}) is already closed ({conflict.resolution})"
+        )
+    return conflict
+
+
+async def _read_current(
+    engine: Engine, ctx: EntityContext, keys: dict[Side, str | None]
+) -> dict[Side, Change | None]:
+    """Each side's record as it is now; ``None`` where it is gone (or has no key)."""
+    found: dict[Side, Change | None] = {}
+    for side in ("erp", "crm"):
+        key = keys[side]
+        if key is None:
+            found[side] = None
+            continue
+        records = await engine.systems.of(side).read_records(ctx.bindings[side], [key])
+        found[side] = records.get(key)
+    return found
+
+
+def _canonical(
+    engine: Engine, ctx: EntityContext, refs: StoreRefResolver, side: Side, change: Change
+) -> Any:
+    """The canonical value of the conflict's field in ``change``.
+
+    Raises:
+        MappingError: the record's value cannot be read as a canonical value.
+    """
+    refs.prefetch_rows(ctx.spec, side, [change.fields])
+    return engine.mapper.to_canonical(ctx.spec, side, change.fields, change.key, refs)
 
 
 async def apply_resolution(
     engine: Engine, conflict_id: int, resolution: Resolution, value: Any = None
-) -> Conflict:
-    """Write the chosen value of conflict ``conflict_id`` to both systems and close it."""
+) -> Resolved:
+    """Write the chosen value of conflict ``conflict_id`` to both systems and close it.
+
+    ``erp`` and ``crm`` take the value that system holds now (read afresh); ``value`` takes
+    ``value``. When the record is gone from either system, the conflict is closed as moot
+    (resolution ``deleted``) and nothing is written.
+
+    Raises:
+        ConfigError: no such open conflict, a bad ``value``, or the chosen system's value
+            cannot be read; nothing was written.
+        RecordRejected: the first system written refused; nothing was written.
+        PartialResolution: the first system was written, the second refused; the conflict
+            stays open (resolving it again is safe).
+    """
     store = engine.store
     flow = engine.flow.name
-    conflict = next(
-        (
-            c
-            for c in store.conflicts(flow=flow, status="open", limit=100_000)
-            if c.id == conflict_id
-        ),
-        None,
-    )
-    if conflict is None:
-        raise ConfigError(f"no open conflict with id {conflict_id}")
+    conflict = _open_conflict(store, flow, conflict_id)
     ctx = engine.context(conflict.entity)
-    if resolution == "erp":
-        chosen = conflict.erp_value
-    elif resolution == "crm":
-        chosen = conflict.crm_value
-    else:
-        try:
-            chosen = validate_field(ctx.spec.model, conflict.field, value)
-        except ValueError as exc:
-            raise ConfigError(f"value {value!r} for {conflict.field}: {exc}") from exc
-
-    refs = StoreRefResolver(store)
+    name = conflict.field
     keys: dict[Side, str | None] = {"erp": conflict.erp_key, "crm": conflict.crm_key}
-    held: dict[Side, Any] = {"erp": conflict.erp_value, "crm": conflict.crm_value}
-    written: list[tuple[Side, str]] = []
-    for side in ("erp", "crm"):
+    stored: dict[Side, Any] = {"erp": conflict.erp_value, "crm": conflict.crm_value}
+    typed: Any = None
+    if resolution == "value":
+        try:
+            typed = validate_field(ctx.spec.model, name, value)
+        except ValueError as exc:
+            raise ConfigError(f"value {value!r} for {name}: {exc}") from exc
+
+    # read both records before writing anything
+    refs = StoreRefResolver(store)
+    records = await _read_current(engine, ctx, keys)
+    gone = tuple(s for s in BOTH if keys[s] is not None and records[s] is None)
+    current: dict[Side, Any] = {}
+    unreadable: dict[Side, MappingError] = {}
+    for side, change in records.items():
+        if change is None:
+            continue
+        try:
+            values = _canonical(engine, ctx, refs, side, change)
+        except MappingError as exc:
+            unreadable[side] = exc
+            continue
+        if name in values:
+            current[side] = values[name]
+    if gone:
+        return Resolved(_close_moot(store, ctx, conflict, keys, gone, current), gone=gone)
+
+    changed = {
+        side: (stored[side], now)
+        for side, now in current.items()
+        if not values_equal(now, stored[side])
+    }
+    if resolution == "value":
+        chosen = typed
+    else:
+        if resolution not in current:
+            why = f" ({unreadable[resolution]})" if resolution in unreadable else ""
+            raise ConfigError(
+                f"the {SIDE_NAMES[resolution]}'s current value of {name} cannot be read"
+                f"{why}; fix it there, or resolve with --value"
+            )
+        chosen = current[resolution]
+
+    # every native value before any write: a mapping error writes nothing
+    order: list[Side] = ["crm", "erp"] if resolution == "value" else [other(resolution), resolution]
+    ops: list[tuple[Side, str, dict[str, Any]]] = []
+    for side in order:
         key = keys[side]
         if key is None:
             continue
-        native = engine.mapper.to_native(
-            ctx.spec, side, {conflict.field: chosen}, [conflict.field], key, refs
-        )
-        if not native:
-            continue
+        native = engine.mapper.to_native(ctx.spec, side, {name: chosen}, [name], key, refs)
+        if native:
+            ops.append((side, key, native))
+
+    held: dict[Side, Any] = {side: current.get(side, stored[side]) for side in BOTH}
+    cause = f"conflict:{conflict.id}:{resolution}"
+    written: list[tuple[Side, str]] = []
+    for side, key, native in ops:
         outcomes = await engine.systems.of(side).write_batch(
             ctx.bindings[side], [WriteOp("update", key, native, key=key)]
         )
-        if not outcomes[0].ok:
-            error = outcomes[0].error
-            raise (
-                error
-                if error is not None
-                else RecordRejected(
-                    "no answer", system=side, operation="resolve conflict", record=key
-                )
-            )
-        written.append((side, key))
-    with store.transaction():
-        if conflict.erp_key is not None:
-            states = store.synced(ctx.name, "erp", [conflict.erp_key])
-            state = states.get(conflict.erp_key)
-            if state is not None:
-                state.values[conflict.field] = chosen
-                store.save_synced([state])
-        # one entry per system written: the value that system held, and the chosen one
-        store.audit(
-            [
-                AuditEntry(
-                    flow=flow,
-                    entity=ctx.name,
-                    target=side,
-                    record_key=key,
-                    action="resolve",
-                    before={conflict.field: held[side]},
-                    after={conflict.field: chosen},
-                    cause=f"conflict:{conflict.id}:{resolution}",
-                )
-                for side, key in written
-            ]
+        if outcomes and outcomes[0].ok:
+            written.append((side, key))
+            continue
+        error = outcomes[0].error if outcomes else None
+        refusal: TandemError = (
+            error
+            if error is not None
+            else RecordRejected("no answer", system=side, operation="resolve conflict", record=key)
         )
-        return store.resolve_conflict(conflict_id, resolution, chosen)
+        if not written:
+            raise refusal
+        _audit_writes(store, flow, ctx, written, name, held, chosen, cause + ":partial")
+        first, first_key = written[0]
+        raise PartialResolution(
+            f"conflict {conflict.id}: {ctx.name}.{name} = {chosen!r} was written to the "
+            f"{SIDE_NAMES[first]} ({first_key}), but the {SIDE_NAMES[side]} refused it "
+            f"({refusal}); the conflict stays open: fix the {SIDE_NAMES[side]} record "
+            f"{key}, then resolve it again",
+            written=written[0],
+            refused=side,
+        ) from refusal
+
+    with store.transaction():
+        # record the values resolved against, then close: --erp/--crm keep the fresh one
+        store.add_conflict(
+            flow=flow,
+            entity=ctx.name,
+            erp_key=conflict.erp_key,
+            crm_key=conflict.crm_key,
+            field=name,
+            base_value=conflict.base_value,
+            erp_value=held["erp"],
+            crm_value=held["crm"],
+            erp_modified=_modified(records["erp"], conflict.erp_modified),
+            crm_modified=_modified(records["crm"], conflict.crm_modified),
+        )
+        states = store.synced(ctx.name, "erp", [conflict.erp_key])
+        state = states.get(conflict.erp_key)
+        if state is not None:
+            state.values[name] = chosen
+            store.save_synced([state])
+        # one entry per system written: the value that system held, and the chosen one
+        _audit_writes(store, flow, ctx, written, name, held, chosen, cause)
+        done = store.resolve_conflict(conflict.id, resolution, chosen)
+    return Resolved(done, changed=changed)
 
 
-__all__ = ["Resolution", "apply_resolution"]
+def _modified(change: Change | None, before: Any) -> Any:
+    return change.modified_at if change is not None else before
+
+
+def _audit_writes(
+    store: StateStore,
+    flow: str,
+    ctx: EntityContext,
+    written: Sequence[tuple[Side, str]],
+    name: str,
+    held: dict[Side, Any],
+    chosen: Any,
+    cause: str,
+) -> None:
+    store.audit(
+        [
+            AuditEntry(
+                flow=flow,
+                entity=ctx.name,
+                target=side,
+                record_key=key,
+                action="resolve",
+                before={name: held[side]},
+                after={name: chosen},
+                cause=cause,
+            )
+            for side, key in written
+        ]
+    )
+
+
+def _close_moot(
+    store: StateStore,
+    ctx: EntityContext,
+    conflict: Conflict,
+    keys: dict[Side, str | None],
+    gone: Sequence[Side],
+    current: dict[Side, Any],
+) -> Conflict:
+    """Close a conflict whose record is gone from ``gone``: nothing is written."""
+    entries = [
+        AuditEntry(
+            flow=conflict.flow,
+            entity=ctx.name,
+            target=side,
+            record_key=key,
+            action="close",
+            before=None if side in gone else {conflict.field: current.get(side)},
+            after=None,
+            cause=f"conflict:{conflict.id}:deleted",
+        )
+        for side in ("erp", "crm")
+        if (key := keys[side]) is not None
+    ]
+    with store.transaction():
+        store.audit(entries)
+        return store.resolve_conflict(conflict.id, "deleted")
+
+
+def drop_conflicts(store: StateStore, flow: str, ids: Sequence[int]) -> Dropped:
+    """Close the open conflicts among ``ids`` without writing anything (resolution ``dropped``).
+
+    Each one dropped gets an audit entry per record (action ``drop``, the value stored for
+    that system as ``before``). Conflicts closed already are left as they are; ids the flow
+    has no conflict under are reported, not an error here.
+    """
+    dropped: list[Conflict] = []
+    closed: list[Conflict] = []
+    unknown: list[int] = []
+    with store.transaction():
+        for conflict_id in dict.fromkeys(ids):
+            conflict = store.conflict(conflict_id)
+            if conflict is None or conflict.flow != flow:
+                unknown.append(conflict_id)
+                continue
+            if conflict.status != "open":
+                closed.append(conflict)
+                continue
+            held: dict[Side, Any] = {"erp": conflict.erp_value, "crm": conflict.crm_value}
+            keys: dict[Side, str | None] = {"erp": conflict.erp_key, "crm": conflict.crm_key}
+            store.audit(
+                [
+                    AuditEntry(
+                        flow=flow,
+                        entity=conflict.entity,
+                        target=side,
+                        record_key=key,
+                        action="drop",
+                        before={conflict.field: held[side]},
+                        after=None,
+                        cause=f"conflict:{conflict.id}:dropped",
+                    )
+                    for side in ("erp", "crm")
+                    if (key := keys[side]) is not None
+                ]
+            )
+            dropped.append(store.resolve_conflict(conflict.id, "dropped"))
+    return Dropped(dropped, closed, unknown)
+
+
+__all__ = [
+    "Dropped",
+    "PartialResolution",
+    "Resolution",
+    "Resolved",
+    "apply_resolution",
+    "drop_conflicts",
+]

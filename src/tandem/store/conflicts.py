@@ -117,11 +117,15 @@ def resolve(
 ) -> Conflict:
     """Decide an open conflict; the resolved value is the winner's value or ``value``.
 
+    ``deleted`` and ``dropped`` close it without a value (nothing was written).
+
     Raises:
         StoreError: unknown id, conflict not open, or an unknown resolution.
     """
     if resolution not in RESOLUTIONS:
-        raise StoreError(f"conflict resolution must be erp, crm or value, not {resolution!r}")
+        raise StoreError(
+            f"conflict resolution must be erp, crm, value, deleted or dropped, not {resolution!r}"
+        )
     row = conn.execute(sa.select(table).where(table.c.id == conflict_id).with_for_update()).first()
     if row is None:
         raise StoreError(f"conflict {conflict_id} does not exist")
@@ -130,7 +134,7 @@ def resolve(
             f"conflict {conflict_id} ({row.entity} {row.erp_key}, field {row.field}) "
             f"is already resolved ({row.resolution})"
         )
-    chosen = {"erp": row.erp_value, "crm": row.crm_value}.get(resolution, value)
+    chosen = {"erp": row.erp_value, "crm": row.crm_value, "value": value}.get(resolution)
     conn.execute(
         sa.update(table)
         .where(table.c.id == conflict_id)

@@ -11,7 +11,9 @@ Side = Literal["erp", "crm"]
 
 DeadLetterStatus = Literal["open", "retrying", "resolved", "dropped"]
 ConflictStatus = Literal["open", "resolved"]
-Resolution = Literal["erp", "crm", "value"]
+Resolution = Literal["erp", "crm", "value", "deleted", "dropped"]
+"""How a conflict was closed: a side's value, a typed ``value``, ``deleted`` (a record was
+gone: closed without a write) or ``dropped`` (closed by a person without a write)."""
 WorkStatus = Literal["pending", "taken"]
 
 SIDES: frozenset[str] = frozenset(get_args(Side))
@@ -102,7 +104,9 @@ class Conflict:
         erp_modified: when the ERP changed it.
         crm_modified: when the CRM changed it.
         status: ``open`` or ``resolved``.
-        resolution: which side won, or ``value`` for a value a person typed.
+        resolution: which side won, ``value`` for a value a person typed, ``deleted`` when
+            a record was gone (closed without a write), ``dropped`` when a person closed it
+            without a write.
         resolved_value: the value to write to both sides once resolved.
         created_at: when the conflict was first seen.
         resolved_at: when it was resolved.
