@@ -85,6 +85,29 @@ def test_deadletters_drop_takes_the_letter_off_the_list_and_a_second_drop_says_s
     still = tandem_json("deadletters", "list", "-c", config, "--status", "dropped")
     assert [d["id"] for d in still] == [gone]
 
+    # Named by its id, a dropped letter is queued again, and said so; an unknown id is an
+    # error; a resolved letter is left as it is.
+    code, out = tandem("deadletters", "retry", str(gone), str(unknown), "-c", config)
+    assert code == 1
+    assert f"dead letter {gone} was dropped; queued again" in out
+    assert f"has no dead letter {unknown}" in out and "1 dead letters queued" in out
+    retrying = tandem_json("deadletters", "list", "-c", config, "--status", "retrying")
+    assert gone in [d["id"] for d in retrying]
+    env.erp(
+        "UPDATE customers SET nip = :nip WHERE id = :id",
+        nip=nip(random.Random(1)),
+        id=BAD_NIP_CUSTOMER,
+    )
+    assert tandem("sync", "-c", config, "--no-progress")[0] == 0
+    resolved = tandem_json("deadletters", "list", "-c", config, "--status", "resolved")
+    assert gone in [d["id"] for d in resolved]
+    code, out = tandem("deadletters", "retry", str(gone), "-c", config)
+    assert code == 0, out
+    assert f"dead letter {gone} is already resolved; left as it is" in out
+    assert "0 dead letters queued" in out
+    again = tandem_json("deadletters", "list", "-c", config, "--status", "resolved")
+    assert gone in [d["id"] for d in again]
+
 
 def test_reconcile_reports_drift_heal_repairs_it_and_then_there_is_none(env: Env) -> None:
     # A valid NIP for the demo's bad customer: the systems start out fully agreed.

@@ -76,13 +76,19 @@ def _select(store: StateStore, flow: FlowSpec, ids: list[int] | None) -> list[De
 
 @deadletters_app.command("retry")
 def deadletters_retry(config: ConfigOption = DEFAULT_CONFIG, ids: IdsArgument = None) -> None:
-    """Queue dead letters for another try; the next sync re-reads them from their source."""
+    """Queue dead letters for another try; the next sync re-reads them from their source.
+
+    Without ids: every open letter. A resolved letter is named and left as it is; a dropped
+    one named by its id is queued again (and said so); an id the flow has no dead letter
+    under is an error (exit code 1).
+    """
     flow = load(config)
     store = _store(flow)
     try:
         rows = _select(store, flow, ids)
+        todo = [row for row in rows if row.status != "resolved"]
         with store.transaction():
-            for row in rows:
+            for row in todo:
                 store.enqueue(
                     flow=flow.name,
                     entity=row.entity,
@@ -90,10 +96,27 @@ def deadletters_retry(config: ConfigOption = DEFAULT_CONFIG, ids: IdsArgument = 
                     record_keys=[row.record_key],
                     reason=f"retry dead letter {row.id}",
                 )
-            store.set_dead_letter_status([row.id for row in rows], "retrying")
+            if todo:
+                store.set_dead_letter_status([row.id for row in todo], "retrying")
     finally:
         store.close()
-    console.print(f"{len(rows)} dead letters queued; the next `tandem sync` retries them")
+    for row in rows:
+        if row.status == "resolved":
+            err.print(f"dead letter {row.id} is already resolved; left as it is")
+        elif row.status == "dropped":
+            err.print(f"dead letter {row.id} was dropped; queued again")
+    unknown = _unknown(flow, ids, rows)
+    console.print(f"{len(todo)} dead letters queued; the next `tandem sync` retries them")
+    if unknown:
+        raise typer.Exit(1)
+
+
+def _unknown(flow: FlowSpec, ids: list[int] | None, rows: list[DeadLetter]) -> list[int]:
+    """Name each id the flow has no dead letter under (on stderr); return them."""
+    unknown = sorted(set(ids or ()) - {row.id for row in rows})
+    for missing in unknown:
+        err.print(f"[red]error:[/red] flow {flow.name} has no dead letter {missing}")
+    return unknown
 
 
 @deadletters_app.command("drop")
@@ -116,9 +139,7 @@ def deadletters_drop(config: ConfigOption = DEFAULT_CONFIG, ids: IdsArgument = N
     for row in rows:
         if row.id not in dropped:
             err.print(f"dead letter {row.id} is already {row.status}; left as it is")
-    unknown = sorted(set(ids or ()) - {row.id for row in rows})
-    for missing in unknown:
-        err.print(f"[red]error:[/red] flow {flow.name} has no dead letter {missing}")
+    unknown = _unknown(flow, ids, rows)
     console.print(f"{len(todo)} dead letters dropped")
     if unknown:
         raise typer.Exit(1)
