@@ -2,10 +2,12 @@
 
 One table, ``tandem_changelog(seq, table_name, row_key, op, changed_at)``, filled by
 ``AFTER INSERT / UPDATE / DELETE`` row triggers on every captured ERP table. It sees hard
-deletes, and an update that changes a primary key logs the old key as deleted. Timestamps are
-UTC with microseconds (SQLite: milliseconds). ``row_key`` uses a binary collation so that the
-database orders keys as Python does. On PostgreSQL the trigger also calls
-``pg_notify(channel, table_name)`` so that a listening engine wakes at once.
+deletes, and an update that changes a primary key (even in case or trailing spaces only) logs
+the old key as deleted. Timestamps are the UTC time at which the trigger runs, with
+microseconds (SQLite: milliseconds). ``row_key`` holds the key as the reader's ``str()`` of the
+key column's value and uses a binary collation so that the database orders keys as Python
+does. On PostgreSQL the trigger also calls ``pg_notify(channel, table_name)`` so that a
+listening engine wakes at once.
 
 Re-running :func:`install_capture` replaces the triggers; it is safe at any time.
 """
@@ -111,6 +113,10 @@ class _Dialect(ABC):
     def create_triggers(self, table: str, key: str) -> list[str]:
         """Statements creating the three capture triggers of ``table``."""
 
+    def replace_triggers(self, table: str, key: str) -> list[str]:
+        """Statements replacing whatever capture triggers ``table`` has with current ones."""
+        return [*self.drop_triggers(table), *self.create_triggers(table, key)]
+
     def drop_triggers(self, table: str) -> list[str]:
         return [
             f"DROP TRIGGER IF EXISTS {self.q(_trigger_name(self.changelog, table, op))}"
@@ -122,7 +128,11 @@ class _Dialect(ABC):
 
     @abstractmethod
     def key_text(self, ref: str, key: str) -> str:
-        """SQL rendering ``ref.key`` (``NEW``, ``OLD``, an alias) as text."""
+        """SQL rendering ``ref.key`` (``NEW``, ``OLD``, an alias) as text.
+
+        The text must be what the reader's ``str()`` of the key column's value gives, and the
+        same in the triggers and in the seed, or a logged key names no row.
+        """
 
     @abstractmethod
     def trigger_names_sql(self) -> str:
@@ -166,7 +176,8 @@ class _Sqlite(_Dialect):
         moved = (
             f"INSERT INTO {self.q(self.changelog)} (table_name, row_key, op, changed_at) "
             f"SELECT {_lit(table)}, {self.key_text('OLD', key)}, 'D', {self.NOW} "
-            f"WHERE OLD.{k} IS NOT NEW.{k};"
+            # Binary: a key changed only in case under a NOCASE collation is another key.
+            f"WHERE OLD.{k} IS NOT NEW.{k} COLLATE BINARY;"
         )
         return [
             f"CREATE TRIGGER {name['I']} AFTER INSERT ON {t} FOR EACH ROW BEGIN "
@@ -199,7 +210,8 @@ class _Postgres(_Dialect):
             f"ON {cl} (table_name, changed_at, row_key, seq)",
             f"CREATE INDEX IF NOT EXISTS {self.prep.quote(self.changelog + '_row')} "
             f"ON {cl} (table_name, row_key)",
-            # The key column is passed as the trigger argument; to_jsonb reads it by name.
+            # The key column is passed as the trigger argument; to_jsonb reads it by name (and,
+            # unlike a cast to text, keeps the padding of a CHAR(n) key, as the driver does).
             f"CREATE OR REPLACE FUNCTION {self.function}() RETURNS trigger "
             "LANGUAGE plpgsql AS $fn$\n"
             "DECLARE old_key text; new_key text;\n"
@@ -229,7 +241,9 @@ class _Postgres(_Dialect):
         return [*super().drop_all(), f"DROP FUNCTION IF EXISTS {self.function}()"]
 
     def key_text(self, ref: str, key: str) -> str:
-        return f"CAST({ref}.{self.prep.quote(key)} AS TEXT)"
+        # The trigger function's own expression: the seed must log the same text. (A cast to
+        # TEXT would strip the padding of a CHAR(n) key that the driver returns.)
+        return f"(to_jsonb({ref}.*) ->> {_lit(key)})"
 
     def create_triggers(self, table: str, key: str) -> list[str]:
         return [
@@ -248,7 +262,21 @@ class _Postgres(_Dialect):
 
 
 class _Mysql(_Dialect):
-    NOW = "UTC_TIMESTAMP(6)"
+    NOW = (
+        "TIMESTAMPADD(MICROSECOND, TIMESTAMPDIFF(MICROSECOND, NOW(6), UTC_TIMESTAMP(6)), "
+        "SYSDATE(6))"
+    )
+    """The UTC time at which the trigger runs.
+
+    ``UTC_TIMESTAMP(6)`` and ``NOW(6)`` are the time the *statement* began: an UPDATE that
+    waited on a row lock would be stamped behind rows committed meanwhile, where a reader that
+    passed them never looks again. ``SYSDATE(6)`` is the time of the call, in the session's time
+    zone; ``UTC_TIMESTAMP(6) - NOW(6)`` (one instant, read twice) is that zone's offset.
+    """
+
+    def __init__(self, engine: sa.Engine, changelog: str, schema: str | None, channel: str):
+        super().__init__(engine, changelog, schema, channel)
+        self.mariadb = bool(getattr(engine.dialect, "is_mariadb", False))
 
     def create_changelog(self) -> list[str]:
         return [
@@ -278,11 +306,26 @@ class _Mysql(_Dialect):
         return [
             f"CREATE TRIGGER {name['I']} AFTER INSERT ON {t} FOR EACH ROW "
             f"{self._insert(table, 'NEW', key, 'I')}",
+            # Binary: under a case- or accent-insensitive or PAD SPACE collation 'abc' and
+            # 'ABC ' compare equal, yet the row's key text has changed.
             f"CREATE TRIGGER {name['U']} AFTER UPDATE ON {t} FOR EACH ROW BEGIN "
-            f"IF NOT (OLD.{k} <=> NEW.{k}) THEN {self._insert(table, 'OLD', key, 'D')}; "
+            f"IF NOT (CAST(OLD.{k} AS BINARY) <=> CAST(NEW.{k} AS BINARY)) THEN "
+            f"{self._insert(table, 'OLD', key, 'D')}; "
             f"END IF; {self._insert(table, 'NEW', key, 'U')}; END",
             f"CREATE TRIGGER {name['D']} AFTER DELETE ON {t} FOR EACH ROW "
             f"{self._insert(table, 'OLD', key, 'D')}",
+        ]
+
+    def replace_triggers(self, table: str, key: str) -> list[str]:
+        if not self.mariadb:
+            return super().replace_triggers(table, key)
+        # DDL commits at once on MariaDB: DROP then CREATE would leave a moment in which the
+        # ERP's writes are not captured. CREATE OR REPLACE swaps each trigger under the
+        # table's metadata lock.
+        prefix = "CREATE TRIGGER "
+        return [
+            "CREATE OR REPLACE TRIGGER " + stmt.removeprefix(prefix)
+            for stmt in self.create_triggers(table, key)
         ]
 
     def trigger_names_sql(self) -> str:
@@ -328,8 +371,11 @@ def install_capture(
             ``read_changes(since=None)`` returns all records.
 
     Raises:
-        ConfigError: a table or key column does not exist (checked before any change, since
-            a trigger naming a wrong column would make the ERP's own writes fail).
+        ConfigError: a table or key column does not exist, or the key column does not identify
+            one row by itself (one column of a composite key, a column that is not unique or
+            may be NULL). Checked before any change, since a trigger naming a wrong column
+            would make the ERP's own writes fail, and a key shared by several rows would merge
+            them in the log and lose their deletes.
     """
     if isinstance(engine_or_url, SqlSettings):
         changelog_table = engine_or_url.changelog_table
@@ -342,7 +388,7 @@ def install_capture(
             conn.exec_driver_sql(stmt)
         cl = changelog_table_for(d)
         for table, key in tables:
-            for stmt in [*d.drop_triggers(table), *d.create_triggers(table, key)]:
+            for stmt in d.replace_triggers(table, key):
                 conn.exec_driver_sql(stmt)
             if seed:
                 has = conn.execute(
@@ -351,22 +397,61 @@ def install_capture(
                 if has is None:
                     conn.exec_driver_sql(
                         f"INSERT INTO {d.q(d.changelog)} (table_name, row_key, op, changed_at) "
-                        f"SELECT {_lit(table)}, {d.key_text('src', key)}, 'I', {d.NOW} "
-                        f"FROM {d.q(table)} src"
+                        f"SELECT {_lit(table)}, {d.key_text('tandem_src', key)}, 'I', {d.NOW} "
+                        f"FROM {d.q(table)} tandem_src"
                     )
 
 
 def _check_tables(
     conn: sa.Connection, tables: Sequence[tuple[str, str]], schema: str | None
 ) -> None:
+    """Refuse, before any change, a table that is not there or a key that names no one row.
+
+    The change log keeps one key column's value per entry, so that column must identify a row
+    on its own: the table's single-column primary key, or a column that is NOT NULL and unique
+    by itself (a UNIQUE constraint or a full unique index on it alone). One column of a
+    composite key would merge the rows that share it and lose their deletes.
+    """
     insp = sa.inspect(conn)
     existing = set(insp.get_table_names(schema=schema))
     for table, key in tables:
         if table not in existing:
             raise ConfigError(f"no table {table!r} to capture (views cannot be)", field="tables")
-        columns = {c["name"] for c in insp.get_columns(table, schema=schema)}
+        columns = {c["name"]: c for c in insp.get_columns(table, schema=schema)}
         if key not in columns:
             raise ConfigError(f"table {table!r} has no column {key!r}", field="tables")
+        why = _not_a_row_key(insp, table, key, bool(columns[key].get("nullable", True)), schema)
+        if why:
+            raise ConfigError(
+                f"table {table!r}: key column {key!r} cannot be captured: {why}; the change log "
+                "keeps one column's value per entry, so the key must be the table's "
+                "single-column primary key or a NOT NULL column that is unique on its own "
+                "(composite keys are not captured)",
+                field="tables",
+            )
+
+
+def _not_a_row_key(
+    insp: sa.Inspector, table: str, key: str, nullable: bool, schema: str | None
+) -> str:
+    """Why ``key`` does not identify one row of ``table`` by itself ('' when it does)."""
+    pk = list(insp.get_pk_constraint(table, schema=schema).get("constrained_columns") or [])
+    if pk == [key]:
+        return ""
+    unique: list[list[str | None]] = [
+        list(u.get("column_names") or []) for u in insp.get_unique_constraints(table, schema)
+    ]
+    # SQLite keeps a column's own UNIQUE as an automatic index only.
+    auto = {"include_auto_indexes": True} if insp.dialect.name == "sqlite" else {}
+    for index in insp.get_indexes(table, schema=schema, **auto):
+        partial = any(name.endswith("_where") for name in index.get("dialect_options") or {})
+        if index.get("unique") and not partial:  # an expression's column name is None
+            unique.append(list(index.get("column_names") or []))
+    if [key] in unique:
+        return "it may be NULL" if nullable else ""
+    if key in pk:
+        return f"it is one column of the composite primary key ({', '.join(pk)})"
+    return "it is neither the primary key nor unique on its own"
 
 
 def changelog_table_for(d: _Dialect) -> sa.Table:
