@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from tandem.connectors.base import EPOCH, Change, Cursor, utc
-from tandem.connectors.sql.source import Source
+from tandem.connectors.sql.source import Source, parser_of
 
 IN_CHUNK = 500
 
@@ -84,7 +84,9 @@ def modified_batch(
 
     ``WHERE (m > t) OR (m = t AND key > k) ORDER BY m, key LIMIT n``. On SQLite the column
     is compared as ``strftime('%Y-%m-%d %H:%M:%f')`` text, so positions carry milliseconds.
-    Rows with no modified-at value and hard deletes are not seen in this mode.
+    The cursor's key is compared as the key's type (:func:`_after_key`), also when the
+    catalogue does not give it (a query's key). Rows with no modified-at value and hard
+    deletes are not seen in this mode.
     """
     assert src.modified is not None
     sqlite = conn.dialect.name == "sqlite"
@@ -96,10 +98,7 @@ def modified_batch(
         at: Any = src.modified_param(since.modified_at)
         if sqlite:
             at = at.strftime("%Y-%m-%d %H:%M:%S.") + f"{at.microsecond // 1000:03d}"
-        try:
-            after_key = src.key > src.parse_key(since.key) if since.key else None
-        except (ValueError, ArithmeticError):
-            after_key = None
+        after_key = _after_key(conn, src, m, at, since.key) if since.key else None
         if after_key is None:
             stmt = stmt.where(m >= at)
         else:
@@ -115,6 +114,31 @@ def modified_batch(
         else:
             changes.append(Change(key=key, fields=src.to_fields(row), modified_at=at_row))
     return changes, len(rows) == size
+
+
+def _after_key(
+    conn: sa.Connection, src: Source, m: sa.ColumnElement[Any], at: Any, key: str
+) -> sa.ColumnElement[bool] | None:
+    """Which rows of the cursor's tie (``m = at``) come after its ``key``.
+
+    The key is compared as the key's own type, so the tie is read in the order of
+    ``ORDER BY m, key``. Where that type is unknown (:attr:`Source.key_known`), it is the type
+    of a value of the tie itself; no row in the tie: nothing to compare. ``None``: the key
+    does not parse as that type (a cursor from elsewhere): the whole tie is read again.
+    """
+    parse = src.parse_key
+    if not src.key_known:
+        sample = conn.execute(
+            sa.select(src.key).where(m == at, src.key.is_not(None)).limit(1)
+        ).scalar()
+        if sample is None:
+            return sa.false()
+        parse = parser_of(type(sample))
+    try:
+        after: sa.ColumnElement[bool] = src.key > parse(key)
+    except (ValueError, ArithmeticError):
+        return None
+    return after
 
 
 def all_batch(

@@ -37,6 +37,37 @@ _PG_TIMESTAMPTZ = 1184
 _MYSQL_TIMESTAMP = 7
 """MySQL/MariaDB field type code of ``TIMESTAMP`` (a query column's type code under PyMySQL)."""
 
+_KEY_PARSERS: dict[type, KeyParser] = {
+    int: int,
+    Decimal: Decimal,
+    float: float,
+    uuid.UUID: uuid.UUID,
+    str: str,
+}
+"""Python types of key values -> how a text key becomes one (``str`` of a value parses back)."""
+
+_PG_KEY_TYPES: dict[int, type] = {
+    **dict.fromkeys((20, 21, 23, 26), int),  # int8, int2, int4, oid
+    1700: Decimal,  # numeric
+    **dict.fromkeys((700, 701), float),  # float4, float8
+    2950: uuid.UUID,
+    **dict.fromkeys((19, 25, 1042, 1043), str),  # name, text, bpchar, varchar
+}
+"""Python types of a query's column by PostgreSQL type OID (psycopg's type code)."""
+_MYSQL_KEY_TYPES: dict[int, type] = {
+    **dict.fromkeys((1, 2, 3, 8, 9, 13), int),  # TINY, SHORT, LONG, LONGLONG, INT24, YEAR
+    **dict.fromkeys((0, 246), Decimal),  # DECIMAL, NEWDECIMAL
+    **dict.fromkeys((4, 5), float),  # FLOAT, DOUBLE
+    **dict.fromkeys((15, 253, 254), str),  # VARCHAR, VAR_STRING, STRING
+}
+"""Python types of a query's column by MySQL/MariaDB field type (PyMySQL's type code)."""
+_QUERY_KEY_TYPES = {
+    "postgresql": _PG_KEY_TYPES,
+    "mysql": _MYSQL_KEY_TYPES,
+    "mariadb": _MYSQL_KEY_TYPES,
+}
+"""Type codes of a query's columns by dialect (SQLite reports none)."""
+
 
 @dataclass(frozen=True, slots=True)
 class Source:
@@ -47,14 +78,18 @@ class Source:
         relation: what reads select from (table, view, or the query as a subquery).
         key: the key column in ``relation``.
         fields: names that go into :attr:`Change.fields` (fields and external id).
-        parse_key: text key -> the key column's Python type.
+        parse_key: text key -> the key column's Python type (``str`` when unknown).
         capture_name: the table name change-log entries of this entity carry.
         write_table: the table writes go to, ``None`` when the entity is read-only.
         modified: the modified-at column in ``relation``, when configured.
         soft_delete: the soft-delete flag column in ``relation``, when configured.
         soft_value: the flag's value meaning "deleted".
         booleans: columns stored as integers that mean booleans (MariaDB ``TINYINT(1)``).
-        key_typed: the key column's type is known (else keys are matched as text).
+        key_typed: the key column is a table's (or view's) column of a known type: keys are
+            matched with it as that type (else as text, against the column cast to text).
+        key_known: :attr:`parse_key` gives the key's type: from the column, or for a query from
+            the driver's type of its result column. Else (a query on SQLite, a computed view
+            column there) the key's type is learnt from a value when one is compared.
         zone: the time zone of date-times stored without one (the ``time_zone`` setting).
         zoned: columns of ``relation`` that hold an instant (``timestamptz``, MariaDB
             ``TIMESTAMP``): a naive value read from one is UTC, whatever ``zone`` says.
@@ -73,6 +108,7 @@ class Source:
     soft_value: Any
     booleans: frozenset[str]
     key_typed: bool = True
+    key_known: bool = True
     zone: tzinfo = UTC
     zoned: frozenset[str] = frozenset()
     columns: tuple[str, ...] = field(init=False)
@@ -263,18 +299,25 @@ def is_boolean(column: sa.ColumnElement[Any]) -> bool:
 
 
 def key_parser(column: KeyedColumnElement[Any] | None) -> KeyParser:
-    """How to turn a text key back into the key column's type."""
+    """How to turn a text key back into the key column's type (``str`` when unknown)."""
+    return parser_of(python_type_of(column))
+
+
+def parser_of(python_type: type | None) -> KeyParser:
+    """How to turn a text key back into a value of ``python_type`` (``str`` when unknown)."""
+    if python_type is None:
+        return str
+    return _KEY_PARSERS.get(python_type, str)
+
+
+def python_type_of(column: KeyedColumnElement[Any] | None) -> type | None:
+    """The Python type of ``column``'s values, ``None`` when its type does not say (untyped)."""
+    if column is None or isinstance(column.type, sa.types.NullType):
+        return None
     try:
-        python_type = column.type.python_type if column is not None else str
+        return column.type.python_type
     except NotImplementedError:
-        python_type = str
-    if python_type is int:
-        return int
-    if python_type is Decimal:
-        return Decimal
-    if python_type is uuid.UUID:
-        return uuid.UUID
-    return str
+        return None
 
 
 def reflect(conn: sa.Connection, name: str, schema: str | None) -> sa.Table:
@@ -304,6 +347,7 @@ def resolve(
     write_table = reflect(conn, str(write_name), schema) if write_name else None
     relation: sa.FromClause
     typed: sa.FromClause | None
+    key_type: type | None = None  # of a query's key, by the driver's type code
     if query is None:
         table = reflect(conn, binding.source, schema)
         if write_table is None and not _is_view(conn, binding.source, schema):
@@ -315,6 +359,7 @@ def resolve(
         probe = conn.execute(sa.text(f"SELECT * FROM ({sql}) tandem_q WHERE 1 = 0"))
         names = list(probe.keys())
         zoned = _zoned_query_columns(conn.dialect.name, probe.cursor.description)
+        key_type = _query_column_type(conn.dialect.name, probe.cursor.description, binding.key)
         probe.close()
         relation = sa.text(sql).columns(*(sa.column(n) for n in names)).subquery("tandem_q")
         typed = write_table
@@ -330,6 +375,9 @@ def resolve(
                 f"column {name!r} is not in {binding.source!r}", field=f"entities.{binding.name}"
             )
     typed_key = typed.c[binding.key] if typed is not None and binding.key in typed.c else None
+    column_type = python_type_of(typed_key)
+    if column_type is not None:
+        key_type = column_type
     booleans = frozenset(
         c.name for c in (typed.c if typed is not None else []) if is_boolean(c) and c.name in fields
     )
@@ -340,14 +388,15 @@ def resolve(
         relation=relation,
         key=relation.c[binding.key],
         fields=fields,
-        parse_key=key_parser(typed_key),
+        parse_key=parser_of(key_type),
         capture_name=str(capture),
         write_table=write_table,
         modified=relation.c[modified] if modified else None,
         soft_delete=relation.c[soft] if soft else None,
         soft_value=opts.get("soft_delete_value", True),
         booleans=booleans,
-        key_typed=typed_key is not None,
+        key_typed=column_type is not None,
+        key_known=key_type is not None,
         zone=zone,
         zoned=zoned,
     )
@@ -366,6 +415,19 @@ def _zoned_query_columns(
     if wanted is None or not description:
         return frozenset()
     return frozenset(str(d[0]) for d in description if d[1] == wanted)
+
+
+def _query_column_type(
+    dialect: str, description: Sequence[Sequence[Any]] | None, name: str
+) -> type | None:
+    """The Python type of a query's column ``name``, from the driver's type code, if known."""
+    types = _QUERY_KEY_TYPES.get(dialect)
+    if types is None or not description:
+        return None
+    for column in description:
+        if str(column[0]) == name and isinstance(column[1], int):
+            return types.get(column[1])
+    return None
 
 
 def _is_view(conn: sa.Connection, name: str, schema: str | None) -> bool:
