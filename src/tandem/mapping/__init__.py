@@ -1,7 +1,8 @@
 """Mapping: native records <-> canonical records. Pure functions, no I/O.
 
 * :class:`Mapper` reads native records into validated canonical dicts and writes canonical
-  fields back as native values (field maps, value maps, references, defaults, expressions).
+  fields back as native values (field maps, value maps, references, defaults, expressions);
+  a record read with its delete-policy flag field carries the flag (:class:`ValuesWithFlag`).
 * :class:`Expression`: the small safe expression language of ``erp_expr`` / ``crm_expr``.
 * :func:`values_equal`: robust equality for no-op detection.
 * :func:`check_binding` (:func:`binding_problems`: located) / :func:`validate_native`
@@ -10,7 +11,7 @@
 
 from tandem.mapping.compare import values_equal
 from tandem.mapping.expressions import FUNCTIONS, Expression, ExpressionError
-from tandem.mapping.mapper import Mapper, RefResolver, Side
+from tandem.mapping.mapper import Mapper, RefResolver, Side, ValuesWithFlag
 from tandem.mapping.schema import (
     BindingProblem,
     NativeValidator,
@@ -28,6 +29,7 @@ __all__ = [
     "NativeValidator",
     "RefResolver",
     "Side",
+    "ValuesWithFlag",
     "binding_problems",
     "check_binding",
     "validate_native",

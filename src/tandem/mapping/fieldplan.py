@@ -81,11 +81,14 @@ class ReadPlan:
         reads: per step, in order: the step, its field, the native field when the step is
             :attr:`~ReadStep.plain` (else None) and its validator; what the loop over a
             record's fields reads.
+        flag: the native field the entity's delete policy flags on this side, where Tandem
+            writes it (it is read with the record, mapped or not); None: no flag.
     """
 
     steps: tuple[ReadStep, ...]
     money: tuple[MoneyCheck, ...]
     reads: tuple[tuple[ReadStep, str, str | None, Callable[[Any], Any]], ...] = ()
+    flag: str | None = None
 
     def __post_init__(self) -> None:
         if not self.reads:
@@ -149,7 +152,8 @@ def read_plan(entity: EntitySpec, side: Side) -> ReadPlan:
             currency = entity.field(companion)
             needed = currency.readable(side) or currency.has_default
             money.append(MoneyCheck(name, companion, needed))
-    return ReadPlan(steps, tuple(money))
+    flag = entity.delete.flag_field(side) if entity.writes_to(side) else None
+    return ReadPlan(steps, tuple(money), flag=flag)
 
 
 def _read_step(entity: EntitySpec, field: FieldSpec, side: Side) -> ReadStep:

@@ -41,6 +41,25 @@ class RefResolver(Protocol):
         ...
 
 
+class ValuesWithFlag(dict[str, Any]):
+    """A canonical record read with the native value of its delete-policy flag field.
+
+    The flag field the entity's ``flag``/``archive`` policy sets on a side is read with every
+    record of that side, but it is a canonical value only when the flow maps it. The planner
+    needs it either way: the survivor of a delete stays deleted in the other system while it
+    holds the flag, and comes back once the flag is cleared. Otherwise a plain ``dict``.
+
+    Attributes:
+        flag: the flag field's native value, as read.
+    """
+
+    __slots__ = ("flag",)
+
+    def __init__(self, flag: Any) -> None:
+        super().__init__()
+        self.flag = flag
+
+
 class Mapper:
     """Maps records of a flow's entities between native and canonical form.
 
@@ -93,7 +112,9 @@ class Mapper:
         """Read a native record of ``side`` into a validated canonical record.
 
         A field whose native name is absent from ``native`` is left out (a partial read), unless
-        it has a default; a ``None`` value takes the default when there is one.
+        it has a default; a ``None`` value takes the default when there is one. When ``native``
+        holds the field the entity's delete policy flags on ``side``, the record is a
+        :class:`ValuesWithFlag` carrying its value.
 
         Raises:
             MappingError: a value fails its expression, value map, reference or validation;
@@ -101,8 +122,9 @@ class Mapper:
         """
         spec = self._entity(entity)
         plan = self._read_plan(spec, side)
-        result: dict[str, Any] = {}
         get = native.get
+        flag = _ABSENT if plan.flag is None else get(plan.flag, _ABSENT)
+        result: dict[str, Any] = {} if flag is _ABSENT else ValuesWithFlag(flag)
         for step, name, plain_native, validate in plan.reads:
             if plain_native is not None:
                 value = get(plain_native, _ABSENT)
@@ -424,4 +446,4 @@ def _check_money(plan: ReadPlan, record: Mapping[str, Any], record_key: str) -> 
             )
 
 
-__all__ = ["Mapper", "NativeWriter", "RefResolver", "Side"]
+__all__ = ["Mapper", "NativeWriter", "RefResolver", "Side", "ValuesWithFlag"]

@@ -57,7 +57,22 @@ def build_rules(spec: EntitySpec, mapper: Mapper) -> Rules:
         conflict=spec.conflict,
         delete=spec.delete.policy,
         flagged=flag_marks(spec, mapper),
+        flag_values=flag_values(spec),
     )
+
+
+def flag_values(spec: EntitySpec) -> dict[Side, Any]:
+    """Per side where Tandem sets the delete-policy flag: the native value it sets.
+
+    The flag field is read with every record of such a side (it is in the binding), mapped
+    or not, so the planner can tell a survivor that stays flagged from one whose flag was
+    cleared (:meth:`~tandem.pipeline.plan.Rules.still_flagged`).
+    """
+    return {
+        side: spec.delete.value
+        for side in SIDES
+        if spec.writes_to(side) and spec.delete.flag_field(side) is not None
+    }
 
 
 def flag_marks(spec: EntitySpec, mapper: Mapper) -> dict[Side, dict[str, Any]]:
@@ -96,4 +111,4 @@ class _NoRefs:
 NO_REFS = _NoRefs()
 
 
-__all__ = ["EntityContext", "Systems", "build_rules", "flag_marks"]
+__all__ = ["EntityContext", "Systems", "build_rules", "flag_marks", "flag_values"]

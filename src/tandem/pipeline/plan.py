@@ -13,12 +13,28 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from decimal import Decimal
+from typing import Any, Final, Literal
+
+from pydantic import TypeAdapter, ValidationError
 
 from tandem.config import ConflictPolicy, DeletePolicy, Owner, Side, other
-from tandem.mapping import values_equal
+from tandem.mapping import ValuesWithFlag, values_equal
 
 IntentAction = Literal["create", "update", "delete", "flag"]
+
+
+class _Unread:
+    """The type of :data:`UNREAD`."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "UNREAD"
+
+
+UNREAD: Final[Any] = _Unread()
+"""A source record's :attr:`SourceRecord.flag` when its flag field was not read."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,15 +48,32 @@ class Rules:
     flagged: Mapping[Side, Mapping[str, Any]] = field(default_factory=dict)
     """Per side: the canonical values the flag/archive delete policy sets there, for the
     flag fields that are also mapped (a flag field that is not mapped has none)."""
+    flag_values: Mapping[Side, Any] = field(default_factory=dict)
+    """Per side where the flag/archive delete policy sets a flag: the native value it sets
+    (what the flag field of a survivor holds while it stays archived)."""
 
-    def still_flagged(self, side: Side, values: Mapping[str, Any]) -> bool:
-        """Whether a record of ``side`` holds every mapped flag value (it is still archived)."""
+    def flags_natively(self, side: Side) -> bool:
+        """Whether a survivor on ``side`` tells its flag by the native field alone: the policy
+        flags ``side`` and the flag is not mapped (it is in no canonical value)."""
+        return side in self.flag_values and not self.flagged.get(side)
+
+    def still_flagged(self, side: Side, record: SourceRecord) -> bool:
+        """Whether a record of ``side`` still holds the flag its delete policy set there.
+
+        A mapped flag is read from the canonical values: each mapped flag value must be
+        there. An unmapped one from the native flag field read with the record
+        (:attr:`SourceRecord.flag`); a record read without it counts as still flagged, so an
+        unknown flag never brings a deleted record back.
+        """
         marks = self.flagged.get(side)
-        if not marks:
+        if marks:
+            values = record.values
+            return all(
+                name in values and values_equal(values[name], mark) for name, mark in marks.items()
+            )
+        if side not in self.flag_values:
             return False
-        return all(
-            name in values and values_equal(values[name], mark) for name, mark in marks.items()
-        )
+        return record.flag is UNREAD or flag_holds(record.flag, self.flag_values[side])
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +84,14 @@ class SourceRecord:
     values: Mapping[str, Any]
     modified_at: datetime
     deleted: bool = False
+    flag: Any = UNREAD
+    """The native value of the record's delete-policy flag field, when read (:data:`UNREAD`
+    when not). Values read by :meth:`~tandem.mapping.Mapper.to_canonical` bring it along
+    (:class:`~tandem.mapping.ValuesWithFlag`): it is taken from them when not given."""
+
+    def __post_init__(self) -> None:
+        if self.flag is UNREAD and isinstance(self.values, ValuesWithFlag):
+            object.__setattr__(self, "flag", self.values.flag)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,14 +180,10 @@ def plan_record(
     if record.deleted:
         plan = RecordPlan(source=source, key=record.key, partner=partner)
         return _plan_delete(rules, plan, target, base, base_deleted, partner)
-    if base_deleted and _unchanged(record.values, base):
-        # a re-read of a record whose partner is gone: nothing to bring back
-        return RecordPlan(source, record.key, partner, values=dict(base or {}))
-    if base_deleted and rules.still_flagged(source, record.values):
-        # an archived survivor edited while it stays archived: its partner stays deleted;
-        # only clearing the flag brings the record back
-        kept = {**(base or {}), **record.values}
-        return RecordPlan(source, record.key, partner, values=kept, deleted=True)
+    if base_deleted:
+        survivor = _plan_survivor(rules, source, record, base, partner)
+        if survivor is not None:
+            return survivor
     if partner is None or base_deleted:
         if held:
             values = {f: v for f, v in record.values.items() if f not in held}
@@ -218,6 +255,57 @@ def _sorted(values: Mapping[str, Any]) -> tuple[str, ...]:
     return found
 
 
+def _plan_survivor(
+    rules: Rules,
+    source: Side,
+    record: SourceRecord,
+    base: Mapping[str, Any] | None,
+    partner: str | None,
+) -> RecordPlan | None:
+    """The plan of a record whose partner's delete was synced; None: it comes back (created).
+
+    A survivor the delete policy flagged stays deleted in the other system while it holds
+    the flag, edited or not; clearing the flag brings it back. A mapped flag is one of the
+    values (cleared, they differ from the agreed ones); an unmapped one is not, so only its
+    native value tells a cleared flag from a re-read.
+    """
+    flagged = rules.still_flagged(source, record)
+    if _unchanged(record.values, base) and (flagged or not rules.flags_natively(source)):
+        # a re-read of a record whose partner is gone: nothing to bring back
+        return RecordPlan(source, record.key, partner, values=dict(base or {}))
+    if flagged:
+        # an archived survivor edited while it stays archived: its partner stays deleted;
+        # only clearing the flag brings the record back
+        kept = {**(base or {}), **record.values}
+        return RecordPlan(source, record.key, partner, values=kept, deleted=True)
+    return None
+
+
+_BOOL: Final = TypeAdapter(bool)
+
+
+def flag_holds(value: Any, mark: Any) -> bool:
+    """Whether a native flag field's ``value`` is the delete policy's ``mark``.
+
+    Databases store flags their own way: ``0``, ``'N'`` or ``'false'`` hold ``false``, and
+    ``'1'`` holds ``1``. ``None`` holds no mark but ``None``.
+    """
+    if values_equal(value, mark):
+        return True
+    if value is None or mark is None:
+        return False
+    if isinstance(mark, bool) or isinstance(value, bool):
+        try:
+            return _BOOL.validate_python(value) is _BOOL.validate_python(mark)
+        except ValidationError:
+            return False
+    text, wanted = str(value).strip(), str(mark).strip()
+    try:
+        return Decimal(text) == Decimal(wanted)
+    except ArithmeticError:
+        return text == wanted
+
+
 def _unchanged(values: Mapping[str, Any], base: Mapping[str, Any] | None) -> bool:
     agreed = base or {}
     return all(name in agreed and values_equal(v, agreed[name]) for name, v in values.items())
@@ -271,6 +359,7 @@ def contested(rules: Rules, values: Mapping[str, Any], base: Mapping[str, Any] |
 
 
 __all__ = [
+    "UNREAD",
     "ConflictPolicy",
     "DeletePolicy",
     "FieldConflict",
@@ -281,6 +370,7 @@ __all__ = [
     "SourceRecord",
     "TargetRecord",
     "contested",
+    "flag_holds",
     "other",
     "plan_record",
 ]
