@@ -61,7 +61,7 @@ def dumps(obj: Any) -> str:
         TypeError: a value of an unsupported type, or a dict key that is not text.
         ValueError: a naive ``datetime`` or a NaN/infinite ``float``.
     """
-    if type(obj) is not dict:
+    if not isinstance(obj, dict):  # a dict subclass (a mapper's record) takes the fast path
         return _ENCODER.encode(_encode(obj))
     memo = _MEMO.get()
     if memo is None:

@@ -94,3 +94,16 @@ def test_a_record_read_holds_scalars_only_and_is_not_tracked_by_the_collector() 
     record = loads(dumps({"name": "Acme", "limit": Decimal("10.50"), "since": date(2020, 1, 2)}))
     assert same(record, {"name": "Acme", "limit": Decimal("10.50"), "since": date(2020, 1, 2)})
     assert not gc.is_tracked(record)
+
+
+def test_a_dict_subclass_is_written_as_the_equal_plain_dict() -> None:
+    from tandem.mapping import ValuesWithFlag
+
+    for plain_values in (
+        {"name": "Łódź", "limit": Decimal("10.50"), "since": date(2024, 5, 1), "fax": None},
+        {"$odd": 1, "nested": {"a": [1, 2]}},
+    ):
+        record = ValuesWithFlag(False)
+        record.update(plain_values)
+        assert dumps(record) == dumps(dict(plain_values))
+        assert loads(dumps(record)) == plain_values

@@ -348,16 +348,6 @@ def _conflict(name: str, base: Any, source: Side, mine: Any, theirs: Any) -> Fie
     return FieldConflict(name, base, theirs, mine)
 
 
-def contested(rules: Rules, values: Mapping[str, Any], base: Mapping[str, Any] | None) -> bool:
-    """Whether a record changed a field both systems may edit (so the target must be read)."""
-    agreed = base or {}
-    return any(
-        rules.owner_of(name) == "both"
-        and (name not in agreed or not values_equal(value, agreed[name]))
-        for name, value in values.items()
-    )
-
-
 __all__ = [
     "UNREAD",
     "ConflictPolicy",
@@ -369,7 +359,6 @@ __all__ = [
     "Rules",
     "SourceRecord",
     "TargetRecord",
-    "contested",
     "flag_holds",
     "other",
     "plan_record",
