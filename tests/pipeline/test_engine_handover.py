@@ -286,36 +286,3 @@ async def test_a_failed_hand_over_stops_the_batches_after_it(tmp_path: Path) -> 
     await engine.sync()
     assert sorted(r["ERP_Id"] for r in crm.records["Account"].values()) == list("123456")
     assert len(engine.store.synced("customer", "erp", list("123456"))) == 6
-
-
-async def test_the_batch_before_gets_its_outcomes_while_the_next_one_is_planned(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Planning is Python work; it gives the event loop a turn every TURN_EVERY records, so
-    # the batch before asks for its outcomes (and starts its commit) as soon as it may,
-    # not once the whole next batch is planned.
-    from tandem.pipeline import batch
-
-    monkeypatch.setattr(batch, "TURN_EVERY", 2)
-    log: list[str] = []
-    crm = LaterCrm(log)
-    real_prepare = BatchProcessor.prepare
-    planned: list[int] = []
-
-    async def prepare(self: BatchProcessor, *args: Any, **kwargs: Any) -> Any:
-        planned.append(1)
-        number = len(planned)
-        log.append(f"plan {number}")
-        try:
-            return await real_prepare(self, *args, **kwargs)
-        finally:
-            log.append(f"planned {number}")
-
-    monkeypatch.setattr(BatchProcessor, "prepare", prepare)
-    engine, _ = make(tmp_path, crm, log, batch=6, initial=6, rows=12)
-    await engine.prepare()
-    report = await engine.sync()
-    assert log.index("submit 1") < log.index("plan 2") < log.index("collect 1")
-    assert log.index("collect 1") < log.index("planned 2")
-    assert report.total("created") == 12
-    assert sorted(int(r["ERP_Id"]) for r in crm.records["Account"].values()) == list(range(1, 13))

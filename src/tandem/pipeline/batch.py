@@ -36,7 +36,6 @@ from tandem.pipeline.plan import (
 from tandem.pipeline.refs import CRM_PREFIX, StoreRefResolver
 from tandem.pipeline.report import PassReport
 from tandem.store import StateStore
-from tandem.turns import TURN_EVERY
 
 log = logging.getLogger(__name__)
 
@@ -126,9 +125,7 @@ class BatchProcessor:
         bases = self.store.synced(ctx.name, source, keys)
         dead: list[DeadLetterNote] = []
         records: list[SourceRecord] = []
-        for n, change in enumerate(latest.values(), 1):
-            if not n % TURN_EVERY:
-                await asyncio.sleep(0)
+        for change in latest.values():
             if change.deleted:
                 records.append(SourceRecord(change.key, {}, change.modified_at, deleted=True))
                 continue
@@ -160,9 +157,7 @@ class BatchProcessor:
             records = [record for record in records if record.key not in skipped]
         held = self._held(ctx, source, records, partners)
         plans: list[PendingRecord] = []
-        for n, record in enumerate(records, 1):
-            if not n % TURN_EVERY:
-                await asyncio.sleep(0)
+        for record in records:
             base = bases.get(record.key)
             plan = plan_record(
                 ctx.rules,
@@ -176,7 +171,7 @@ class BatchProcessor:
             )
             plans.append(PendingRecord(plan, record, base.values if base is not None else None))
 
-        ops = await self._target_ops(ctx, target, plans, dead)
+        ops = self._target_ops(ctx, target, plans, dead)
         if self.dry_run:
             for pending in plans:
                 if pending.plan.target is not None and pending.plan.target.action == "create":
@@ -261,7 +256,7 @@ class BatchProcessor:
         )
         return {erp_keys[k]: frozenset(v) for k, v in open_fields.items() if k in erp_keys}
 
-    async def _target_ops(
+    def _target_ops(
         self,
         ctx: EntityContext,
         target: Side,
@@ -277,9 +272,7 @@ class BatchProcessor:
             self._prefetch_refs_canonical(ctx, target, plans)
         # the entity's write plan, looked up once for the batch
         write = self.mapper.native_writer(ctx.spec, target)
-        for n, pending in enumerate(plans, 1):
-            if not n % TURN_EVERY:
-                await asyncio.sleep(0)
+        for pending in plans:
             intent = pending.plan.target
             if intent is None:
                 continue

@@ -62,7 +62,6 @@ from tandem.connectors.salesforce.soql import (
     quote,
 )
 from tandem.errors import ConfigError, Fatal, RecordRejected
-from tandem.turns import TURN_EVERY
 
 __all__ = ["SalesforceConnector"]
 
@@ -424,9 +423,7 @@ class SalesforceConnector:
             operation = f"{action} {binding.source}"
             ready: list[tuple[int, dict[str, Any]]] = []
             build = builder.build
-            for n, i in enumerate(indexes, 1):
-                if not n % TURN_EVERY:
-                    await asyncio.sleep(0)
+            for i in indexes:
                 try:
                     ready.append((i, build(ops[i], operation)))
                 except RecordRejected as exc:
@@ -461,9 +458,7 @@ class SalesforceConnector:
         async def collect_all() -> list[WriteOutcome]:
             for placed, operation, collect in waiting:
                 results = await collect()
-                for n, (i, result) in enumerate(zip(placed, results, strict=True), 1):
-                    if not n % TURN_EVERY:
-                        await asyncio.sleep(0)
+                for i, result in zip(placed, results, strict=True):
                     outcomes[i] = outcome(ops[i], result, binding, operation)
             return [o for o in outcomes if o is not None]
 
