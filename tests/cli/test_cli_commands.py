@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import random
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from tandem_env import Env
 from typer.testing import CliRunner
@@ -112,7 +114,14 @@ def test_plan_writes_nothing_then_sync_status_and_dead_letters(env: Env) -> None
 
     code, out = tandem("status", "-c", str(env.config), "--json")
     assert code == 0, out
-    assert json.loads(out)["open_dead_letters"] == 3
+    stats = json.loads(out)
+    assert stats["open_dead_letters"] == 3
+    # Instants in ISO 8601, cursors as their instant and key: readable by any JSON client.
+    datetime.fromisoformat(stats["last_audit_at"])
+    cursors = [value for value in _leaves(stats["cursors"]) if isinstance(value, dict)]
+    assert cursors and all(set(c) == {"modified_at", "key"} for c in cursors)
+    for cursor in cursors:
+        assert datetime.fromisoformat(cursor["modified_at"]).tzinfo is not None
 
     code, out = tandem("deadletters", "list", "-c", str(env.config), "--json")
     letters = json.loads(out)
@@ -220,3 +229,10 @@ def test_a_bad_connector_setting_names_file_line_and_field(env: Env) -> None:
     flat = out.replace("\n", "")
     assert f"tandem.yaml:{line}: connections.crm.auth_flow" in flat
     assert "'password'" in flat
+
+
+def _leaves(value: Any) -> list[Any]:
+    """The values of nested dicts, a dict holding ``modified_at`` counted as one value."""
+    if isinstance(value, dict) and "modified_at" not in value:
+        return [leaf for inner in value.values() for leaf in _leaves(inner)]
+    return [value]

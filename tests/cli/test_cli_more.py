@@ -269,3 +269,14 @@ def test_sync_and_reconcile_show_their_progress(env: Env) -> None:
     assert re.search(r"contact \(crm\) .*38 records compared", out), out
     code, out = tandem("reconcile", "-c", config, "--no-progress")
     assert code == 0 and "records compared" not in out
+
+
+def test_an_unknown_entity_or_status_is_an_error_not_an_empty_answer(env: Env) -> None:
+    config = str(env.config)
+    for command in (("plan",), ("sync", "--no-progress"), ("reconcile",)):
+        code, out = tandem(*command, "-e", "nosuch", "-c", config)
+        assert code == 2, out
+        assert "has no entity 'nosuch'" in out and "customer" in out
+    code, out = tandem("deadletters", "list", "--status", "bogus", "-c", config)
+    assert code == 1, out
+    assert "bogus" in out and "Traceback" not in out

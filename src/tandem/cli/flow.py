@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+from datetime import datetime
 from typing import Annotated
 
 import typer
@@ -32,6 +33,7 @@ from tandem.cli.render import (
     status_tables,
 )
 from tandem.config import flow_json_schema
+from tandem.connectors.base import Cursor
 from tandem.pipeline.events import EventBus
 from tandem.pipeline.problems import Problem
 from tandem.pipeline.reconcile import ReconcileReport
@@ -178,6 +180,16 @@ def run(config: ConfigOption = DEFAULT_CONFIG, verbose: VerboseOption = False) -
     run_async(forever)
 
 
+def _plain(value: object) -> object:
+    """JSON for what ``status`` holds besides plain values: instants in ISO 8601, cursors as
+    their instant and key."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Cursor):
+        return {"modified_at": value.modified_at.isoformat(), "key": value.key}
+    return str(value)
+
+
 @app.command()
 def status(config: ConfigOption = DEFAULT_CONFIG, as_json: JsonOption = False) -> None:
     """Links, cursors, dead letters, conflicts and pending work of the flow."""
@@ -188,7 +200,7 @@ def status(config: ConfigOption = DEFAULT_CONFIG, as_json: JsonOption = False) -
     finally:
         store.close()
     if as_json:
-        console.print_json(json.dumps(stats, default=str))
+        console.print_json(json.dumps(stats, default=_plain))
         return
     state = make_url(flow.state_url()).render_as_string(hide_password=True)
     console.print(f"flow [bold]{flow.name}[/bold] (state: {state})")

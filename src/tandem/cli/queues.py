@@ -43,8 +43,13 @@ def deadletters_list(
     flow = load(config)
     store = _store(flow)
     try:
-        rows = store.dead_letters(
-            flow=flow.name, status=None if status == "all" else status, entity=entity, limit=limit
+        rows = guard(
+            lambda: store.dead_letters(
+                flow=flow.name,
+                status=None if status == "all" else status,
+                entity=entity,
+                limit=limit,
+            )
         )
     finally:
         store.close()

@@ -111,6 +111,19 @@ class Engine:
                 return ctx
         raise ConfigError(f"no entity named {entity!r} in flow {self.flow.name!r}")
 
+    def check_entities(self, entities: Sequence[str] | None) -> None:
+        """Raise :class:`ConfigError` naming each of ``entities`` the flow does not have."""
+        if entities is None:
+            return
+        known = {ctx.name for ctx in self.contexts}
+        unknown = [name for name in entities if name not in known]
+        if unknown:
+            names = ", ".join(repr(name) for name in unknown)
+            raise ConfigError(
+                f"flow {self.flow.name!r} has no entity {names}; "
+                f"its entities: {', '.join(sorted(known))}"
+            )
+
     @property
     def lease_name(self) -> str:
         """The lease that makes this engine the only one writing for its flow."""
@@ -251,7 +264,12 @@ class Engine:
     async def sync(
         self, *, dry_run: bool = False, entities: Sequence[str] | None = None
     ) -> PassReport:
-        """One pass over the flow (or over ``entities``)."""
+        """One pass over the flow (or over ``entities``).
+
+        Raises:
+            ConfigError: an entity of ``entities`` is not in the flow.
+        """
+        self.check_entities(entities)
         self._heartbeat()
         report = PassReport()
         processor = BatchProcessor(

@@ -79,7 +79,12 @@ class ReconcileReport:
 async def reconcile(
     engine: Engine, *, heal: bool = False, entities: Sequence[str] | None = None
 ) -> ReconcileReport:
-    """Compare every record of every entity (or of ``entities``) in both systems."""
+    """Compare every record of every entity (or of ``entities``) in both systems.
+
+    Raises:
+        ConfigError: an entity of ``entities`` is not in the flow.
+    """
+    engine.check_entities(entities)
     report = ReconcileReport()
     for ctx in engine.contexts:
         if entities is not None and ctx.name not in entities:
