@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import os
 from pathlib import Path
 
 import pytest
@@ -122,3 +124,24 @@ def test_state_url_default_and_reference(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.delenv("TEST_STATE_URL")
     with pytest.raises(ConfigError, match="TEST_STATE_URL"):
         spec.state_url()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="file modes are POSIX")
+def test_a_secret_file_other_users_may_read_is_warned_about(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    secret = tmp_path / "sf_password"
+    secret.write_text("s3cr3t-value\n", encoding="utf-8")
+    text = BASE.replace("{env: TEST_SF_PASSWORD}", "{file: sf_password}")
+    spec = parse_flow(text, base_dir=tmp_path)
+    secret.chmod(0o600)
+    with caplog.at_level(logging.WARNING, logger="tandem.config.secrets"):
+        spec.connections["crm"].resolved_settings()
+    assert caplog.records == []
+    secret.chmod(0o644)
+    with caplog.at_level(logging.WARNING, logger="tandem.config.secrets"):
+        spec.connections["crm"].resolved_settings()
+    [record] = caplog.records
+    message = record.getMessage()
+    assert str(secret) in message and "644" in message and "chmod 600" in message
+    assert "s3cr3t-value" not in caplog.text

@@ -7,6 +7,7 @@ the reference, never the value, when it fails.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Mapping
@@ -17,6 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from tandem.config.issues import Path as IssuePath
 from tandem.errors import ConfigError
+
+logger = logging.getLogger(__name__)
 
 _SECRET_KEY = re.compile(
     r"(?:^|_)(?:password|passwd|pwd|secret|token|api_?key|private_key|passphrase)$", re.IGNORECASE
@@ -125,7 +128,25 @@ def resolve_reference(
         raise ConfigError(
             f"secret file {path} cannot be read: {reason}", file=file, field=field
         ) from None
+    _warn_if_shared(path)
     return SecretStr(text.rstrip("\r\n"))
+
+
+def _warn_if_shared(path: Path) -> None:
+    """Warn when other users of the machine may read or change a secret file (POSIX)."""
+    if os.name != "posix":
+        return
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return
+    if mode & 0o077:
+        logger.warning(
+            "secret file %s can be read or changed by other users of this machine "
+            "(mode %03o): make it the agent user's alone (chmod 600)",
+            path,
+            mode & 0o777,
+        )
 
 
 def absolutise(key: str, value: Any, base_dir: Path) -> Any:
