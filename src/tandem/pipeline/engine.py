@@ -283,7 +283,7 @@ class Engine:
         )
         if not dry_run:
             release_parked(self.store, self.flow.name, self.contexts)
-            await self._drain_work(processor)
+        await self._drain_work(processor, dry_run=dry_run)
         wanted = [c for c in self.contexts if entities is None or c.name in entities]
         try:
             quiet = set() if dry_run else await self._quiet(wanted)
@@ -544,9 +544,15 @@ class Engine:
                 index.add(values, change.key)
         return index if len(index) else None
 
-    async def _drain_work(self, processor: BatchProcessor) -> None:
-        """Re-read and re-sync the records queued for another try."""
-        items = self.store.take_work(self.flow.name, limit=500)
+    async def _drain_work(self, processor: BatchProcessor, *, dry_run: bool = False) -> None:
+        """Re-read and re-sync the records queued for another try.
+
+        A dry run plans them too (what ``sync`` would send), and leaves them queued.
+        """
+        if dry_run:
+            items = self.store.due_work(self.flow.name, limit=500)
+        else:
+            items = self.store.take_work(self.flow.name, limit=500)
         groups: dict[tuple[str, Side], list[int]] = defaultdict(list)
         keys: dict[tuple[str, Side], list[str]] = defaultdict(list)
         for item in items:
@@ -555,8 +561,9 @@ class Engine:
         for (entity, side), ids in groups.items():
             try:
                 ctx = self.context(entity)
-            except ConfigError:
-                self.store.finish_work(ids)
+            except ConfigError:  # an entity the flow no longer has
+                if not dry_run:
+                    self.store.finish_work(ids)
                 continue
             wanted = list(dict.fromkeys(keys[(entity, side)]))
             try:
@@ -565,9 +572,11 @@ class Engine:
                 changes = [found.get(key) or Change(key, {}, now, deleted=True) for key in wanted]
                 await processor.process(ctx, side, changes, cursor=None)
             except Exception:
-                self.store.fail_work(ids, 60.0)
+                if not dry_run:
+                    self.store.fail_work(ids, 60.0)
                 raise
-            self.store.finish_work(ids)
+            if not dry_run:
+                self.store.finish_work(ids)
 
 
 def _gone(holder: str) -> bool:

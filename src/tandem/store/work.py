@@ -87,17 +87,32 @@ def enqueue(
     return len(rows)
 
 
+def _due(now: datetime) -> sa.ColumnElement[bool]:
+    """Items due at ``now``: pending and due, or taken with an expired lease."""
+    return sa.or_(
+        sa.and_(table.c.status == "pending", table.c.not_before <= now),
+        sa.and_(table.c.status == "taken", table.c.lease_until <= now),
+    )
+
+
+def due(conn: sa.Connection, flow: str, limit: int, now: datetime) -> list[WorkItem]:
+    """Up to ``limit`` due items, oldest due first, left as they are (a dry run's look)."""
+    query = (
+        sa.select(table)
+        .where(table.c.flow == flow, _due(now))
+        .order_by(table.c.not_before, table.c.id)
+        .limit(limit)
+    )
+    return [_item(row) for row in conn.execute(query)]
+
+
 def take(
     conn: sa.Connection, flow: str, limit: int, lease: timedelta, now: datetime
 ) -> list[WorkItem]:
     """Take up to ``limit`` due items (pending and due, or taken with an expired lease)."""
-    due = sa.or_(
-        sa.and_(table.c.status == "pending", table.c.not_before <= now),
-        sa.and_(table.c.status == "taken", table.c.lease_until <= now),
-    )
     query = (
         sa.select(table.c.id)
-        .where(table.c.flow == flow, due)
+        .where(table.c.flow == flow, _due(now))
         .order_by(table.c.not_before, table.c.id)
         .limit(limit)
     )
