@@ -218,6 +218,7 @@ def test_plan_shows_per_entity_and_field_what_would_change_and_writes_nothing(
     code, out = tandem("plan", "-c", config)
     assert code == 0, out
     assert "plan (dry run: nothing written)" in out
+    assert "planned writes" in out and "first 20 of" not in out  # all 2 shown
     rows = table_rows(out)
     per_field = {
         (row["entity"], row["write to"], row["field"]): row["records"]

@@ -79,7 +79,9 @@ def _cursor_text(cursor: Cursor | None) -> str:
 
 def planned_table(report: PassReport, limit: int) -> Table:
     """The first ``limit`` writes a dry run would make."""
-    table = Table(title=f"planned writes (first {limit} of {len(report.planned)})")
+    total = len(report.planned)
+    title = f"planned writes (first {limit} of {total})" if total > limit else "planned writes"
+    table = Table(title=title)
     for column in ("entity", "write to", "action", "source key", "target key", "fields"):
         table.add_column(column)
     for change in report.planned[:limit]:
