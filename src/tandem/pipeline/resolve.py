@@ -14,7 +14,7 @@ write is reported naming what was written, and the conflict stays open.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -166,7 +166,7 @@ async def apply_resolution(
         if name in values:
             current[side] = values[name]
     if gone:
-        return Resolved(_close_moot(store, ctx, conflict, keys, gone, current), gone=gone)
+        return Resolved(_close_moot(store, conflict, gone, current), gone=gone)
 
     changed = {
         side: (stored[side], now)
@@ -282,30 +282,45 @@ def _audit_writes(
 
 def _close_moot(
     store: StateStore,
-    ctx: EntityContext,
     conflict: Conflict,
-    keys: dict[Side, str | None],
     gone: Sequence[Side],
     current: dict[Side, Any],
 ) -> Conflict:
     """Close a conflict whose record is gone from ``gone``: nothing is written."""
-    entries = [
-        AuditEntry(
-            flow=conflict.flow,
-            entity=ctx.name,
-            target=side,
-            record_key=key,
-            action="close",
-            before=None if side in gone else {conflict.field: current.get(side)},
-            after=None,
-            cause=f"conflict:{conflict.id}:deleted",
-        )
-        for side in ("erp", "crm")
-        if (key := keys[side]) is not None
-    ]
+    entries = _closing(
+        conflict,
+        "close",
+        "deleted",
+        {side: None if side in gone else {conflict.field: current.get(side)} for side in BOTH},
+    )
     with store.transaction():
         store.audit(entries)
         return store.resolve_conflict(conflict.id, "deleted")
+
+
+def _closing(
+    conflict: Conflict,
+    action: str,
+    resolution: str,
+    before: Mapping[Side, dict[str, Any] | None],
+) -> list[AuditEntry]:
+    """An audit entry for each record of a conflict closed without a write (``before``: what
+    each system held, as far as known)."""
+    keys: dict[Side, str | None] = {"erp": conflict.erp_key, "crm": conflict.crm_key}
+    return [
+        AuditEntry(
+            flow=conflict.flow,
+            entity=conflict.entity,
+            target=side,
+            record_key=key,
+            action=action,
+            before=before[side],
+            after=None,
+            cause=f"conflict:{conflict.id}:{resolution}",
+        )
+        for side in BOTH
+        if (key := keys[side]) is not None
+    ]
 
 
 def drop_conflicts(store: StateStore, flow: str, ids: Sequence[int]) -> Dropped:
@@ -328,23 +343,8 @@ def drop_conflicts(store: StateStore, flow: str, ids: Sequence[int]) -> Dropped:
                 closed.append(conflict)
                 continue
             held: dict[Side, Any] = {"erp": conflict.erp_value, "crm": conflict.crm_value}
-            keys: dict[Side, str | None] = {"erp": conflict.erp_key, "crm": conflict.crm_key}
-            store.audit(
-                [
-                    AuditEntry(
-                        flow=flow,
-                        entity=conflict.entity,
-                        target=side,
-                        record_key=key,
-                        action="drop",
-                        before={conflict.field: held[side]},
-                        after=None,
-                        cause=f"conflict:{conflict.id}:dropped",
-                    )
-                    for side in ("erp", "crm")
-                    if (key := keys[side]) is not None
-                ]
-            )
+            before = {side: {conflict.field: held[side]} for side in BOTH}
+            store.audit(_closing(conflict, "drop", "dropped", before))
             dropped.append(store.resolve_conflict(conflict.id, "dropped"))
     return Dropped(dropped, closed, unknown)
 
