@@ -283,7 +283,7 @@ class Engine:
         )
         if not dry_run:
             release_parked(self.store, self.flow.name, self.contexts)
-        await self._drain_work(processor, dry_run=dry_run)
+        await self._drain_work(processor)
         wanted = [c for c in self.contexts if entities is None or c.name in entities]
         try:
             quiet = set() if dry_run else await self._quiet(wanted)
@@ -544,11 +544,12 @@ class Engine:
                 index.add(values, change.key)
         return index if len(index) else None
 
-    async def _drain_work(self, processor: BatchProcessor, *, dry_run: bool = False) -> None:
+    async def _drain_work(self, processor: BatchProcessor) -> None:
         """Re-read and re-sync the records queued for another try.
 
-        A dry run plans them too (what ``sync`` would send), and leaves them queued.
+        A dry run's processor plans them too (what ``sync`` would send) and leaves them queued.
         """
+        dry_run = processor.dry_run
         if dry_run:
             items = self.store.due_work(self.flow.name, limit=500)
         else:
