@@ -8,19 +8,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from cli_run import tandem
 from tandem_env import Env
-from typer.testing import CliRunner
 
-from tandem.cli import app
 from tandem.demo.erp import BAD_NIP_CUSTOMER, nip
 from tandem.store import StateStore
-
-runner = CliRunner()
-
-
-def tandem(*args: str) -> tuple[int, str]:
-    result = runner.invoke(app, list(args))
-    return result.exit_code, result.output
 
 
 def test_schema_prints_the_json_schema() -> None:

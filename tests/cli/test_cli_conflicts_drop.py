@@ -3,32 +3,15 @@ resolve on a deleted record closes it as moot, and --erp writes the ERP's value 
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
+from cli_run import tandem, tandem_json
 from tandem_env import Env
-from typer.testing import CliRunner
 
-from tandem.cli import app
 from tandem.config import load_flow
 from tandem.pipeline.runtime import open_store
-
-runner = CliRunner(env={"COLUMNS": "200"})  # wide enough that no table cell is wrapped
 
 ERP_PHONE = "+48 100 200 300"
 CRM_PHONE = "+48 900 800 700"
 ERP_LATER = "+48 100 999 999"
-
-
-def tandem(*args: str) -> tuple[int, str]:
-    result = runner.invoke(app, list(args))
-    return result.exit_code, result.output
-
-
-def tandem_json(*args: str) -> Any:
-    code, out = tandem(*args, "--json")
-    assert code == 0, out
-    return json.loads(out)
 
 
 def crm_phone(env: Env, erp_id: int) -> object:

@@ -4,17 +4,8 @@ from __future__ import annotations
 
 import json
 
+from cli_run import tandem
 from tandem_env import Env
-from typer.testing import CliRunner
-
-from tandem.cli import app
-
-runner = CliRunner()
-
-
-def tandem(*args: str) -> tuple[int, str]:
-    result = runner.invoke(app, list(args))
-    return result.exit_code, result.output
 
 
 def test_a_renamed_flow_is_refused_until_it_adopts_its_state(env: Env) -> None:

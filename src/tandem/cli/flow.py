@@ -18,6 +18,7 @@ from tandem.cli.common import (
     app,
     console,
     err,
+    existing_state,
     guard,
     load,
     run_async,
@@ -39,7 +40,7 @@ from tandem.pipeline.problems import Problem
 from tandem.pipeline.reconcile import ReconcileReport
 from tandem.pipeline.reconcile import reconcile as run_reconcile
 from tandem.pipeline.report import PassReport
-from tandem.pipeline.runtime import build_connector, open_store, running_engine
+from tandem.pipeline.runtime import build_connector, running_engine
 
 erp_app = typer.Typer(help="The ERP side: change capture.", no_args_is_help=True)
 
@@ -192,9 +193,13 @@ def _plain(value: object) -> object:
 
 @app.command()
 def status(config: ConfigOption = DEFAULT_CONFIG, as_json: JsonOption = False) -> None:
-    """Links, cursors, dead letters, conflicts and pending work of the flow."""
+    """Links, cursors, dead letters, conflicts and pending work of the flow.
+
+    Only reads: where the flow has no state yet (nothing synced, or `state:` points
+    elsewhere) it says so and exits with code 1, creating nothing.
+    """
     flow = load(config)
-    store = guard(lambda: open_store(flow))
+    store = existing_state(flow)
     try:
         stats = guard(lambda: store.stats(flow.name))
     finally:
@@ -217,7 +222,14 @@ def reconcile(
     progress: Annotated[bool, typer.Option(help="Show how many records were compared.")] = True,
     verbose: VerboseOption = False,
 ) -> None:
-    """Compare both systems record by record; report drift; --heal repairs it."""
+    """Compare both systems record by record; report drift; --heal repairs it.
+
+    Exit code, as with diff: 0 when the systems agree (with --heal: every difference found
+    was repaired); 1 when differences remain: without --heal, any difference; with --heal,
+    one it could not queue for repair (an unmappable record, say), or the repair pass
+    dead-lettered a record or raised a conflict. An error exits with 1 too (its message on
+    stderr), a config error with 2.
+    """
     setup_logging(verbose)
     flow = load(config)
     bus = EventBus()
@@ -228,10 +240,12 @@ def reconcile(
                 return await run_reconcile(engine, heal=heal, entities=entity)
 
     report = run_async(compare)
+    remaining = _remaining(report) if heal else report.differences
     if as_json:
         data = {
             "differences": report.differences,
             "healed": report.healed,
+            "remaining": remaining,
             "repair": report.repair.as_dict() if report.repair is not None else None,
             "entities": {
                 name: {
@@ -271,7 +285,25 @@ def reconcile(
                 repair = report.repair
                 dead = repair.total("dead_lettered")
                 summary += f": {repair.writes} written, {dead} dead-lettered"
+            if remaining:
+                summary += f"; {remaining} not repaired"
         console.print(summary)
+    if remaining:
+        raise typer.Exit(1)
+
+
+def _remaining(report: ReconcileReport) -> int:
+    """Of the differences ``reconcile --heal`` found, how many it did not repair (at most).
+
+    Those it could not queue (an unmappable record, a CRM-only record the flow does not
+    read) and one for each record the repair pass dead-lettered or held as a conflict. That
+    pass also carries whatever else was queued, so this errs towards "not repaired"; it is
+    never more than the differences found.
+    """
+    left = report.differences - report.healed
+    if report.repair is not None:
+        left += report.repair.total("dead_lettered") + report.repair.total("conflicts")
+    return min(report.differences, max(0, left))
 
 
 @erp_app.command("install-capture")

@@ -8,7 +8,18 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from tandem.cli.common import DEFAULT_CONFIG, ConfigOption, console, err, guard, load, run_async
+from tandem.cli.common import (
+    DEFAULT_CONFIG,
+    ConfigOption,
+    console,
+    err,
+    existing_state,
+    guard,
+    load,
+    no_state,
+    open_state,
+    run_async,
+)
 from tandem.config import FlowSpec
 from tandem.pipeline.resolve import (
     SIDE_NAMES,
@@ -17,7 +28,7 @@ from tandem.pipeline.resolve import (
     apply_resolution,
     drop_conflicts,
 )
-from tandem.pipeline.runtime import open_store, running_engine
+from tandem.pipeline.runtime import running_engine
 from tandem.store import DeadLetter, StateStore
 
 deadletters_app = typer.Typer(help="Records that could not be synced.", no_args_is_help=True)
@@ -25,10 +36,6 @@ conflicts_app = typer.Typer(help="Fields changed on both sides.", no_args_is_hel
 
 StatusOption = Annotated[str, typer.Option(help="open, retrying, resolved, dropped or all.")]
 IdsArgument = Annotated[list[int] | None, typer.Argument(help="Ids; none means all open ones.")]
-
-
-def _store(flow: FlowSpec) -> StateStore:
-    return guard(lambda: open_store(flow))
 
 
 @deadletters_app.command("list")
@@ -39,9 +46,13 @@ def deadletters_list(
     limit: int = 50,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """List dead letters with the system's message."""
+    """List dead letters with the system's message.
+
+    Where the flow has no state yet it says so and exits with code 1, creating nothing (as
+    do the other deadletters and conflicts commands).
+    """
     flow = load(config)
-    store = _store(flow)
+    store = existing_state(flow)
     try:
         rows = guard(
             lambda: store.dead_letters(
@@ -85,10 +96,10 @@ def deadletters_retry(config: ConfigOption = DEFAULT_CONFIG, ids: IdsArgument = 
 
     Without ids: every open letter. A resolved letter is named and left as it is; a dropped
     one named by its id is queued again (and said so); an id the flow has no dead letter
-    under is an error (exit code 1).
+    under is an error (exit code 1), and so is a flow with no state yet.
     """
     flow = load(config)
-    store = _store(flow)
+    store = existing_state(flow)
     try:
         rows = _select(store, flow, ids)
         todo = [row for row in rows if row.status != "resolved"]
@@ -129,10 +140,11 @@ def deadletters_drop(config: ConfigOption = DEFAULT_CONFIG, ids: IdsArgument = N
     """Give up on dead letters (they stay in the log as dropped).
 
     Only open and retrying letters are dropped; a letter already dropped or resolved is named
-    and left as it is, and an id the flow has no dead letter under is an error (exit code 1).
+    and left as it is, and an id the flow has no dead letter under is an error (exit code 1),
+    and so is a flow with no state yet.
     """
     flow = load(config)
-    store = _store(flow)
+    store = existing_state(flow)
     try:
         rows = _select(store, flow, ids)
         todo = [row for row in rows if row.status in ("open", "retrying")]
@@ -162,9 +174,11 @@ def conflicts_list(
     (a later edit of a held field is not shown here; once resolved: when it was resolved).
     `resolve --erp` or `--crm` reads that system's value afresh and writes the value it
     holds then.
+
+    Where the flow has no state yet it says so and exits with code 1, creating nothing.
     """
     flow = load(config)
-    store = _store(flow)
+    store = existing_state(flow)
     try:
         rows = guard(
             lambda: store.conflicts(
@@ -218,7 +232,8 @@ def conflicts_resolve(
 
     --erp and --crm read that system's record afresh: an edit made after the conflict was
     raised is what gets written. When the record is gone from either system, the conflict
-    is closed as moot (`deleted`) and nothing is written.
+    is closed as moot (`deleted`) and nothing is written. An id the flow has no conflict
+    under is an error (exit code 1), as with `drop`.
     """
     options: dict[Resolution, bool] = {"erp": erp, "crm": crm, "value": value is not None}
     chosen = [name for name, on in options.items() if on]
@@ -227,6 +242,7 @@ def conflicts_resolve(
         raise typer.Exit(2)
     resolution = chosen[0]
     flow = load(config)
+    _known_conflict(flow, conflict_id)
 
     async def resolve() -> Resolved:
         async with running_engine(flow) as engine:
@@ -252,6 +268,23 @@ def conflicts_resolve(
     )
 
 
+def _known_conflict(flow: FlowSpec, conflict_id: int) -> None:
+    """Exit (code 1, as ``drop`` does) naming ``conflict_id`` when the flow has no such
+    conflict; creates no state store where there is none."""
+    store = open_state(flow)
+    if store is not None:
+        try:
+            conflict = guard(lambda: store.conflict(conflict_id))
+        finally:
+            store.close()
+        if conflict is not None and conflict.flow == flow.name:
+            return
+    err.print(f"[red]error:[/red] flow {flow.name} has no conflict {conflict_id}")
+    if store is None:
+        err.print(no_state(flow), soft_wrap=True)
+    raise typer.Exit(1)
+
+
 @conflicts_app.command("drop")
 def conflicts_drop(
     ids: Annotated[list[int], typer.Argument(help="The conflicts' ids.")],
@@ -261,10 +294,10 @@ def conflicts_drop(
 
     Both systems keep the values they hold. Only open conflicts are dropped; one closed
     already is named and left as it is, and an id the flow has no conflict under is an
-    error (exit code 1).
+    error (exit code 1), and so is a flow with no state yet.
     """
     flow = load(config)
-    store = _store(flow)
+    store = existing_state(flow)
     try:
         result = guard(lambda: drop_conflicts(store, flow.name, ids))
     finally:
