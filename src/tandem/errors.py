@@ -4,6 +4,7 @@ Errors are grouped by what the caller should do with them::
 
     TandemError
     +- ConfigError            bad flow spec or credentials: stop at start; names file, line, field
+    |  +- BindingError        a connector found an entity's binding wrong (unknown column, table)
     +- ConnectorError         (system, operation) a call to an ERP or CRM failed
     |  +- Retriable           429, 5xx, timeouts, UNABLE_TO_LOCK_ROW: back off, honour Retry-After
     |  +- Fatal               auth after one refresh, permission, quota spent: stop this flow, alert
@@ -50,6 +51,40 @@ class ConfigError(TandemError):
         prefix = f"{where}: " if where else ""
         at = f"{field}: " if field else ""
         super().__init__(f"{prefix}{at}{message}")
+
+
+class BindingError(ConfigError):
+    """A connector found that an entity's binding does not fit its system: no such column, table.
+
+    A connector knows neither the flow file nor the side it serves, so it names the entity, the
+    binding setting at fault and the native name; :meth:`tandem.config.FlowSpec.place` turns the
+    error into one naming the file, the line and the exact setting (``field``), e.g.
+    ``entities.customer.fields[0].erp``. Until then ``field`` is ``entities.<entity>``.
+
+    Attributes:
+        entity: the flow entity whose binding is at fault.
+        setting: the binding's setting, relative to the side's part of the entity: ``source``,
+            ``key``, ``external_id``, ``options.<name>`` (``options.modified_column``), or
+            ``fields`` for a native field the entity's fields read (by name or in an
+            expression, or its delete flag).
+        native: the native name at fault: the column or table.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        entity: str,
+        setting: str,
+        native: str,
+        file: str | None = None,
+        line: int | None = None,
+        field: str | None = None,
+    ) -> None:
+        self.entity = entity
+        self.setting = setting
+        self.native = native
+        super().__init__(message, file=file, line=line, field=field or f"entities.{entity}")
 
 
 class ConnectorError(TandemError):
@@ -175,6 +210,7 @@ class LinkClash(StoreError):
 
 
 __all__ = [
+    "BindingError",
     "ConfigError",
     "ConnectorError",
     "Fatal",

@@ -145,3 +145,62 @@ def test_a_secret_file_other_users_may_read_is_warned_about(
     message = record.getMessage()
     assert str(secret) in message and "644" in message and "chmod 600" in message
     assert "s3cr3t-value" not in caplog.text
+
+
+def test_an_unset_variable_is_placed_at_the_line_of_its_reference(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("TEST_SF_PASSWORD", raising=False)
+    spec = parse_flow(BASE, file="flow.yaml")
+    with pytest.raises(ConfigError) as info:
+        spec.connections["crm"].resolved_settings()
+    assert (info.value.file, info.value.line) == ("flow.yaml", 8)
+    assert str(info.value) == (
+        "flow.yaml:8: connections.crm.auth.password: environment variable TEST_SF_PASSWORD"
+        " is not set"
+    )
+
+
+def test_an_unreadable_secret_file_is_placed_at_its_setting_in_block_style(
+    tmp_path: Path,
+) -> None:
+    text = BASE.replace(
+        "    auth: {flow: password, username: u, password: {env: TEST_SF_PASSWORD}}\n",
+        "    auth:\n      flow: password\n      username: u\n      password:\n"
+        "        file: secrets/nope.txt\n",
+    )
+    path = tmp_path / "flow.yaml"
+    path.write_text(text)
+    spec = load_flow(path)
+    with pytest.raises(ConfigError) as info:
+        spec.connections["crm"].resolved_settings()
+    line = next(n for n, row in enumerate(text.splitlines(), 1) if row == "      password:")
+    assert info.value.line == line == 11
+    assert str(info.value).startswith(
+        f"{path}:{line}: connections.crm.auth.password: secret file"
+        f" {tmp_path / 'secrets' / 'nope.txt'} cannot be read"
+    )
+
+
+def test_an_unset_state_variable_names_the_line_of_state(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TEST_STATE_URL", raising=False)
+    text = BASE.replace("version: 1\n", "version: 1\nstate: {env: TEST_STATE_URL}\n")
+    spec = parse_flow(text, file="flow.yaml", base_dir=tmp_path)
+    with pytest.raises(ConfigError) as info:
+        spec.state_url()
+    assert str(info.value) == "flow.yaml:2: state: environment variable TEST_STATE_URL is not set"
+
+
+def test_a_secret_read_from_a_file_never_shows_in_a_placed_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "client.txt").write_text(SECRET)
+    (tmp_path / "client.txt").chmod(0o600)
+    monkeypatch.delenv("TEST_SF_PASSWORD", raising=False)
+    text = BASE.replace("username: u,", "username: u, client_secret: {file: client.txt},")
+    spec = parse_flow(text, file="flow.yaml", base_dir=tmp_path)
+    with pytest.raises(ConfigError) as info:
+        spec.connections["crm"].resolved_settings()
+    assert info.value.line == 8 and SECRET not in str(info.value)

@@ -148,6 +148,39 @@ class EntitySpec(BaseModel):
             options=dict(spec.options),
         )
 
+    def native_path(self, side: Side, native: str, setting: str = "fields") -> Path:
+        """Where this entity's spec writes the native name ``native`` of ``side``.
+
+        Args:
+            side: the system the name belongs to.
+            native: a native name of the binding (a column or field, a table or sObject).
+            setting: the binding setting it was given in (:attr:`BindingError.setting`):
+                ``source``, ``key``, ``external_id``, ``options.<name>``, or ``fields``: a
+                field's native name, a name its expression reads, or the delete flag field.
+
+        Returns:
+            The path inside the entity, e.g. ``("fields", 2, "erp")``, ``("fields", 3,
+            "erp_expr")``, ``("erp", "options", "modified_column")``; ``(side,)`` when the spec
+            does not name ``native`` where ``setting`` says.
+        """
+        spec = self.side(side)
+        if setting.startswith("options."):
+            option = setting.removeprefix("options.")
+            return (side, "options", option) if option in spec.options else (side, "options")
+        if setting in ("source", "key", "external_id"):
+            return (side, setting)
+        for index, field in enumerate(self.fields):
+            if field.native(side) == native:
+                return ("fields", index, side)
+            if native in field.reads(side):
+                return ("fields", index, f"{side}_expr")
+        if native == self.delete.flag_field(side):
+            return ("delete", f"{side}_field")
+        for name in ("key", "external_id", "source"):
+            if getattr(spec, name) == native:
+                return (side, name)
+        return (side,)
+
     @model_validator(mode="after")
     def _check(self) -> Self:
         raise_issues(entity_issues(self))

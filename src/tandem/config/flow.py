@@ -21,7 +21,7 @@ from tandem.config.entity import EntitySpec
 from tandem.config.fields import FieldSpec
 from tandem.config.issues import Path as IssuePath
 from tandem.config.issues import PathPart, dotted, raise_issues
-from tandem.config.parts import DEFAULTABLE, Defaults, ValueMapSpec
+from tandem.config.parts import DEFAULTABLE, Defaults, Side, ValueMapSpec
 from tandem.config.secrets import (
     EnvRef,
     FileRef,
@@ -32,8 +32,11 @@ from tandem.config.secrets import (
     resolve_reference,
     sqlite_absolute,
 )
-from tandem.errors import ConfigError
+from tandem.errors import BindingError, ConfigError
 from tandem.model import validate_field
+
+Lines = Mapping[IssuePath, int]
+"""YAML node path -> its 1-based line in the flow file (:func:`tandem.config.loader.read_yaml`)."""
 
 
 def _context_dir(info: ValidationInfo) -> tuple[Path, str | None]:
@@ -41,6 +44,16 @@ def _context_dir(info: ValidationInfo) -> tuple[Path, str | None]:
     base = context.get("base_dir")
     file = context.get("file")
     return (Path(base) if base else Path.cwd()), (str(file) if file else None)
+
+
+def _nearest_line(lines: Lines, path: Sequence[PathPart]) -> int | None:
+    """The line of the node at ``path``, else of its nearest enclosing node in the file."""
+    where = tuple(path)
+    for end in range(len(where), -1, -1):
+        line = lines.get(where[:end])
+        if line is not None:
+            return line
+    return None
 
 
 class ConnectionSpec(BaseModel):
@@ -58,6 +71,7 @@ class ConnectionSpec(BaseModel):
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
     _file: str | None = PrivateAttr(None)
     _name: str = PrivateAttr("")
+    _lines: Lines = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
     def _no_inline_secrets(self, info: ValidationInfo) -> Self:
@@ -77,7 +91,8 @@ class ConnectionSpec(BaseModel):
         against the config file's folder.
 
         Raises:
-            ConfigError: an environment variable is unset or a secret file unreadable.
+            ConfigError: an environment variable is unset or a secret file unreadable (the
+                file, the line of the setting holding the reference, and the setting named).
         """
         resolved: dict[str, Any] = self._resolve(
             self.settings, ("connections", self._name or self.type)
@@ -86,7 +101,10 @@ class ConnectionSpec(BaseModel):
 
     def _resolve(self, value: Any, path: IssuePath) -> Any:
         if is_reference(value):
-            return resolve_reference(value, self._base_dir, file=self._file, field=dotted(path))
+            line = _nearest_line(self._lines, path) if self._name else None
+            return resolve_reference(
+                value, self._base_dir, file=self._file, line=line, field=dotted(path)
+            )
         if isinstance(value, dict):
             return {
                 key: absolutise(str(key), self._resolve(item, (*path, str(key))), self._base_dir)
@@ -178,6 +196,7 @@ class FlowSpec(BaseModel):
         self._lines = dict(lines) if isinstance(lines, Mapping) else {}
         for name, connection in self.connections.items():
             connection._name = name
+            connection._lines = self._lines
         raise_issues(self._issues())
         if self.state is None or isinstance(self.state, str):
             self.state = self.state_url()  # plain URLs are made absolute at load
@@ -291,11 +310,39 @@ class FlowSpec(BaseModel):
             and ("defaults", where[2]) in lines
         ):
             where = ("defaults", *where[2:])
-        for end in range(len(where), -1, -1):
-            line = lines.get(where[:end])
-            if line is not None:
-                return line
-        return None
+        return _nearest_line(lines, where)
+
+    def place(self, error: ConfigError, side: Side) -> ConfigError:
+        """``error`` placed in :attr:`source_file` when a connector raised it about a binding.
+
+        A connector names what it found wrong in an entity's binding (a :class:`BindingError`:
+        the setting and the native name), not where the flow file says it; this finds the exact
+        setting (``entities.customer.fields[0].erp``) and its line, as for a field a system's
+        description lacks (:meth:`line_of`).
+
+        Args:
+            error: what the connector of ``side`` raised.
+            side: the system whose connector raised it.
+
+        Returns:
+            A :class:`BindingError` naming the file, the line and the setting; ``error`` itself
+            when it is placed already or is not about an entity of this flow.
+        """
+        if not isinstance(error, BindingError) or error.file is not None:
+            return error
+        entity = self.entities.get(error.entity)
+        if entity is None:
+            return error
+        path = ("entities", entity.name, *entity.native_path(side, error.native, error.setting))
+        return BindingError(
+            error.detail,
+            entity=error.entity,
+            setting=error.setting,
+            native=error.native,
+            file=self._file,
+            line=self.line_of(path),
+            field=dotted(path),
+        )
 
     def entity(self, name: str) -> EntitySpec:
         """The entity named ``name``.
@@ -340,7 +387,11 @@ class FlowSpec(BaseModel):
         if isinstance(self.state, str):
             return sqlite_absolute(self.state, self._base_dir)
         secret: SecretStr = resolve_reference(
-            self.state.model_dump(), self._base_dir, file=self._file, field="state"
+            self.state.model_dump(),
+            self._base_dir,
+            file=self._file,
+            line=self.line_of(("state",)),
+            field="state",
         )
         return sqlite_absolute(secret.get_secret_value(), self._base_dir)
 

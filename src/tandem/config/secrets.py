@@ -98,7 +98,12 @@ def find_inline_secrets(settings: Any, path: IssuePath = ()) -> list[tuple[Issue
 
 
 def resolve_reference(
-    ref: Mapping[str, str], base_dir: Path, *, file: str | None, field: str
+    ref: Mapping[str, str],
+    base_dir: Path,
+    *,
+    file: str | None,
+    field: str,
+    line: int | None = None,
 ) -> SecretStr:
     """Read the secret a reference points to.
 
@@ -107,6 +112,7 @@ def resolve_reference(
         base_dir: the folder relative file paths start from.
         file: the config file, for the error.
         field: the dotted setting path, for the error.
+        line: the line of that setting in ``file``, for the error.
 
     Raises:
         ConfigError: the variable is unset or the file unreadable (the reference is named).
@@ -116,7 +122,9 @@ def resolve_reference(
     if kind == "env":
         value = os.environ.get(target)
         if value is None:
-            raise ConfigError(f"environment variable {target} is not set", file=file, field=field)
+            raise ConfigError(
+                f"environment variable {target} is not set", file=file, line=line, field=field
+            )
         return SecretStr(value)
     path = Path(target)
     if not path.is_absolute():
@@ -126,7 +134,7 @@ def resolve_reference(
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         raise ConfigError(
-            f"secret file {path} cannot be read: {reason}", file=file, field=field
+            f"secret file {path} cannot be read: {reason}", file=file, line=line, field=field
         ) from None
     _warn_if_shared(path)
     return SecretStr(text.rstrip("\r\n"))

@@ -28,7 +28,7 @@ from sqlalchemy.dialects import mysql
 from sqlalchemy.sql.elements import KeyedColumnElement
 
 from tandem.connectors.base import EntityBinding, utc
-from tandem.errors import ConfigError
+from tandem.errors import BindingError, ConfigError
 
 KeyParser = Callable[[str], Any]
 
@@ -340,16 +340,24 @@ def resolve(
     """Resolve ``binding`` against the database (reflection; one round of catalogue queries).
 
     ``zone`` is the time zone of the date-times the ERP stores without one.
+
+    Raises:
+        BindingError: a table or column the binding names is not in the database (the error
+            names the binding setting and the name; ``FlowSpec.place`` locates it in the flow).
     """
     opts = binding.options
     query = opts.get("query")
     write_name = opts.get("write_table")
-    write_table = reflect(conn, str(write_name), schema) if write_name else None
+    write_table = (
+        _reflect_bound(conn, binding, str(write_name), schema, "options.write_table")
+        if write_name
+        else None
+    )
     relation: sa.FromClause
     typed: sa.FromClause | None
     key_type: type | None = None  # of a query's key, by the driver's type code
     if query is None:
-        table = reflect(conn, binding.source, schema)
+        table = _reflect_bound(conn, binding, binding.source, schema, "source")
         if write_table is None and not _is_view(conn, binding.source, schema):
             write_table = table
         relation = typed = table
@@ -364,15 +372,24 @@ def resolve(
         relation = sa.text(sql).columns(*(sa.column(n) for n in names)).subquery("tandem_q")
         typed = write_table
         if typed is None and opts.get("capture_table"):
-            typed = reflect(conn, str(opts["capture_table"]), schema)
+            capture_name = str(opts["capture_table"])
+            typed = _reflect_bound(conn, binding, capture_name, schema, "options.capture_table")
     fields = tuple(binding.fields) or tuple(c.name for c in relation.c if c.name != binding.key)
     if binding.external_id and binding.external_id not in fields:
         fields = (*fields, binding.external_id)
-    needed = [binding.key, *fields, opts.get("modified_column"), opts.get("soft_delete_column")]
-    for name in needed:
+    needed = [
+        (binding.key, "key"),
+        *((n, "fields" if n in binding.fields else "external_id") for n in fields),
+        (opts.get("modified_column"), "options.modified_column"),
+        (opts.get("soft_delete_column"), "options.soft_delete_column"),
+    ]
+    for name, setting in needed:
         if name and name not in relation.c:
-            raise ConfigError(
-                f"column {name!r} is not in {binding.source!r}", field=f"entities.{binding.name}"
+            raise BindingError(
+                f"column {name!r} is not in {binding.source!r}",
+                entity=binding.name,
+                setting=setting,
+                native=str(name),
             )
     typed_key = typed.c[binding.key] if typed is not None and binding.key in typed.c else None
     column_type = python_type_of(typed_key)
@@ -400,6 +417,16 @@ def resolve(
         zone=zone,
         zoned=zoned,
     )
+
+
+def _reflect_bound(
+    conn: sa.Connection, binding: EntityBinding, name: str, schema: str | None, setting: str
+) -> sa.Table:
+    """:func:`reflect` the table ``binding`` names in ``setting``; a missing one is its error."""
+    try:
+        return reflect(conn, name, schema)
+    except ConfigError as exc:
+        raise BindingError(exc.detail, entity=binding.name, setting=setting, native=name) from None
 
 
 def _zoned_query_columns(
