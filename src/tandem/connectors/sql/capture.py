@@ -4,10 +4,12 @@ One table, ``tandem_changelog(seq, table_name, row_key, op, changed_at)``, fille
 ``AFTER INSERT / UPDATE / DELETE`` row triggers on every captured ERP table. It sees hard
 deletes, and an update that changes a primary key (even in case or trailing spaces only) logs
 the old key as deleted. Timestamps are the UTC time at which the trigger runs, with
-microseconds (SQLite: milliseconds). ``row_key`` holds the key as the reader's ``str()`` of the
-key column's value and uses a binary collation so that the database orders keys as Python
-does. On PostgreSQL the trigger also calls ``pg_notify(channel, table_name)`` so that a
-listening engine wakes at once.
+microseconds (SQLite: milliseconds). ``row_key`` holds the key as the reader's text of the
+key column's value (:func:`tandem.connectors.sql.reader.key_text`), rendered in SQL by the
+triggers and the seed alike, and uses a binary collation so that the database orders keys as
+Python does. A key column whose type has no exact text is refused at install
+(:func:`key_kind`). On PostgreSQL the trigger also calls ``pg_notify(channel, table_name)`` so
+that a listening engine wakes at once.
 
 Re-running :func:`install_capture` replaces the triggers; it is safe at any time.
 """
@@ -20,9 +22,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import ClassVar
+from typing import Any, ClassVar, Literal
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import mysql, postgresql
 
 from tandem.connectors.base import utc
 from tandem.connectors.sql.settings import SqlSettings, check_identifier, create_engine
@@ -30,6 +33,29 @@ from tandem.errors import ConfigError
 
 EngineLike = sa.Engine | str | SqlSettings
 OPS = {"I": "INSERT", "U": "UPDATE", "D": "DELETE"}
+
+KeyKind = Literal[
+    "integer",
+    "zerofill",
+    "decimal",
+    "text",
+    "uuid",
+    "date",
+    "datetime",
+    "instant",
+    "time",
+    "boolean",
+]
+"""How a key column's values become text, by what the reader gets for them.
+
+``integer``, ``decimal``, ``text``, ``uuid``, ``date``: the database's own text of the value is
+the reader's. ``zerofill``: a MariaDB ``ZEROFILL`` number (its text would be padded, the
+driver's number is not). ``datetime``: a date-time without a zone (``str()``: seconds, then
+``.ffffff`` only when the microseconds are not 0). ``instant``: a PostgreSQL ``timestamptz`` or
+MariaDB ``TIMESTAMP``, as its UTC time (``+00:00`` on PostgreSQL, naive on MariaDB, as the
+reader's UTC session returns it), whatever the writer's session time zone. ``time``: a time of
+day. ``boolean``: ``True`` / ``False``.
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +119,10 @@ class _Dialect(ABC):
 
     NOW: ClassVar[str]
     """SQL for the current UTC time with sub-second precision, as the change log stores it."""
+    KINDS: ClassVar[frozenset[KeyKind]]
+    """The key kinds whose text this database can render exactly as the reader does."""
+    REFUSED: ClassVar[str] = "its values have no text that Tandem can make equal to the reader's"
+    """Why a kind outside :attr:`KINDS` is refused."""
 
     def __init__(self, engine: sa.Engine, changelog: str, schema: str | None, channel: str):
         self.changelog = check_identifier(changelog, "changelog_table")
@@ -110,12 +140,12 @@ class _Dialect(ABC):
         """Statements creating the change-log table, its indexes (and function)."""
 
     @abstractmethod
-    def create_triggers(self, table: str, key: str) -> list[str]:
+    def create_triggers(self, table: str, key: str, kind: KeyKind) -> list[str]:
         """Statements creating the three capture triggers of ``table``."""
 
-    def replace_triggers(self, table: str, key: str) -> list[str]:
+    def replace_triggers(self, table: str, key: str, kind: KeyKind) -> list[str]:
         """Statements replacing whatever capture triggers ``table`` has with current ones."""
-        return [*self.drop_triggers(table), *self.create_triggers(table, key)]
+        return [*self.drop_triggers(table), *self.create_triggers(table, key, kind)]
 
     def drop_triggers(self, table: str) -> list[str]:
         return [
@@ -127,11 +157,11 @@ class _Dialect(ABC):
         return [f"DROP TABLE IF EXISTS {self.q(self.changelog)}"]
 
     @abstractmethod
-    def key_text(self, ref: str, key: str) -> str:
+    def key_text(self, ref: str, key: str, kind: KeyKind) -> str:
         """SQL rendering ``ref.key`` (``NEW``, ``OLD``, an alias) as text.
 
-        The text must be what the reader's ``str()`` of the key column's value gives, and the
-        same in the triggers and in the seed, or a logged key names no row.
+        The text must be the reader's text of the key column's value (``reader.key_text``),
+        and the same in the triggers and in the seed, or a logged key names no row.
         """
 
     @abstractmethod
@@ -145,6 +175,11 @@ def _lit(value: str) -> str:
 
 class _Sqlite(_Dialect):
     NOW = "(strftime('%Y-%m-%d %H:%M:%f', 'now') || '000')"
+    KINDS = frozenset({"integer", "text"})
+    REFUSED = (
+        "SQLite keeps such values in whatever form they were written and the reader converts "
+        "them, so a logged key would not find its row (declare the key INTEGER or TEXT)"
+    )
 
     def q(self, name: str) -> str:
         return self.prep.quote(name)  # trigger bodies cannot name another schema
@@ -161,31 +196,31 @@ class _Sqlite(_Dialect):
             f"ON {cl} (table_name, row_key)",
         ]
 
-    def key_text(self, ref: str, key: str) -> str:
-        return f"CAST({ref}.{self.prep.quote(key)} AS TEXT)"
+    def key_text(self, ref: str, key: str, kind: KeyKind) -> str:
+        return f"CAST({ref}.{self.prep.quote(key)} AS TEXT)"  # an integer or text: as stored
 
-    def _insert(self, table: str, ref: str, key: str, op: str) -> str:
+    def _insert(self, table: str, ref: str, key: str, kind: KeyKind, op: str) -> str:
         return (
             f"INSERT INTO {self.q(self.changelog)} (table_name, row_key, op, changed_at) "
-            f"VALUES ({_lit(table)}, {self.key_text(ref, key)}, '{op}', {self.NOW});"
+            f"VALUES ({_lit(table)}, {self.key_text(ref, key, kind)}, '{op}', {self.NOW});"
         )
 
-    def create_triggers(self, table: str, key: str) -> list[str]:
+    def create_triggers(self, table: str, key: str, kind: KeyKind) -> list[str]:
         t, k = self.q(table), self.prep.quote(key)
         name = {op: self.q(_trigger_name(self.changelog, table, op)) for op in OPS}
         moved = (
             f"INSERT INTO {self.q(self.changelog)} (table_name, row_key, op, changed_at) "
-            f"SELECT {_lit(table)}, {self.key_text('OLD', key)}, 'D', {self.NOW} "
+            f"SELECT {_lit(table)}, {self.key_text('OLD', key, kind)}, 'D', {self.NOW} "
             # Binary: a key changed only in case under a NOCASE collation is another key.
             f"WHERE OLD.{k} IS NOT NEW.{k} COLLATE BINARY;"
         )
         return [
             f"CREATE TRIGGER {name['I']} AFTER INSERT ON {t} FOR EACH ROW BEGIN "
-            f"{self._insert(table, 'NEW', key, 'I')} END",
+            f"{self._insert(table, 'NEW', key, kind, 'I')} END",
             f"CREATE TRIGGER {name['U']} AFTER UPDATE ON {t} FOR EACH ROW BEGIN {moved} "
-            f"{self._insert(table, 'NEW', key, 'U')} END",
+            f"{self._insert(table, 'NEW', key, kind, 'U')} END",
             f"CREATE TRIGGER {name['D']} AFTER DELETE ON {t} FOR EACH ROW BEGIN "
-            f"{self._insert(table, 'OLD', key, 'D')} END",
+            f"{self._insert(table, 'OLD', key, kind, 'D')} END",
         ]
 
     def trigger_names_sql(self) -> str:
@@ -194,10 +229,17 @@ class _Sqlite(_Dialect):
 
 class _Postgres(_Dialect):
     NOW = "(clock_timestamp() AT TIME ZONE 'UTC')"
+    KINDS = frozenset(
+        {"integer", "decimal", "text", "uuid", "date", "datetime", "instant", "time", "boolean"}
+    )
 
     @property
     def function(self) -> str:
         return self.q(f"{self.changelog}_capture")
+
+    @property
+    def key_function(self) -> str:
+        return self.q(f"{self.changelog}_key")
 
     def create_changelog(self) -> list[str]:
         cl = self.q(self.changelog)
@@ -210,14 +252,23 @@ class _Postgres(_Dialect):
             f"ON {cl} (table_name, changed_at, row_key, seq)",
             f"CREATE INDEX IF NOT EXISTS {self.prep.quote(self.changelog + '_row')} "
             f"ON {cl} (table_name, row_key)",
-            # The key column is passed as the trigger argument; to_jsonb reads it by name (and,
-            # unlike a cast to text, keeps the padding of a CHAR(n) key, as the driver does).
+            self._key_function(),
+            # The ERP's writers call it through the triggers: a database that revokes
+            # EXECUTE from PUBLIC by default must not make their writes fail.
+            f"GRANT EXECUTE ON FUNCTION {self.key_function}(text, text) TO PUBLIC",
+            # The key column and its kind are the trigger arguments; to_jsonb reads the column
+            # by name (and, unlike a cast to text, keeps the padding of a CHAR(n) key, as the
+            # driver does). Triggers of an earlier release pass no kind: their text stays raw.
             f"CREATE OR REPLACE FUNCTION {self.function}() RETURNS trigger "
             "LANGUAGE plpgsql AS $fn$\n"
             "DECLARE old_key text; new_key text;\n"
             "BEGIN\n"
-            "  IF TG_OP <> 'INSERT' THEN old_key := to_jsonb(OLD) ->> TG_ARGV[0]; END IF;\n"
-            "  IF TG_OP <> 'DELETE' THEN new_key := to_jsonb(NEW) ->> TG_ARGV[0]; END IF;\n"
+            "  IF TG_OP <> 'INSERT' THEN\n"
+            f"    old_key := {self.key_function}(to_jsonb(OLD) ->> TG_ARGV[0], TG_ARGV[1]);\n"
+            "  END IF;\n"
+            "  IF TG_OP <> 'DELETE' THEN\n"
+            f"    new_key := {self.key_function}(to_jsonb(NEW) ->> TG_ARGV[0], TG_ARGV[1]);\n"
+            "  END IF;\n"
             "  IF TG_OP = 'UPDATE' AND old_key IS DISTINCT FROM new_key THEN\n"
             f"    INSERT INTO {cl} (table_name, row_key, op, changed_at)\n"
             f"    VALUES (TG_TABLE_NAME, old_key, 'D', {self.NOW});\n"
@@ -230,6 +281,36 @@ class _Postgres(_Dialect):
             "END\n$fn$",
         ]
 
+    def _key_function(self) -> str:
+        """``<changelog>_key(raw, kind)``: a key's JSON text as the reader's text of its value.
+
+        ``raw`` is ``to_jsonb(row) ->> column``, which is already the reader's text for the
+        integer, decimal, text, uuid and date kinds. A date-time is cast back from its ISO text
+        (for ``timestamptz`` that text carries the writer's session offset) and printed as
+        Python prints it: UTC for an instant, microseconds only when not 0. Never NULL for a
+        value, and never an error, so the ERP's writes cannot fail on it.
+        """
+        return (
+            f"CREATE OR REPLACE FUNCTION {self.key_function}(raw text, kind text) "
+            "RETURNS text LANGUAGE plpgsql STABLE AS $fn$\n"
+            "DECLARE ts timestamp;\n"
+            "BEGIN\n"
+            "  IF raw IS NULL THEN RETURN NULL;\n"
+            "  ELSIF kind = 'boolean' THEN\n"
+            "    RETURN CASE raw WHEN 'true' THEN 'True' WHEN 'false' THEN 'False' ELSE raw END;\n"
+            "  ELSIF kind = 'time' THEN\n"
+            "    RETURN CASE WHEN strpos(raw, '.') > 0 THEN rpad(raw, 15, '0') ELSE raw END;\n"
+            "  ELSIF kind = 'datetime' THEN ts := raw::timestamp;\n"
+            "  ELSIF kind = 'instant' THEN ts := raw::timestamptz AT TIME ZONE 'UTC';\n"
+            "  ELSE RETURN raw;\n"
+            "  END IF;\n"
+            "  IF NOT isfinite(ts) THEN RETURN raw; END IF;\n"
+            "  RETURN to_char(ts, 'YYYY-MM-DD HH24:MI:SS')\n"
+            "    || CASE WHEN date_trunc('second', ts) = ts THEN '' ELSE to_char(ts, '.US') END\n"
+            "    || CASE WHEN kind = 'instant' THEN '+00:00' ELSE '' END;\n"
+            "END\n$fn$"
+        )
+
     def drop_triggers(self, table: str) -> list[str]:
         return [
             f"DROP TRIGGER IF EXISTS {self.prep.quote(_trigger_name(self.changelog, table, op))}"
@@ -238,18 +319,21 @@ class _Postgres(_Dialect):
         ]
 
     def drop_all(self) -> list[str]:
-        return [*super().drop_all(), f"DROP FUNCTION IF EXISTS {self.function}()"]
+        return [
+            *super().drop_all(),
+            f"DROP FUNCTION IF EXISTS {self.function}()",
+            f"DROP FUNCTION IF EXISTS {self.key_function}(text, text)",
+        ]
 
-    def key_text(self, ref: str, key: str) -> str:
-        # The trigger function's own expression: the seed must log the same text. (A cast to
-        # TEXT would strip the padding of a CHAR(n) key that the driver returns.)
-        return f"(to_jsonb({ref}.*) ->> {_lit(key)})"
+    def key_text(self, ref: str, key: str, kind: KeyKind) -> str:
+        # The trigger function's own expression: the seed must log the same text.
+        return f"{self.key_function}(to_jsonb({ref}.*) ->> {_lit(key)}, {_lit(kind)})"
 
-    def create_triggers(self, table: str, key: str) -> list[str]:
+    def create_triggers(self, table: str, key: str, kind: KeyKind) -> list[str]:
         return [
             f"CREATE TRIGGER {self.prep.quote(_trigger_name(self.changelog, table, op))} "
             f"AFTER {verb} ON {self.q(table)} FOR EACH ROW "
-            f"EXECUTE FUNCTION {self.function}({_lit(key)})"
+            f"EXECUTE FUNCTION {self.function}({_lit(key)}, {_lit(kind)})"
             for op, verb in OPS.items()
         ]
 
@@ -273,6 +357,9 @@ class _Mysql(_Dialect):
     passed them never looks again. ``SYSDATE(6)`` is the time of the call, in the session's time
     zone; ``UTC_TIMESTAMP(6) - NOW(6)`` (one instant, read twice) is that zone's offset.
     """
+    KINDS = frozenset(
+        {"integer", "zerofill", "decimal", "text", "uuid", "date", "datetime", "instant", "time"}
+    )
 
     def __init__(self, engine: sa.Engine, changelog: str, schema: str | None, channel: str):
         super().__init__(engine, changelog, schema, channel)
@@ -291,41 +378,61 @@ class _Mysql(_Dialect):
             ") ENGINE=InnoDB"
         ]
 
-    def key_text(self, ref: str, key: str) -> str:
-        return f"CAST({ref}.{self.prep.quote(key)} AS CHAR)"
+    def key_text(self, ref: str, key: str, kind: KeyKind) -> str:
+        # No '%' here: PyMySQL would take it for a parameter marker.
+        col = f"{ref}.{self.prep.quote(key)}"
+        if kind == "zerofill":
+            return f"CAST({col} + 0 AS CHAR)"  # the number, without the padding zeros
+        if kind not in ("datetime", "instant", "time"):
+            return f"CAST({col} AS CHAR)"
+        # Python prints microseconds only when they are not 0, and then all six.
+        fraction = f"IF(MICROSECOND({col}) = 0, '', CONCAT('.', LPAD(MICROSECOND({col}), 6, '0')))"
+        if kind == "time":
+            return f"CONCAT(SUBSTRING_INDEX(CAST({col} AS CHAR), '.', 1), {fraction})"
+        if kind == "instant":
+            # A TIMESTAMP reads as the writer's session time zone; its Unix time does not (for
+            # a TIMESTAMP column UNIX_TIMESTAMP takes the stored value), and the epoch plus
+            # those seconds is its UTC time, as the reader's UTC session returns it.
+            col = (
+                f"TIMESTAMPADD(SECOND, FLOOR(UNIX_TIMESTAMP({col})), "
+                "TIMESTAMP'1970-01-01 00:00:00')"
+            )
+        return f"CONCAT(LEFT(CAST({col} AS CHAR), 19), {fraction})"
 
-    def _insert(self, table: str, ref: str, key: str, op: str) -> str:
+    def _insert(self, table: str, ref: str, key: str, kind: KeyKind, op: str) -> str:
         return (
             f"INSERT INTO {self.q(self.changelog)} (table_name, row_key, op, changed_at) "
-            f"VALUES ({_lit(table)}, {self.key_text(ref, key)}, '{op}', {self.NOW})"
+            f"VALUES ({_lit(table)}, {self.key_text(ref, key, kind)}, '{op}', {self.NOW})"
         )
 
-    def create_triggers(self, table: str, key: str) -> list[str]:
-        t, k = self.q(table), self.prep.quote(key)
+    def create_triggers(self, table: str, key: str, kind: KeyKind) -> list[str]:
+        t = self.q(table)
         name = {op: self.q(_trigger_name(self.changelog, table, op)) for op in OPS}
+        old, new = self.key_text("OLD", key, kind), self.key_text("NEW", key, kind)
         return [
             f"CREATE TRIGGER {name['I']} AFTER INSERT ON {t} FOR EACH ROW "
-            f"{self._insert(table, 'NEW', key, 'I')}",
-            # Binary: under a case- or accent-insensitive or PAD SPACE collation 'abc' and
-            # 'ABC ' compare equal, yet the row's key text has changed.
+            f"{self._insert(table, 'NEW', key, kind, 'I')}",
+            # The logged texts, compared as bytes: under a case- or accent-insensitive or PAD
+            # SPACE collation 'abc' and 'ABC ' compare equal, yet the row's key text has
+            # changed (and two instants may read alike in the session's time zone).
             f"CREATE TRIGGER {name['U']} AFTER UPDATE ON {t} FOR EACH ROW BEGIN "
-            f"IF NOT (CAST(OLD.{k} AS BINARY) <=> CAST(NEW.{k} AS BINARY)) THEN "
-            f"{self._insert(table, 'OLD', key, 'D')}; "
-            f"END IF; {self._insert(table, 'NEW', key, 'U')}; END",
+            f"IF NOT (CAST({old} AS BINARY) <=> CAST({new} AS BINARY)) THEN "
+            f"{self._insert(table, 'OLD', key, kind, 'D')}; "
+            f"END IF; {self._insert(table, 'NEW', key, kind, 'U')}; END",
             f"CREATE TRIGGER {name['D']} AFTER DELETE ON {t} FOR EACH ROW "
-            f"{self._insert(table, 'OLD', key, 'D')}",
+            f"{self._insert(table, 'OLD', key, kind, 'D')}",
         ]
 
-    def replace_triggers(self, table: str, key: str) -> list[str]:
+    def replace_triggers(self, table: str, key: str, kind: KeyKind) -> list[str]:
         if not self.mariadb:
-            return super().replace_triggers(table, key)
+            return super().replace_triggers(table, key, kind)
         # DDL commits at once on MariaDB: DROP then CREATE would leave a moment in which the
         # ERP's writes are not captured. CREATE OR REPLACE swaps each trigger under the
         # table's metadata lock.
         prefix = "CREATE TRIGGER "
         return [
             "CREATE OR REPLACE TRIGGER " + stmt.removeprefix(prefix)
-            for stmt in self.create_triggers(table, key)
+            for stmt in self.create_triggers(table, key, kind)
         ]
 
     def trigger_names_sql(self) -> str:
@@ -373,9 +480,12 @@ def install_capture(
     Raises:
         ConfigError: a table or key column does not exist, or the key column does not identify
             one row by itself (one column of a composite key, a column that is not unique or
-            may be NULL). Checked before any change, since a trigger naming a wrong column
-            would make the ERP's own writes fail, and a key shared by several rows would merge
-            them in the log and lose their deletes.
+            may be NULL), or its type has no text that the triggers can write exactly as the
+            reader reads the key (:func:`key_kind`: floating point, binary, JSON, ...; on SQLite
+            anything but integers and text). Checked before any change, since a trigger naming
+            a wrong column would make the ERP's own writes fail, a key shared by several rows
+            would merge them in the log and lose their deletes, and a logged text that is not
+            the reader's names no row, so that every change would read as a delete.
     """
     if isinstance(engine_or_url, SqlSettings):
         changelog_table = engine_or_url.changelog_table
@@ -383,12 +493,12 @@ def install_capture(
         schema = schema or engine_or_url.db_schema
     with _engine(engine_or_url) as engine, engine.begin() as conn:
         d = _dialect(engine, changelog_table, schema, notify_channel)
-        _check_tables(conn, tables, schema)
+        kinds = _check_tables(conn, d, tables, schema)
         for stmt in d.create_changelog():
             conn.exec_driver_sql(stmt)
         cl = changelog_table_for(d)
-        for table, key in tables:
-            for stmt in d.replace_triggers(table, key):
+        for (table, key), kind in zip(tables, kinds, strict=True):
+            for stmt in d.replace_triggers(table, key, kind):
                 conn.exec_driver_sql(stmt)
             if seed:
                 has = conn.execute(
@@ -397,23 +507,29 @@ def install_capture(
                 if has is None:
                     conn.exec_driver_sql(
                         f"INSERT INTO {d.q(d.changelog)} (table_name, row_key, op, changed_at) "
-                        f"SELECT {_lit(table)}, {d.key_text('tandem_src', key)}, 'I', {d.NOW} "
+                        f"SELECT {_lit(table)}, {d.key_text('tandem_src', key, kind)}, 'I', "
+                        f"{d.NOW} "
                         f"FROM {d.q(table)} tandem_src"
                     )
 
 
 def _check_tables(
-    conn: sa.Connection, tables: Sequence[tuple[str, str]], schema: str | None
-) -> None:
+    conn: sa.Connection, d: _Dialect, tables: Sequence[tuple[str, str]], schema: str | None
+) -> list[KeyKind]:
     """Refuse, before any change, a table that is not there or a key that names no one row.
 
     The change log keeps one key column's value per entry, so that column must identify a row
     on its own: the table's single-column primary key, or a column that is NOT NULL and unique
     by itself (a UNIQUE constraint or a full unique index on it alone). One column of a
-    composite key would merge the rows that share it and lose their deletes.
+    composite key would merge the rows that share it and lose their deletes. And its type must
+    have a text the triggers write exactly as the reader reads the key.
+
+    Returns:
+        The key kind of each pair, in order.
     """
     insp = sa.inspect(conn)
     existing = set(insp.get_table_names(schema=schema))
+    kinds: list[KeyKind] = []
     for table, key in tables:
         if table not in existing:
             raise ConfigError(f"no table {table!r} to capture (views cannot be)", field="tables")
@@ -429,6 +545,75 @@ def _check_tables(
                 "(composite keys are not captured)",
                 field="tables",
             )
+        column_type = columns[key]["type"]
+        kind = key_kind(column_type)
+        if kind is None or kind not in d.KINDS:
+            why = d.REFUSED if kind is not None else _no_exact_text(column_type)
+            raise ConfigError(
+                f"table {table!r}: key column {key!r} {_type_name(column_type, conn)} "
+                f"cannot be captured: {why}; the change log keeps each key as text, which "
+                "must be exactly the reader's text of that key",
+                field="tables",
+            )
+        kinds.append(kind)
+    return kinds
+
+
+def key_kind(column_type: sa.types.TypeEngine[Any]) -> KeyKind | None:
+    """How values of a key column of ``column_type`` (as reflected) become text.
+
+    ``None``: no text of its values is exact (floating point, binary, JSON, arrays, intervals,
+    network addresses, bit strings, MariaDB ``SET``, ``time with time zone``, a type unknown to
+    SQLAlchemy). A dialect may support fewer kinds (:attr:`_Dialect.KINDS`).
+    """
+    kind = column_type
+    while isinstance(kind, postgresql.DOMAIN):  # a domain's values are its base type's
+        kind = kind.data_type
+    if isinstance(kind, mysql.SET):  # read as a Python set of strings
+        return None
+    if isinstance(kind, sa.Boolean):
+        return "boolean"
+    if isinstance(kind, sa.Float):  # before Numeric, its base class
+        return None
+    if isinstance(kind, sa.Integer | sa.Numeric | mysql.YEAR):
+        if getattr(kind, "zerofill", False):
+            return "zerofill"
+        return "integer" if isinstance(kind, sa.Integer | mysql.YEAR) else "decimal"
+    if isinstance(kind, sa.Uuid):
+        return "uuid"
+    if isinstance(kind, sa.String):  # text, CHAR, VARCHAR, enums
+        return "text"
+    if isinstance(kind, sa.DateTime):
+        instant = bool(getattr(kind, "timezone", False)) or isinstance(kind, mysql.TIMESTAMP)
+        return "instant" if instant else "datetime"
+    if isinstance(kind, sa.Date):
+        return "date"
+    if isinstance(kind, sa.Time) and not getattr(kind, "timezone", False):
+        return "time"
+    return None
+
+
+def _no_exact_text(column_type: sa.types.TypeEngine[Any]) -> str:
+    while isinstance(column_type, postgresql.DOMAIN):
+        column_type = column_type.data_type
+    if isinstance(column_type, sa.Float):
+        return (
+            "a floating-point value has no exact text (the database and Python print it "
+            "differently)"
+        )
+    if isinstance(column_type, sa.types.NullType):
+        return "Tandem cannot tell what text the reader gets for its values"
+    return "its values have no text that Tandem can make equal to the reader's"
+
+
+def _type_name(column_type: sa.types.TypeEngine[Any], conn: sa.Connection) -> str:
+    """``of type <its SQL name>`` for a message."""
+    if isinstance(column_type, sa.types.NullType):
+        return "of a type unknown to SQLAlchemy (or none declared)"
+    try:
+        return f"of type {column_type.compile(dialect=conn.dialect)}"
+    except Exception:  # a type the dialect cannot render: its class then
+        return f"of type {type(column_type).__name__}"
 
 
 def _not_a_row_key(
