@@ -5,8 +5,9 @@ expression on a side, its default, whether a value map or a reference applies, w
 checks it, whether a money amount brings a currency. A plan answers them once per entity and
 side, so the per-record work is only the record's own values.
 
-Plans are pure functions of an :class:`~tandem.config.EntitySpec`; a spec is not changed once
-it is in use.
+Plans are pure functions of an :class:`~tandem.config.EntitySpec` and of the decimal places
+its numeric fields are kept to (:mod:`~tandem.mapping.scale`); a spec is not changed once it is
+in use.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from tandem.mapping.expressions import Expression
+from tandem.mapping.scale import fit_scale
 from tandem.model import canonical_field, validate_field, validator_for
 
 if TYPE_CHECKING:
@@ -36,11 +38,14 @@ class ReadStep:
         default: the value used when the side has none (None: no default).
         translate: a value map turns the native value into the ERP vocabulary (CRM reads).
         ref: the entity a reference points to, if the field is one.
-        validate: the canonical field's validator (:func:`tandem.model.validator_for`).
+        validate: the canonical field's validator (:func:`tandem.model.validator_for`), then the
+            rounding to :attr:`scale` when there is one.
         required: the record cannot exist without a value; None when the canonical model does
             not know the field (then the model's lookup raises why).
         plain: the value is the native field's, as it is: no expression, default, value map or
             reference (most fields).
+        scale: the decimal places both systems hold the field with: a number read with more is
+            rounded half up to them (None: not rounded).
     """
 
     field: FieldSpec
@@ -53,6 +58,7 @@ class ReadStep:
     validate: Callable[[Any], Any]
     required: bool | None
     plain: bool
+    scale: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +114,10 @@ class WriteStep:
         native: the native field written (None: not written on this side).
         ref: the entity a reference points to, if the field is one.
         value_map: the value map translating the value, if any.
-        plain: the canonical value is written as it is (no reference, no value map).
+        plain: the canonical value is written as it is (no reference, no value map, no
+            rounding).
+        scale: the decimal places the native field holds: a number with more is rounded half up
+            to them before it is written, as the system would round it (None: not rounded).
     """
 
     field: FieldSpec
@@ -116,6 +125,7 @@ class WriteStep:
     ref: str | None
     value_map: str | None
     plain: bool
+    scale: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,9 +152,19 @@ class WritePlan:
         object.__setattr__(self, "writes", writes)
 
 
-def read_plan(entity: EntitySpec, side: Side) -> ReadPlan:
-    """The plan for reading ``side``'s native records of ``entity``."""
-    steps = tuple(_read_step(entity, field, side) for field in entity.fields)
+def read_plan(entity: EntitySpec, side: Side, scales: Mapping[str, int] | None = None) -> ReadPlan:
+    """The plan for reading ``side``'s native records of ``entity``.
+
+    Args:
+        entity: the entity.
+        side: the side read.
+        scales: canonical field -> the decimal places its values are kept to (the fewest
+            either system holds it with); a number read with more is rounded half up.
+    """
+    scales = scales or {}
+    steps = tuple(
+        _read_step(entity, field, side, scales.get(field.field)) for field in entity.fields
+    )
     money: list[MoneyCheck] = []
     for name in dict.fromkeys(f.field for f in entity.fields):
         companion = currency_companion(entity, name)
@@ -156,7 +176,7 @@ def read_plan(entity: EntitySpec, side: Side) -> ReadPlan:
     return ReadPlan(steps, tuple(money), flag=flag)
 
 
-def _read_step(entity: EntitySpec, field: FieldSpec, side: Side) -> ReadStep:
+def _read_step(entity: EntitySpec, field: FieldSpec, side: Side, scale: int | None) -> ReadStep:
     validate: Callable[[Any], Any]
     required: bool | None
     try:
@@ -165,6 +185,8 @@ def _read_step(entity: EntitySpec, field: FieldSpec, side: Side) -> ReadStep:
     except ValueError:  # not a field of the model: every value fails, saying why
         validate = partial(validate_field, entity.model, field.field)
         required = True if field.required else None
+    if scale is not None:
+        validate = partial(_validate_scaled, validate, scale)
     expr = field.expression(side)
     native = None if expr is not None else field.native(side)
     default = field.default if field.has_default else None
@@ -180,18 +202,37 @@ def _read_step(entity: EntitySpec, field: FieldSpec, side: Side) -> ReadStep:
         validate=validate,
         required=required,
         plain=native is not None and default is None and not translate and field.ref is None,
+        scale=scale,
     )
 
 
-def write_plan(entity: EntitySpec, side: Side) -> WritePlan:
-    """The plan for writing ``entity``'s canonical fields as ``side``'s native values."""
+def _validate_scaled(validate: Callable[[Any], Any], scale: int, value: Any) -> Any:
+    """``validate(value)`` rounded to ``scale`` decimal places."""
+    return fit_scale(validate(value), scale)
+
+
+def write_plan(
+    entity: EntitySpec, side: Side, scales: Mapping[str, int] | None = None
+) -> WritePlan:
+    """The plan for writing ``entity``'s canonical fields as ``side``'s native values.
+
+    Args:
+        entity: the entity.
+        side: the side written.
+        scales: canonical field -> the decimal places its native field on ``side`` holds; a
+            number with more is rounded half up before it is written.
+    """
+    scales = scales or {}
     steps: dict[str, WriteStep] = {}
     companions: dict[str, str] = {}
     for field in entity.fields:
         if field.field in steps:
             continue
-        plain = field.ref is None and field.value_map is None
-        steps[field.field] = WriteStep(field, field.native(side), field.ref, field.value_map, plain)
+        scale = scales.get(field.field) if field.ref is None and field.value_map is None else None
+        plain = field.ref is None and field.value_map is None and scale is None
+        steps[field.field] = WriteStep(
+            field, field.native(side), field.ref, field.value_map, plain, scale
+        )
         companion = currency_companion(entity, field.field)
         if companion is not None:
             companions[field.field] = companion

@@ -4,10 +4,17 @@ Pure functions of the flow spec, the record and a :class:`RefResolver` (the stat
 cross-reference, behind a protocol). Canonical records are flat dicts; nested fields use dotted
 keys (``billing_address.city``, ``unit_price.amount``). Value maps translate between ERP values
 (the canonical vocabulary) and CRM values.
+
+Once told a system's description of an entity's object (:meth:`Mapper.use_schema`, which the
+binding checks do), the mapper keeps numbers to the decimal places the native fields hold
+(:mod:`~tandem.mapping.scale`): a value written is rounded half up to the target field's scale,
+as the system would round it, and a value read is rounded to the fewest places either system
+holds the field with, so both systems' values of a field compare at a scale both can hold.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -17,6 +24,7 @@ from tandem.errors import MappingError, UnlinkedReference
 from tandem.mapping.compare import values_equal
 from tandem.mapping.expressions import Expression, ExpressionError
 from tandem.mapping.fieldplan import ReadPlan, ReadStep, WritePlan, WriteStep, read_plan, write_plan
+from tandem.mapping.scale import common_scales, field_scales, fit_scale
 from tandem.model import canonical_field, validate_field
 
 if TYPE_CHECKING:
@@ -24,6 +32,10 @@ if TYPE_CHECKING:
     from tandem.mapping.schema import BindingProblem
 
 Side = Literal["erp", "crm"]
+
+_SIDES: tuple[Side, Side] = ("erp", "crm")
+
+log = logging.getLogger(__name__)
 
 _ABSENT: Any = object()
 """What ``native.get`` gives for a field the record lacks (never a value of its own)."""
@@ -64,7 +76,9 @@ class Mapper:
     """Maps records of a flow's entities between native and canonical form.
 
     Each entity's fields are resolved once per side into a :mod:`~tandem.mapping.fieldplan`
-    plan on first use; an entity spec is not changed once the mapper has used it.
+    plan on first use; an entity spec is not changed once the mapper has used it. A schema
+    given to :meth:`use_schema` (or checked by :meth:`binding_problems`) sets the decimal
+    places the entity's numbers are kept to from then on.
 
     Args:
         flow: the validated flow spec (its value maps are used).
@@ -79,6 +93,10 @@ class Mapper:
         self._write_plans: dict[
             tuple[str, Side], tuple[EntitySpec, WritePlan, dict[str, _Outbound]]
         ] = {}
+        self._scales: dict[str, dict[Side, dict[str, int]]] = {}
+        """Entity -> side -> canonical field -> the scale of its native field there."""
+        self._schemas: dict[tuple[str, Side], EntitySchema] = {}
+        self._warned: set[str] = set()
 
     def _entity(self, entity: EntitySpec | str) -> EntitySpec:
         return self._flow.entity(entity) if isinstance(entity, str) else entity
@@ -87,7 +105,7 @@ class Mapper:
         cached = self._read_plans.get((spec.name, side))
         if cached is not None and cached[0] is spec:
             return cached[1]
-        plan = read_plan(spec, side)
+        plan = read_plan(spec, side, common_scales(self._scales.get(spec.name, {})))
         self._read_plans[(spec.name, side)] = (spec, plan)
         return plan
 
@@ -96,7 +114,7 @@ class Mapper:
         cached = self._write_plans.get((spec.name, side))
         if cached is not None and cached[0] is spec:
             return cached[1], cached[2]
-        plan = write_plan(spec, side)
+        plan = write_plan(spec, side, self._scales.get(spec.name, {}).get(side))
         outbound: dict[str, _Outbound] = {}
         self._write_plans[(spec.name, side)] = (spec, plan, outbound)
         return plan, outbound
@@ -234,18 +252,84 @@ class Mapper:
     def check_binding(
         self, entity: EntitySpec | str, side: Side, schema: EntitySchema, writes: bool
     ) -> list[str]:
-        """:func:`tandem.mapping.check_binding` with this flow's value maps."""
+        """:func:`tandem.mapping.check_binding` with this flow's value maps.
+
+        The schema checked is the one the entity is mapped by from now on (:meth:`use_schema`).
+        """
         from tandem.mapping.schema import check_binding
 
-        return check_binding(self._entity(entity), side, schema, writes, self._value_maps)
+        spec = self._entity(entity)
+        self.use_schema(spec, side, schema)
+        return check_binding(spec, side, schema, writes, self._value_maps)
 
     def binding_problems(
         self, entity: EntitySpec | str, side: Side, schema: EntitySchema, writes: bool
     ) -> list[BindingProblem]:
-        """:func:`tandem.mapping.binding_problems` with this flow's value maps."""
+        """:func:`tandem.mapping.binding_problems` with this flow's value maps.
+
+        The schema checked is the one the entity is mapped by from now on (:meth:`use_schema`).
+        """
         from tandem.mapping.schema import binding_problems
 
-        return binding_problems(self._entity(entity), side, schema, writes, self._value_maps)
+        spec = self._entity(entity)
+        self.use_schema(spec, side, schema)
+        return binding_problems(spec, side, schema, writes, self._value_maps)
+
+    def use_schema(self, entity: EntitySpec | str, side: Side, schema: EntitySchema) -> None:
+        """Map ``entity`` on ``side`` by the system's description of its object from now on.
+
+        Numbers of a field whose native field has a scale (Salesforce currency, number and
+        percent fields; SQL ``NUMERIC(p, s)`` columns where the connector describes it) are
+        kept to it: written rounded half up to the target field's scale, read rounded to the
+        fewest places either side holds the field with. Once both sides are described, each
+        field whose two native fields hold different decimal places is logged once as a
+        warning (:meth:`binding_warnings`).
+        """
+        spec = self._entity(entity)
+        scales = field_scales(spec, side, schema)
+        known = self._scales.setdefault(spec.name, {})
+        if known.get(side) != scales:
+            known[side] = scales
+            for each in _SIDES:  # reads round to the fewest places of either side
+                self._read_plans.pop((spec.name, each), None)
+                self._write_plans.pop((spec.name, each), None)
+        self._schemas[(spec.name, side)] = schema
+        for warning in self.binding_warnings(spec):
+            if warning.message not in self._warned:
+                self._warned.add(warning.message)
+                log.warning("%s", warning.message)
+
+    def fit_scales(self, entity: EntitySpec | str, values: Mapping[str, Any]) -> Mapping[str, Any]:
+        """Canonical ``values`` with each number kept to its field's places, as a read keeps it.
+
+        For values Tandem did not just read: an agreed state recorded before the fields'
+        scales were known holds ``12.345`` where a read now gives ``12.35``. ``values`` itself
+        when every number fits.
+        """
+        spec = self._entity(entity)
+        scales = common_scales(self._scales.get(spec.name, {}))
+        fitted: dict[str, Any] = {}
+        for name, scale in scales.items():
+            value = values.get(name)
+            if value is not None:
+                fit = fit_scale(value, scale)
+                if fit is not value:
+                    fitted[name] = fit
+        return {**values, **fitted} if fitted else values
+
+    def binding_warnings(self, entity: EntitySpec | str) -> list[BindingProblem]:
+        """:func:`tandem.mapping.scale_warnings` of the schemas :meth:`use_schema` was given.
+
+        Empty until both sides of the entity are described.
+        """
+        from tandem.mapping.schema import scale_warnings
+
+        spec = self._entity(entity)
+        erp = self._schemas.get((spec.name, "erp"))
+        crm = self._schemas.get((spec.name, "crm"))
+        if erp is None or crm is None:
+            return []
+        return scale_warnings(spec, erp, crm)
 
     def _read(
         self,
@@ -286,7 +370,17 @@ class Mapper:
         return value
 
     def _outbound(self, entity: EntitySpec, step: WriteStep, side: Side) -> _Outbound:
-        """How a value of ``step`` is written on ``side``: its reference, then its value map."""
+        """How a value of ``step`` is written on ``side``: its reference, then its value map.
+
+        A number of a field with a scale (never a reference nor value-mapped) is rounded to it.
+        """
+        scale = step.scale
+        if scale is not None:
+
+            def rounded(value: Any, record_key: str, refs: RefResolver) -> Any:
+                return fit_scale(value, scale)
+
+            return rounded
         ref = step.ref
         field = step.field
         value_map = step.value_map

@@ -2,6 +2,8 @@
 
 :func:`check_binding` runs once per entity and side before any write and lists every problem
 in words (:func:`binding_problems` also names the entity setting each one is about);
+:func:`scale_warnings` compares both sides' numeric fields and lists what is worth knowing but
+does not stop a flow (decimal places one system cannot hold);
 :func:`validate_native` runs per record and refuses a value the target would refuse, so a bad
 record is dead-lettered before it costs an API call.
 """
@@ -19,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 from tandem.connectors.base import EntitySchema, FieldInfo, FieldType
 from tandem.errors import MappingError
 from tandem.mapping.mapper import Side
+from tandem.mapping.scale import lookup as _lookup
+from tandem.mapping.scale import native_scale, scaled_natives
 from tandem.model import canonical_field
 from tandem.model.types import check_email
 
@@ -39,14 +43,6 @@ _COMPATIBLE: Mapping[str, frozenset[FieldType]] = {
     "datetime": frozenset({"datetime", "string", "text", "other"}),
 }
 """Canonical kind -> native types it can be stored in (``any`` and refs are not checked)."""
-
-
-def _lookup(schema: EntitySchema, name: str) -> FieldInfo | None:
-    info = schema.fields.get(name)
-    if info is not None:
-        return info
-    lowered = name.lower()
-    return next((f for n, f in schema.fields.items() if n.lower() == lowered), None)
 
 
 ProblemPath = tuple[str | int, ...]
@@ -132,6 +128,56 @@ def binding_problems(
     if writes:
         problems.extend(_check_writes(entity, side, where, schema))
     return problems
+
+
+def scale_warnings(
+    entity: EntitySpec, erp: EntitySchema, crm: EntitySchema
+) -> list[BindingProblem]:
+    """Fields whose native numeric fields hold different decimal places in the two systems.
+
+    Not an error, a warning: Tandem rounds a value half up to the places of the field it
+    writes (as Salesforce does) and compares the two systems' values at the fewer places, so
+    the system with more keeps digits the other cannot hold (its ``12.345`` is the other's
+    ``12.35``, not drift) and a change in those digits alone is not synced.
+
+    Args:
+        entity: the flow entity.
+        erp: the ERP's description of the entity's object.
+        crm: the CRM's description of the entity's object.
+
+    Returns:
+        One warning per such field, naming the entity, the field, both native fields and both
+        scales, located at the native field of the side with fewer places.
+    """
+    index_of: dict[str, int] = {}
+    for index, field in enumerate(entity.fields):
+        index_of.setdefault(field.field, index)
+    crm_natives = scaled_natives(entity, "crm")
+    warnings: list[BindingProblem] = []
+    for name, erp_native in scaled_natives(entity, "erp").items():
+        crm_native = crm_natives.get(name)
+        if crm_native is None:
+            continue
+        erp_info, crm_info = _lookup(erp, erp_native), _lookup(crm, crm_native)
+        erp_scale, crm_scale = native_scale(erp_info), native_scale(crm_info)
+        if erp_info is None or crm_info is None or erp_scale is None or crm_scale is None:
+            continue
+        if erp_scale == crm_scale:
+            continue
+        coarser: Side = "crm" if erp_scale > crm_scale else "erp"
+        places = min(erp_scale, crm_scale)
+        message = (
+            f"entity {entity.name}, field {name}: erp {erp.source}.{erp_info.name} has"
+            f" {_places(erp_scale)} but crm {crm.source}.{crm_info.name} has"
+            f" {_places(crm_scale)}; values are compared at {_places(places)} and rounded"
+            f" half up to {_places(places)} when written to the {coarser}"
+        )
+        warnings.append(BindingProblem(("fields", index_of[name], coarser), message))
+    return warnings
+
+
+def _places(scale: int) -> str:
+    return f"{scale} decimal place" + ("" if scale == 1 else "s")
 
 
 def _read_path(entity: EntitySpec, side: Side, name: str) -> ProblemPath:
@@ -481,5 +527,6 @@ __all__ = [
     "ProblemPath",
     "binding_problems",
     "check_binding",
+    "scale_warnings",
     "validate_native",
 ]

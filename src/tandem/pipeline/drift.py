@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from tandem.connectors.base import EntitySchema, FieldInfo
+from tandem.connectors.salesforce.describe import with_scale
 
 
 def summarise(schema: EntitySchema) -> dict[str, Any]:
@@ -27,6 +28,7 @@ def summarise(schema: EntitySchema) -> dict[str, Any]:
             "external_id": info.external_id,
             "reference_to": list(info.reference_to),
             "required_on_create": info.required_on_create,
+            "scale": _scale(info),
             "name": info.name,
         }
         for name, info in schema.fields.items()
@@ -41,7 +43,8 @@ def restore(source: str, summary: Mapping[str, Any]) -> EntitySchema | None:
             if not isinstance(item, Mapping) or not _FULL.issubset(item):
                 return None
             picklist = item["picklist"]
-            fields[key] = FieldInfo(
+            scale = item["scale"]
+            info = FieldInfo(
                 name=str(item["name"]),
                 type=item["type"],
                 nillable=bool(item["nillable"]),
@@ -55,12 +58,21 @@ def restore(source: str, summary: Mapping[str, Any]) -> EntitySchema | None:
                 reference_to=tuple(str(v) for v in item["reference_to"]),
                 required_on_create=bool(item["required_on_create"]),
             )
+            fields[key] = with_scale(info, None if scale is None else int(scale))
     except (TypeError, ValueError):
         return None
     return EntitySchema(source=source, fields=fields)
 
 
+def _scale(info: FieldInfo) -> int | None:
+    """The decimal places a numeric field holds, when its connector describes them."""
+    scale = getattr(info, "scale", None)
+    return scale if isinstance(scale, int) and not isinstance(scale, bool) else None
+
+
 _FULL = frozenset(summarise(EntitySchema("", {"x": FieldInfo("x", "string")}))["x"])
+"""The keys of a summarised field: a snapshot missing one (an older format, e.g. before the
+scale was kept) is described again rather than trusted."""
 
 
 def compare(previous: dict[str, Any], current: dict[str, Any], mapped: set[str]) -> list[str]:
@@ -73,7 +85,9 @@ def compare(previous: dict[str, Any], current: dict[str, Any], mapped: set[str])
     changes += [f"field {tag(n)} was removed" for n in sorted(set(previous) - set(current))]
     for name in sorted(set(previous) & set(current)):
         before, after = previous[name], current[name]
-        for aspect in ("type", "length", "nillable", "createable", "updateable"):
+        for aspect in ("type", "length", "scale", "nillable", "createable", "updateable"):
+            if aspect == "scale" and aspect not in before:
+                continue  # a snapshot from before scales were kept: no drift
             if before.get(aspect) != after.get(aspect):
                 changes.append(
                     f"field {tag(name)}: {aspect} {before.get(aspect)!r} -> {after.get(aspect)!r}"

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, fields
 from typing import Any
 
 from tandem.connectors.base import EntitySchema, FieldInfo, FieldType
 
-__all__ = ["SF_TYPES", "diff_schemas", "field_info", "to_schema"]
+__all__ = [
+    "SCALED",
+    "SF_TYPES",
+    "ScaledFieldInfo",
+    "diff_schemas",
+    "field_info",
+    "to_schema",
+    "with_scale",
+]
 
 SF_TYPES: Mapping[str, FieldType] = {
     "id": "id",
@@ -31,6 +40,33 @@ SF_TYPES: Mapping[str, FieldType] = {
 }
 """Salesforce field ``type`` -> Tandem :data:`~tandem.connectors.base.FieldType`."""
 
+SCALED: frozenset[FieldType] = frozenset({"number", "currency", "percent"})
+"""Field types whose describe ``scale`` is the decimal places a value is stored with."""
+
+
+@dataclass(frozen=True, slots=True)
+class ScaledFieldInfo(FieldInfo):
+    """A numeric field with the decimal places it holds (its describe's ``scale``).
+
+    Salesforce stores a currency, number (double) or percent value rounded half up to the
+    field's scale: ``12.345`` in a currency field of scale 2 is ``12.35``. The mapping reads
+    the scale to round values the same way before writing them
+    (:func:`tandem.mapping.scale.native_scale`).
+
+    Attributes:
+        scale: the decimal places; None: not known.
+    """
+
+    scale: int | None = None
+
+
+def with_scale(info: FieldInfo, scale: int | None) -> FieldInfo:
+    """``info`` with the decimal places its field holds (``info`` itself when ``scale`` is None)."""
+    if scale is None:
+        return info
+    described = {f.name: getattr(info, f.name) for f in fields(FieldInfo) if f.name != "scale"}
+    return ScaledFieldInfo(**described, scale=scale)
+
 
 def field_info(raw: Mapping[str, Any]) -> FieldInfo:
     """One describe field as a :class:`~tandem.connectors.base.FieldInfo`."""
@@ -44,7 +80,8 @@ def field_info(raw: Mapping[str, Any]) -> FieldInfo:
         else None
     )
     length = raw.get("length")
-    return FieldInfo(
+    scale = raw.get("scale")
+    info = FieldInfo(
         name=str(raw["name"]),
         type=kind,
         nillable=nillable,
@@ -64,6 +101,8 @@ def field_info(raw: Mapping[str, Any]) -> FieldInfo:
             and kind != "boolean"
         ),
     )
+    scaled = kind in SCALED and isinstance(scale, int) and not isinstance(scale, bool)
+    return with_scale(info, scale if scaled else None)
 
 
 def to_schema(describe: Mapping[str, Any]) -> EntitySchema:
@@ -101,6 +140,9 @@ def diff_schemas(
             notes.append(f"{obj}.{name}: type changed from {old.type} to {new.type}")
         if old.length != new.length:
             notes.append(f"{obj}.{name}: length changed from {old.length} to {new.length}")
+        old_scale, new_scale = getattr(old, "scale", None), getattr(new, "scale", None)
+        if old_scale != new_scale:
+            notes.append(f"{obj}.{name}: scale changed from {old_scale} to {new_scale}")
         if old.picklist != new.picklist:
             added = sorted(set(new.picklist or ()) - set(old.picklist or ()))
             gone = sorted(set(old.picklist or ()) - set(new.picklist or ()))
