@@ -15,7 +15,6 @@ import pytest
 
 from tandem.config import FlowSpec
 from tandem.connectors.base import EntitySchema, FieldInfo
-from tandem.connectors.salesforce.describe import ScaledFieldInfo, with_scale
 from tandem.mapping import Mapper, fit_scale, scale_warnings, values_equal
 from tandem.mapping.scale import native_scale, round_half_up
 
@@ -45,7 +44,7 @@ def crm_entries(scale: int = 2) -> EntitySchema:
         "Id": FieldInfo("Id", "id", nillable=False, createable=False, updateable=False),
         "Product2Id": FieldInfo("Product2Id", "reference", reference_to=("Product2",)),
         "Pricebook2Id": FieldInfo("Pricebook2Id", "reference", reference_to=("Pricebook2",)),
-        "UnitPrice": ScaledFieldInfo("UnitPrice", "currency", scale=scale),
+        "UnitPrice": FieldInfo("UnitPrice", "currency", scale=scale),
         "CurrencyIsoCode": FieldInfo("CurrencyIsoCode", "string", length=3),
         "ERP_Id__c": FieldInfo("ERP_Id__c", "string", length=40, external_id=True, unique=True),
     }
@@ -92,14 +91,13 @@ def test_a_number_that_fits_and_anything_else_is_left_as_it_is() -> None:
 
 
 def test_only_a_described_scale_of_a_number_field_counts() -> None:
-    assert native_scale(ScaledFieldInfo("UnitPrice", "currency", scale=2)) == 2
-    assert native_scale(ScaledFieldInfo("Probability", "percent", scale=0)) == 0
+    assert native_scale(FieldInfo("UnitPrice", "currency", scale=2)) == 2
+    assert native_scale(FieldInfo("Probability", "percent", scale=0)) == 0
     assert native_scale(Column("qty", "number", scale=None)) is None  # NUMERIC, FLOAT
     assert native_scale(FieldInfo("Amount", "currency")) is None  # a connector without scales
     assert native_scale(Column("n", "integer", scale=0)) is None
     assert native_scale(Column("code", "string", scale=2)) is None
     assert native_scale(None) is None
-    assert with_scale(FieldInfo("Name", "string"), None) == FieldInfo("Name", "string")
 
 
 # -- the mapper ----------------------------------------------------------------------------

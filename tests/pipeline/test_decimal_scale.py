@@ -12,16 +12,12 @@ import logging
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from tandem_env import Env
 
-from tandem.connectors.base import EntitySchema
-from tandem.connectors.salesforce.describe import with_scale
 from tandem.connectors.sql.capture import install_capture
-from tandem.connectors.sql.describe import describe_source
 from tandem.demo.erp import TABLES, create_sample_erp
 from tandem.demo.flow import CRM_SCHEMA, write_flow
 from tandem.mapping.scale import native_scale
@@ -196,26 +192,9 @@ async def test_a_new_process_reusing_the_saved_description_rounds_alike(priced: 
     assert _crm_price(env) == 12.35
 
 
-def _sql_describes_scales(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Stand in for a SQL connector that describes a ``NUMERIC(p, s)`` column's scale."""
-
-    def describe(conn: sa.Connection, src: Any) -> EntitySchema:
-        schema = describe_source(conn, src)
-        table = src.write_table if src.write_table is not None else src.relation
-        fields = dict(schema.fields)
-        for name, info in schema.fields.items():
-            kind = table.c[name].type if name in table.c else None
-            if isinstance(kind, sa.Numeric) and not isinstance(kind, sa.Float):
-                fields[name] = with_scale(info, kind.scale)
-        return EntitySchema(schema.source, fields)
-
-    monkeypatch.setattr("tandem.connectors.sql.connector.describe_source", describe)
-
-
 async def test_check_warns_of_an_erp_column_with_more_places_than_the_crm_field(
-    priced: Env, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    priced: Env, caplog: pytest.LogCaptureFixture
 ) -> None:
-    _sql_describes_scales(monkeypatch)
     caplog.set_level(logging.WARNING, logger="tandem.mapping")
     flow = priced.flow()
     # as `tandem check` runs it

@@ -173,6 +173,9 @@ class FieldInfo:
     restricted_picklist: bool = False
     reference_to: tuple[str, ...] = ()
     required_on_create: bool = False
+    scale: int | None = None
+    """Decimal places a number, currency or percent field holds (Salesforce ``scale``, SQL
+    ``NUMERIC(p, s)``); None: not known, or not a fixed-point field."""
 
 
 @dataclass(frozen=True, slots=True)

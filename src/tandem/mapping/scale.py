@@ -28,13 +28,13 @@ SCALED_TYPES: frozenset[str] = frozenset({"number", "currency", "percent"})
 def native_scale(info: FieldInfo | None) -> int | None:
     """The decimal places a described numeric field holds; None: not known or not rounded.
 
-    A connector gives the scale as a ``scale`` attribute of the field's description (an int);
-    only number, currency and percent fields are rounded.
+    A connector gives the scale in :attr:`FieldInfo.scale`; only number, currency and
+    percent fields are rounded.
     """
     if info is None or info.type not in SCALED_TYPES:
         return None
-    scale = getattr(info, "scale", None)
-    if isinstance(scale, bool) or not isinstance(scale, int) or scale < 0:
+    scale = info.scale
+    if scale is None or scale < 0:
         return None
     return scale
 

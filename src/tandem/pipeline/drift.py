@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from tandem.connectors.base import EntitySchema, FieldInfo
-from tandem.connectors.salesforce.describe import with_scale
 
 
 def summarise(schema: EntitySchema) -> dict[str, Any]:
@@ -28,7 +27,7 @@ def summarise(schema: EntitySchema) -> dict[str, Any]:
             "external_id": info.external_id,
             "reference_to": list(info.reference_to),
             "required_on_create": info.required_on_create,
-            "scale": _scale(info),
+            "scale": info.scale,
             "name": info.name,
         }
         for name, info in schema.fields.items()
@@ -44,7 +43,7 @@ def restore(source: str, summary: Mapping[str, Any]) -> EntitySchema | None:
                 return None
             picklist = item["picklist"]
             scale = item["scale"]
-            info = FieldInfo(
+            fields[key] = FieldInfo(
                 name=str(item["name"]),
                 type=item["type"],
                 nillable=bool(item["nillable"]),
@@ -57,17 +56,11 @@ def restore(source: str, summary: Mapping[str, Any]) -> EntitySchema | None:
                 restricted_picklist=bool(item["restricted_picklist"]),
                 reference_to=tuple(str(v) for v in item["reference_to"]),
                 required_on_create=bool(item["required_on_create"]),
+                scale=None if scale is None else int(scale),
             )
-            fields[key] = with_scale(info, None if scale is None else int(scale))
     except (TypeError, ValueError):
         return None
     return EntitySchema(source=source, fields=fields)
-
-
-def _scale(info: FieldInfo) -> int | None:
-    """The decimal places a numeric field holds, when its connector describes them."""
-    scale = getattr(info, "scale", None)
-    return scale if isinstance(scale, int) and not isinstance(scale, bool) else None
 
 
 _FULL = frozenset(summarise(EntitySchema("", {"x": FieldInfo("x", "string")}))["x"])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, fields
 from typing import Any
 
 from tandem.connectors.base import EntitySchema, FieldInfo, FieldType
@@ -11,11 +10,9 @@ from tandem.connectors.base import EntitySchema, FieldInfo, FieldType
 __all__ = [
     "SCALED",
     "SF_TYPES",
-    "ScaledFieldInfo",
     "diff_schemas",
     "field_info",
     "to_schema",
-    "with_scale",
 ]
 
 SF_TYPES: Mapping[str, FieldType] = {
@@ -44,30 +41,6 @@ SCALED: frozenset[FieldType] = frozenset({"number", "currency", "percent"})
 """Field types whose describe ``scale`` is the decimal places a value is stored with."""
 
 
-@dataclass(frozen=True, slots=True)
-class ScaledFieldInfo(FieldInfo):
-    """A numeric field with the decimal places it holds (its describe's ``scale``).
-
-    Salesforce stores a currency, number (double) or percent value rounded half up to the
-    field's scale: ``12.345`` in a currency field of scale 2 is ``12.35``. The mapping reads
-    the scale to round values the same way before writing them
-    (:func:`tandem.mapping.scale.native_scale`).
-
-    Attributes:
-        scale: the decimal places; None: not known.
-    """
-
-    scale: int | None = None
-
-
-def with_scale(info: FieldInfo, scale: int | None) -> FieldInfo:
-    """``info`` with the decimal places its field holds (``info`` itself when ``scale`` is None)."""
-    if scale is None:
-        return info
-    described = {f.name: getattr(info, f.name) for f in fields(FieldInfo) if f.name != "scale"}
-    return ScaledFieldInfo(**described, scale=scale)
-
-
 def field_info(raw: Mapping[str, Any]) -> FieldInfo:
     """One describe field as a :class:`~tandem.connectors.base.FieldInfo`."""
     kind: FieldType = SF_TYPES.get(str(raw.get("type", "")).lower(), "other")
@@ -81,7 +54,8 @@ def field_info(raw: Mapping[str, Any]) -> FieldInfo:
     )
     length = raw.get("length")
     scale = raw.get("scale")
-    info = FieldInfo(
+    scaled = kind in SCALED and isinstance(scale, int) and not isinstance(scale, bool)
+    return FieldInfo(
         name=str(raw["name"]),
         type=kind,
         nillable=nillable,
@@ -100,9 +74,8 @@ def field_info(raw: Mapping[str, Any]) -> FieldInfo:
             and not bool(raw.get("defaultedOnCreate", False))
             and kind != "boolean"
         ),
+        scale=scale if scaled else None,
     )
-    scaled = kind in SCALED and isinstance(scale, int) and not isinstance(scale, bool)
-    return with_scale(info, scale if scaled else None)
 
 
 def to_schema(describe: Mapping[str, Any]) -> EntitySchema:

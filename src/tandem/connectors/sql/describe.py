@@ -74,8 +74,19 @@ def describe_source(conn: sa.Connection, src: Source) -> EntitySchema:
             and not base.nullable
             and base.server_default is None
             and base.default is None,
+            scale=_scale(base),
         )
     return EntitySchema(source=src.binding.source, fields=fields)
+
+
+def _scale(column: sa.Column[Any]) -> int | None:
+    """The decimal places of a fixed-point column (``NUMERIC(12, 3)``: 3); None for any other
+    column, and for a ``NUMERIC`` without a declared scale (SQLite keeps what it is given)."""
+    kind = column.type
+    if not isinstance(kind, sa.Numeric) or isinstance(kind, sa.Float | sa.Integer):
+        return None
+    scale = kind.scale
+    return scale if isinstance(scale, int) and not isinstance(scale, bool) else None
 
 
 def _unique_columns(conn: sa.Connection, table: sa.Table) -> set[str]:
