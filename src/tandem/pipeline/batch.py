@@ -9,11 +9,13 @@ system's ID, so the re-run writes nothing twice.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from tandem.codec import dumps
 from tandem.config import Side
 from tandem.connectors.base import Change, Cursor, WriteOp, WriteOutcome
 from tandem.errors import MappingError
@@ -83,6 +85,10 @@ class BatchProcessor:
         self.refs = StoreRefResolver(store, placeholder=PENDING_REF, planned=self.planned)
         self.committer = BatchCommitter(flow=flow, store=store, bus=bus, report=report)
         self._handing: Handover | None = None
+        self._tried: dict[tuple[str, Side, str], _Version] = {}
+        """(entity, side, key) -> the version of the record this pass tried: the work queue's
+        records, and in a dry run the records it planned a write (or a letter) for. A later
+        read of the same version in the pass is not tried again (see :meth:`_skip_tried`)."""
 
     async def process(
         self,
@@ -92,9 +98,15 @@ class BatchProcessor:
         *,
         cursor: Cursor | None,
         matches: MatchIndex | None = None,
+        queued: bool = False,
     ) -> None:
-        """Sync one batch of changes read from ``source``; advance the cursor to ``cursor``."""
-        prepared = await self.prepare(ctx, source, changes, cursor=cursor, matches=matches)
+        """Sync one batch of changes read from ``source``; advance the cursor to ``cursor``.
+
+        ``queued``: the records come from the work queue (see :meth:`prepare`).
+        """
+        prepared = await self.prepare(
+            ctx, source, changes, cursor=cursor, matches=matches, queued=queued
+        )
         if prepared is not None:
             await self.finish(prepared)
 
@@ -106,16 +118,24 @@ class BatchProcessor:
         *,
         cursor: Cursor | None,
         matches: MatchIndex | None = None,
+        queued: bool = False,
     ) -> PreparedBatch | None:
         """Map, link and plan a batch; nothing is written (``None`` in a dry run: recorded).
 
         The engine may prepare the next batch while the previous one is being delivered, as
         long as the two share no record.
+
+        ``queued``: the records come from the work queue; they are tried whatever this pass
+        tried before, and a read of the same version later in the pass (by the capture) is
+        left out: each record is tried once per pass. In a dry run the same holds for every
+        record it planned something for.
         """
         target = other(source)
         latest: dict[str, Change] = {}
         for change in changes:
             latest[change.key] = change
+        if self._tried and not queued:
+            self._skip_tried(ctx.name, source, latest)
         keys = list(latest)
         self.report.add(ctx.name, source, "read", len(keys))
         self.refs.forget()
@@ -172,6 +192,8 @@ class BatchProcessor:
             plans.append(PendingRecord(plan, record, base.values if base is not None else None))
 
         ops = self._target_ops(ctx, target, plans, dead)
+        if queued or self.dry_run:
+            self._note_tried(ctx.name, source, latest, plans, dead, every=queued)
         if self.dry_run:
             for pending in plans:
                 if pending.plan.target is not None and pending.plan.target.action == "create":
@@ -238,6 +260,51 @@ class BatchProcessor:
         await self.committer.publish(ctx, source, plans, dead, len(batch.keys))
 
     # -- steps -----------------------------------------------------------------------------
+
+    def _skip_tried(self, entity: str, source: Side, latest: dict[str, Change]) -> None:
+        """Leave out of ``latest`` the records this pass tried already in the version read now.
+
+        A record the work queue brought (a dead letter retried, a reconcile heal) often comes
+        through the capture of the same pass too: tried again, a refused one would be
+        dead-lettered twice (its attempts counted twice). A dry run, which commits nothing,
+        would plan a record read again (a row whose earlier change-log entries the overlap
+        window re-reads, each joined to the row as it is now) against state that ``sync``
+        would have moved on by then: one delete listed twice. A version that differs (the
+        record changed since it was tried) is tried.
+        """
+        tried = self._tried
+        again = [
+            key
+            for key, change in latest.items()
+            if (seen := tried.get((entity, source, key))) is not None and seen.same(change)
+        ]
+        for key in again:
+            del latest[key]
+
+    def _note_tried(
+        self,
+        entity: str,
+        source: Side,
+        latest: Mapping[str, Change],
+        plans: Sequence[PendingRecord],
+        dead: Sequence[DeadLetterNote],
+        *,
+        every: bool,
+    ) -> None:
+        """Remember the versions of the records of a batch as tried in this pass.
+
+        ``every``: all of them (the work queue's); else those planned a write, a revert or a
+        conflict, or dead-lettered (a dry run's: a record that needs nothing plans nothing
+        when read again, and is not kept in memory).
+        """
+        keys: Iterable[str] = latest
+        if not every:
+            keys = {p.record.key for p in plans if not p.plan.noop} | {n.key for n in dead}
+        tried = self._tried
+        for key in keys:
+            change = latest.get(key)
+            if change is not None:
+                tried[(entity, source, key)] = _Version.of(change)
 
     def _held(
         self,
@@ -400,6 +467,41 @@ class BatchProcessor:
                         code=outcome.error.code if outcome.error else None,
                     )
                 )
+
+
+@dataclass(frozen=True, slots=True)
+class _Version:
+    """A version of a record as read: deleted, or a fingerprint of its native fields.
+
+    A fingerprint (a 16-byte digest of the fields' encoding) keeps a dry run over a large
+    initial load small: only the fields' values that the codec cannot encode are kept as
+    they are. Two reads whose fields encode differently (another key order, ``10`` against
+    ``10.0``) count as two versions: the record is tried again, as before this was kept.
+    """
+
+    deleted: bool
+    fingerprint: object
+
+    @classmethod
+    def of(cls, change: Change) -> _Version:
+        """The version ``change`` reads."""
+        if change.deleted:
+            return cls(True, None)
+        return cls(False, _fingerprint(change.fields))
+
+    def same(self, change: Change) -> bool:
+        """Whether ``change`` reads this version again."""
+        if change.deleted or self.deleted:
+            return change.deleted == self.deleted
+        return _fingerprint(change.fields) == self.fingerprint
+
+
+def _fingerprint(fields: Mapping[str, Any]) -> object:
+    try:
+        text = dumps(dict(fields))
+    except (TypeError, ValueError):
+        return dict(fields)
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
 
 
 def _note(side: Side, change: Change, exc: MappingError) -> DeadLetterNote:

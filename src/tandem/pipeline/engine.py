@@ -221,7 +221,10 @@ class Engine:
                         "%s %s: description saved %.0f s ago reused", side, binding.source, age
                     )
                     return schema
-        schema = await connector.describe(binding)
+        try:
+            schema = await connector.describe(binding)
+        except ConfigError as exc:  # the connector names the setting; the flow knows its line
+            raise self.flow.place(exc, side) from exc
         self._note_drift(side, binding.source, schema)
         return schema
 
@@ -571,7 +574,7 @@ class Engine:
                 found = await self.systems.of(side).read_records(ctx.bindings[side], wanted)
                 now = datetime.now(UTC)
                 changes = [found.get(key) or Change(key, {}, now, deleted=True) for key in wanted]
-                await processor.process(ctx, side, changes, cursor=None)
+                await processor.process(ctx, side, changes, cursor=None, queued=True)
             except Exception:
                 if not dry_run:
                     self.store.fail_work(ids, 60.0)

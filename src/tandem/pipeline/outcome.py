@@ -142,7 +142,8 @@ class BatchCommitter:
         dead: Sequence[DeadLetterNote],
         cursor: Cursor | None,
     ) -> None:
-        """One transaction: conflicts, links, states, audit, letters, the cursor."""
+        """One transaction: conflicts, links (made and dropped), states, audit, letters, the
+        cursor."""
         with self.store.transaction():
             for erp_key, crm_key, conflict in writes.conflicts:
                 self.store.add_conflict(
@@ -159,6 +160,9 @@ class BatchCommitter:
                 self.store.link_many(entity, writes.links)
             if writes.relinks:
                 self.store.link_many(entity, writes.relinks, replace=True)
+            if writes.unlinks:
+                # the delete's tombstone (its state, below) keeps both keys for the echoes
+                self.store.unlink_many(entity, source, writes.unlinks)
             # A created record's state and audit entry share one dict: encode it once.
             with codec.encode_once():
                 if writes.states:
@@ -287,6 +291,8 @@ class _Writes:
     audits: list[AuditEntry] = dc_field(default_factory=list)
     links: list[tuple[str, str]] = dc_field(default_factory=list)
     relinks: list[tuple[str, str]] = dc_field(default_factory=list)
+    unlinks: list[str] = dc_field(default_factory=list)
+    """Source keys whose link goes: their delete left the record in neither system."""
     conflicts: list[tuple[str | None, str | None, FieldConflict]] = dc_field(default_factory=list)
     succeeded: list[str] = dc_field(default_factory=list)
     counts: Counter[str] = dc_field(default_factory=Counter)
@@ -332,7 +338,9 @@ def _collect(
             add_succeeded(key)
             continue
         erp_key, crm_key = (key, target_key) if from_erp else (target_key, key)
-        if target_key is not None:
+        if plan.unlinks:
+            writes.unlinks.append(key)
+        elif target_key is not None:
             link = (key, target_key) if from_erp else (target_key, key)
             # A record brought back after its partner was deleted gets a new partner.
             if partner is not None and target_key != partner:

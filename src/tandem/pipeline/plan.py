@@ -143,6 +143,9 @@ class RecordPlan:
     changed: tuple[str, ...] = ()
     conflicts: list[FieldConflict] = field(default_factory=list)
     deleted: bool = False
+    unlinks: bool = False
+    """A delete that leaves the record in neither system (the ``delete`` policy): the link of
+    the two keys goes with it. A record brought back later under one of them is a new one."""
 
     @property
     def noop(self) -> bool:
@@ -180,7 +183,7 @@ def plan_record(
     if record.deleted:
         plan = RecordPlan(source=source, key=record.key, partner=partner)
         return _plan_delete(rules, plan, target, base, base_deleted, partner)
-    if base_deleted:
+    if base_deleted and not _gone_both(rules, partner):
         survivor = _plan_survivor(rules, source, record, base, partner)
         if survivor is not None:
             return survivor
@@ -255,6 +258,16 @@ def _sorted(values: Mapping[str, Any]) -> tuple[str, ...]:
     return found
 
 
+def _gone_both(rules: Rules, partner: str | None) -> bool:
+    """Whether a record whose delete was synced was deleted in both systems.
+
+    The ``delete`` policy deletes the partner too and drops the link (:attr:`RecordPlan.
+    unlinks`): a record read alive under such a key was created again, and is synced as new
+    even with the values it had. Under the other policies the partner survives, linked.
+    """
+    return partner is None and rules.delete == "delete"
+
+
 def _plan_survivor(
     rules: Rules,
     source: Side,
@@ -325,6 +338,7 @@ def _plan_delete(
         return plan
     if rules.delete == "delete" or (rules.delete == "archive" and target == "crm"):
         plan.target = Intent(target, "delete", partner)
+        plan.unlinks = rules.delete == "delete"
     else:
         plan.target = Intent(target, "flag", partner)
         # the flagged survivor will be read back holding the flag: agreed, so not a change

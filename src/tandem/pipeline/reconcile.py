@@ -152,6 +152,10 @@ async def _reconcile_entity(
         keys = [c.key for c in batch]
         partners = store.partners(ctx.name, "erp", keys)
         lone = [k for k in keys if partners.get(k) not in crm_hashes]
+        if ctx.rules.delete == "delete":
+            # the policy deletes both and drops the link: an unlinked record under a key
+            # whose delete was synced is a new one (created again), not a survivor
+            lone = [k for k in lone if k in partners]
         kept = _deleted_by_policy(engine, ctx, "erp", lone)
         for change in batch:
             if change.key in kept:

@@ -190,6 +190,13 @@ class StateStore:
         with self._tx(f"unlink {entity} {side} {key}") as conn:
             _xref.unlink(conn, entity, side, [key])
 
+    def unlink_many(self, entity: str, side: Side, keys: Sequence[str]) -> int:
+        """Forget the links of ``keys`` (keys on ``side``); returns how many went."""
+        if not keys:
+            return 0
+        with self._tx(f"unlink {entity}") as conn:
+            return _xref.unlink(conn, entity, side, keys)
+
     def partner(self, entity: str, side: Side, key: str) -> str | None:
         """The other side's key linked to ``key`` on ``side``, or ``None``."""
         return self.partners(entity, side, [key]).get(key)
