@@ -85,3 +85,33 @@ async def test_a_record_changed_after_the_queue_read_it_is_tried_in_its_new_vers
         done = await engine.sync(entities=["customer"])
     assert done.counts["customer"]["erp->crm"]["dead_lettered"] == 2
     assert _attempts(store, flow.name) == [(KEY, 3, "open")]
+
+
+SMALL_CUSTOMER_BATCHES = {
+    "    delete: {policy: archive, erp_field: active, value: false}\n": (
+        "    delete: {policy: archive, erp_field: active, value: false}\n"
+        "    batch_size: 1\n    overlap_seconds: 86400\n"
+    )
+}
+
+
+async def test_a_refused_record_read_in_several_batches_of_a_pass_is_tried_once(
+    env: Env,
+) -> None:
+    """Its change-log entries (the seed, two edits) come back one batch each, every one joined
+    to the row as it is now: one version, refused once, its letter's attempts counted once."""
+    async with running_engine(env.flow(**SMALL_CUSTOMER_BATCHES)) as engine:
+        store = engine.store
+        flow = engine.flow.name
+        await engine.sync(entities=["customer"])
+        assert _attempts(store, flow) == [(KEY, 1, "open")]
+        env.erp(f"UPDATE customers SET phone = '+48 500 500 501' WHERE id = {KEY}")
+        env.erp(f"UPDATE customers SET phone = '+48 500 500 502' WHERE id = {KEY}")
+        entries = env.erp_rows(
+            "SELECT COUNT(*) FROM tandem_changelog"
+            f" WHERE table_name = 'customers' AND row_key = '{KEY}'"
+        )
+        assert entries[0][0] >= 3
+        done = await engine.sync(entities=["customer"])
+        assert done.counts["customer"]["erp->crm"]["dead_lettered"] == 1
+        assert _attempts(store, flow) == [(KEY, 2, "open")]

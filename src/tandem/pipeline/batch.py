@@ -192,8 +192,7 @@ class BatchProcessor:
             plans.append(PendingRecord(plan, record, base.values if base is not None else None))
 
         ops = self._target_ops(ctx, target, plans, dead)
-        if queued or self.dry_run:
-            self._note_tried(ctx.name, source, latest, plans, dead, every=queued)
+        self._note_tried(ctx.name, source, latest, plans, dead, every=queued)
         if self.dry_run:
             for pending in plans:
                 if pending.plan.target is not None and pending.plan.target.action == "create":
@@ -293,13 +292,19 @@ class BatchProcessor:
     ) -> None:
         """Remember the versions of the records of a batch as tried in this pass.
 
-        ``every``: all of them (the work queue's); else those planned a write, a revert or a
-        conflict, or dead-lettered (a dry run's: a record that needs nothing plans nothing
-        when read again, and is not kept in memory).
+        ``every``: all of them (the work queue's). Else those dead-lettered (a refused
+        version read again by a later batch would be refused again, its letter's attempts
+        counted twice), and in a dry run also those planned a write, a revert or a conflict
+        (a sync commits those, so a later read plans nothing for them; a dry run does not).
+        A record that needs nothing plans nothing when read again, and is not kept in memory.
         """
         keys: Iterable[str] = latest
         if not every:
-            keys = {p.record.key for p in plans if not p.plan.noop} | {n.key for n in dead}
+            keys = {n.key for n in dead}
+            if self.dry_run:
+                keys |= {p.record.key for p in plans if not p.plan.noop}
+            if not keys:
+                return
         tried = self._tried
         for key in keys:
             change = latest.get(key)
