@@ -16,14 +16,7 @@ from rich.console import Console
 from tandem.config import FlowSpec, load_flow
 from tandem.errors import ConfigError, Fatal, StoreError, TandemError
 from tandem.pipeline.runtime import open_store
-from tandem.store import StateStore
-from tandem.store.engine import (
-    READ_ONLY,
-    create_engine,
-    normalise_url,
-    stored_revisions,
-    translated,
-)
+from tandem.store import StateStore, holds_state, state_location
 
 T = TypeVar("T")
 
@@ -72,42 +65,6 @@ def guard(call: Callable[[], T]) -> T:
 
 NO_STATE_EXIT = 1
 """Exit code of a command that reads the flow's state when there is none yet."""
-
-
-def state_location(url: str) -> str:
-    """Where the state store at ``url`` is, for a person: a SQLite file's path, else the URL
-    without its password."""
-    parsed = normalise_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database:
-        return parsed.database
-    return parsed.render_as_string(hide_password=True)
-
-
-def holds_state(url: str) -> bool:
-    """Whether a state store exists at ``url``: a database with Tandem's schema in it.
-
-    Creates nothing: a SQLite file that is not there is not opened (opening it would create
-    it, and its folder), and a database without Tandem's tables is only read.
-
-    Raises:
-        StoreError: bad URL, or the database cannot be reached.
-    """
-    parsed = normalise_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        database = parsed.database or ""
-        if database in ("", ":memory:"):
-            return False  # a store in memory lives no longer than the process that made it
-        if not database.startswith("file:") and not Path(database).expanduser().is_file():
-            return False
-    engine = create_engine(url)
-    try:
-        with translated("read the state store's schema revision"), engine.connect() as conn:
-            conn.execution_options(**{READ_ONLY: True})  # no write lock: a sync may be running
-            revisions = stored_revisions(conn)
-            conn.rollback()
-    finally:
-        engine.dispose()
-    return bool(revisions)
 
 
 def open_state(flow: FlowSpec) -> StateStore | None:
@@ -175,12 +132,10 @@ __all__ = [
     "err",
     "existing_state",
     "guard",
-    "holds_state",
     "load",
     "no_state",
     "open_state",
     "run_async",
     "setup_logging",
-    "state_location",
     "tune_collector",
 ]

@@ -15,6 +15,7 @@ Example::
 """
 
 from tandem.store.leases import Lease
+from tandem.store.presence import holds_state, state_location
 from tandem.store.records import (
     AuditEntry,
     Conflict,
@@ -36,4 +37,6 @@ __all__ = [
     "SyncedState",
     "WorkItem",
     "copy_store",
+    "holds_state",
+    "state_location",
 ]
