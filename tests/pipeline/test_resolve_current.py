@@ -8,9 +8,8 @@ import pytest
 from tandem_env import Env
 
 from tandem.config import FlowSpec
-from tandem.errors import ConfigError
 from tandem.pipeline.engine import Engine
-from tandem.pipeline.resolve import PartialResolution, apply_resolution
+from tandem.pipeline.resolve import NotResolvable, PartialResolution, apply_resolution
 from tandem.pipeline.runtime import running_engine
 from tandem.store import Conflict
 
@@ -125,7 +124,7 @@ async def test_a_conflict_whose_record_was_deleted_is_closed_without_a_write(
         if where == "crm":
             assert erp_phone(env, 2) == ERP_PHONE
         entries = engine.store.audit_log(flow=flow.name, entity="customer", limit=500)
-        with pytest.raises(ConfigError, match=r"already closed \(deleted\)"):
+        with pytest.raises(NotResolvable, match=r"already closed \(deleted\)"):
             await apply_resolution(engine, conflict.id, choice)
     closing = {e.target: e for e in entries if e.cause == f"conflict:{conflict.id}:deleted"}
     assert set(closing) == {"erp", "crm"}

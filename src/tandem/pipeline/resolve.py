@@ -34,6 +34,11 @@ SIDE_NAMES: dict[Side, str] = {"erp": "ERP", "crm": "CRM"}
 BOTH: tuple[Side, Side] = ("erp", "crm")
 
 
+class NotResolvable(TandemError):
+    """The conflict cannot be resolved as asked: the flow has no such conflict, it is closed
+    already, or the chosen system's value of the field cannot be read. Nothing was written."""
+
+
 class PartialResolution(TandemError):
     """A resolution wrote one system and the other refused: the conflict stays open.
 
@@ -83,9 +88,9 @@ class Dropped:
 def _open_conflict(store: StateStore, flow: str, conflict_id: int) -> Conflict:
     conflict = store.conflict(conflict_id)
     if conflict is None or conflict.flow != flow:
-        raise ConfigError(f"flow {flow} has no conflict {conflict_id}")
+        raise NotResolvable(f"flow {flow} has no conflict {conflict_id}")
     if conflict.status != "open":
-        raise ConfigError(
+        raise NotResolvable(
             f"conflict {conflict_id} ({conflict.entity} {conflict.erp_key}, field "
             f"{conflict.field}) is already closed ({conflict.resolution})"
         )
@@ -129,8 +134,9 @@ async def apply_resolution(
     (resolution ``deleted``) and nothing is written.
 
     Raises:
-        ConfigError: no such open conflict, a bad ``value``, or the chosen system's value
-            cannot be read; nothing was written.
+        NotResolvable: no such open conflict, or the chosen system's value cannot be read;
+            nothing was written.
+        ConfigError: a bad ``value``; nothing was written.
         RecordRejected: the first system written refused; nothing was written.
         PartialResolution: the first system was written, the second refused; the conflict
             stays open (resolving it again is safe).
@@ -178,7 +184,7 @@ async def apply_resolution(
     else:
         if resolution not in current:
             why = f" ({unreadable[resolution]})" if resolution in unreadable else ""
-            raise ConfigError(
+            raise NotResolvable(
                 f"the {SIDE_NAMES[resolution]}'s current value of {name} cannot be read"
                 f"{why}; fix it there, or resolve with --value"
             )
@@ -351,6 +357,7 @@ def drop_conflicts(store: StateStore, flow: str, ids: Sequence[int]) -> Dropped:
 
 __all__ = [
     "Dropped",
+    "NotResolvable",
     "PartialResolution",
     "Resolution",
     "Resolved",
