@@ -35,6 +35,7 @@ from tandem.cli.render import (
 )
 from tandem.config import flow_json_schema
 from tandem.connectors.base import Cursor
+from tandem.errors import ConfigError
 from tandem.pipeline.events import EventBus
 from tandem.pipeline.problems import Problem
 from tandem.pipeline.reconcile import ReconcileReport
@@ -321,6 +322,13 @@ def install_capture_cmd(config: ConfigOption = DEFAULT_CONFIG) -> None:
         await connector.open()
         try:
             await installer(bindings)
+        except ConfigError as exc:
+            # A table or key column a binding names that the ERP lacks or cannot capture:
+            # at the setting's file and line (entities.customer.erp.key), not the bare name.
+            placed = flow.place(exc, "erp")
+            if placed is exc:
+                raise
+            raise placed from None
         finally:
             await connector.close()
 

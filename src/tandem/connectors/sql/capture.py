@@ -11,14 +11,17 @@ Python does. A key column whose type has no exact text is refused at install
 (:func:`key_kind`). On PostgreSQL the trigger also calls ``pg_notify(channel, table_name)`` so
 that a listening engine wakes at once.
 
-Re-running :func:`install_capture` replaces the triggers; it is safe at any time.
+Re-running :func:`install_capture` replaces the triggers; it is safe at any time. Given the
+tables of a flow's bindings (:func:`capture_tables`), it refuses a table or key column that does
+not fit with a :class:`~tandem.errors.BindingError` naming the entity and the setting, which
+``FlowSpec.place`` locates in the flow file.
 """
 
 from __future__ import annotations
 
 import hashlib
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,9 +30,9 @@ from typing import Any, ClassVar, Literal
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, postgresql
 
-from tandem.connectors.base import utc
+from tandem.connectors.base import EntityBinding, utc
 from tandem.connectors.sql.settings import SqlSettings, check_identifier, create_engine
-from tandem.errors import ConfigError
+from tandem.errors import BindingError, ConfigError
 
 EngineLike = sa.Engine | str | SqlSettings
 OPS = {"I": "INSERT", "U": "UPDATE", "D": "DELETE"}
@@ -56,6 +59,52 @@ MariaDB ``TIMESTAMP``, as its UTC time (``+00:00`` on PostgreSQL, naive on Maria
 reader's UTC session returns it), whatever the writer's session time zone. ``time``: a time of
 day. ``boolean``: ``True`` / ``False``.
 """
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureTable:
+    """A table to capture with its key column, and the flow binding that names them, if any.
+
+    Attributes:
+        table: the table whose changes are logged.
+        key: its key column.
+        entity: the flow entity whose binding names the table (``None``: a table given
+            directly; a fault is then a :class:`ConfigError` of ``tables``).
+        setting: the binding setting that names the table: ``source``,
+            ``options.write_table`` or ``options.capture_table``.
+    """
+
+    table: str
+    key: str
+    entity: str | None = None
+    setting: str = "source"
+
+    def fault(self, message: str, *, on_key: bool) -> ConfigError:
+        """The error refusing this table (``on_key``: its key column), naming the binding's
+        setting and the native name when a binding named them (:class:`BindingError`)."""
+        if self.entity is None:
+            return ConfigError(message, field="tables")
+        setting, native = ("key", self.key) if on_key else (self.setting, self.table)
+        return BindingError(message, entity=self.entity, setting=setting, native=native)
+
+
+def capture_tables(bindings: Iterable[EntityBinding]) -> list[CaptureTable]:
+    """The table whose changes feed each binding, for :func:`install_capture`.
+
+    That is ``options.capture_table``, else ``options.write_table``, else ``source`` (the
+    table that change-log entries of the entity name, as the reader looks them up), with the
+    binding's key column; each names its entity and setting, so that a refusal is placed at
+    the binding's setting in the flow.
+    """
+    tables = []
+    for binding in bindings:
+        table, setting = binding.source, "source"
+        for option in ("capture_table", "write_table"):
+            if binding.options.get(option):
+                table, setting = str(binding.options[option]), f"options.{option}"
+                break
+        tables.append(CaptureTable(table, binding.key, binding.name, setting))
+    return tables
 
 
 @dataclass(frozen=True, slots=True)
@@ -457,7 +506,7 @@ def _dialect(engine: sa.Engine, changelog: str, schema: str | None, channel: str
 
 def install_capture(
     engine_or_url: EngineLike,
-    tables: Sequence[tuple[str, str]],
+    tables: Sequence[tuple[str, str] | CaptureTable],
     *,
     changelog_table: str = "tandem_changelog",
     notify_channel: str = "tandem_changes",
@@ -469,8 +518,9 @@ def install_capture(
     Args:
         engine_or_url: an engine, a URL or :class:`SqlSettings` (whose change-log name,
             channel and schema then apply).
-        tables: ``(table, key column)`` pairs to capture; each key column must be the
-            table's single-column primary key (or another unique, non-null column).
+        tables: ``(table, key column)`` pairs to capture, or the :class:`CaptureTable` of a
+            flow's bindings (:func:`capture_tables`); each key column must be the table's
+            single-column primary key (or another unique, non-null column).
         changelog_table: the change-log table's name.
         notify_channel: PostgreSQL NOTIFY channel.
         schema: schema (PostgreSQL) or database (MariaDB) of the tables and the change log.
@@ -485,19 +535,24 @@ def install_capture(
             anything but integers and text). Checked before any change, since a trigger naming
             a wrong column would make the ERP's own writes fail, a key shared by several rows
             would merge them in the log and lose their deletes, and a logged text that is not
-            the reader's names no row, so that every change would read as a delete.
+            the reader's names no row, so that every change would read as a delete. For a
+            :class:`CaptureTable` of a binding, a :class:`BindingError` naming its entity, the
+            setting (``key``, or the one naming the table) and the native name, which
+            ``FlowSpec.place`` locates in the flow file.
     """
     if isinstance(engine_or_url, SqlSettings):
         changelog_table = engine_or_url.changelog_table
         notify_channel = engine_or_url.notify_channel
         schema = schema or engine_or_url.db_schema
+    targets = [t if isinstance(t, CaptureTable) else CaptureTable(*t) for t in tables]
     with _engine(engine_or_url) as engine, engine.begin() as conn:
         d = _dialect(engine, changelog_table, schema, notify_channel)
-        kinds = _check_tables(conn, d, tables, schema)
+        kinds = _check_tables(conn, d, targets, schema)
         for stmt in d.create_changelog():
             conn.exec_driver_sql(stmt)
         cl = changelog_table_for(d)
-        for (table, key), kind in zip(tables, kinds, strict=True):
+        for target, kind in zip(targets, kinds, strict=True):
+            table, key = target.table, target.key
             for stmt in d.replace_triggers(table, key, kind):
                 conn.exec_driver_sql(stmt)
             if seed:
@@ -514,7 +569,7 @@ def install_capture(
 
 
 def _check_tables(
-    conn: sa.Connection, d: _Dialect, tables: Sequence[tuple[str, str]], schema: str | None
+    conn: sa.Connection, d: _Dialect, tables: Sequence[CaptureTable], schema: str | None
 ) -> list[KeyKind]:
     """Refuse, before any change, a table that is not there or a key that names no one row.
 
@@ -525,38 +580,55 @@ def _check_tables(
     have a text the triggers write exactly as the reader reads the key.
 
     Returns:
-        The key kind of each pair, in order.
+        The key kind of each table, in order.
+
+    Raises:
+        ConfigError: the refusal (:meth:`CaptureTable.fault`: a :class:`BindingError` for the
+            table of a binding).
     """
     insp = sa.inspect(conn)
     existing = set(insp.get_table_names(schema=schema))
     kinds: list[KeyKind] = []
-    for table, key in tables:
+    for target in tables:
+        table, key = target.table, target.key
         if table not in existing:
-            raise ConfigError(f"no table {table!r} to capture (views cannot be)", field="tables")
+            raise target.fault(_no_table(insp, target, schema), on_key=False)
         columns = {c["name"]: c for c in insp.get_columns(table, schema=schema)}
         if key not in columns:
-            raise ConfigError(f"table {table!r} has no column {key!r}", field="tables")
+            raise target.fault(f"table {table!r} has no column {key!r}", on_key=True)
         why = _not_a_row_key(insp, table, key, bool(columns[key].get("nullable", True)), schema)
         if why:
-            raise ConfigError(
+            raise target.fault(
                 f"table {table!r}: key column {key!r} cannot be captured: {why}; the change log "
                 "keeps one column's value per entry, so the key must be the table's "
                 "single-column primary key or a NOT NULL column that is unique on its own "
                 "(composite keys are not captured)",
-                field="tables",
+                on_key=True,
             )
         column_type = columns[key]["type"]
         kind = key_kind(column_type)
         if kind is None or kind not in d.KINDS:
             why = d.REFUSED if kind is not None else _no_exact_text(column_type)
-            raise ConfigError(
+            raise target.fault(
                 f"table {table!r}: key column {key!r} {_type_name(column_type, conn)} "
                 f"cannot be captured: {why}; the change log keeps each key as text, which "
                 "must be exactly the reader's text of that key",
-                field="tables",
+                on_key=True,
             )
         kinds.append(kind)
     return kinds
+
+
+def _no_table(insp: sa.Inspector, target: CaptureTable, schema: str | None) -> str:
+    """Why ``target``'s table cannot be captured: it is not there, or it is a view."""
+    if target.table not in insp.get_view_names(schema=schema):
+        return f"no table {target.table!r} to capture (views cannot be)"
+    hint = (
+        ": set options.capture_table to the table whose changes feed it"
+        if target.entity is not None and target.setting == "source"
+        else ""
+    )
+    return f"no table {target.table!r} to capture: it is a view, and views cannot be{hint}"
 
 
 def key_kind(column_type: sa.types.TypeEngine[Any]) -> KeyKind | None:

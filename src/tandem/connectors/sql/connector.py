@@ -198,10 +198,7 @@ class SqlConnector:
         self, bindings: Sequence[EntityBinding], *, seed: bool = True
     ) -> None:
         """Install the change log and triggers for the tables behind ``bindings``."""
-        tables = []
-        for b in bindings:
-            table = b.options.get("capture_table") or b.options.get("write_table") or b.source
-            tables.append((str(table), b.key))
+        tables = capture.capture_tables(bindings)
         engine = self._require()
         await self._run(
             "install capture",

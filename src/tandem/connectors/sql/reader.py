@@ -8,7 +8,7 @@ bounded whatever the volume.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime, time
+from datetime import UTC, datetime
 from decimal import Decimal
 from operator import itemgetter
 from typing import Any
@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from tandem.connectors.base import EPOCH, Change, Cursor, utc
-from tandem.connectors.sql.source import Source, parser_of, python_type_of
+from tandem.connectors.sql.source import Source, parser_of
 
 IN_CHUNK = 500
 
@@ -28,7 +28,8 @@ def key_text(value: Any) -> str:
     (``0.00000001``, not ``1E-8``: the databases' own text of it) and an aware date-time is
     written in UTC (``2026-01-02 03:04:05+00:00``), whatever time zone the session gave it.
     The change-log triggers write the same text (``capture.key_kind``), so a logged key finds
-    its row.
+    its row, and :attr:`Source.parse_key` turns it back into the value (the writer's keys of
+    the rows it creates are this text too).
     """
     render = _KEY_TEXT.get(type(value))
     return str(value) if render is None else render(value)
@@ -43,52 +44,6 @@ def _datetime_text(value: datetime) -> str:
 
 
 _KEY_TEXT: dict[type, Callable[[Any], str]] = {Decimal: _decimal_text, datetime: _datetime_text}
-
-
-def _parse_bool(text: str) -> bool:
-    if text == "True":
-        return True
-    if text == "False":
-        return False
-    raise ValueError(f"not a boolean key: {text!r}")
-
-
-_KEY_PARSERS: dict[type, Callable[[str], Any]] = {
-    datetime: datetime.fromisoformat,
-    date: date.fromisoformat,
-    time: time.fromisoformat,
-    bool: _parse_bool,
-}
-"""Text keys of these types back to values (their :func:`key_text` parses back): a key column
-of these types is compared with values, which its SQLAlchemy type insists on."""
-
-
-def _parser(python_type: type | None) -> Callable[[str], Any]:
-    """How a text key becomes a value of ``python_type`` (``str`` when unknown)."""
-    if python_type is None:
-        return str
-    return _KEY_PARSERS.get(python_type) or parser_of(python_type)
-
-
-def _key_parser(src: Source) -> Callable[[str], Any]:
-    """How a text key becomes a value of ``src``'s key column."""
-    extra = _KEY_PARSERS.get(python_type_of(src.key) or str) if src.key_typed else None
-    return src.parse_key if extra is None else extra
-
-
-def _key_values(src: Source, keys: list[str]) -> list[Any]:
-    """The text ``keys`` as values of the key column (:meth:`Source.key_values`), date-time
-    and boolean keys included; unparsable keys are left out."""
-    parse = _key_parser(src)
-    if parse is src.parse_key:
-        return src.key_values(keys)
-    values: list[Any] = []
-    for key in keys:
-        try:
-            values.append(parse(key))
-        except (ValueError, ArithmeticError):
-            continue
-    return values
 
 
 def _naive(value: datetime) -> datetime:
@@ -197,14 +152,14 @@ def _after_key(
     of a value of the tie itself; no row in the tie: nothing to compare. ``None``: the key
     does not parse as that type (a cursor from elsewhere): the whole tie is read again.
     """
-    parse = _key_parser(src)
+    parse = src.parse_key
     if not src.key_known:
         sample = conn.execute(
             sa.select(src.key).where(m == at, src.key.is_not(None)).limit(1)
         ).scalar()
         if sample is None:
             return sa.false()
-        parse = _parser(type(sample))
+        parse = parser_of(type(sample))
     try:
         after: sa.ColumnElement[bool] = src.key > _bound(src, parse(key))
     except (ValueError, ArithmeticError):
@@ -244,7 +199,7 @@ def records(
     unique = list(dict.fromkeys(keys))
     stmt = _by_keys(src)
     for start in range(0, len(unique), IN_CHUNK):
-        chunk = _key_values(src, unique[start : start + IN_CHUNK])
+        chunk = src.key_values(unique[start : start + IN_CHUNK])
         rows = conn.execute(stmt, {"keys": chunk}).all()
         found.update((c.key, c) for c in _live(conn, src, log, rows))
     return found
@@ -264,7 +219,7 @@ def _current(conn: sa.Connection, src: Source, keys: list[str]) -> dict[str, sa.
     rows: dict[str, sa.Row[Any]] = {}
     stmt = _by_keys(src)
     for start in range(0, len(keys), IN_CHUNK):
-        chunk = _key_values(src, keys[start : start + IN_CHUNK])
+        chunk = src.key_values(keys[start : start + IN_CHUNK])
         for row in conn.execute(stmt, {"keys": chunk}).all():
             rows[key_text(row[0])] = row
     return rows

@@ -19,7 +19,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, tzinfo
+from datetime import UTC, date, datetime, time, tzinfo
 from decimal import Decimal
 from typing import Any
 
@@ -37,14 +37,31 @@ _PG_TIMESTAMPTZ = 1184
 _MYSQL_TIMESTAMP = 7
 """MySQL/MariaDB field type code of ``TIMESTAMP`` (a query column's type code under PyMySQL)."""
 
+
+def _parse_bool(text: str) -> bool:
+    """``True`` / ``False`` (a boolean key's text) back to the boolean; anything else refused."""
+    if text == "True":
+        return True
+    if text == "False":
+        return False
+    raise ValueError(f"not a boolean key: {text!r}")
+
+
 _KEY_PARSERS: dict[type, KeyParser] = {
     int: int,
     Decimal: Decimal,
     float: float,
     uuid.UUID: uuid.UUID,
     str: str,
+    datetime: datetime.fromisoformat,
+    date: date.fromisoformat,
+    time: time.fromisoformat,
+    bool: _parse_bool,
 }
-"""Python types of key values -> how a text key becomes one (``str`` of a value parses back)."""
+"""Python types of key values -> how a text key becomes one: the reader's text of a value
+(``reader.key_text``: ``str()``, a decimal without exponent, an aware date-time in UTC) parses
+back to it. Date-time, date, time and boolean keys become values, not text: their columns'
+SQLAlchemy types insist on values when a key is bound (a read by key, an update, a delete)."""
 
 _PG_KEY_TYPES: dict[int, type] = {
     **dict.fromkeys((20, 21, 23, 26), int),  # int8, int2, int4, oid

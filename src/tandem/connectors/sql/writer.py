@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from tandem.connectors.base import WriteOp, WriteOutcome
 from tandem.connectors.sql import faults
+from tandem.connectors.sql.reader import key_text
 from tandem.connectors.sql.source import Source, write_value
 from tandem.errors import RecordRejected
 
@@ -159,15 +160,34 @@ def _apply(
     if found:
         key = found[0][0]
         conn.execute(sa.update(table).where(key_col == key).values(values))
-        return WriteOutcome(ref=op.ref, ok=True, key=str(key))
+        return WriteOutcome(ref=op.ref, ok=True, key=key_text(key))
     if op.key is not None:
         key = _key(src, op)
         if conn.execute(sa.update(table).where(key_col == key).values(values)).rowcount:
             return WriteOutcome(ref=op.ref, ok=True, key=op.key)
-    result = conn.execute(sa.insert(table).values(values))
+    new_key = _insert(conn, table, key_col, values)
+    return WriteOutcome(ref=op.ref, ok=True, key=key_text(new_key), created=True)
+
+
+def _insert(
+    conn: sa.Connection, table: sa.Table, key_col: sa.Column[Any], values: dict[str, Any]
+) -> Any:
+    """Insert ``values``; the new row's key value, for :func:`key_text`.
+
+    Read back with ``RETURNING`` where the database has it (PostgreSQL, MariaDB 10.5+, SQLite
+    3.35+): the value as stored, at the column's precision and scale and in the session's
+    (UTC) time zone, is the value the reader will read, so the key text is the reader's and
+    the change log's. Elsewhere the key value written, or the generated primary key.
+    """
+    stmt = sa.insert(table).values(values)
+    if conn.dialect.insert_returning:
+        return conn.execute(stmt.returning(key_col)).scalar_one()
+    result = conn.execute(stmt)
+    if key_col.name in values:
+        return values[key_col.name]
     pk = result.inserted_primary_key
-    new_key = pk[0] if pk is not None and pk[0] is not None else values.get(key_col.name)
-    return WriteOutcome(ref=op.ref, ok=True, key=str(new_key), created=True)
+    primary = list(table.primary_key.columns)
+    return pk[primary.index(key_col)] if pk is not None and key_col in primary else None
 
 
 def _update(
