@@ -8,7 +8,6 @@ compares the two systems' prices at the CRM's scale: no write on the next pass, 
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -16,7 +15,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from tandem_env import Env
+from typer.testing import CliRunner
 
+from tandem.cli import app
 from tandem.connectors.sql.capture import install_capture
 from tandem.demo.erp import TABLES, create_sample_erp
 from tandem.demo.flow import CRM_SCHEMA, write_flow
@@ -193,22 +194,24 @@ async def test_a_new_process_reusing_the_saved_description_rounds_alike(priced: 
 
 
 async def test_check_warns_of_an_erp_column_with_more_places_than_the_crm_field(
-    priced: Env, caplog: pytest.LogCaptureFixture
+    priced: Env,
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="tandem.mapping")
     flow = priced.flow()
     # as `tandem check` runs it
     async with running_engine(flow, check=False, claim=False, fresh_describe=True) as checked:
         problems = checked.problems
-        warnings = checked.mapper.binding_warnings(ENTITY)
+        warnings = checked.warnings
     assert problems == []  # a warning, not an error: the flow may run
     expected = (
         "entity price_list_entry, field unit_price.amount: erp price_list_entries.unit_price"
         " has 3 decimal places but crm PricebookEntry.UnitPrice has 2 decimal places"
     )
-    assert [w.message.startswith(expected) for w in warnings] == [True]
-    logged = [r for r in caplog.records if r.getMessage().startswith(expected)]
-    assert len(logged) == 1 and logged[0].levelno == logging.WARNING
+    (warning,) = warnings
+    assert warning.message.startswith(expected)
+    # placed like a problem: the file, the line and the setting of the field's CRM side
+    assert warning.file == flow.source_file and warning.line is not None
+    assert warning.field.startswith("entities.price_list_entry.fields[")
+    assert warning.field.endswith("].crm")
     async with running_engine(flow) as engine:
         await engine.sync()
         second = await engine.sync()
@@ -216,3 +219,13 @@ async def test_check_warns_of_an_erp_column_with_more_places_than_the_crm_field(
     assert (second.writes, second.write_calls) == (0, 0)
     assert compared.entities[ENTITY].differences == 0
     assert _crm_price(priced) == 12.35
+
+
+def test_tandem_check_prints_the_warning_and_passes(priced: Env) -> None:
+    priced.flow()
+    result = CliRunner(env={"COLUMNS": "200"}).invoke(app, ["check", "-c", str(priced.config)])
+    assert result.exit_code == 0, result.output
+    flat = result.output.replace("\n", "")
+    assert f"! {priced.config}:" in flat
+    assert "erp price_list_entries.unit_price has 3 decimal places" in flat
+    assert "the mapping fits both systems' schemas" in flat

@@ -72,6 +72,8 @@ def check(config: ConfigOption = DEFAULT_CONFIG, verbose: VerboseOption = False)
             console.print("[green]✓[/green] connected to erp and crm")
             for change in engine.drift:
                 console.print(f"[yellow]![/yellow] schema drift since the last run: {change}")
+            for warning in engine.warnings:
+                console.print(f"[yellow]![/yellow] {escape(str(warning))}", soft_wrap=True)
             return engine.problems
 
     problems = run_async(probe)
@@ -142,6 +144,8 @@ def sync(
         async with running_engine(flow, bus=bus) as engine:
             for change in engine.drift:
                 err.print(f"[yellow]schema drift:[/yellow] {change}")
+            for warning in engine.warnings:
+                err.print(f"[yellow]warning:[/yellow] {escape(str(warning))}", soft_wrap=True)
             with progress_on(bus, enabled=progress and not as_json):
                 return await engine.sync(entities=entity)
 

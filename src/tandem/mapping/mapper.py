@@ -96,7 +96,6 @@ class Mapper:
         self._scales: dict[str, dict[Side, dict[str, int]]] = {}
         """Entity -> side -> canonical field -> the scale of its native field there."""
         self._schemas: dict[tuple[str, Side], EntitySchema] = {}
-        self._warned: set[str] = set()
 
     def _entity(self, entity: EntitySpec | str) -> EntitySpec:
         return self._flow.entity(entity) if isinstance(entity, str) else entity
@@ -281,9 +280,9 @@ class Mapper:
         Numbers of a field whose native field has a scale (Salesforce currency, number and
         percent fields; SQL ``NUMERIC(p, s)`` columns where the connector describes it) are
         kept to it: written rounded half up to the target field's scale, read rounded to the
-        fewest places either side holds the field with. Once both sides are described, each
-        field whose two native fields hold different decimal places is logged once as a
-        warning (:meth:`binding_warnings`).
+        fewest places either side holds the field with. Once both sides are described,
+        :meth:`binding_warnings` names each field whose two native fields hold different
+        decimal places.
         """
         spec = self._entity(entity)
         scales = field_scales(spec, side, schema)
@@ -294,10 +293,6 @@ class Mapper:
                 self._read_plans.pop((spec.name, each), None)
                 self._write_plans.pop((spec.name, each), None)
         self._schemas[(spec.name, side)] = schema
-        for warning in self.binding_warnings(spec):
-            if warning.message not in self._warned:
-                self._warned.add(warning.message)
-                log.warning("%s", warning.message)
 
     def fit_scales(self, entity: EntitySpec | str, values: Mapping[str, Any]) -> Mapping[str, Any]:
         """Canonical ``values`` with each number kept to its field's places, as a read keeps it.

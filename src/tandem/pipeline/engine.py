@@ -94,6 +94,9 @@ class Engine:
         """Schema changes found by :meth:`prepare` since the previous run."""
         self.problems: list[Problem] = []
         """Mapping problems found by the last :meth:`prepare` (each names file, line, field)."""
+        self.warnings: list[Problem] = []
+        """What the last :meth:`prepare` found worth knowing that does not stop the flow: a
+        field whose two native fields hold different decimal places (placed like problems)."""
         self.contexts: list[EntityContext] = [
             EntityContext(
                 spec=spec,
@@ -179,6 +182,7 @@ class Engine:
         """
         problems: list[Problem] = []
         self.problems = problems
+        self.warnings = []
         self.drift = []
         seen: dict[tuple[Side, str], EntitySchema] = {}
         for side in SIDES:
@@ -203,6 +207,9 @@ class Engine:
                         " writes could not be idempotent"
                     )
                     problems.append(locate(self.flow, (*at, side, "external_id"), message))
+            for found in self.mapper.binding_warnings(ctx.spec):
+                place = ("entities", ctx.name, *found.path)
+                self.warnings.append(locate(self.flow, place, found.message))
         return problems
 
     async def _describe(self, side: Side, binding: EntityBinding, *, fresh: bool) -> EntitySchema:
@@ -362,6 +369,8 @@ class Engine:
                 (each problem names file, line and field).
         """
         timetable = Timetable.of(self.flow, clock=clock)
+        for warning in self.warnings:
+            log.warning("flow %s: %s", self.flow.name, warning)
         every = self.flow.describe_cache_seconds
         described = clock()
         while not stop.is_set():
