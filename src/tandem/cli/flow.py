@@ -231,8 +231,8 @@ def reconcile(
 
     Exit code, as with diff: 0 when the systems agree (with --heal: every difference found
     was repaired); 1 when differences remain: without --heal, any difference; with --heal,
-    one it could not queue for repair (an unmappable record, say), or the repair pass
-    dead-lettered a record or raised a conflict. An error exits with 1 too (its message on
+    one it could not queue for repair (an unmappable record, say), or a queued one the repair
+    pass left with an open dead letter or conflict. An error exits with 1 too (its message on
     stderr), a config error with 2.
     """
     setup_logging(verbose)
@@ -245,7 +245,7 @@ def reconcile(
                 return await run_reconcile(engine, heal=heal, entities=entity)
 
     report = run_async(compare)
-    remaining = _remaining(report) if heal else report.differences
+    remaining = report.unrepaired if heal else report.differences
     if as_json:
         data = {
             "differences": report.differences,
@@ -295,20 +295,6 @@ def reconcile(
         console.print(summary)
     if remaining:
         raise typer.Exit(1)
-
-
-def _remaining(report: ReconcileReport) -> int:
-    """Of the differences ``reconcile --heal`` found, how many it did not repair (at most).
-
-    Those it could not queue (an unmappable record, a CRM-only record the flow does not
-    read) and one for each record the repair pass dead-lettered or held as a conflict. That
-    pass also carries whatever else was queued, so this errs towards "not repaired"; it is
-    never more than the differences found.
-    """
-    left = report.differences - report.healed
-    if report.repair is not None:
-        left += report.repair.total("dead_lettered") + report.repair.total("conflicts")
-    return min(report.differences, max(0, left))
 
 
 @erp_app.command("install-capture")

@@ -9,9 +9,10 @@ state of drifted records and queues them, so the next pass rewrites them by the 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from functools import partial
+from typing import Any, Literal, TypeVar
 
 from tandem.codec import stable_hash
 from tandem.config import Side
@@ -22,6 +23,8 @@ from tandem.pipeline.events import RecordsCompared
 from tandem.pipeline.refs import StoreRefResolver
 from tandem.pipeline.report import PassReport
 from tandem.store import SyncedState
+
+T = TypeVar("T")
 
 DriftKind = Literal["differs", "missing_in_crm", "missing_in_erp", "orphan_in_crm", "unmappable"]
 DETAIL_LIMIT = 1000
@@ -69,6 +72,12 @@ class ReconcileReport:
     """Drifted records queued for repair (``--heal``); :attr:`repair` says how that went."""
     repair: PassReport | None = None
     """The pass that ran the queued repairs: what it wrote, and what it dead-lettered again."""
+    unrepaired: int = 0
+    """With ``--heal``: the differences not repaired. Those it could not queue (an unmappable
+    record, a CRM-only one the flow does not read), and the queued records the repair pass
+    left with an open dead letter or an open conflict."""
+    queued: list[Drift] = field(default_factory=list)
+    """With ``--heal``: the drifted records queued for repair."""
 
     @property
     def differences(self) -> int:
@@ -90,9 +99,47 @@ async def reconcile(
         if entities is not None and ctx.name not in entities:
             continue
         await _reconcile_entity(engine, ctx, report, heal)
-    if heal and report.healed:
-        report.repair = await engine.sync(entities=entities)
+    if heal:
+        report.unrepaired = report.differences - report.healed
+        if report.healed:
+            report.repair = await engine.sync(entities=entities)
+            report.unrepaired += _still_failing(engine, report.queued)
     return report
+
+
+def _still_failing(engine: Engine, queued: Sequence[Drift]) -> int:
+    """How many of the ``queued`` records now have an open dead letter or an open conflict."""
+    store = engine.store
+    flow = engine.flow.name
+    failing: set[tuple[str, Side, str]] = set()
+    for entity in {d.entity for d in queued}:
+        for status in ("open", "retrying"):
+            letters = _all(partial(store.dead_letters, flow=flow, status=status, entity=entity))
+            failing.update((x.entity, x.side, x.record_key) for x in letters)
+        for conflict in _all(partial(store.conflicts, flow=flow, status="open", entity=entity)):
+            failing.add((conflict.entity, "erp", conflict.erp_key))
+            if conflict.crm_key is not None:
+                failing.add((conflict.entity, "crm", conflict.crm_key))
+    return sum(
+        1
+        for d in queued
+        if (d.erp_key is not None and (d.entity, "erp", d.erp_key) in failing)
+        or (d.crm_key is not None and (d.entity, "crm", d.crm_key) in failing)
+    )
+
+
+PAGE = 1000
+"""Rows a listing of the store is read by."""
+
+
+def _all(listing: Callable[..., Sequence[T]]) -> list[T]:
+    """Every row of a store listing that takes ``limit`` and ``offset``."""
+    rows: list[T] = []
+    while True:
+        got = listing(limit=PAGE, offset=len(rows))
+        rows.extend(got)
+        if len(got) < PAGE:
+            return rows
 
 
 class _Side:
@@ -213,7 +260,9 @@ async def _reconcile_entity(
         counts.drift[drift.kind] = counts.drift.get(drift.kind, 0) + 1
     report.drifts.extend(drifts[: max(0, DETAIL_LIMIT - len(report.drifts))])
     if heal:
-        report.healed += _queue_heal(engine, ctx, drifts)
+        queued = _queue_heal(engine, ctx, drifts)
+        report.healed += len(queued)
+        report.queued.extend(queued)
 
 
 async def _detail(
@@ -247,11 +296,12 @@ async def _detail(
     return drifts
 
 
-def _queue_heal(engine: Engine, ctx: EntityContext, drifts: Sequence[Drift]) -> int:
-    """Forget the agreed state of drifted records and queue them for the next pass."""
+def _queue_heal(engine: Engine, ctx: EntityContext, drifts: Sequence[Drift]) -> list[Drift]:
+    """Forget the agreed state of drifted records and queue them for the next pass; the drifts
+    queued."""
     store = engine.store
     flow = engine.flow.name
-    queued = 0
+    queued: list[Drift] = []
     with store.transaction():
         for drift in drifts:
             if drift.kind == "unmappable":
@@ -299,7 +349,7 @@ def _queue_heal(engine: Engine, ctx: EntityContext, drifts: Sequence[Drift]) -> 
                         )
             else:
                 continue
-            queued += 1
+            queued.append(drift)
     return queued
 
 
