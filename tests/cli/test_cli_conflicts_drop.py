@@ -121,3 +121,25 @@ def test_resolve_erp_writes_the_erps_value_of_now_and_says_it_changed(env: Env) 
     assert erp_phone(env, 3) == crm_phone(env, 3) == ERP_LATER
     assert tandem("sync", "-c", config, "--no-progress")[0] == 0
     assert erp_phone(env, 3) == crm_phone(env, 3) == ERP_LATER
+
+
+def test_list_current_shows_what_each_system_holds_now(env: Env) -> None:
+    conflict, crm_key = raise_conflict(env)
+    config = str(env.config)
+    env.erp("UPDATE customers SET phone = :phone WHERE id = 3", phone=ERP_LATER)
+
+    (listed,) = tandem_json("conflicts", "list", "-c", config, "--current")
+    assert (listed["erp_value"], listed["crm_value"]) == (ERP_PHONE, CRM_PHONE)  # when raised
+    assert listed["erp_now"] == {"state": "value", "value": ERP_LATER, "message": ""}
+    assert listed["crm_now"] == {"state": "value", "value": CRM_PHONE, "message": ""}
+    code, out = tandem("conflicts", "list", "-c", config, "--current")
+    assert code == 0, out
+    assert "erp now" in out and repr(ERP_LATER) in out
+    assert "erp now" not in tandem("conflicts", "list", "-c", config)[1]  # read only when asked
+
+    env.crm.org.delete("Account", crm_key)
+    (gone,) = tandem_json("conflicts", "list", "-c", config, "--current")
+    assert gone["id"] == conflict and gone["crm_now"]["state"] == "gone"
+    assert "(gone)" in tandem("conflicts", "list", "-c", config, "--current")[1]
+    # nothing was written by listing
+    assert erp_phone(env, 3) == ERP_LATER

@@ -20,7 +20,8 @@ from tandem.cli.common import (
     open_state,
     run_async,
 )
-from tandem.config import FlowSpec
+from tandem.config import FlowSpec, Side
+from tandem.pipeline.current import Now, current_values
 from tandem.pipeline.resolve import (
     SIDE_NAMES,
     Resolution,
@@ -29,7 +30,7 @@ from tandem.pipeline.resolve import (
     drop_conflicts,
 )
 from tandem.pipeline.runtime import running_engine
-from tandem.store import DeadLetter, StateStore
+from tandem.store import Conflict, DeadLetter, StateStore
 
 deadletters_app = typer.Typer(help="Records that could not be synced.", no_args_is_help=True)
 conflicts_app = typer.Typer(help="Fields changed on both sides.", no_args_is_help=True)
@@ -166,14 +167,22 @@ def deadletters_drop(config: ConfigOption = DEFAULT_CONFIG, ids: IdsArgument = N
 def conflicts_list(
     config: ConfigOption = DEFAULT_CONFIG,
     status: Annotated[str, typer.Option(help="open, resolved or all.")] = "open",
+    current: Annotated[
+        bool,
+        typer.Option(
+            "--current",
+            help="Also read both systems: the value each holds now (what resolve would write).",
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """List fields that were changed on both sides.
 
     The erp and crm columns are the values each system held when the conflict was raised
-    (a later edit of a held field is not shown here; once resolved: when it was resolved).
-    `resolve --erp` or `--crm` reads that system's value afresh and writes the value it
-    holds then.
+    (once resolved: when it was resolved). With --current both systems are read as well,
+    and the `erp now` / `crm now` columns show what each holds at this moment (an edit made
+    since the conflict was raised, a record gone): the value `resolve --erp` or `--crm`
+    would write.
 
     Where the flow has no state yet it says so and exits with code 1, creating nothing.
     """
@@ -187,15 +196,27 @@ def conflicts_list(
         )
     finally:
         store.close()
+    now = _read_now(flow, rows) if current and rows else {}
     if as_json:
-        console.print_json(json.dumps([row.__dict__ for row in rows], default=str))
+        listed = [
+            {**row.__dict__, **_now_json(now[row.id])} if row.id in now else row.__dict__
+            for row in rows
+        ]
+        console.print_json(json.dumps(listed, default=str))
         return
     table = Table(
         title=f"conflicts ({status})",
         caption="erp, crm: the values when raised (once resolved: when resolved); "
-        "resolve --erp/--crm writes the value that system holds at the time of resolving",
+        + (
+            "erp now, crm now: what each system holds now, what resolve --erp/--crm writes"
+            if current
+            else "resolve --erp/--crm writes the value that system holds at the time of "
+            "resolving (--current shows it)"
+        ),
     )
     columns = ["id", "entity", "erp key", "crm key", "field", "was", "erp", "crm"]
+    if current:
+        columns += ["erp now", "crm now"]
     if status != "open":
         columns += ["closed as", "value"]
     for column in columns:
@@ -211,6 +232,8 @@ def conflicts_list(
             repr(row.erp_value),
             repr(row.crm_value),
         ]
+        if current:
+            cells += [now[row.id]["erp"].show(), now[row.id]["crm"].show()]
         if status != "open":
             cells += [
                 row.resolution or "",
@@ -218,6 +241,23 @@ def conflicts_list(
             ]
         table.add_row(*cells)
     console.print(table)
+
+
+def _read_now(flow: FlowSpec, rows: list[Conflict]) -> dict[int, dict[Side, Now]]:
+    """Both systems' values of the conflicts' fields now (``--current``); writes nothing."""
+
+    async def read() -> dict[int, dict[Side, Now]]:
+        async with running_engine(flow, check=False, claim=False) as engine:
+            return await current_values(engine, rows)
+
+    return run_async(read)
+
+
+def _now_json(now: dict[Side, Now]) -> dict[str, object]:
+    return {
+        f"{side}_now": {"state": got.state, "value": got.value, "message": got.message}
+        for side, got in now.items()
+    }
 
 
 @conflicts_app.command("resolve")

@@ -1,0 +1,110 @@
+"""What each system holds now in the fields of conflicts: `tandem conflicts list --current`.
+
+A conflict keeps the values both systems held when it was raised; while it is open its field
+is held (no pass writes it), but a person may still edit it in either system. This reads the
+records of the conflicts from both systems, one read per entity and system, and gives each
+side's canonical value of the conflict's field as it is now, the value `conflicts resolve
+--erp/--crm` would write. Nothing is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from tandem.config import Side
+from tandem.errors import MappingError
+from tandem.pipeline.engine import Engine
+from tandem.pipeline.refs import StoreRefResolver
+from tandem.store import Conflict
+
+NowState = Literal["value", "gone", "unreadable", "unset"]
+
+
+@dataclass(frozen=True, slots=True)
+class Now:
+    """A system's value of a conflict's field, as read now.
+
+    Attributes:
+        state: ``value`` (read), ``gone`` (the record is no longer there), ``unreadable`` (the
+            record does not map: :attr:`message` says why), ``unset`` (the record has no
+            value for the field, or the conflict names no record on this side).
+        value: the canonical value, when ``state`` is ``value``.
+        message: why the record cannot be read, when ``unreadable``.
+    """
+
+    state: NowState
+    value: Any = None
+    message: str = ""
+
+    def show(self) -> str:
+        """The value for a person: its ``repr``, or the state in parentheses."""
+        if self.state == "value":
+            return repr(self.value)
+        if self.state == "unreadable":
+            return f"(unreadable: {self.message})"
+        return f"({self.state})"
+
+
+async def current_values(
+    engine: Engine, conflicts: Sequence[Conflict]
+) -> dict[int, dict[Side, Now]]:
+    """Each conflict's field as both systems hold it now, by conflict id.
+
+    Raises:
+        ConfigError: a conflict names an entity the flow no longer has.
+        ConnectorError: a system could not be read.
+    """
+    wanted: dict[tuple[str, Side], set[str]] = {}
+    for conflict in conflicts:
+        for side, key in _keys(conflict):
+            if key is not None:
+                wanted.setdefault((conflict.entity, side), set()).add(key)
+    read: dict[tuple[str, Side, str], dict[str, Any] | MappingError | None] = {}
+    for (entity, side), keys in wanted.items():
+        ctx = engine.context(entity)
+        ordered = sorted(keys)
+        found = await engine.systems.of(side).read_records(ctx.bindings[side], ordered)
+        refs = StoreRefResolver(engine.store)
+        refs.prefetch_rows(ctx.spec, side, [change.fields for change in found.values()])
+        for key in ordered:
+            change = found.get(key)
+            if change is None:
+                read[(entity, side, key)] = None
+                continue
+            try:
+                read[(entity, side, key)] = engine.mapper.to_canonical(
+                    ctx.spec, side, change.fields, key, refs
+                )
+            except MappingError as exc:
+                read[(entity, side, key)] = exc
+    return {
+        conflict.id: {side: _now(conflict, read, side, key) for side, key in _keys(conflict)}
+        for conflict in conflicts
+    }
+
+
+def _keys(conflict: Conflict) -> tuple[tuple[Side, str | None], tuple[Side, str | None]]:
+    return (("erp", conflict.erp_key), ("crm", conflict.crm_key))
+
+
+def _now(
+    conflict: Conflict,
+    read: dict[tuple[str, Side, str], dict[str, Any] | MappingError | None],
+    side: Side,
+    key: str | None,
+) -> Now:
+    if key is None:
+        return Now("unset")
+    values = read[(conflict.entity, side, key)]
+    if values is None:
+        return Now("gone")
+    if isinstance(values, MappingError):
+        return Now("unreadable", message=str(values))
+    if conflict.field not in values:
+        return Now("unset")
+    return Now("value", values[conflict.field])
+
+
+__all__ = ["Now", "current_values"]
