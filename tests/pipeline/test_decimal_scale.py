@@ -9,6 +9,7 @@ compares the two systems' prices at the CRM's scale: no write on the next pass, 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -229,3 +230,24 @@ def test_tandem_check_prints_the_warning_and_passes(priced: Env) -> None:
     assert f"! {priced.config}:" in flat
     assert "erp price_list_entries.unit_price has 3 decimal places" in flat
     assert "the mapping fits both systems' schemas" in flat
+
+
+async def test_an_agreed_price_saved_unrounded_by_an_earlier_release_settles(
+    priced: Env,
+) -> None:
+    """An earlier release recorded the ERP's 12.345 as agreed; the CRM holds 12.35. When the
+    CRM's record is read again, the two compare equal at the CRM's scale: no revert."""
+    flow = priced.flow()
+    async with running_engine(flow) as engine:
+        await engine.sync()
+        store = engine.store
+        (state,) = store.synced(ENTITY, "erp", ["1"]).values()
+        amount = next(k for k in state.values if k.endswith("amount"))
+        assert state.values[amount] == Decimal("12.35")
+        store.save_synced([replace(state, values={**state.values, amount: Decimal("12.345")})])
+        crm_key = state.crm_key
+        assert crm_key is not None
+        priced.crm.org.update("PricebookEntry", crm_key, {"UnitPrice": 12.35})  # read again
+        passes = [await engine.sync(entities=[ENTITY]) for _ in range(3)]
+    assert [(p.writes, p.write_calls) for p in passes] == [(0, 0)] * 3
+    assert _crm_price(priced) == 12.35 and _erp_price(priced) == Decimal("12.345")

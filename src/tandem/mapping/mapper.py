@@ -294,6 +294,11 @@ class Mapper:
                 self._write_plans.pop((spec.name, each), None)
         self._schemas[(spec.name, side)] = schema
 
+    def scaled(self, entity: EntitySpec | str) -> bool:
+        """Whether any field of ``entity`` is kept to a number of decimal places."""
+        spec = self._entity(entity)
+        return bool(common_scales(self._scales.get(spec.name, {})))
+
     def fit_scales(self, entity: EntitySpec | str, values: Mapping[str, Any]) -> Mapping[str, Any]:
         """Canonical ``values`` with each number kept to its field's places, as a read keeps it.
 

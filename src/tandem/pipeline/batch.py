@@ -12,7 +12,7 @@ import asyncio
 import hashlib
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from tandem.codec import dumps
@@ -37,7 +37,7 @@ from tandem.pipeline.plan import (
 )
 from tandem.pipeline.refs import CRM_PREFIX, StoreRefResolver
 from tandem.pipeline.report import PassReport
-from tandem.store import StateStore
+from tandem.store import StateStore, SyncedState
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +143,8 @@ class BatchProcessor:
 
         partners = self.store.partners(ctx.name, source, keys)
         bases = self.store.synced(ctx.name, source, keys)
+        if self.mapper.scaled(ctx.spec):
+            bases = self._fit_bases(ctx, bases)
         dead: list[DeadLetterNote] = []
         records: list[SourceRecord] = []
         for change in latest.values():
@@ -259,6 +261,21 @@ class BatchProcessor:
         await self.committer.publish(ctx, source, plans, dead, len(batch.keys))
 
     # -- steps -----------------------------------------------------------------------------
+
+    def _fit_bases(
+        self, ctx: EntityContext, bases: Mapping[str, SyncedState]
+    ) -> dict[str, SyncedState]:
+        """``bases`` with each number kept to its field's places, as a read keeps it.
+
+        An agreed state saved before the fields' scales were known (an earlier release) holds
+        the ERP's ``12.345`` where a read now gives ``12.35``: compared as it is, the CRM's
+        record would look edited and be reverted once.
+        """
+        fitted: dict[str, SyncedState] = {}
+        for key, base in bases.items():
+            values = self.mapper.fit_scales(ctx.spec, base.values)
+            fitted[key] = base if values is base.values else replace(base, values=dict(values))
+        return fitted
 
     def _skip_tried(self, entity: str, source: Side, latest: dict[str, Change]) -> None:
         """Leave out of ``latest`` the records this pass tried already in the version read now.
