@@ -114,6 +114,28 @@ def test_resolve_on_a_state_that_does_not_exist_names_the_id_and_creates_nothing
     assert not missing.parent.exists()
 
 
+def test_status_on_an_empty_file_leaves_it_empty(env: Env) -> None:
+    empty = env.folder / "empty.db"
+    empty.touch()
+    env.flow(**{f"sqlite:///{env.folder / 'state.db'}": f"sqlite:///{empty}"})
+    code, out = tandem("status", "-c", str(env.config))
+    assert code == 1 and f"no state at {empty}" in flat(out), out
+    assert empty.stat().st_size == 0  # not made a SQLite database by being looked at
+    assert not empty.with_name("empty.db-wal").exists()
+
+
+def test_a_file_uri_state_is_taken_as_its_own_path(env: Env) -> None:
+    state = env.folder / "uri" / "state.db"
+    state.parent.mkdir()
+    env.flow(**{f"sqlite:///{env.folder / 'state.db'}": f"sqlite:///file:{state}?uri=true"})
+    config = str(env.config)
+    code, out = tandem("status", "-c", config)
+    assert code == 1 and f"no state at file:{state}" in flat(out), out
+    assert tandem("sync", "-c", config, "--no-progress")[0] == 0
+    assert state.is_file()
+    assert tandem_json("status", "-c", config)["open_dead_letters"] == 3
+
+
 def test_sync_still_creates_the_state_and_status_then_reads_it(env: Env) -> None:
     missing = missing_state(env)
     config = str(env.config)

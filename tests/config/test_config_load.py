@@ -94,6 +94,20 @@ def test_duplicate_keys_are_refused() -> None:
     assert err.line == line_of(text, "match: [last_name]")
 
 
+def test_a_key_beside_a_merge_key_overrides_the_merged_one() -> None:
+    from tandem.config.loader import read_yaml
+
+    text = (
+        "base: &b {source: deals, key: id, external_id: crm_id}\ncopy:\n  <<: *b\n  key: number\n"
+    )
+    data, lines = read_yaml(text, "f.yaml")
+    assert data["copy"] == {"source": "deals", "key": "number", "external_id": "crm_id"}
+    assert lines[("copy", "key")] == 4
+    with pytest.raises(ConfigError, match="duplicate key 'key'") as info:
+        read_yaml(text + "  key: again\n", "f.yaml")
+    assert info.value.line == 5
+
+
 def test_defaults_and_value_map_keys_are_validated_at_load() -> None:
     err = error(BASE.replace("crm: Email}", "crm: Email, default: not-an-email}"))
     assert err.field == "entities.contact.fields[1].default"

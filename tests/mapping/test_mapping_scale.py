@@ -242,6 +242,22 @@ def test_equal_or_unknown_scales_are_no_warning(flow: FlowSpec) -> None:
     assert "has 1 decimal place but" in fewer[0].message
 
 
+def test_an_integer_field_against_decimal_places_is_a_warning(flow: FlowSpec) -> None:
+    price = flow.entity("price")
+    whole = crm_entries()
+    whole = EntitySchema(
+        whole.source, {**whole.fields, "UnitPrice": FieldInfo("UnitPrice", "integer")}
+    )
+    (found,) = scale_warnings(price, erp_prices(scale=2), whole)
+    assert found.path == ("fields", 2, "crm")
+    assert found.message == (
+        "entity price, field unit_price.amount: erp prices.price has 2 decimal places but crm"
+        " PricebookEntry.UnitPrice holds whole numbers; a value with a fraction is not written"
+        " to the crm (the record is dead-lettered, naming it)"
+    )
+    assert scale_warnings(price, erp_prices(scale=0), whole) == []  # whole numbers both
+
+
 def test_a_scale_mismatch_is_a_warning_once_not_a_problem(mapper: Mapper) -> None:
     problems = [
         *mapper.binding_problems("price", "erp", erp_prices(scale=3), writes=False),

@@ -70,6 +70,9 @@ def read_yaml(text: str, file: str | None = None) -> tuple[Any, Lines]:
         node = loader.get_single_node()
         if node is None:
             return None, {}
+        # lines first: constructing flattens merge keys (`<<: *anchor`) into the mapping, and
+        # a key written beside a merge overrides the merged one, as YAML says, no duplicate
+        lines = _lines(node, file)
         data = loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -79,6 +82,11 @@ def read_yaml(text: str, file: str | None = None) -> tuple[Any, Lines]:
         raise ConfigError(f"invalid YAML: {exc}", file=file) from None
     finally:
         loader.dispose()
+    return data, lines
+
+
+def _lines(node: yaml.Node, file: str | None) -> Lines:
+    """Node path -> line of the document ``node``; a key written twice is an error."""
     lines: Lines = {(): node.start_mark.line + 1}
     try:
         _record_lines(node, (), lines)
@@ -89,7 +97,7 @@ def read_yaml(text: str, file: str | None = None) -> tuple[Any, Lines]:
             line=dup.line,
             field=dotted(dup.path),
         ) from None
-    return data, lines
+    return lines
 
 
 def _locate(loc: Sequence[Any], lines: Lines) -> tuple[tuple[PathPart, ...], int | None]:

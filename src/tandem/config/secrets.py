@@ -169,8 +169,8 @@ def absolutise(key: str, value: Any, base_dir: Path) -> Any:
 def sqlite_absolute(url: str, base_dir: Path) -> str:
     """Turn ``sqlite:///relative.db`` into an absolute-path URL under ``base_dir``."""
     match = re.match(r"^(sqlite(?:\+\w+)?):///(?!/)(.+)$", url)
-    if not match or match.group(2).startswith(":memory:"):
-        return url
+    if not match or match.group(2).startswith((":memory:", "file:")):
+        return url  # a `file:` URI (``?uri=true``) names its path itself
     return f"{match.group(1)}:///{(base_dir / match.group(2)).resolve()}"
 
 

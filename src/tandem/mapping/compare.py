@@ -63,6 +63,32 @@ def values_equal(a: Any, b: Any) -> bool:
     return type(a) is type(b) and bool(a == b)
 
 
+def comparable(value: Any) -> Any:
+    """``value`` in the form :func:`values_equal` compares it by, for hashing.
+
+    Two values :func:`values_equal` calls equal have equal canonical hashes
+    (:func:`tandem.codec.stable_hash`) in this form: every number becomes a ``Decimal`` (a float
+    through its shortest repr: a system may give a double as ``12.35`` where the other gives
+    ``Decimal("12.35")``), every date-time an aware UTC one, a model its fields; containers
+    are converted item by item. Text, booleans and ``None`` stay as they are.
+    """
+    kind = type(value)
+    if value is None or kind is str or kind is bool:
+        return value
+    number = _number(value)
+    if number is not None:
+        return number
+    if isinstance(value, datetime):
+        return _instant(value)
+    if isinstance(value, BaseModel):
+        return comparable(value.model_dump())
+    if isinstance(value, Mapping):
+        return {key: comparable(item) for key, item in value.items()}
+    if _is_sequence(value):
+        return [comparable(item) for item in value]
+    return value
+
+
 def _instant(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
@@ -75,4 +101,4 @@ def _is_sequence(value: Any) -> bool:
     return isinstance(value, Sequence) and not isinstance(value, str | bytes)
 
 
-__all__ = ["values_equal"]
+__all__ = ["comparable", "values_equal"]

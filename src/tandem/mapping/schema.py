@@ -130,6 +130,40 @@ def binding_problems(
     return problems
 
 
+def _integer_against_places(
+    entity: EntitySpec,
+    name: str,
+    erp: EntitySchema,
+    erp_info: FieldInfo,
+    crm: EntitySchema,
+    crm_info: FieldInfo,
+) -> tuple[Side, str] | None:
+    """A warning when one side's field holds whole numbers and the other's decimal places.
+
+    A value with a fraction is not rounded into an integer field (Salesforce refuses it too):
+    such a record is dead-lettered, naming the value. Located at the integer side.
+    """
+    infos: dict[Side, tuple[EntitySchema, FieldInfo]] = {
+        "erp": (erp, erp_info),
+        "crm": (crm, crm_info),
+    }
+    pairs: tuple[tuple[Side, Side], ...] = (("erp", "crm"), ("crm", "erp"))
+    for whole, fractional in pairs:
+        schema, info = infos[whole]
+        other_schema, other_info = infos[fractional]
+        places = native_scale(other_info)
+        if info.type != "integer" or not places:
+            continue
+        message = (
+            f"entity {entity.name}, field {name}: {fractional} {other_schema.source}."
+            f"{other_info.name} has {_places(places)} but {whole} {schema.source}.{info.name}"
+            f" holds whole numbers; a value with a fraction is not written to the {whole} (the"
+            " record is dead-lettered, naming it)"
+        )
+        return whole, message
+    return None
+
+
 def scale_warnings(
     entity: EntitySpec, erp: EntitySchema, crm: EntitySchema
 ) -> list[BindingProblem]:
@@ -159,8 +193,14 @@ def scale_warnings(
         if crm_native is None:
             continue
         erp_info, crm_info = _lookup(erp, erp_native), _lookup(crm, crm_native)
+        if erp_info is None or crm_info is None:
+            continue
+        whole = _integer_against_places(entity, name, erp, erp_info, crm, crm_info)
+        if whole is not None:
+            warnings.append(BindingProblem(("fields", index_of[name], whole[0]), whole[1]))
+            continue
         erp_scale, crm_scale = native_scale(erp_info), native_scale(crm_info)
-        if erp_info is None or crm_info is None or erp_scale is None or crm_scale is None:
+        if erp_scale is None or crm_scale is None:
             continue
         if erp_scale == crm_scale:
             continue

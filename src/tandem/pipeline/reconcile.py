@@ -17,6 +17,7 @@ from typing import Any, Literal, TypeVar
 from tandem.codec import stable_hash
 from tandem.config import Side
 from tandem.errors import MappingError
+from tandem.mapping.compare import comparable, values_equal
 from tandem.pipeline.context import EntityContext
 from tandem.pipeline.engine import Engine
 from tandem.pipeline.events import RecordsCompared
@@ -153,8 +154,10 @@ class _Side:
         self.compared = _compared_fields(ctx)
 
     def canonical(self, key: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+        """The compared fields' values, in the form they compare by (:func:`comparable`): a
+        double read as ``12.35`` and a decimal ``12.35`` are one value, as to the planner."""
         values = self.engine.mapper.to_canonical(self.ctx.spec, self.side, fields, key, self.refs)
-        return {k: v for k, v in values.items() if k in self.compared}
+        return {k: comparable(v) for k, v in values.items() if k in self.compared}
 
     def prefetch(self, rows: Sequence[Mapping[str, Any]]) -> None:
         self.refs.prefetch_rows(self.ctx.spec, self.side, rows)
@@ -290,7 +293,7 @@ async def _detail(
                 fields = {
                     name: (a.get(name), b.get(name))
                     for name in sorted(set(a) | set(b))
-                    if stable_hash(a.get(name)) != stable_hash(b.get(name))
+                    if not values_equal(a.get(name), b.get(name))
                 }
             drifts.append(Drift(ctx.name, "differs", erp_key, crm_key, fields))
     return drifts

@@ -37,8 +37,8 @@ def holds_state(url: str) -> bool:
         database = parsed.database or ""
         if database in ("", ":memory:"):
             return False  # a store in memory lives no longer than the process that made it
-        if not database.startswith("file:") and not Path(database).expanduser().is_file():
-            return False
+        if not database.startswith("file:") and not _is_sqlite_file(Path(database).expanduser()):
+            return False  # opening an empty or foreign file would write SQLite's header to it
     engine = create_engine(url)
     try:
         with translated("read the state store's schema revision"), engine.connect() as conn:
@@ -48,6 +48,18 @@ def holds_state(url: str) -> bool:
     finally:
         engine.dispose()
     return bool(revisions)
+
+
+def _is_sqlite_file(path: Path) -> bool:
+    """Whether ``path`` is a file that starts as every SQLite database does."""
+    try:
+        with path.open("rb") as file:
+            return file.read(len(_SQLITE_MAGIC)) == _SQLITE_MAGIC
+    except OSError:
+        return False
+
+
+_SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
 __all__ = ["holds_state", "state_location"]
