@@ -314,16 +314,23 @@ class BatchProcessor:
         counted twice), and in a dry run also those planned a write, a revert or a conflict
         (a sync commits those, so a later read plans nothing for them; a dry run does not).
         A record that needs nothing plans nothing when read again, and is not kept in memory.
+
+        Every other record of the batch forgets what was remembered of it: only its latest
+        version may be left out when read again. A record tried as A, then synced as B, then
+        read as A again (changed back) is a change to carry, not a repeat.
         """
         keys: Iterable[str] = latest
         if not every:
             keys = {n.key for n in dead}
             if self.dry_run:
                 keys |= {p.record.key for p in plans if not p.plan.noop}
-            if not keys:
-                return
         tried = self._tried
-        for key in keys:
+        remembered = set(keys)
+        if tried:
+            for key in latest:
+                if key not in remembered:
+                    tried.pop((entity, source, key), None)
+        for key in remembered:
             change = latest.get(key)
             if change is not None:
                 tried[(entity, source, key)] = _Version.of(change)

@@ -218,18 +218,6 @@ KEY_TYPES = [
     ),
     pytest.param(
         "mysql",
-        "TIME(6)",
-        [
-            ("'03:04:05'", "03:04:05"),
-            ("'03:04:05.25'", "03:04:05.250000"),
-            ("'23:59:59.999999'", "23:59:59.999999"),
-            ("'00:00:00'", "00:00:00"),
-        ],
-        marks=MARIADB,
-        id="mariadb-time",
-    ),
-    pytest.param(
-        "mysql",
         "DECIMAL(20, 8)",
         [
             ("0", "0.00000000"),
@@ -401,6 +389,7 @@ REFUSED = [
     pytest.param("mysql", "VARBINARY(16)", "no text", marks=MARIADB, id="mariadb-binary"),
     pytest.param("mysql", "SET('a', 'b')", "no text", marks=MARIADB, id="mariadb-set"),
     pytest.param("mysql", "BIT(8)", "no text", marks=MARIADB, id="mariadb-bit"),
+    pytest.param("mysql", "TIME(6)", "durations", marks=MARIADB, id="mariadb-time"),
     pytest.param("sqlite", "DATETIME", "whatever form", id="sqlite-datetime"),
     pytest.param("sqlite", "TIMESTAMP", "whatever form", id="sqlite-timestamp"),
     pytest.param("sqlite", "DATE", "whatever form", id="sqlite-date"),

@@ -251,9 +251,6 @@ KEYS = [
     pytest.param(
         "mysql", "DECIMAL(20, 8)", Decimal("12.5"), "12.50000000", {}, marks=MARIADB, id="mdb-sc"
     ),
-    pytest.param(
-        "mysql", "TIME(6)", time(3, 4, 5, 250000), "03:04:05.250000", {}, marks=MARIADB, id="mdb-t"
-    ),
     pytest.param("mysql", "DATE", date(2026, 1, 2), "2026-01-02", {}, marks=MARIADB, id="mdb-d"),
 ]
 

@@ -407,7 +407,11 @@ class _Mysql(_Dialect):
     zone; ``UTC_TIMESTAMP(6) - NOW(6)`` (one instant, read twice) is that zone's offset.
     """
     KINDS = frozenset(
-        {"integer", "zerofill", "decimal", "text", "uuid", "date", "datetime", "instant", "time"}
+        {"integer", "zerofill", "decimal", "text", "uuid", "date", "datetime", "instant"}
+    )
+    REFUSED = (
+        "its values have no text that Tandem can make equal to the reader's (a TIME holds "
+        "durations, negative or over 24 hours, that the reader turns into a time of day)"
     )
 
     def __init__(self, engine: sa.Engine, changelog: str, schema: str | None, channel: str):
