@@ -14,7 +14,6 @@ holds the field with, so both systems' values of a field compare at a scale both
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -35,7 +34,6 @@ Side = Literal["erp", "crm"]
 
 _SIDES: tuple[Side, Side] = ("erp", "crm")
 
-log = logging.getLogger(__name__)
 
 _ABSENT: Any = object()
 """What ``native.get`` gives for a field the record lacks (never a value of its own)."""

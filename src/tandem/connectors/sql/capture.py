@@ -436,12 +436,10 @@ class _Mysql(_Dialect):
         col = f"{ref}.{self.prep.quote(key)}"
         if kind == "zerofill":
             return f"CAST({col} + 0 AS CHAR)"  # the number, without the padding zeros
-        if kind not in ("datetime", "instant", "time"):
+        if kind not in ("datetime", "instant"):
             return f"CAST({col} AS CHAR)"
         # Python prints microseconds only when they are not 0, and then all six.
         fraction = f"IF(MICROSECOND({col}) = 0, '', CONCAT('.', LPAD(MICROSECOND({col}), 6, '0')))"
-        if kind == "time":
-            return f"CONCAT(SUBSTRING_INDEX(CAST({col} AS CHAR), '.', 1), {fraction})"
         if kind == "instant":
             # A TIMESTAMP reads as the writer's session time zone; its Unix time does not (for
             # a TIMESTAMP column UNIX_TIMESTAMP takes the stored value), and the epoch plus
