@@ -109,7 +109,8 @@ def test_resolve_on_a_state_that_does_not_exist_names_the_id_and_creates_nothing
     missing = missing_state(env)
     code, out = tandem("conflicts", "resolve", "7", "--erp", "-c", str(env.config))
     assert code == 1, out
-    assert f"has no conflict 7 no state at {missing}" in flat(out), out
+    assert f"has no conflict 7 (no state at {missing}" in flat(out), out
+    assert out.count("error:") == 1, out  # one error, one line of it
     assert "config error" not in out
     assert not missing.parent.exists()
 

@@ -319,9 +319,10 @@ def _known_conflict(flow: FlowSpec, conflict_id: int) -> None:
             store.close()
         if conflict is not None and conflict.flow == flow.name:
             return
-    err.print(f"[red]error:[/red] flow {flow.name} has no conflict {conflict_id}")
-    if store is None:
-        err.print(no_state(flow), soft_wrap=True)
+    why = f" ({no_state(flow)})" if store is None else ""
+    err.print(
+        f"[red]error:[/red] flow {flow.name} has no conflict {conflict_id}{why}", soft_wrap=True
+    )
     raise typer.Exit(1)
 
 

@@ -1,4 +1,5 @@
-"""What each system holds now in the fields of conflicts: `tandem conflicts list --current`.
+"""What each system holds now in the fields of conflicts: `tandem conflicts list --current`,
+and the fresh read `conflicts resolve` decides on (:mod:`tandem.pipeline.resolve`).
 
 A conflict keeps the values both systems held when it was raised; while it is open its field
 is held (no pass writes it), but a person may still edit it in either system. This reads the
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
 from tandem.config import Side
@@ -32,11 +34,14 @@ class Now:
             value for the field, or the conflict names no record on this side).
         value: the canonical value, when ``state`` is ``value``.
         message: why the record cannot be read, when ``unreadable``.
+        modified_at: the record's modified-at as read, when it was read (``value``,
+            ``unreadable``, or ``unset`` with a record).
     """
 
     state: NowState
     value: Any = None
     message: str = ""
+    modified_at: datetime | None = None
 
     def show(self) -> str:
         """The value for a person: its ``repr``, or the state in parentheses."""
@@ -61,7 +66,7 @@ async def current_values(
         for side, key in _keys(conflict):
             if key is not None:
                 wanted.setdefault((conflict.entity, side), set()).add(key)
-    read: dict[tuple[str, Side, str], dict[str, Any] | MappingError | None] = {}
+    read: dict[tuple[str, Side, str], _Read | None] = {}
     for (entity, side), keys in wanted.items():
         ctx = engine.context(entity)
         ordered = sorted(keys)
@@ -73,16 +78,20 @@ async def current_values(
             if change is None:
                 read[(entity, side, key)] = None
                 continue
+            mapped: dict[str, Any] | MappingError
             try:
-                read[(entity, side, key)] = engine.mapper.to_canonical(
-                    ctx.spec, side, change.fields, key, refs
-                )
+                mapped = engine.mapper.to_canonical(ctx.spec, side, change.fields, key, refs)
             except MappingError as exc:
-                read[(entity, side, key)] = exc
+                mapped = exc
+            read[(entity, side, key)] = (mapped, change.modified_at)
     return {
         conflict.id: {side: _now(conflict, read, side, key) for side, key in _keys(conflict)}
         for conflict in conflicts
     }
+
+
+_Read = tuple[dict[str, Any] | MappingError, datetime | None]
+"""A record read: its canonical values (or why it does not map) and its modified-at."""
 
 
 def _keys(conflict: Conflict) -> tuple[tuple[Side, str | None], tuple[Side, str | None]]:
@@ -91,20 +100,21 @@ def _keys(conflict: Conflict) -> tuple[tuple[Side, str | None], tuple[Side, str 
 
 def _now(
     conflict: Conflict,
-    read: dict[tuple[str, Side, str], dict[str, Any] | MappingError | None],
+    read: dict[tuple[str, Side, str], _Read | None],
     side: Side,
     key: str | None,
 ) -> Now:
     if key is None:
         return Now("unset")
-    values = read[(conflict.entity, side, key)]
-    if values is None:
+    found = read[(conflict.entity, side, key)]
+    if found is None:
         return Now("gone")
+    values, modified_at = found
     if isinstance(values, MappingError):
-        return Now("unreadable", message=str(values))
+        return Now("unreadable", message=str(values), modified_at=modified_at)
     if conflict.field not in values:
-        return Now("unset")
-    return Now("value", values[conflict.field])
+        return Now("unset", modified_at=modified_at)
+    return Now("value", values[conflict.field], modified_at=modified_at)
 
 
 __all__ = ["Now", "current_values"]

@@ -19,11 +19,12 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from tandem.config import Side, other
-from tandem.connectors.base import Change, WriteOp
-from tandem.errors import ConfigError, MappingError, RecordRejected, TandemError
+from tandem.connectors.base import WriteOp
+from tandem.errors import ConfigError, RecordRejected, TandemError
 from tandem.mapping import values_equal
 from tandem.model import validate_field
 from tandem.pipeline.context import EntityContext
+from tandem.pipeline.current import current_values
 from tandem.pipeline.engine import Engine
 from tandem.pipeline.refs import StoreRefResolver
 from tandem.store import AuditEntry, Conflict, StateStore
@@ -97,33 +98,6 @@ def _open_conflict(store: StateStore, flow: str, conflict_id: int) -> Conflict:
     return conflict
 
 
-async def _read_current(
-    engine: Engine, ctx: EntityContext, keys: dict[Side, str | None]
-) -> dict[Side, Change | None]:
-    """Each side's record as it is now; ``None`` where it is gone (or has no key)."""
-    found: dict[Side, Change | None] = {}
-    for side in ("erp", "crm"):
-        key = keys[side]
-        if key is None:
-            found[side] = None
-            continue
-        records = await engine.systems.of(side).read_records(ctx.bindings[side], [key])
-        found[side] = records.get(key)
-    return found
-
-
-def _canonical(
-    engine: Engine, ctx: EntityContext, refs: StoreRefResolver, side: Side, change: Change
-) -> Any:
-    """The canonical value of the conflict's field in ``change``.
-
-    Raises:
-        MappingError: the record's value cannot be read as a canonical value.
-    """
-    refs.prefetch_rows(ctx.spec, side, [change.fields])
-    return engine.mapper.to_canonical(ctx.spec, side, change.fields, change.key, refs)
-
-
 async def apply_resolution(
     engine: Engine, conflict_id: int, resolution: Resolution, value: Any = None
 ) -> Resolved:
@@ -156,21 +130,9 @@ async def apply_resolution(
             raise ConfigError(f"value {value!r} for {name}: {exc}") from exc
 
     # read both records before writing anything
-    refs = StoreRefResolver(store)
-    records = await _read_current(engine, ctx, keys)
-    gone = tuple(s for s in BOTH if keys[s] is not None and records[s] is None)
-    current: dict[Side, Any] = {}
-    unreadable: dict[Side, MappingError] = {}
-    for side, change in records.items():
-        if change is None:
-            continue
-        try:
-            values = _canonical(engine, ctx, refs, side, change)
-        except MappingError as exc:
-            unreadable[side] = exc
-            continue
-        if name in values:
-            current[side] = values[name]
+    now = (await current_values(engine, [conflict]))[conflict.id]
+    gone = tuple(s for s in BOTH if now[s].state == "gone")
+    current: dict[Side, Any] = {s: now[s].value for s in BOTH if now[s].state == "value"}
     if gone:
         return Resolved(_close_moot(store, conflict, gone, current), gone=gone)
 
@@ -183,7 +145,8 @@ async def apply_resolution(
         chosen = typed
     else:
         if resolution not in current:
-            why = f" ({unreadable[resolution]})" if resolution in unreadable else ""
+            unread = now[resolution]
+            why = f" ({unread.message})" if unread.state == "unreadable" else ""
             raise NotResolvable(
                 f"the {SIDE_NAMES[resolution]}'s current value of {name} cannot be read"
                 f"{why}; fix it there, or resolve with --value"
@@ -191,6 +154,7 @@ async def apply_resolution(
         chosen = current[resolution]
 
     # every native value before any write: a mapping error writes nothing
+    refs = StoreRefResolver(store)
     order: list[Side] = ["crm", "erp"] if resolution == "value" else [other(resolution), resolution]
     ops: list[tuple[Side, str, dict[str, Any]]] = []
     for side in order:
@@ -241,8 +205,8 @@ async def apply_resolution(
             base_value=conflict.base_value,
             erp_value=held["erp"],
             crm_value=held["crm"],
-            erp_modified=_modified(records["erp"], conflict.erp_modified),
-            crm_modified=_modified(records["crm"], conflict.crm_modified),
+            erp_modified=now["erp"].modified_at or conflict.erp_modified,
+            crm_modified=now["crm"].modified_at or conflict.crm_modified,
         )
         states = store.synced(ctx.name, "erp", [conflict.erp_key])
         state = states.get(conflict.erp_key)
@@ -253,10 +217,6 @@ async def apply_resolution(
         _audit_writes(store, flow, ctx, written, name, held, chosen, cause)
         done = store.resolve_conflict(conflict.id, resolution, chosen)
     return Resolved(done, changed=changed)
-
-
-def _modified(change: Change | None, before: Any) -> Any:
-    return change.modified_at if change is not None else before
 
 
 def _audit_writes(
