@@ -3,6 +3,8 @@ resolve on a deleted record closes it as moot, and --erp writes the ERP's value 
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from cli_run import tandem, tandem_json
 from tandem_env import Env
 
@@ -130,8 +132,11 @@ def test_list_current_shows_what_each_system_holds_now(env: Env) -> None:
 
     (listed,) = tandem_json("conflicts", "list", "-c", config, "--current")
     assert (listed["erp_value"], listed["crm_value"]) == (ERP_PHONE, CRM_PHONE)  # when raised
-    assert listed["erp_now"] == {"state": "value", "value": ERP_LATER, "message": ""}
-    assert listed["crm_now"] == {"state": "value", "value": CRM_PHONE, "message": ""}
+    erp_now, crm_now = listed.pop("erp_now"), listed.pop("crm_now")
+    assert datetime.fromisoformat(erp_now.pop("modified_at")).tzinfo is not None
+    assert datetime.fromisoformat(crm_now.pop("modified_at")).tzinfo is not None
+    assert erp_now == {"state": "value", "value": ERP_LATER, "message": ""}
+    assert crm_now == {"state": "value", "value": CRM_PHONE, "message": ""}
     code, out = tandem("conflicts", "list", "-c", config, "--current")
     assert code == 0, out
     assert "erp now" in out and repr(ERP_LATER) in out

@@ -255,7 +255,12 @@ def _read_now(flow: FlowSpec, rows: list[Conflict]) -> dict[int, dict[Side, Now]
 
 def _now_json(now: dict[Side, Now]) -> dict[str, object]:
     return {
-        f"{side}_now": {"state": got.state, "value": got.value, "message": got.message}
+        f"{side}_now": {
+            "state": got.state,
+            "value": got.value,
+            "message": got.message,
+            "modified_at": None if got.modified_at is None else got.modified_at.isoformat(),
+        }
         for side, got in now.items()
     }
 
