@@ -229,11 +229,15 @@ def reconcile(
 ) -> None:
     """Compare both systems record by record; report drift; --heal repairs it.
 
+    With --heal, the queued records are read again from both systems after the repair pass
+    and compared as before; those that still differ are listed under "still drifting".
+
     Exit code, as with diff: 0 when the systems agree (with --heal: every difference found
-    was repaired); 1 when differences remain: without --heal, any difference; with --heal,
-    one it could not queue for repair (an unmappable record, say), or a queued one the repair
-    pass left with an open dead letter or conflict. An error exits with 1 too (its message on
-    stderr), a config error with 2.
+    was repaired, as both systems read afterwards); 1 when differences remain: without
+    --heal, any difference; with --heal, one it could not queue for repair (an unmappable
+    record, say), or a queued one that still differs or is still missing on one side after
+    the repair pass, or is held by an open dead letter or conflict. An error exits with 1 too
+    (its message on stderr), a config error with 2.
     """
     setup_logging(verbose)
     flow = load(config)
@@ -263,26 +267,38 @@ def reconcile(
                 }
                 for name, c in report.entities.items()
             },
-            "drifts": [
-                {
-                    "entity": d.entity,
-                    "kind": d.kind,
-                    "erp_key": d.erp_key,
-                    "crm_key": d.crm_key,
-                    "fields": {k: [str(a), str(b)] for k, (a, b) in d.fields.items()},
-                    "message": d.message,
-                }
-                for d in report.drifts
-            ],
+            **{
+                name: [
+                    {
+                        "entity": d.entity,
+                        "kind": d.kind,
+                        "erp_key": d.erp_key,
+                        "crm_key": d.crm_key,
+                        "fields": {k: [str(a), str(b)] for k, (a, b) in d.fields.items()},
+                        "message": d.message,
+                    }
+                    for d in drifts
+                ]
+                for name, drifts in (
+                    ("drifts", report.drifts),
+                    ("still_drifting", report.still_drifting),
+                )
+            },
         }
         console.print_json(json.dumps(data))
     else:
         console.print(reconcile_table(report))
-        for drift in report.drifts[:20]:
-            console.print(
-                f"  {drift.kind}: {drift.entity} erp={drift.erp_key} "
-                f"crm={drift.crm_key} {drift.fields or drift.message}"
-            )
+        listed = [("", report.drifts)]
+        if report.still_drifting:
+            listed.append(("still drifting after the repair pass:", report.still_drifting))
+        for title, drifts in listed:
+            if title:
+                console.print(title)
+            for drift in drifts[:20]:
+                console.print(
+                    f"  {drift.kind}: {drift.entity} erp={drift.erp_key} "
+                    f"crm={drift.crm_key} {drift.fields or drift.message}"
+                )
         summary = f"{report.differences} differences"
         if heal:
             summary += f", {report.healed} queued for repair"

@@ -44,9 +44,12 @@ from tandem.pipeline.refs import StoreRefResolver
 from tandem.pipeline.report import PassReport
 from tandem.pipeline.schedule import Timetable
 from tandem.pipeline.settling import SettleLine
-from tandem.store import StateStore
+from tandem.store import StateStore, WorkItem
 
 log = logging.getLogger(__name__)
+
+WORK_CHUNK = 500
+"""Queued records a pass takes, re-reads and syncs at a time."""
 
 SETTLING = 1
 """Handed-over batches that may be unsettled while the next is read and planned."""
@@ -557,15 +560,32 @@ class Engine:
         return index if len(index) else None
 
     async def _drain_work(self, processor: BatchProcessor) -> None:
-        """Re-read and re-sync the records queued for another try.
+        """Re-read and re-sync the records queued for another try, all that are due, in
+        chunks of :data:`WORK_CHUNK` (a retry of many dead letters, a reconcile --heal).
 
-        A dry run's processor plans them too (what ``sync`` would send) and leaves them queued.
+        A record queued again while this drain runs (a reference it waited for got linked)
+        waits for the next drain: a pass never takes the same record twice. A dry run's
+        processor plans the first chunk (what ``sync`` would send) and leaves it queued.
         """
+        if processor.dry_run:
+            await self._work_chunk(processor, self.store.due_work(self.flow.name, WORK_CHUNK))
+            return
+        taken: set[tuple[str, Side, str]] = set()
+        while True:
+            items = self.store.take_work(self.flow.name, limit=WORK_CHUNK)
+            again = [i for i in items if (i.entity, i.side, i.record_key) in taken]
+            if again:
+                # leave them for the next drain, due at once, as they were
+                self.store.fail_work([i.id for i in again], 0.0)
+                items = [i for i in items if (i.entity, i.side, i.record_key) not in taken]
+            taken.update((i.entity, i.side, i.record_key) for i in items)
+            await self._work_chunk(processor, items)
+            if again or len(items) < WORK_CHUNK:
+                return
+
+    async def _work_chunk(self, processor: BatchProcessor, items: Sequence[WorkItem]) -> None:
+        """Re-read and re-sync one chunk of queued records."""
         dry_run = processor.dry_run
-        if dry_run:
-            items = self.store.due_work(self.flow.name, limit=500)
-        else:
-            items = self.store.take_work(self.flow.name, limit=500)
         groups: dict[tuple[str, Side], list[int]] = defaultdict(list)
         keys: dict[tuple[str, Side], list[str]] = defaultdict(list)
         for item in items:

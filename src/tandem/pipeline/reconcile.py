@@ -4,44 +4,39 @@ The CRM side is streamed first and kept only as a hash of each record's comparab
 values (about 100 bytes a record); the ERP side is then streamed against it. Records whose
 hashes differ are re-read in batches to name the differing fields. Healing clears the agreed
 state of drifted records and queues them, so the next pass rewrites them by the normal rules
-(ownership, conflict policy), never by a side channel.
+(ownership, conflict policy), never by a side channel; then it reads the queued records again
+from both systems (:func:`~tandem.pipeline.recheck.recheck`, the same comparison) and counts
+as unrepaired each that still differs, is still missing on one side, or is held by an open
+dead letter or conflict.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import partial
-from typing import Any, Literal, TypeVar
 
-from tandem.codec import stable_hash
 from tandem.config import Side
 from tandem.errors import MappingError
-from tandem.mapping.compare import comparable, values_equal
 from tandem.pipeline.context import EntityContext
 from tandem.pipeline.engine import Engine
 from tandem.pipeline.events import RecordsCompared
-from tandem.pipeline.refs import StoreRefResolver
+from tandem.pipeline.recheck import (
+    READ_BATCH,
+    Canonical,
+    Drift,
+    DriftKind,
+    crm_alone,
+    deleted_by_policy,
+    differing_fields,
+    erp_alone,
+    erp_survivors,
+    recheck,
+)
 from tandem.pipeline.report import PassReport
 from tandem.store import SyncedState
 
-T = TypeVar("T")
-
-DriftKind = Literal["differs", "missing_in_crm", "missing_in_erp", "orphan_in_crm", "unmappable"]
 DETAIL_LIMIT = 1000
-READ_BATCH = 2000
-
-
-@dataclass(slots=True)
-class Drift:
-    """One record that is not the same in both systems."""
-
-    entity: str
-    kind: DriftKind
-    erp_key: str | None
-    crm_key: str | None
-    fields: dict[str, tuple[Any, Any]] = field(default_factory=dict)
-    message: str = ""
+"""Drifts a report lists (each kind is counted in full)."""
 
 
 @dataclass(slots=True)
@@ -75,10 +70,15 @@ class ReconcileReport:
     """The pass that ran the queued repairs: what it wrote, and what it dead-lettered again."""
     unrepaired: int = 0
     """With ``--heal``: the differences not repaired. Those it could not queue (an unmappable
-    record, a CRM-only one the flow does not read), and the queued records the repair pass
-    left with an open dead letter or an open conflict."""
+    record, a CRM-only one the flow does not read), and the queued records that, read again
+    from both systems after the repair pass, still differ, are still missing on one side, or
+    are held by an open dead letter or an open conflict (:attr:`still_drifting`)."""
     queued: list[Drift] = field(default_factory=list)
     """With ``--heal``: the drifted records queued for repair."""
+    still_drifting: list[Drift] = field(default_factory=list)
+    """With ``--heal``: the queued records not repaired, as read after the repair pass (their
+    kind, keys and differing fields now; what holds them in ``message``); the first
+    :data:`DETAIL_LIMIT`, all of them counted in :attr:`unrepaired`."""
 
     @property
     def differences(self) -> int:
@@ -104,63 +104,10 @@ async def reconcile(
         report.unrepaired = report.differences - report.healed
         if report.healed:
             report.repair = await engine.sync(entities=entities)
-            report.unrepaired += _still_failing(engine, report.queued)
+            left = await recheck(engine, report.queued)
+            report.unrepaired += len(left)
+            report.still_drifting = left[:DETAIL_LIMIT]
     return report
-
-
-def _still_failing(engine: Engine, queued: Sequence[Drift]) -> int:
-    """How many of the ``queued`` records now have an open dead letter or an open conflict."""
-    store = engine.store
-    flow = engine.flow.name
-    failing: set[tuple[str, Side, str]] = set()
-    for entity in {d.entity for d in queued}:
-        for status in ("open", "retrying"):
-            letters = _all(partial(store.dead_letters, flow=flow, status=status, entity=entity))
-            failing.update((x.entity, x.side, x.record_key) for x in letters)
-        for conflict in _all(partial(store.conflicts, flow=flow, status="open", entity=entity)):
-            failing.add((conflict.entity, "erp", conflict.erp_key))
-            if conflict.crm_key is not None:
-                failing.add((conflict.entity, "crm", conflict.crm_key))
-    return sum(
-        1
-        for d in queued
-        if (d.erp_key is not None and (d.entity, "erp", d.erp_key) in failing)
-        or (d.crm_key is not None and (d.entity, "crm", d.crm_key) in failing)
-    )
-
-
-PAGE = 1000
-"""Rows a listing of the store is read by."""
-
-
-def _all(listing: Callable[..., Sequence[T]]) -> list[T]:
-    """Every row of a store listing that takes ``limit`` and ``offset``."""
-    rows: list[T] = []
-    while True:
-        got = listing(limit=PAGE, offset=len(rows))
-        rows.extend(got)
-        if len(got) < PAGE:
-            return rows
-
-
-class _Side:
-    """Canonical values of records read from one side, hashed over the compared fields."""
-
-    def __init__(self, engine: Engine, ctx: EntityContext, side: Side) -> None:
-        self.engine = engine
-        self.ctx = ctx
-        self.side = side
-        self.refs = StoreRefResolver(engine.store)
-        self.compared = _compared_fields(ctx)
-
-    def canonical(self, key: str, fields: Mapping[str, Any]) -> dict[str, Any]:
-        """The compared fields' values, in the form they compare by (:func:`comparable`): a
-        double read as ``12.35`` and a decimal ``12.35`` are one value, as to the planner."""
-        values = self.engine.mapper.to_canonical(self.ctx.spec, self.side, fields, key, self.refs)
-        return {k: comparable(v) for k, v in values.items() if k in self.compared}
-
-    def prefetch(self, rows: Sequence[Mapping[str, Any]]) -> None:
-        self.refs.prefetch_rows(self.ctx.spec, self.side, rows)
 
 
 async def _reconcile_entity(
@@ -168,8 +115,8 @@ async def _reconcile_entity(
 ) -> None:
     store = engine.store
     counts = report.entities.setdefault(ctx.name, EntityReconciliation())
-    crm = _Side(engine, ctx, "crm")
-    erp = _Side(engine, ctx, "erp")
+    crm = Canonical(engine, ctx, "crm")
+    erp = Canonical(engine, ctx, "erp")
     crm_binding = ctx.bindings["crm"]
     crm_hashes: dict[str, str] = {}
     crm_unlinked: dict[str, bool] = {}
@@ -182,7 +129,7 @@ async def _reconcile_entity(
         linked = store.partners(ctx.name, "crm", [c.key for c in batch])
         for change in batch:
             try:
-                crm_hashes[change.key] = stable_hash(crm.canonical(change.key, change.fields))
+                crm_hashes[change.key] = crm.digest(change.key, change.fields)
             except MappingError as exc:
                 drifts.append(
                     Drift(
@@ -202,11 +149,7 @@ async def _reconcile_entity(
         keys = [c.key for c in batch]
         partners = store.partners(ctx.name, "erp", keys)
         lone = [k for k in keys if partners.get(k) not in crm_hashes]
-        if ctx.rules.delete == "delete":
-            # the policy deletes both and drops the link: an unlinked record under a key
-            # whose delete was synced is a new one (created again), not a survivor
-            lone = [k for k in lone if k in partners]
-        kept = _deleted_by_policy(engine, ctx, "erp", lone)
+        kept = erp_survivors(engine, ctx, lone, partners)
         for change in batch:
             if change.key in kept:
                 counts.archived += 1
@@ -215,46 +158,29 @@ async def _reconcile_entity(
                 continue
             partner = partners.get(change.key)
             try:
-                digest = stable_hash(erp.canonical(change.key, change.fields))
+                digest = erp.digest(change.key, change.fields)
             except MappingError as exc:
                 drifts.append(Drift(ctx.name, "unmappable", change.key, partner, message=str(exc)))
                 continue
             theirs = crm_hashes.pop(partner, None) if partner is not None else None
             if theirs is None:
-                if ctx.reads("erp"):
-                    drifts.append(Drift(ctx.name, "missing_in_crm", change.key, partner))
+                if (alone := erp_alone(ctx, change.key, partner)) is not None:
+                    drifts.append(alone)
                 continue
             if theirs == digest:
                 counts.in_sync += 1
             else:
                 differing.append((change.key, partner or ""))
 
-    kept = _deleted_by_policy(engine, ctx, "crm", [k for k in crm_hashes if k not in crm_unlinked])
+    kept = deleted_by_policy(engine, ctx, "crm", [k for k in crm_hashes if k not in crm_unlinked])
     for crm_key in crm_hashes:
         if crm_key in kept:
             counts.archived += 1
-        elif crm_key not in crm_unlinked:
-            drifts.append(
-                Drift(
-                    ctx.name,
-                    "missing_in_erp",
-                    store.partner(ctx.name, "crm", crm_key),
-                    crm_key,
-                    message="linked ERP record is gone",
-                )
-            )
-        elif ctx.reads("crm"):
-            drifts.append(Drift(ctx.name, "missing_in_erp", None, crm_key))
-        elif crm_unlinked[crm_key]:
-            drifts.append(
-                Drift(
-                    ctx.name,
-                    "orphan_in_crm",
-                    None,
-                    crm_key,
-                    message="carries an ERP id but is not linked",
-                )
-            )
+            continue
+        erp_key = store.partner(ctx.name, "crm", crm_key) if crm_key not in crm_unlinked else None
+        alone = crm_alone(ctx, crm_key, erp_key, crm_unlinked.get(crm_key, False))
+        if alone is not None:
+            drifts.append(alone)
         else:
             counts.crm_only += 1
 
@@ -271,8 +197,8 @@ async def _reconcile_entity(
 async def _detail(
     engine: Engine,
     ctx: EntityContext,
-    erp: _Side,
-    crm: _Side,
+    erp: Canonical,
+    crm: Canonical,
     pairs: Sequence[tuple[str, str]],
 ) -> list[Drift]:
     """Re-read differing records to name the fields that differ."""
@@ -286,15 +212,11 @@ async def _detail(
         for erp_key, crm_key in chunk:
             mine = erp_rows.get(erp_key)
             theirs = crm_rows.get(crm_key)
-            fields: dict[str, tuple[Any, Any]] = {}
-            if mine is not None and theirs is not None:
-                a = erp.canonical(erp_key, mine.fields)
-                b = crm.canonical(crm_key, theirs.fields)
-                fields = {
-                    name: (a.get(name), b.get(name))
-                    for name in sorted(set(a) | set(b))
-                    if not values_equal(a.get(name), b.get(name))
-                }
+            fields = (
+                differing_fields(erp, crm, mine, theirs)
+                if mine is not None and theirs is not None
+                else {}
+            )
             drifts.append(Drift(ctx.name, "differs", erp_key, crm_key, fields))
     return drifts
 
@@ -356,27 +278,4 @@ def _queue_heal(engine: Engine, ctx: EntityContext, drifts: Sequence[Drift]) -> 
     return queued
 
 
-def _deleted_by_policy(
-    engine: Engine, ctx: EntityContext, side: Side, keys: Sequence[str]
-) -> frozenset[str]:
-    """Of ``keys`` on ``side``, those whose partner's delete was synced (the state says so).
-
-    Such a record is the survivor of a delete that the entity's policy carried over by
-    archiving or flagging it, or by leaving it alone: it is where the policy put it.
-    """
-    if not keys:
-        return frozenset()
-    states = engine.store.synced(ctx.name, side, list(keys))
-    return frozenset(key for key, state in states.items() if state.deleted)
-
-
-def _compared_fields(ctx: EntityContext) -> frozenset[str]:
-    """Canonical fields present on both sides (native name or expression on each)."""
-    return frozenset(
-        spec.field
-        for spec in ctx.spec.fields
-        if (spec.erp or spec.erp_expr) and (spec.crm or spec.crm_expr)
-    )
-
-
-__all__ = ["Drift", "EntityReconciliation", "ReconcileReport", "reconcile"]
+__all__ = ["Drift", "DriftKind", "EntityReconciliation", "ReconcileReport", "reconcile"]
