@@ -148,6 +148,10 @@ class BatchProcessor:
         dead: list[DeadLetterNote] = []
         records: list[SourceRecord] = []
         for change in latest.values():
+            if change.key == "":
+                # a text key may be '': no link, state or external ID can name such a record
+                dead.append(_note(source, change, _empty_key(ctx, source)))
+                continue
             if change.deleted:
                 records.append(SourceRecord(change.key, {}, change.modified_at, deleted=True))
                 continue
@@ -531,6 +535,17 @@ def _fingerprint(fields: Mapping[str, Any]) -> object:
     except (TypeError, ValueError):
         return dict(fields)
     return hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
+
+
+def _empty_key(ctx: EntityContext, side: Side) -> MappingError:
+    binding = ctx.bindings[side]
+    return MappingError(
+        f"the {side.upper()} record's key ({binding.source}.{binding.key}) is empty: it cannot "
+        "be linked, so it is not synced; give the row a non-empty key",
+        record="''",
+        field=binding.key,
+        value="",
+    )
 
 
 def _note(side: Side, change: Change, exc: MappingError) -> DeadLetterNote:

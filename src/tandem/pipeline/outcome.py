@@ -331,7 +331,13 @@ def _collect(
         key, partner = record.key, plan.partner
         target_key = outcome.key if outcome is not None and outcome.key else partner
         linked_now = key in new_links
-        if partner is not None and not linked_now and plan.noop and not plan.deleted:
+        if (
+            partner is not None
+            and not linked_now
+            and plan.noop
+            and not plan.deleted
+            and not plan.converged
+        ):
             counts["unchanged"] += 1
             # Back at the agreed values (its bad value put right where it was made): a letter
             # it left behind has nothing more to wait for.
@@ -361,6 +367,8 @@ def _collect(
             )
         )
         add_succeeded(key)
+        if plan.converged and plan.noop:
+            counts["unchanged"] += 1  # nothing written: the agreed values caught up
         if modified is not stamp:
             stamp, stamp_text = modified, modified.isoformat()
         cause = f"{cause_prefix}{key}@{stamp_text}"

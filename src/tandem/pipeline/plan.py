@@ -146,6 +146,10 @@ class RecordPlan:
     unlinks: bool = False
     """A delete that leaves the record in neither system (the ``delete`` policy): the link of
     the two keys goes with it. A record brought back later under one of them is a new one."""
+    converged: bool = False
+    """Both systems already hold a new value of a field (the same edit made in both, or a
+    write whose pass died before its state was saved): nothing to write, but the agreed
+    values move to it, or a later edit back to the old value would pass for an echo."""
 
     @property
     def noop(self) -> bool:
@@ -220,6 +224,7 @@ def plan_record(
             they_changed = not known or not values_equal(theirs, agreed.get(name))
             if they_changed and values_equal(theirs, value):
                 new_values[name] = value
+                plan.converged = True
                 continue
             if they_changed:
                 winner = _winner(rules, source, record, current)
