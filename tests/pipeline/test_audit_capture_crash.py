@@ -216,11 +216,6 @@ async def test_crm_create_killed_at_commit_is_not_duplicated(
     assert settled.writes == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the ERP row Tandem inserted (crm_id set) is read back unlinked before the CRM "
-    "record is, and is upserted by ERP_Id__c, which the CRM record lacks: a second contact",
-)
 async def test_crm_create_killed_before_the_write_back_is_not_duplicated(
     crash_env: Env, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -27,7 +27,7 @@ from tandem.pipeline.deliver import Collect, Handover, deliver, submit
 from tandem.pipeline.events import (
     EventBus,
 )
-from tandem.pipeline.matching import MatchIndex
+from tandem.pipeline.matching import MatchIndex, claim_named
 from tandem.pipeline.outcome import BatchCommitter, DeadLetterNote, PendingRecord
 from tandem.pipeline.plan import (
     Intent,
@@ -173,6 +173,8 @@ class BatchProcessor:
                 if found is not None:
                     partners[record.key] = found
                     new_links[record.key] = found
+        named = await claim_named(self.store, self.systems, ctx, source, latest, partners)
+        new_links.update(named)
 
         currents, blind = await read_contested(
             self.systems, self.mapper, self.refs, ctx, source, records, partners, bases

@@ -4,13 +4,23 @@ Before the first sync of an entity, the target's unlinked records are indexed by
 match keys (tax ID, e-mail, ERP number: never the name alone). A source record whose match
 key is in the index is linked to that record instead of creating a duplicate. The index
 holds only keys, not records, so memory stays small.
+
+At any time, an unlinked record whose own external-ID field names a partner that exists and
+is linked to no other record is linked to it (:func:`claim_named`).
 """
 
 from __future__ import annotations
 
 import unicodedata
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from tandem.config import Side, other
+from tandem.connectors.base import Change
+
+if TYPE_CHECKING:
+    from tandem.pipeline.context import EntityContext, Systems
+    from tandem.store import StateStore
 
 
 def normalise(value: Any) -> str | None:
@@ -62,4 +72,50 @@ class MatchIndex:
         return len(self._index)
 
 
-__all__ = ["MatchIndex", "normalise"]
+async def claim_named(
+    store: StateStore,
+    systems: Systems,
+    ctx: EntityContext,
+    source: Side,
+    changes: Mapping[str, Change],
+    partners: dict[str, str],
+) -> dict[str, str]:
+    """Link the unlinked records whose own external-ID field names a partner that exists in
+    the target and is linked to no other record; the links made (also added to ``partners``).
+
+    Such a record was written by Tandem (or an earlier integration) and its link was never
+    committed: a pass that died after creating it and before its state was saved. Planned as
+    new, it would be created a second time in the target. One read of the named keys.
+    """
+    field = ctx.bindings[source].external_id
+    if not field:
+        return {}
+    named: dict[str, str] = {}
+    for key, change in changes.items():
+        if change.deleted or key in partners:
+            continue
+        value = change.fields.get(field)
+        if value is not None and str(value) != "":
+            named[key] = str(value)
+    if not named:
+        return {}
+    target = other(source)
+    wanted = sorted(set(named.values()))
+    taken = store.partners(ctx.name, target, wanted)
+    free = [key for key in wanted if key not in taken]
+    if not free:
+        return {}
+    found = await systems.of(target).read_records(ctx.bindings[target], free)
+    made: dict[str, str] = {}
+    claimed: set[str] = set()
+    for key, partner in named.items():
+        there = found.get(partner)
+        if there is None or there.deleted or partner in claimed:
+            continue
+        claimed.add(partner)
+        made[key] = partner
+    partners.update(made)
+    return made
+
+
+__all__ = ["MatchIndex", "claim_named", "normalise"]
