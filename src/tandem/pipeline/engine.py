@@ -295,6 +295,9 @@ class Engine:
             dry_run=dry_run,
         )
         if not dry_run:
+            for ctx in self.contexts:  # links of deletes an earlier release kept (once)
+                if ctx.rules.delete == "delete":
+                    self.store.repair_legacy_links(self.flow.name, ctx.name)
             release_parked(self.store, self.flow.name, self.contexts)
         await self._drain_work(processor)
         wanted = [c for c in self.contexts if entities is None or c.name in entities]

@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 VERSION_TABLE = "tandem_alembic_version"
-SCHEMA_HEAD = "0004"
+SCHEMA_HEAD = "0005"
 READ_ONLY = "tandem_read_only"
 """Execution option marking a connection that only reads (a deferred transaction on SQLite)."""
 """The newest migration under ``migrations/versions``: a new migration moves it (a test holds

@@ -32,6 +32,7 @@ from tandem.store import conflicts as _conflicts
 from tandem.store import cursors as _cursors
 from tandem.store import deadletters as _dead
 from tandem.store import leases as _leases
+from tandem.store import legacy as _legacy
 from tandem.store import owner as _owner
 from tandem.store import snapshots as _snapshots
 from tandem.store import synced as _synced
@@ -81,6 +82,7 @@ class StateStore:
         self._lease = timedelta(seconds=lease_seconds)
         self._clock = clock
         self._checked = False
+        self._legacy_done: set[tuple[str, str]] = set()
         self._active: ContextVar[sa.Connection | None] = ContextVar(
             f"tandem_store_{next(_ids)}", default=None
         )
@@ -96,6 +98,7 @@ class StateStore:
         """Bring the schema to the newest revision (``alembic upgrade head``); idempotent."""
         migrate(self._engine)
         self._checked = True
+        self._legacy_done.clear()  # an upgrade may have left links to repair
 
     def close(self) -> None:
         """Release every connection; the store must not be used afterwards."""
@@ -196,6 +199,22 @@ class StateStore:
             return 0
         with self._tx(f"unlink {entity}") as conn:
             return _xref.unlink(conn, entity, side, keys)
+
+    def repair_legacy_links(self, flow: str, entity: str) -> _legacy.Repair:
+        """Drop the links an earlier release left to records of ``entity`` deleted in both
+        systems (see :mod:`tandem.store.legacy` for what proves it); idempotent.
+
+        Call it only for an entity whose delete policy is ``delete``. The repair runs once per
+        store and entity (a memo of ``flow`` records it); later calls only read that memo,
+        and none at all in the same process.
+        """
+        if (flow, entity) in self._legacy_done:
+            return _legacy.Repair()
+        with self._tx(f"drop legacy links of {entity}") as conn:
+            done = _legacy.repair(conn, flow, entity, now=self._clock())
+        if self._active.get() is None:  # committed (an outer transaction may still roll back)
+            self._legacy_done.add((flow, entity))
+        return done
 
     def partner(self, entity: str, side: Side, key: str) -> str | None:
         """The other side's key linked to ``key`` on ``side``, or ``None``."""
