@@ -11,7 +11,9 @@ Python does. A key column whose type has no exact text is refused at install
 (:func:`key_kind`). On PostgreSQL the trigger also calls ``pg_notify(channel, table_name)`` so
 that a listening engine wakes at once.
 
-Re-running :func:`install_capture` replaces the triggers; it is safe at any time. Given the
+Re-running :func:`install_capture` replaces the triggers (those of an earlier release too, whose
+pending entries it rewrites in the reader's text: :mod:`tandem.connectors.sql.upgrade`); it is
+safe at any time. Given the
 tables of a flow's bindings (:func:`capture_tables`), it refuses a table or key column that does
 not fit with a :class:`~tandem.errors.BindingError` naming the entity and the setting, which
 ``FlowSpec.place`` locates in the flow file.
@@ -31,7 +33,13 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, postgresql
 
 from tandem.connectors.base import EntityBinding, utc
+from tandem.connectors.sql.domains import NO_ENUM_DOMAIN_KEY, base_type, is_enum_domain
 from tandem.connectors.sql.settings import SqlSettings, check_identifier, create_engine
+from tandem.connectors.sql.upgrade import (
+    pad_char_keys,
+    rewrite_legacy_keys,
+    zoned_text_triggers,
+)
 from tandem.errors import BindingError, ConfigError
 
 EngineLike = sa.Engine | str | SqlSettings
@@ -222,6 +230,19 @@ def _lit(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def null_key_message(table: str, key: str, *, sql: bool = False) -> str:
+    """What a trigger says when the ERP writes a row whose key is NULL (refused: a row without
+    a key names no record, and the change log could not name it).
+
+    ``sql``: ``table`` and ``key`` are SQL expressions, and so is the message returned.
+    """
+    parts = ["Tandem change capture: key column ", " of table ", " is NULL; a row without a key"]
+    parts[-1] += " cannot be synced"
+    if not sql:
+        return f"{parts[0]}{key!r}{parts[1]}{table!r}{parts[2]}"
+    return f"{_lit(parts[0])} || {key} || {_lit(parts[1])} || {table} || {_lit(parts[2])}"
+
+
 class _Sqlite(_Dialect):
     NOW = "(strftime('%Y-%m-%d %H:%M:%f', 'now') || '000')"
     KINDS = frozenset({"integer", "text"})
@@ -249,31 +270,40 @@ class _Sqlite(_Dialect):
         return f"CAST({ref}.{self.prep.quote(key)} AS TEXT)"  # an integer or text: as stored
 
     def _insert(self, table: str, ref: str, key: str, kind: KeyKind, op: str) -> str:
+        # A row without a key logs nothing: its insert or update is refused, its delete or
+        # the update that gives it a key has no key to log as deleted.
         return (
             f"INSERT INTO {self.q(self.changelog)} (table_name, row_key, op, changed_at) "
-            f"VALUES ({_lit(table)}, {self.key_text(ref, key, kind)}, '{op}', {self.NOW});"
+            f"SELECT {_lit(table)}, {self.key_text(ref, key, kind)}, '{op}', {self.NOW} "
+            f"WHERE {ref}.{self.prep.quote(key)} IS NOT NULL;"
         )
 
     def create_triggers(self, table: str, key: str, kind: KeyKind) -> list[str]:
         t, k = self.q(table), self.prep.quote(key)
         name = {op: self.q(_trigger_name(self.changelog, table, op)) for op in OPS}
+        # A primary key other than INTEGER may be NULL in SQLite unless declared NOT NULL.
+        refuse = f"SELECT RAISE(ABORT, {_lit(null_key_message(table, key))}) WHERE NEW.{k} IS NULL;"
         moved = (
             f"INSERT INTO {self.q(self.changelog)} (table_name, row_key, op, changed_at) "
             f"SELECT {_lit(table)}, {self.key_text('OLD', key, kind)}, 'D', {self.NOW} "
             # Binary: a key changed only in case under a NOCASE collation is another key.
-            f"WHERE OLD.{k} IS NOT NEW.{k} COLLATE BINARY;"
+            f"WHERE OLD.{k} IS NOT NULL AND OLD.{k} IS NOT NEW.{k} COLLATE BINARY;"
         )
         return [
-            f"CREATE TRIGGER {name['I']} AFTER INSERT ON {t} FOR EACH ROW BEGIN "
+            f"CREATE TRIGGER {name['I']} AFTER INSERT ON {t} FOR EACH ROW BEGIN {refuse} "
             f"{self._insert(table, 'NEW', key, kind, 'I')} END",
-            f"CREATE TRIGGER {name['U']} AFTER UPDATE ON {t} FOR EACH ROW BEGIN {moved} "
-            f"{self._insert(table, 'NEW', key, kind, 'U')} END",
+            f"CREATE TRIGGER {name['U']} AFTER UPDATE ON {t} FOR EACH ROW BEGIN {refuse} "
+            f"{moved} {self._insert(table, 'NEW', key, kind, 'U')} END",
             f"CREATE TRIGGER {name['D']} AFTER DELETE ON {t} FOR EACH ROW BEGIN "
             f"{self._insert(table, 'OLD', key, kind, 'D')} END",
         ]
 
     def trigger_names_sql(self) -> str:
         return "SELECT name FROM sqlite_master WHERE type = 'trigger'"
+
+
+_PG_TABLE, _PG_KEY = "quote_literal(TG_TABLE_NAME)", "quote_literal(TG_ARGV[0])"
+"""The trigger function's table and key column, quoted as a message names them."""
 
 
 class _Postgres(_Dialect):
@@ -318,13 +348,23 @@ class _Postgres(_Dialect):
             "  IF TG_OP <> 'DELETE' THEN\n"
             f"    new_key := {self.key_function}(to_jsonb(NEW) ->> TG_ARGV[0], TG_ARGV[1]);\n"
             "  END IF;\n"
-            "  IF TG_OP = 'UPDATE' AND old_key IS DISTINCT FROM new_key THEN\n"
+            # A key column made nullable after install: a row without a key is refused, as
+            # install-capture and `tandem check` refuse such a column (nothing to log).
+            "  IF TG_OP <> 'DELETE' AND new_key IS NULL THEN\n"
+            "    RAISE EXCEPTION USING ERRCODE = 'not_null_violation', TABLE = TG_TABLE_NAME,\n"
+            "      COLUMN = TG_ARGV[0], MESSAGE = "
+            f"{null_key_message(_PG_TABLE, _PG_KEY, sql=True)};\n"
+            "  END IF;\n"
+            "  IF TG_OP = 'UPDATE' AND old_key IS NOT NULL AND old_key IS DISTINCT FROM new_key "
+            "THEN\n"
             f"    INSERT INTO {cl} (table_name, row_key, op, changed_at)\n"
             f"    VALUES (TG_TABLE_NAME, old_key, 'D', {self.NOW});\n"
             "  END IF;\n"
-            f"  INSERT INTO {cl} (table_name, row_key, op, changed_at)\n"
-            "  VALUES (TG_TABLE_NAME, COALESCE(new_key, old_key), left(TG_OP, 1), "
+            "  IF COALESCE(new_key, old_key) IS NOT NULL THEN\n"
+            f"    INSERT INTO {cl} (table_name, row_key, op, changed_at)\n"
+            "    VALUES (TG_TABLE_NAME, COALESCE(new_key, old_key), left(TG_OP, 1), "
             f"{self.NOW});\n"
+            "  END IF;\n"
             f"  PERFORM pg_notify({_lit(self.channel)}, TG_TABLE_NAME);\n"
             "  RETURN NULL;\n"
             "END\n$fn$",
@@ -457,21 +497,30 @@ class _Mysql(_Dialect):
         )
 
     def create_triggers(self, table: str, key: str, kind: KeyKind) -> list[str]:
-        t = self.q(table)
+        t, k = self.q(table), self.prep.quote(key)
         name = {op: self.q(_trigger_name(self.changelog, table, op)) for op in OPS}
         old, new = self.key_text("OLD", key, kind), self.key_text("NEW", key, kind)
+        # A key column made nullable after install: a row without a key is refused (as
+        # install-capture and `tandem check` refuse such a column), with the error number of
+        # a NULL in a NOT NULL column; a message is at most 128 characters.
+        message = null_key_message(table, key)[:128]
+        refuse = (
+            f"IF NEW.{k} IS NULL THEN SIGNAL SQLSTATE '23000' SET MYSQL_ERRNO = 1048, "
+            f"MESSAGE_TEXT = {_lit(message)}; END IF;"
+        )
         return [
-            f"CREATE TRIGGER {name['I']} AFTER INSERT ON {t} FOR EACH ROW "
-            f"{self._insert(table, 'NEW', key, kind, 'I')}",
+            f"CREATE TRIGGER {name['I']} AFTER INSERT ON {t} FOR EACH ROW BEGIN {refuse} "
+            f"{self._insert(table, 'NEW', key, kind, 'I')}; END",
             # The logged texts, compared as bytes: under a case- or accent-insensitive or PAD
             # SPACE collation 'abc' and 'ABC ' compare equal, yet the row's key text has
             # changed (and two instants may read alike in the session's time zone).
-            f"CREATE TRIGGER {name['U']} AFTER UPDATE ON {t} FOR EACH ROW BEGIN "
-            f"IF NOT (CAST({old} AS BINARY) <=> CAST({new} AS BINARY)) THEN "
-            f"{self._insert(table, 'OLD', key, kind, 'D')}; "
+            f"CREATE TRIGGER {name['U']} AFTER UPDATE ON {t} FOR EACH ROW BEGIN {refuse} "
+            f"IF OLD.{k} IS NOT NULL AND NOT (CAST({old} AS BINARY) <=> CAST({new} AS BINARY)) "
+            f"THEN {self._insert(table, 'OLD', key, kind, 'D')}; "
             f"END IF; {self._insert(table, 'NEW', key, kind, 'U')}; END",
-            f"CREATE TRIGGER {name['D']} AFTER DELETE ON {t} FOR EACH ROW "
-            f"{self._insert(table, 'OLD', key, kind, 'D')}",
+            f"CREATE TRIGGER {name['D']} AFTER DELETE ON {t} FOR EACH ROW BEGIN "
+            f"IF OLD.{k} IS NOT NULL THEN {self._insert(table, 'OLD', key, kind, 'D')}; END IF; "
+            "END",
         ]
 
     def replace_triggers(self, table: str, key: str, kind: KeyKind) -> list[str]:
@@ -532,12 +581,14 @@ def install_capture(
     Raises:
         ConfigError: a table or key column does not exist, or the key column does not identify
             one row by itself (one column of a composite key, a column that is not unique or
-            may be NULL), or its type has no text that the triggers can write exactly as the
-            reader reads the key (:func:`key_kind`: floating point, binary, JSON, ...; on SQLite
-            anything but integers and text). Checked before any change, since a trigger naming
-            a wrong column would make the ERP's own writes fail, a key shared by several rows
-            would merge them in the log and lose their deletes, and a logged text that is not
-            the reader's names no row, so that every change would read as a delete. For a
+            may be NULL; a SQLite primary key not declared NOT NULL is taken, unless a row
+            holds NULL in it: its triggers refuse such rows), or its type has no text that the
+            triggers can write exactly as the reader reads the key (:func:`key_kind`: floating
+            point, binary, JSON, ...; on SQLite anything but integers and text). Checked
+            before any change, since a trigger naming a wrong column would make the ERP's own
+            writes fail, a key shared by several rows would merge them in the log and lose
+            their deletes, and a logged text that is not the reader's names no row, so that
+            every change would read as a delete. For a
             :class:`CaptureTable` of a binding, a :class:`BindingError` naming its entity, the
             setting (``key``, or the one naming the table) and the native name, which
             ``FlowSpec.place`` locates in the flow file.
@@ -553,10 +604,28 @@ def install_capture(
         for stmt in d.create_changelog():
             conn.exec_driver_sql(stmt)
         cl = changelog_table_for(d)
+        # Entries an earlier release wrote: the bulk of them before any trigger is replaced
+        # (on PostgreSQL that locks the ERP's table until the commit, its readers too), then
+        # those its triggers wrote meanwhile.
+        relog: set[str] = set()
+        for target, kind in zip(targets, kinds, strict=True):
+            rewrite_legacy_keys(conn, cl, target.table, kind)
+            if kind == "text":  # the first release's seed of a CHAR(n) key: trimmed
+                pad_char_keys(conn, cl, target.table, target.key, schema)
+            names = [_trigger_name(d.changelog, target.table, op) for op in OPS]
+            if zoned_text_triggers(conn, kind, names, schema):
+                relog.add(target.table)
         for target, kind in zip(targets, kinds, strict=True):
             table, key = target.table, target.key
             for stmt in d.replace_triggers(table, key, kind):
                 conn.exec_driver_sql(stmt)
+            rewrite_legacy_keys(conn, cl, table, kind)
+            if table in relog:  # keys logged in the writers' time zone: every row again
+                conn.exec_driver_sql(
+                    f"INSERT INTO {d.q(d.changelog)} (table_name, row_key, op, changed_at) "
+                    f"SELECT {_lit(table)}, {d.key_text('tandem_src', key, kind)}, 'U', "
+                    f"{d.NOW} FROM {d.q(table)} tandem_src"
+                )
             if seed:
                 has = conn.execute(
                     sa.select(cl.c.seq).where(cl.c.table_name == table).limit(1)
@@ -617,8 +686,26 @@ def _check_tables(
                 "must be exactly the reader's text of that key",
                 on_key=True,
             )
+        if columns[key].get("nullable", True):  # a SQLite primary key not declared NOT NULL
+            _refuse_null_keys(conn, d, target)
         kinds.append(kind)
     return kinds
+
+
+def _refuse_null_keys(conn: sa.Connection, d: _Dialect, target: CaptureTable) -> None:
+    """Refuse a table holding a row whose key is NULL: it could not be seeded (no record can
+    stand for it), and the triggers refuse such rows from now on."""
+    key = d.prep.quote(target.key)
+    found = conn.exec_driver_sql(
+        f"SELECT * FROM {d.q(target.table)} WHERE {key} IS NULL LIMIT 1"
+    ).first()
+    if found is not None:
+        raise target.fault(
+            f"table {target.table!r}: key column {target.key!r} is NULL in row "
+            f"{dict(found._mapping)}, and a row without a key cannot be captured: give it a "
+            "key (and declare the column NOT NULL)",
+            on_key=True,
+        )
 
 
 def _no_table(insp: sa.Inspector, target: CaptureTable, schema: str | None) -> str:
@@ -640,9 +727,9 @@ def key_kind(column_type: sa.types.TypeEngine[Any]) -> KeyKind | None:
     network addresses, bit strings, MariaDB ``SET``, ``time with time zone``, a type unknown to
     SQLAlchemy). A dialect may support fewer kinds (:attr:`_Dialect.KINDS`).
     """
-    kind = column_type
-    while isinstance(kind, postgresql.DOMAIN):  # a domain's values are its base type's
-        kind = kind.data_type
+    if is_enum_domain(column_type):
+        return None
+    kind = base_type(column_type)  # a domain's values are its base type's
     if isinstance(kind, mysql.SET):  # read as a Python set of strings
         return None
     if isinstance(kind, sa.Boolean):
@@ -668,8 +755,9 @@ def key_kind(column_type: sa.types.TypeEngine[Any]) -> KeyKind | None:
 
 
 def _no_exact_text(column_type: sa.types.TypeEngine[Any]) -> str:
-    while isinstance(column_type, postgresql.DOMAIN):
-        column_type = column_type.data_type
+    if is_enum_domain(column_type):
+        return NO_ENUM_DOMAIN_KEY
+    column_type = base_type(column_type)
     if isinstance(column_type, sa.Float):
         return (
             "a floating-point value has no exact text (the database and Python print it "
@@ -681,13 +769,21 @@ def _no_exact_text(column_type: sa.types.TypeEngine[Any]) -> str:
 
 
 def _type_name(column_type: sa.types.TypeEngine[Any], conn: sa.Connection) -> str:
-    """``of type <its SQL name>`` for a message."""
+    """``of type <its SQL name>`` for a message (a domain's, then its base type's)."""
     if isinstance(column_type, sa.types.NullType):
         return "of a type unknown to SQLAlchemy (or none declared)"
+    name = f"of type {_sql_name(column_type, conn)}"
+    base = base_type(column_type)
+    return name if base is column_type else f"{name} (a domain over {_sql_name(base, conn)})"
+
+
+def _sql_name(column_type: sa.types.TypeEngine[Any], conn: sa.Connection) -> str:
+    if isinstance(column_type, postgresql.DOMAIN):
+        return str(column_type.name)
     try:
-        return f"of type {column_type.compile(dialect=conn.dialect)}"
+        return str(column_type.compile(dialect=conn.dialect))
     except Exception:  # a type the dialect cannot render: its class then
-        return f"of type {type(column_type).__name__}"
+        return type(column_type).__name__
 
 
 def _not_a_row_key(

@@ -9,6 +9,7 @@ permission, missing table), per-record :class:`RecordRejected` in write outcomes
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
@@ -32,6 +33,7 @@ from tandem.connectors.sql.writer import write_batch
 from tandem.errors import Fatal
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 class SqlConnector:
@@ -131,6 +133,8 @@ class SqlConnector:
         """
         src = await self._source(binding)
         operation = f"read changes {binding.source}"
+        if self.settings.capture == "modified_column" and src.modified is not None:
+            await self._name_keyless(src, since)
         cursor = since
         while True:
             changes, more = await self._run(operation, self._changes, src, cursor, batch_size)
@@ -143,8 +147,10 @@ class SqlConnector:
     async def read_all(
         self, binding: EntityBinding, batch_size: int
     ) -> AsyncIterator[Sequence[Change]]:
-        """Every live record in key order, by keyset pagination."""
+        """Every live record in key order, by keyset pagination (rows without a key: named in
+        a warning, since no record can stand for them)."""
         src = await self._source(binding)
+        await self._name_keyless(src, None)
         after: Any = None
         while True:
             changes, after, more = await self._run(
@@ -257,6 +263,28 @@ class SqlConnector:
                 self.settings.zone,
             )
         return self._sources[ident]
+
+    async def _name_keyless(self, src: Source, since: Cursor | None) -> None:
+        """Warn of the rows a read leaves out because their key is NULL (modified since
+        ``since`` in modified-column capture), naming the table, the key column and each row.
+
+        Such a row can be neither linked, nor written back, nor told apart from another
+        without a key: it is not synced, but it is not lost from sight either.
+        """
+        if not src.key_nullable:
+            return
+        rows, more = await self._run(
+            f"read {src.binding.source}", self._with_conn, reader.keyless, src, since
+        )
+        if rows:
+            shown = "; ".join(f"row {row}" for row in rows) + ("; and more" if more else "")
+            log.warning(
+                "%s: rows without a key are not synced (key column %r is NULL; give each row "
+                "a key): %s",
+                src.binding.source,
+                src.binding.key,
+                shown,
+            )
 
     def _has_changelog(self) -> bool:
         with self._require().connect() as conn:

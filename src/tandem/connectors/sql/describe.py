@@ -7,7 +7,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from tandem.connectors.base import EntitySchema, FieldInfo, FieldType
+from tandem.connectors.sql.domains import NO_ENUM_DOMAIN_KEY, enum_domain
 from tandem.connectors.sql.source import Source, is_boolean
+from tandem.errors import BindingError
 
 
 def field_type(column: sa.Column[Any]) -> FieldType:
@@ -41,8 +43,14 @@ def describe_source(conn: sa.Connection, src: Source) -> EntitySchema:
 
     A column that only a view or query provides is described as read-only; the
     autoincrement primary key is neither createable nor updateable.
+
+    Raises:
+        BindingError: the key column of the table may be NULL (:func:`refuse_nullable_key`).
     """
     table = src.write_table
+    if table is not None:
+        refuse_nullable_key(src, table)
+    _refuse_enum_domain_key(src, table if table is not None else src.relation)
     read_only = table is None
     reflected = table if table is not None else src.relation
     unique = _unique_columns(conn, table) if table is not None else set()
@@ -77,6 +85,46 @@ def describe_source(conn: sa.Connection, src: Source) -> EntitySchema:
             scale=_scale(base),
         )
     return EntitySchema(source=src.binding.source, fields=fields)
+
+
+def refuse_nullable_key(src: Source, table: sa.Table) -> None:
+    """Refuse a key column of ``table`` that is not its primary key and may be NULL.
+
+    A row whose key is NULL names no record: it cannot be linked, written back or told apart
+    from another such row, and a created one would have no key to return. ``install-capture``
+    refuses the same column for change capture; this refuses it for every capture mode, at
+    ``tandem check`` and start. (A SQLite primary key may hold NULL unless declared NOT NULL:
+    reads leave such rows out and name them, the change log's triggers refuse them.)
+
+    Raises:
+        BindingError: naming the entity, the ``key`` setting, the table and the column.
+    """
+    key = src.binding.key
+    column = table.c.get(key)
+    if column is None or not column.nullable or column.primary_key:
+        return
+    raise BindingError(
+        f"table {table.name!r}: key column {key!r} may be NULL, and a row without a key "
+        "cannot be synced (no record can stand for it): declare the column NOT NULL, or "
+        "choose the primary key or another NOT NULL unique column as the key",
+        entity=src.binding.name,
+        setting="key",
+        native=key,
+    )
+
+
+def _refuse_enum_domain_key(src: Source, relation: sa.FromClause) -> None:
+    """Refuse a key column of a domain over an enum (:data:`domains.NO_ENUM_DOMAIN_KEY`)."""
+    key = src.binding.key
+    domain = enum_domain(relation.c.get(key))
+    if domain is not None:
+        raise BindingError(
+            f"{src.binding.source!r}: key column {key!r} of type {domain} (a domain over an "
+            f"enum) cannot be the key: {NO_ENUM_DOMAIN_KEY}",
+            entity=src.binding.name,
+            setting="key",
+            native=key,
+        )
 
 
 def _scale(column: sa.Column[Any]) -> int | None:

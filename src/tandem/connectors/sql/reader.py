@@ -19,6 +19,8 @@ from tandem.connectors.base import EPOCH, Change, Cursor, utc
 from tandem.connectors.sql.source import Source, parser_of
 
 IN_CHUNK = 500
+KEYLESS_SHOWN = 5
+"""How many rows without a key a warning shows."""
 
 
 def key_text(value: Any) -> str:
@@ -112,18 +114,11 @@ def modified_batch(
     is compared as ``strftime('%Y-%m-%d %H:%M:%f')`` text, so positions carry milliseconds.
     The cursor's key is compared as the key's type (:func:`_after_key`), also when the
     catalogue does not give it (a query's key). Rows with no modified-at value and hard
-    deletes are not seen in this mode.
+    deletes are not seen in this mode, nor rows without a key (:func:`keyless` names them).
     """
-    assert src.modified is not None
-    sqlite = conn.dialect.name == "sqlite"
-    m: sa.ColumnElement[Any] = (
-        sa.func.strftime("%Y-%m-%d %H:%M:%f", src.modified) if sqlite else src.modified
-    )
-    stmt = sa.select(*src.select_columns(), m.label("tandem_m")).where(src.modified.is_not(None))
+    m, at = _modified_at(conn, src, since)
+    stmt = sa.select(*src.select_columns(), m.label("tandem_m")).where(_keyed(src))
     if since is not None:
-        at: Any = src.modified_param(since.modified_at)
-        if sqlite:
-            at = at.strftime("%Y-%m-%d %H:%M:%S.") + f"{at.microsecond // 1000:03d}"
         after_key = _after_key(conn, src, m, at, since.key) if since.key else None
         if after_key is None:
             stmt = stmt.where(m >= at)
@@ -140,6 +135,55 @@ def modified_batch(
         else:
             changes.append(Change(key=key, fields=src.to_fields(row), modified_at=at_row))
     return changes, len(rows) == size
+
+
+def _modified_at(
+    conn: sa.Connection, src: Source, since: Cursor | None
+) -> tuple[sa.ColumnElement[Any], Any]:
+    """The modified-at column as compared, and the cursor's instant in its terms (or None).
+
+    On SQLite the column is compared as ``strftime('%Y-%m-%d %H:%M:%f')`` text.
+    """
+    assert src.modified is not None
+    sqlite = conn.dialect.name == "sqlite"
+    m: sa.ColumnElement[Any] = (
+        sa.func.strftime("%Y-%m-%d %H:%M:%f", src.modified) if sqlite else src.modified
+    )
+    if since is None:
+        return m, None
+    at: Any = src.modified_param(since.modified_at)
+    if sqlite:
+        at = at.strftime("%Y-%m-%d %H:%M:%S.") + f"{at.microsecond // 1000:03d}"
+    return m, at
+
+
+def _keyed(src: Source) -> sa.ColumnElement[bool]:
+    """The rows a modified-at read takes: with a modified-at value, and with a key."""
+    assert src.modified is not None
+    has_key = src.key.is_not(None) if src.key_nullable else sa.true()
+    return sa.and_(src.modified.is_not(None), has_key)
+
+
+def keyless(
+    conn: sa.Connection, src: Source, since: Cursor | None, limit: int = KEYLESS_SHOWN
+) -> tuple[list[dict[str, Any]], bool]:
+    """Rows whose key is NULL, which no read returns: no change, record or write can name them.
+
+    With a modified-at column and ``since``, those modified at or after its instant (the rows
+    a modified-at read after ``since`` would have returned). Only a key that may be NULL
+    (:attr:`Source.key_nullable`) is looked at.
+
+    Returns:
+        Up to ``limit`` such rows (their fields), and whether there are more.
+    """
+    if not src.key_nullable:
+        return [], False
+    stmt = sa.select(*src.select_columns()).where(src.key.is_(None))
+    if src.modified is not None and since is not None:
+        m, at = _modified_at(conn, src, since)
+        stmt = stmt.where(m >= at)
+    rows = conn.execute(stmt.limit(limit + 1)).all()
+    return [src.to_fields(row) for row in rows[:limit]], len(rows) > limit
 
 
 def _after_key(
@@ -178,12 +222,16 @@ def all_batch(
 ) -> tuple[list[Change], Any, bool]:
     """The next batch of live records in key order after the native key ``after``.
 
+    Rows without a key are left out (:func:`keyless` names them).
+
     Returns:
         The live records, the last key read (for the next call), and whether more may follow.
     """
     stmt = sa.select(*src.select_columns())
     if after is not None:
         stmt = stmt.where(src.key > _bound(src, after))
+    elif src.key_nullable:  # NULL sorts first on SQLite and MariaDB: a page of them never ends
+        stmt = stmt.where(src.key.is_not(None))
     rows = conn.execute(stmt.order_by(src.key).limit(size)).all()
     if not rows:
         return [], after, False

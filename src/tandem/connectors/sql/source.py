@@ -28,6 +28,7 @@ from sqlalchemy.dialects import mysql
 from sqlalchemy.sql.elements import KeyedColumnElement
 
 from tandem.connectors.base import EntityBinding, utc
+from tandem.connectors.sql.domains import see_through_domains
 from tandem.errors import BindingError, ConfigError
 
 KeyParser = Callable[[str], Any]
@@ -107,6 +108,9 @@ class Source:
         key_known: :attr:`parse_key` gives the key's type: from the column, or for a query from
             the driver's type of its result column. Else (a query on SQLite, a computed view
             column there) the key's type is learnt from a value when one is compared.
+        key_nullable: the key column may hold NULL, or nothing says it cannot (a query's or a
+            view's key, a SQLite primary key not declared NOT NULL): reads leave such rows out
+            of the key-ordered reads and name them (:func:`reader.keyless`).
         zone: the time zone of date-times stored without one (the ``time_zone`` setting).
         zoned: columns of ``relation`` that hold an instant (``timestamptz``, MariaDB
             ``TIMESTAMP``): a naive value read from one is UTC, whatever ``zone`` says.
@@ -126,6 +130,7 @@ class Source:
     booleans: frozenset[str]
     key_typed: bool = True
     key_known: bool = True
+    key_nullable: bool = False
     zone: tzinfo = UTC
     zoned: frozenset[str] = frozenset()
     columns: tuple[str, ...] = field(init=False)
@@ -338,13 +343,15 @@ def python_type_of(column: KeyedColumnElement[Any] | None) -> type | None:
 
 
 def reflect(conn: sa.Connection, name: str, schema: str | None) -> sa.Table:
-    """Reflect the table or view ``name``.
+    """Reflect the table or view ``name`` (a domain's column as of its base type).
 
     Raises:
         ConfigError: no such table or view.
     """
+    metadata = sa.MetaData()
+    sa.event.listen(metadata, "column_reflect", see_through_domains)
     try:
-        return sa.Table(name, sa.MetaData(), autoload_with=conn, schema=schema)
+        return sa.Table(name, metadata, autoload_with=conn, schema=schema)
     except sa.exc.NoSuchTableError:
         raise ConfigError(
             f"no table or view {name!r} in the ERP database", field="source"
@@ -431,6 +438,7 @@ def resolve(
         booleans=booleans,
         key_typed=column_type is not None,
         key_known=key_type is not None,
+        key_nullable=typed_key is None or bool(getattr(typed_key, "nullable", True)),
         zone=zone,
         zoned=zoned,
     )

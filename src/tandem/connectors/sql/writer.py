@@ -37,6 +37,10 @@ class _Refused(Exception):
         self.code = code
 
 
+class _Undo(_Refused):
+    """A record refused after its change was made: its savepoint is rolled back (internal)."""
+
+
 class NeedsIsolation(Exception):
     """The straight-through pass met a refused record: roll back, run again with savepoints."""
 
@@ -86,6 +90,12 @@ def write_ops(
         savepoint = conn.begin_nested() if isolate else None
         try:
             outcome = _apply(conn, src, table, op, values)
+        except _Undo as refused:  # the change is made: undo it
+            if savepoint is None:
+                raise NeedsIsolation() from refused
+            savepoint.rollback()
+            outcomes.append(_refusal(op, operation, refused))
+            continue
         except _Refused as refused:  # raised before any change: nothing to undo
             outcome = _refusal(op, operation, refused)
         except _DB_ERRORS as exc:
@@ -159,6 +169,8 @@ def _apply(
         raise _Refused("several rows hold this external id", ext, op.match, "DUPLICATE_MATCH")
     if found:
         key = found[0][0]
+        if key is None:  # `key = NULL` would be `IS NULL`: every row without a key
+            raise _Refused(_keyless(table, key_col), key_col.name, None, "NO_KEY")
         conn.execute(sa.update(table).where(key_col == key).values(values))
         return WriteOutcome(ref=op.ref, ok=True, key=key_text(key))
     if op.key is not None:
@@ -166,7 +178,17 @@ def _apply(
         if conn.execute(sa.update(table).where(key_col == key).values(values)).rowcount:
             return WriteOutcome(ref=op.ref, ok=True, key=op.key)
     new_key = _insert(conn, table, key_col, values)
+    if new_key is None:  # no key to return: no record could stand for the row
+        raise _Undo(_keyless(table, key_col), key_col.name, None, "NO_KEY")
     return WriteOutcome(ref=op.ref, ok=True, key=key_text(new_key), created=True)
+
+
+def _keyless(table: sa.Table, key_col: sa.Column[Any]) -> str:
+    return (
+        f"the row of {table.name!r} holding this record would have no key ({key_col.name!r} "
+        "is NULL), and a row without a key cannot be synced: map a value to the key column "
+        "or give it a default"
+    )
 
 
 def _insert(

@@ -1,0 +1,267 @@
+"""Rows whose key is NULL: never merged into a record "None", never lost from sight, never a
+pass that does not end.
+
+A row without a key names no record: it cannot be linked, written back or told apart from
+another. So a key column of a table that may be NULL is refused at ``tandem check`` (describe)
+as ``install-capture`` refuses it; where nothing says the key cannot be NULL (a view, a query,
+a SQLite primary key not declared NOT NULL) reads leave such rows out and name them in a
+warning, the change log's triggers refuse them with a message naming table and column, and a
+write that would create one is a refused record (a dead letter), rolled back.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from tandem.connectors.base import Change, EntityBinding, WriteOp
+from tandem.connectors.sql import SqlConnector, SqlSettings, install_capture
+from tandem.connectors.sql.capture import capture_status
+from tandem.connectors.sql.settings import create_engine
+from tandem.errors import BindingError, ConfigError
+
+SERVERS = [
+    pytest.param("postgresql", marks=pytest.mark.postgres),
+    pytest.param("mariadb", marks=pytest.mark.mariadb),
+]
+
+
+@dataclass
+class Db:
+    url: str
+    engine: sa.Engine
+    suffix: str
+
+    @property
+    def changelog(self) -> str:
+        return f"cl_{self.suffix}"
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def name(self, base: str) -> str:
+        return f"{base}_{self.suffix}"
+
+    def run(self, *statements: str) -> None:
+        with self.engine.begin() as conn:
+            for stmt in statements:
+                conn.exec_driver_sql(stmt)
+
+    def rows(self, sql: str) -> list[tuple[Any, ...]]:
+        with self.engine.connect() as conn:
+            return [tuple(r) for r in conn.exec_driver_sql(sql)]
+
+    def connector(self, **extra: Any) -> SqlConnector:
+        return SqlConnector(SqlSettings(url=self.url, changelog_table=self.changelog, **extra))
+
+
+@pytest.fixture
+def db(db_url: str) -> Iterator[Db]:
+    engine = create_engine(SqlSettings(url=db_url))
+    try:
+        yield Db(db_url, engine, uuid.uuid4().hex[:8])
+    finally:
+        engine.dispose()
+
+
+async def _all(batches: AsyncIterator[Any], most: int = 20) -> list[Change]:
+    """The changes of at most ``most`` batches; a read that goes on longer never ends."""
+    out: list[Change] = []
+    read = 0
+    async for batch in batches:
+        read += 1
+        assert read <= most, f"the read does not end: {[c.key for c in out[:10]]}"
+        out.extend(batch)
+    return out
+
+
+# -- a key column of a table that may be NULL: refused at check -------------------------------
+
+
+@pytest.mark.parametrize("capture", ["changelog", "modified_column"])
+async def test_a_nullable_key_column_is_refused_at_check_naming_table_and_column(
+    db: Db, capture: str
+) -> None:
+    t = db.name("nk")
+    db.run(
+        f"CREATE TABLE {t} (id INTEGER NOT NULL PRIMARY KEY, code VARCHAR(10) UNIQUE, "
+        "name VARCHAR(20), ts TIMESTAMP NULL)"
+    )
+    conn = db.connector(capture=capture)
+    await conn.open()
+    try:
+        options = {"modified_column": "ts"} if capture == "modified_column" else {}
+        binding = EntityBinding("row", t, "code", ("name",), options=options)
+        with pytest.raises(BindingError, match="may be NULL") as info:
+            await conn.describe(binding)
+        assert (info.value.entity, info.value.setting, info.value.native) == ("row", "key", "code")
+        assert f"table {t!r}: key column 'code'" in str(info.value)
+        # the primary key, or a NOT NULL column, is fine
+        await conn.describe(EntityBinding("row", t, "id", ("name",), options=options))
+    finally:
+        await conn.close()
+
+
+# -- rows without a key where nothing says there are none: left out, and named ----------------
+
+
+async def test_rows_without_a_key_are_left_out_of_reads_and_named_in_a_warning(
+    db: Db, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A view's key column: two rows without a key are neither merged into one record "None"
+    (a row whose key is the text 'None' is another record), nor read over and over."""
+    t, v = db.name("kl"), db.name("klv")
+    db.run(
+        f"CREATE TABLE {t} (id INTEGER NOT NULL PRIMARY KEY, code VARCHAR(10) UNIQUE, "
+        "name VARCHAR(20), ts TIMESTAMP NULL)",
+        f"INSERT INTO {t} VALUES (1, NULL, 'n1', '2026-01-01 00:00:00'), "
+        "(2, NULL, 'n2', '2026-01-01 00:00:00'), (3, 'None', 'real', '2026-01-01 00:00:00'), "
+        "(4, 'a', 'a', '2026-01-01 00:00:01')",
+        f"CREATE VIEW {v} AS SELECT code, name, ts FROM {t}",
+    )
+    conn = db.connector(capture="modified_column")
+    await conn.open()
+    try:
+        binding = EntityBinding("row", v, "code", ("name",), options={"modified_column": "ts"})
+        with caplog.at_level(logging.WARNING, logger="tandem.connectors.sql"):
+            live = await _all(conn.read_all(binding, 1))
+            changed = await _all(conn.read_changes(binding, None, 1))
+        expected = {"None": "real", "a": "a"}
+        assert {c.key: c.fields["name"] for c in live} == expected and len(live) == 2
+        assert {c.key: c.fields["name"] for c in changed} == expected and len(changed) == 2
+        assert (await conn.read_records(binding, ["None"]))["None"].fields["name"] == "real"
+
+        warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        assert len(warnings) == 2  # one per read
+        for message in warnings:
+            assert v in message and "key column 'code' is NULL" in message
+            assert "{'name': 'n1'}" in message and "{'name': 'n2'}" in message
+    finally:
+        await conn.close()
+
+
+async def test_a_modified_read_names_only_the_rows_without_a_key_changed_since_its_cursor(
+    db: Db, caplog: pytest.LogCaptureFixture
+) -> None:
+    t = db.name("kc")
+    db.run(
+        f"CREATE TABLE {t} (code VARCHAR(10), name VARCHAR(20), ts TIMESTAMP NULL)",
+        f"INSERT INTO {t} VALUES (NULL, 'old', '2026-01-01 00:00:00'), "
+        "('a', 'a', '2026-01-02 00:00:00'), (NULL, 'new', '2026-01-03 00:00:00')",
+    )
+    conn = db.connector(capture="modified_column")
+    await conn.open()
+    try:
+        query = f"SELECT code, name, ts FROM {t}"  # a query's key: nothing says it has a value
+        options = {"query": query, "modified_column": "ts"}
+        binding = EntityBinding("row", t, "code", ("name",), options=options)
+        (first,) = await _all(conn.read_changes(binding, None, 10))
+        assert first.key == "a"
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="tandem.connectors.sql"):
+            assert await _all(conn.read_changes(binding, first.cursor, 10)) == []
+        (message,) = [r.getMessage() for r in caplog.records]
+        assert "{'name': 'new'}" in message and "'old'" not in message
+    finally:
+        await conn.close()
+
+
+# -- SQLite: a primary key that may be NULL ---------------------------------------------------
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_sqlite_install_refuses_a_table_holding_a_row_without_a_key(db: Db) -> None:
+    t = db.name("sq")
+    db.run(
+        f"CREATE TABLE {t} (code TEXT PRIMARY KEY, name TEXT)",
+        f"INSERT INTO {t} VALUES ('a', 'x'), (NULL, 'keyless')",
+    )
+    with pytest.raises(ConfigError, match="is NULL in row") as info:
+        install_capture(db.engine, [(t, "code")], changelog_table=db.changelog)
+    assert f"table {t!r}: key column 'code'" in str(info.value)
+    assert "'name': 'keyless'" in str(info.value)
+    assert not capture_status(db.engine, [t], changelog_table=db.changelog).changelog_exists
+
+
+@pytest.mark.parametrize("db_url", ["sqlite", *SERVERS], indirect=True)
+def test_the_triggers_refuse_a_row_without_a_key_naming_table_and_column(db: Db) -> None:
+    """SQLite: a TEXT primary key; PostgreSQL, MariaDB: a key column made nullable after
+    install. Nothing is logged for a row without a key; its insert or update is refused."""
+    t = db.name("tr")
+    if db.dialect == "sqlite":
+        db.run(f"CREATE TABLE {t} (id INTEGER, code TEXT PRIMARY KEY, name TEXT)")
+    else:
+        db.run(
+            f"CREATE TABLE {t} (id INTEGER NOT NULL PRIMARY KEY, code VARCHAR(10) NOT NULL "
+            "UNIQUE, name VARCHAR(20))"
+        )
+    install_capture(db.engine, [(t, "code")], changelog_table=db.changelog)
+    if db.dialect == "postgresql":
+        db.run(f"ALTER TABLE {t} ALTER COLUMN code DROP NOT NULL")
+    elif db.dialect == "mysql":
+        db.run(f"ALTER TABLE {t} MODIFY code VARCHAR(10) NULL")
+    db.run(f"INSERT INTO {t} VALUES (1, 'a', 'x')")
+    expected = f"key column 'code' of table {t!r} is NULL; a row without a key cannot be synced"
+    for stmt in (
+        f"INSERT INTO {t} VALUES (2, NULL, 'y')",
+        f"UPDATE {t} SET code = NULL WHERE code = 'a'",
+    ):
+        with pytest.raises(sa.exc.IntegrityError, match=expected):
+            db.run(stmt)
+    db.run(f"DELETE FROM {t} WHERE code = 'a'")
+    log = db.rows(f"SELECT row_key, op FROM {db.changelog} WHERE table_name = '{t}' ORDER BY seq")
+    assert log == [("a", "I"), ("a", "D")]
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_a_write_that_would_create_a_row_without_a_key_is_a_refused_record(db: Db) -> None:
+    """No change log (modified-column capture): the database takes the row, the writer rolls it
+    back and refuses the record, naming the key column; the rest of the batch is written."""
+    t = db.name("wr")
+    db.run(f"CREATE TABLE {t} (code TEXT PRIMARY KEY, name TEXT, crm_id TEXT UNIQUE)")
+    conn = db.connector(capture="modified_column")
+    await conn.open()
+    try:
+        binding = EntityBinding("row", t, "code", ("name",), external_id="crm_id")
+        keyless = WriteOp(action="upsert", ref="r1", values={"name": "x"}, match="001A")
+        keyed = WriteOp(action="upsert", ref="r2", values={"code": "b", "name": "y"}, match="B")
+        refused, written = await conn.write_batch(binding, [keyless, keyed])
+        assert not refused.ok and refused.error is not None and refused.key is None
+        assert (refused.error.field, refused.error.value, refused.error.code) == (
+            "code",
+            None,
+            "NO_KEY",
+        )
+        assert "record r1, field code, value None" in str(refused.error)
+        assert written.ok and written.key == "b"
+        assert db.rows(f"SELECT code, name, crm_id FROM {t}") == [("b", "y", "B")]
+    finally:
+        await conn.close()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_an_upsert_matching_a_row_without_a_key_updates_no_other_row(db: Db) -> None:
+    """``key = NULL`` would be ``key IS NULL``: every row without a key."""
+    t = db.name("up")
+    db.run(
+        f"CREATE TABLE {t} (code TEXT PRIMARY KEY, name TEXT, crm_id TEXT UNIQUE)",
+        f"INSERT INTO {t} VALUES (NULL, 'x', '001A'), (NULL, 'y', '001B')",
+    )
+    conn = db.connector(capture="modified_column")
+    await conn.open()
+    try:
+        binding = EntityBinding("row", t, "code", ("name",), external_id="crm_id")
+        op = WriteOp(action="upsert", ref="r1", values={"name": "z"}, match="001A")
+        (out,) = await conn.write_batch(binding, [op])
+        assert not out.ok and out.error is not None
+        assert (out.error.field, out.error.code) == ("code", "NO_KEY")
+        assert sorted(db.rows(f"SELECT name FROM {t}")) == [("x",), ("y",)]
+    finally:
+        await conn.close()
