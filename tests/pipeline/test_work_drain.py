@@ -65,3 +65,20 @@ async def test_a_record_queued_again_during_the_drain_waits_for_the_next(tmp_pat
     await engine.sync()  # the next pass takes it
     assert store.due_work("mem", limit=100) == []
     assert read.count("1") == 2
+
+
+async def test_a_dry_run_plans_every_queued_record_and_leaves_them_queued(tmp_path: Path) -> None:
+    count = 2 * WORK_CHUNK + 10
+    engine, erp, crm = await synced(tmp_path, [f"Customer {n}" for n in range(1, count + 1)])
+    await engine.sync()  # the ERP's write-back of the CRM keys is read: nothing left to read
+    for n in range(1, count + 1):  # edited behind capture's back: only the queue knows
+        erp.records["customers"][str(n)]["name"] = f"Renamed {n}"
+    keys = [str(n) for n in range(1, count + 1)]
+    engine.store.enqueue(flow="mem", entity="customer", side="erp", record_keys=keys, reason="t")
+    writes = crm.write_calls
+
+    report = await engine.sync(dry_run=True)
+
+    assert report.total("updated") == count  # every queued record planned, not the first chunk
+    assert crm.write_calls == writes
+    assert len(engine.store.due_work("mem", limit=10 * count)) == count

@@ -568,11 +568,16 @@ class Engine:
 
         A record queued again while this drain runs (a reference it waited for got linked)
         waits for the next drain: a pass never takes the same record twice. A dry run's
-        processor plans the first chunk (what ``sync`` would send) and leaves it queued.
+        processor plans them all too (what ``sync`` would send) and leaves them queued.
         """
         if processor.dry_run:
-            await self._work_chunk(processor, self.store.due_work(self.flow.name, WORK_CHUNK))
-            return
+            seen = 0
+            while True:
+                items = self.store.due_work(self.flow.name, WORK_CHUNK, offset=seen)
+                await self._work_chunk(processor, items)
+                seen += len(items)
+                if len(items) < WORK_CHUNK:
+                    return
         taken: set[tuple[str, Side, str]] = set()
         while True:
             items = self.store.take_work(self.flow.name, limit=WORK_CHUNK)

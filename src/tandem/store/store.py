@@ -570,10 +570,11 @@ class StateStore:
                 time.sleep(random.uniform(0.01, 0.05) * attempt)
         raise AssertionError("unreachable")  # the last attempt returned or raised
 
-    def due_work(self, flow: str, limit: int = 500) -> list[WorkItem]:
-        """The items :meth:`take_work` would take, oldest due first, left untaken."""
+    def due_work(self, flow: str, limit: int = 500, offset: int = 0) -> list[WorkItem]:
+        """The items :meth:`take_work` would take, oldest due first, left untaken (after the
+        first ``offset`` of them)."""
         with self._read(f"look at work of {flow}") as conn:
-            return _work.due(conn, flow, limit, self._clock())
+            return _work.due(conn, flow, limit, self._clock(), offset)
 
     def finish_work(self, ids: Sequence[int]) -> None:
         """Remove items that were processed."""

@@ -95,13 +95,17 @@ def _due(now: datetime) -> sa.ColumnElement[bool]:
     )
 
 
-def due(conn: sa.Connection, flow: str, limit: int, now: datetime) -> list[WorkItem]:
-    """Up to ``limit`` due items, oldest due first, left as they are (a dry run's look)."""
+def due(
+    conn: sa.Connection, flow: str, limit: int, now: datetime, offset: int = 0
+) -> list[WorkItem]:
+    """Up to ``limit`` due items after the first ``offset``, oldest due first, left as they
+    are (a dry run's look)."""
     query = (
         sa.select(table)
         .where(table.c.flow == flow, _due(now))
         .order_by(table.c.not_before, table.c.id)
         .limit(limit)
+        .offset(offset)
     )
     return [_item(row) for row in conn.execute(query)]
 
