@@ -410,11 +410,6 @@ async def test_crm_late_commit_within_the_overlap_arrives(clock_env: ClockEnv) -
     assert _erp_phone(env, 4) == "+48 830 000 002"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Engine._start compares the agent's clock with the CRM's SystemModstamp: with the "
-    "org 30 s behind the agent the overlap is never re-read and a late commit is lost",
-)
 async def test_crm_late_commit_arrives_when_the_org_clock_is_behind_the_agent(
     clock_env: ClockEnv,
 ) -> None:

@@ -199,11 +199,6 @@ class _AheadClock(datetime):
         return datetime.now(UTC) + timedelta(seconds=30)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Engine._start compares the agent's clock with the ERP's change-log stamps: with "
-    "the agent 30 s ahead the overlap is skipped and a late commit of 1 pass is lost",
-)
 async def test_late_commit_arrives_when_the_agents_clock_runs_ahead_of_the_database(
     db_env: Env, writers: list[_Writer], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -29,6 +29,7 @@ from tandem.connectors.base import (
     SchemaCache,
     Submitter,
 )
+from tandem.connectors.clock import SourceClock
 from tandem.errors import ConfigError, Fatal, MappingError, Retriable, StoreError
 from tandem.mapping import Mapper
 from tandem.pipeline.batch import BatchProcessor
@@ -458,6 +459,7 @@ class Engine:
         matches = await self._match_index(ctx, side) if initial and spec.match else None
         binding = ctx.bindings[side]
         fetched_at: datetime | None = None
+        read_at = await self._source_time(side)
         # Batch k+1 is read, mapped and planned while batch k settles on a task of its own
         # (its outcomes asked for, its state committed on a worker thread), then handed over.
         # A batch sharing a record with an unsettled one waits for it, so every plan sees the
@@ -469,7 +471,7 @@ class Engine:
         try:
             stream = self.systems.of(side).read_changes(binding, start, size)
             async for batch in fresh_batches(stream, since, size, spec.batch_size):
-                fetched_at = datetime.now(UTC)
+                fetched_at = read_at
                 self._heartbeat()
                 if not batch:
                     continue
@@ -501,6 +503,20 @@ class Engine:
                     self.flow.name, f"{ctx.name}.{side}.fetched_at", fetched_at.isoformat()
                 )
                 self._fetched_saved[slot] = fetched_at
+
+    async def _source_time(self, side: Side) -> datetime | None:
+        """The time by the source's own clock, taken before a read of it.
+
+        The read's changes carry the source's stamps, so whether a later read may skip the
+        overlap is decided in the source's time (an agent clock ahead of it would skip a
+        window where late commits still land). ``None`` when the source cannot tell: the
+        window is then re-read. A source with no clock of its own (the memory connectors
+        of the tests) stamps by the agent's.
+        """
+        connector = self.systems.of(side)
+        if isinstance(connector, SourceClock):
+            return await connector.source_time()
+        return datetime.now(UTC)
 
     def _start(self, ctx: EntityContext, side: Side, since: Cursor | None) -> Cursor | None:
         """Where to read from: the cursor minus the overlap window, or the cursor itself.

@@ -17,10 +17,12 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
 
+from tandem.connectors.clock import ClockOffset
 from tandem.connectors.http import (
     Body,
     ErrorDetail,
@@ -160,8 +162,12 @@ class SalesforceClient:
         verify: ssl.SSLContext | bool = (
             ssl.create_default_context(cafile=str(settings.ca_file)) if settings.ca_file else True
         )
+        self.clock = ClockOffset()
         self.http = httpx.AsyncClient(
-            timeout=settings.timeout, verify=verify, transport=http_transport
+            timeout=settings.timeout,
+            verify=verify,
+            transport=http_transport,
+            event_hooks={"response": [self._note_date]},
         )
         self.governor = QuotaGovernor(
             settings.quota_reserve,
@@ -187,6 +193,17 @@ class SalesforceClient:
         self.auth = SalesforceAuthenticator(settings, self.transport)
         self.transport.auth = self.auth
         self.transport.redact = SecretFilter(self.auth.secrets)
+
+    async def _note_date(self, response: httpx.Response) -> None:
+        """Learn the org's clock from the ``Date`` header every answer carries."""
+        stamp = response.headers.get("date")
+        if not stamp:
+            return
+        try:
+            when = parsedate_to_datetime(stamp)
+        except (TypeError, ValueError):
+            return
+        self.clock.note(when)
 
     @property
     def redact(self) -> SecretFilter:

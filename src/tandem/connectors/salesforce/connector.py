@@ -115,6 +115,13 @@ class SalesforceConnector:
         self._builders: dict[str, RecordBuilder] = {}
         self._closed = False
 
+    async def source_time(self) -> datetime | None:
+        """The org's time now, from the ``Date`` of its latest answer: no API call is made
+        (before any answer, the one the token request gets: token calls are not API calls)."""
+        if self.client.clock.now() is None:
+            await self.client.login()
+        return self.client.clock.now()
+
     @property
     def calls_made(self) -> int:
         """API calls this connector made (token calls excluded; they are not API calls)."""

@@ -24,7 +24,9 @@ from tandem.connectors.base import (
     WriteOp,
     WriteOutcome,
 )
+from tandem.connectors.clock import ClockOffset
 from tandem.connectors.sql import capture, faults, reader
+from tandem.connectors.sql.clock import database_time
 from tandem.connectors.sql.describe import describe_source
 from tandem.connectors.sql.settings import SqlSettings, create_engine, settings_from
 from tandem.connectors.sql.source import Source, resolve
@@ -59,6 +61,7 @@ class SqlConnector:
         self._sources: dict[tuple[Any, ...], Source] = {}
         self._listener: Listener | None = None
         self._last_seen: Any = None
+        self._clock = ClockOffset()
 
     def __repr__(self) -> str:
         return f"SqlConnector({self.settings.safe_url()!r})"
@@ -285,6 +288,13 @@ class SqlConnector:
                 src.binding.key,
                 shown,
             )
+
+    async def source_time(self) -> datetime | None:
+        """The database's time now: read from the server at most once a minute, else told
+        from the agent's clock and the offset that read showed."""
+        if self._clock.stale():
+            self._clock.note(await self._run("read the clock", self._with_conn, database_time))
+        return self._clock.now()
 
     def _has_changelog(self) -> bool:
         with self._require().connect() as conn:

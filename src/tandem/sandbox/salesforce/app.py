@@ -22,6 +22,8 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import format_datetime
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
@@ -452,12 +454,14 @@ class _Envelope:
 
     A trailing slash never matters (``/a/b/`` routes as ``/a/b``, as Salesforce accepts both),
     and every response carries ``Sforce-Limit-Info`` with the count as it stands once the call
-    was counted.
+    was counted, and a ``Date`` by the org's clock (the clock its ``SystemModstamp``s show),
+    as a real org's front end sends its own servers' time.
     """
 
-    def __init__(self, app: ASGIApp, usage: ApiUsage) -> None:
+    def __init__(self, app: ASGIApp, usage: ApiUsage, clock: Callable[[], datetime]) -> None:
         self.app = app
         self.usage = usage
+        self.clock = clock
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -472,10 +476,10 @@ class _Envelope:
 
         async def send_with_limits(message: Message) -> None:
             if message["type"] == "http.response.start":
-                header = ("sforce-limit-info", self.usage.header())
                 message["headers"] = [
                     *message.get("headers", []),
-                    tuple(h.encode() for h in header),
+                    (b"sforce-limit-info", self.usage.header().encode()),
+                    (b"date", format_datetime(self.clock().astimezone(UTC), usegmt=True).encode()),
                 ]
             await send(message)
 
@@ -513,4 +517,4 @@ def build_app(state: SandboxState, router: ApiRouter, extra_routes: list[Route])
         exception_handlers={Exception: _unexpected},
     )
     app.state.sandbox = state
-    return _Envelope(app, state.usage)
+    return _Envelope(app, state.usage, state.org.now)

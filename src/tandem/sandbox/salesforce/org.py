@@ -88,6 +88,10 @@ class Org:
         self.integration_user_id = self._store.user_id
         self._described: dict[tuple[str, str], dict[str, Any]] = {}
 
+    def now(self) -> datetime:
+        """The org's clock (what its ``SystemModstamp``s and its ``Date`` headers show)."""
+        return self._clock()
+
     def close(self) -> None:
         """Close the database."""
         with self._lock:

@@ -230,6 +230,7 @@ class SandboxServer:
             ssl_keyfile=str(self.tls.key_file),
             log_level="info" if access_log else "warning",
             access_log=access_log,
+            date_header=False,  # the org's clock sends its own (see app._Envelope)
             lifespan="off",
             timeout_graceful_shutdown=5,
             # Keep idle connections open as long as Salesforce's front end does: with uvicorn's
