@@ -36,3 +36,12 @@ def test_an_old_observation_is_stale() -> None:
     offset._seen -= 1.0  # an observation one second old
     assert offset.stale()
     assert offset.now() is not None  # still told until a new one is taken
+
+
+
+def test_the_latest_observation_stands_so_a_clock_set_back_is_followed() -> None:
+    offset = ClockOffset()
+    arrival = datetime(2026, 11, 28, 10, 0, 0, tzinfo=UTC)
+    offset.note(arrival, arrival)
+    offset.note(arrival - timedelta(seconds=90), arrival)  # the system's clock set back
+    assert offset.offset == timedelta(seconds=-90)

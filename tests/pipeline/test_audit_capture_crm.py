@@ -250,11 +250,6 @@ async def test_crm_edit_of_another_field_while_the_pass_writes_the_record(
     assert settled.writes == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a CRM edit of a shared field landing between the contested read and Tandem's "
-    "Collections update is overwritten without a conflict (no If-Unmodified-Since check)",
-)
 async def test_crm_edit_of_the_same_field_while_the_pass_writes_it(clock_env: ClockEnv) -> None:
     """Phone is edited by both: the ERP's edit is being written when a user edits it too.
 
@@ -302,11 +297,6 @@ async def test_same_edit_made_in_both_systems_then_undone_in_the_crm(
     assert env.erp_rows("SELECT phone FROM customers WHERE id = 2")[0][0] == old
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an ERP edit of a shared field landing between the contested read and Tandem's "
-    "ERP update is overwritten without a conflict (the UPDATE checks no prior value)",
-)
 async def test_erp_edit_of_the_same_field_while_the_pass_writes_it_from_the_crm(
     clock_env: ClockEnv,
 ) -> None:
@@ -446,11 +436,6 @@ async def _edit_twice_second_late(clock_env: ClockEnv, engine: Any) -> None:
     clock.frozen = None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the probe's COUNT/MAX(SystemModstamp) fingerprint does not move when a record "
-    "already in the window is edited by a late commit: the source is skipped for up to 60 s",
-)
 async def test_crm_late_edit_of_a_record_already_in_the_probed_window_arrives_next_pass(
     clock_env: ClockEnv,
 ) -> None:

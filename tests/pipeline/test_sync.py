@@ -450,6 +450,11 @@ async def test_an_idle_pass_costs_one_salesforce_call(env: Env) -> None:
         crm = engine.systems.crm
         for _ in range(3):
             await engine.sync()
+        # Until the newest change is older than the overlap window, an unchanged probe is
+        # not trusted (a late commit may still land behind it): wait that window out, and
+        # the second the org's Date header may be behind its clock.
+        await asyncio.sleep(flow.entity("customer").overlap_seconds + 1.5)
+        await engine.sync()  # reads once more, and probes at a time past the window
         before = crm.calls_made  # type: ignore[attr-defined]
         idle = await engine.sync()
         assert crm.calls_made - before == 1  # type: ignore[attr-defined]

@@ -41,7 +41,12 @@ class ClockOffset:
         self._seen = 0.0
 
     def note(self, system_time: datetime, received: datetime | None = None) -> None:
-        """Take ``system_time``, read from an answer that arrived at ``received`` (agent time)."""
+        """Take ``system_time``, read from an answer that arrived at ``received`` (agent time).
+
+        The latest observation stands, even when an earlier one was closer (a time told to
+        the second comes up to a second short): only the latest follows a clock set back,
+        and a bound that is too early costs a re-read, one that is too late a lost change.
+        """
         if system_time.tzinfo is None:
             system_time = system_time.replace(tzinfo=UTC)
         arrived = received if received is not None else datetime.now(UTC)

@@ -79,8 +79,9 @@ class Engine:
         self.systems = systems
         self.mapper = mapper or Mapper(flow)
         self.bus = bus or EventBus()
-        self._fingerprints: dict[tuple[str, Side], tuple[str, float]] = {}
-        """Per (entity, side): the source's change fingerprint at its last read, and when."""
+        self._fingerprints: dict[tuple[str, Side], tuple[str, float, datetime | None]] = {}
+        """Per (entity, side): the source's change fingerprint at its last read, when (the
+        agent's monotonic clock) and when it was probed by the source's clock."""
         self._fetched: dict[tuple[str, Side], datetime] = {}
         """Per (entity, side): when the last batch of the last full read was fetched."""
         self._fetched_saved: dict[tuple[str, Side], datetime] = {}
@@ -89,8 +90,9 @@ class Engine:
         """Per (entity, side): the store was asked when an earlier process last read it."""
         self._learned: dict[Side, dict[str, float]] = {}
         """Per side: what the connector had learned when it was last kept in the store."""
-        self._probed: dict[tuple[str, Side], str] = {}
-        """Per (entity, side): the fingerprint probed before the read now under way."""
+        self._probed: dict[tuple[str, Side], tuple[str, datetime | None]] = {}
+        """Per (entity, side): the fingerprint probed before the read now under way, and when
+        by the source's clock."""
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         """Who this engine is, in the flow's lease."""
         self._claimed_at: float | None = None
@@ -310,7 +312,12 @@ class Engine:
                         await self._capture(processor, ctx, side)
                         probed = self._probed.pop((ctx.name, side), None)
                         if probed is not None:
-                            self._fingerprints[(ctx.name, side)] = (probed, time.monotonic())
+                            fingerprint, probed_at = probed
+                            self._fingerprints[(ctx.name, side)] = (
+                                fingerprint,
+                                time.monotonic(),
+                                probed_at,
+                            )
             # records parked for a reference that this pass linked follow it in this pass
             if not dry_run and release_parked(self.store, self.flow.name, self.contexts):
                 await self._drain_work(processor)
@@ -335,25 +342,49 @@ class Engine:
             connector = self.systems.of(side)
             if not isinstance(connector, ChangeProbe):
                 continue
-            windows: list[tuple[EntityContext, datetime]] = []
+            windows: list[tuple[EntityContext, Cursor]] = []
             for ctx in contexts:
                 cursor = self.store.cursor(self.flow.name, ctx.name, side)
                 if ctx.reads(side) and cursor is not None:
-                    since = cursor.minus(ctx.spec.overlap_seconds).modified_at
-                    windows.append((ctx, since))
+                    windows.append((ctx, cursor))
             if not windows:
                 continue
-            found = await connector.fingerprints([(c.bindings[side], t) for c, t in windows])
-            for ctx, _ in windows:
+            probed_at = await self._source_time(side)
+            found = await connector.fingerprints(
+                [
+                    (c.bindings[side], at.minus(c.spec.overlap_seconds).modified_at)
+                    for c, at in windows
+                ]
+            )
+            for ctx, cursor in windows:
                 slot = (ctx.name, side)
                 fingerprint = found.get(ctx.bindings[side].name)
-                known, read_at = self._fingerprints.get(slot, (None, 0.0))
-                fresh = time.monotonic() - read_at < PROBE_TRUST_SECONDS
-                if fingerprint is not None and known == fingerprint and fresh:
+                if fingerprint is None:
+                    continue
+                if self._trusted(slot, fingerprint, cursor, ctx.spec.overlap_seconds):
                     quiet.add(slot)
-                elif fingerprint is not None:
-                    self._probed[slot] = fingerprint
+                else:
+                    self._probed[slot] = (fingerprint, probed_at)
         return quiet
+
+    def _trusted(
+        self, slot: tuple[str, Side], fingerprint: str, cursor: Cursor, overlap: float
+    ) -> bool:
+        """Whether an unchanged fingerprint may spare the read of ``slot``.
+
+        A fingerprint (a count and the newest stamp) misses a late commit that edits a record
+        already counted, when its stamp falls behind the newest. A commit still in flight when
+        the fingerprint was probed is stamped at most the overlap before that instant, so once
+        the newest change read (the cursor) lies further back than that, any late commit
+        raises the newest stamp and moves the fingerprint. Until then the source is read.
+        """
+        known = self._fingerprints.get(slot)
+        if known is None or known[0] != fingerprint:
+            return False
+        _, read_at, probed_at = known
+        if time.monotonic() - read_at >= PROBE_TRUST_SECONDS or probed_at is None:
+            return False
+        return cursor.modified_at < probed_at - timedelta(seconds=overlap)
 
     async def run(
         self,
