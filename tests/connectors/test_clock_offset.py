@@ -38,7 +38,6 @@ def test_an_old_observation_is_stale() -> None:
     assert offset.now() is not None  # still told until a new one is taken
 
 
-
 def test_the_latest_observation_stands_so_a_clock_set_back_is_followed() -> None:
     offset = ClockOffset()
     arrival = datetime(2026, 11, 28, 10, 0, 0, tzinfo=UTC)

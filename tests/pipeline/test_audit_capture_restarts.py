@@ -176,11 +176,6 @@ async def test_crm_create_killed_at_commit_is_linked_both_ways(
     assert settled.writes == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a link made by claim_named (record's own external id names the partner) writes "
-    "the partner key back only to the claiming side: the CRM's ERP_Id__c is never written",
-)
 async def test_crm_create_killed_before_the_write_back_is_linked_both_ways(
     every_env: Env, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -198,7 +193,10 @@ async def test_crm_create_killed_before_the_write_back_is_linked_both_ways(
         assert hits
         await engine.sync()
         await engine.sync()
+        settled = await engine.sync()
     _assert_linked_both_ways(env, crm_id, "writeback.kill@example.com")
+    assert settled.writes == 0
+    assert settled.write_calls == 0
 
 
 # -- the initial load -----------------------------------------------------------------------------

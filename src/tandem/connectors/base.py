@@ -11,7 +11,8 @@ nothing of the pipeline, the state store or the screen. The pipeline drives it t
 * ``read_all`` / ``read_records``: current records, for first linking and ``tandem reconcile``.
 * ``write_batch``: idempotent upserts / updates / deletes; one :class:`WriteOutcome` per op,
   per-record failures reported in the outcome (never raised), transient failures raised as
-  :class:`~tandem.errors.Retriable` for the whole batch.
+  :class:`~tandem.errors.Retriable` for the whole batch. An update may carry a
+  :class:`WriteGuard` (made only if its record is still as read).
 * ``wait_for_change``: block until the system signals a change or the timeout passes.
 
 Values travel as JSON-compatible Python values: ``str``, ``int``, ``float``, ``bool``, ``None``,
@@ -95,6 +96,33 @@ class EntityBinding:
 
 
 @dataclass(frozen=True, slots=True)
+class WriteGuard:
+    """What an ``update`` expects of its record: write only if it still holds.
+
+    The pipeline reads the target's current values of a field both systems may edit before
+    it plans a write over it (a conflict, or who wins). An edit landing between that read
+    and the write would be overwritten unseen; a guarded update is made only if the record
+    is as read, else it is not made at all and its outcome says :attr:`WriteOutcome.changed`.
+
+    A connector checks what it can: the SQL writer compares ``expected`` in the UPDATE's own
+    ``WHERE``; Salesforce sends the update alone with ``If-Unmodified-Since`` (from
+    ``modified_at``). A connector that cannot check a guard writes the op as it would an
+    unguarded one (the in-memory test systems do), never refusing it for the guard.
+
+    Attributes:
+        expected: native field -> the value read, for the fields the update overwrites that
+            the target may edit too.
+        modified_at: the record's modified-at as read (Salesforce ``SystemModstamp``).
+        read_at: when the read was made, by the target's clock and never later than it was
+            (``None``: not known).
+    """
+
+    expected: Mapping[str, Any] = field(default_factory=dict)
+    modified_at: datetime | None = None
+    read_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class WriteOp:
     """One write the pipeline asks a connector to make.
 
@@ -108,6 +136,9 @@ class WriteOp:
         values: native field -> value to set.
         match: the external-id value to upsert on (the other system's key).
         key: the native key in this system, when known.
+        guard: for an ``update``: made only if the record is still as read (see
+            :class:`WriteGuard`); ``None`` for every write that overwrites nothing the
+            target may have edited.
     """
 
     action: WriteAction
@@ -115,6 +146,7 @@ class WriteOp:
     values: Mapping[str, Any] = field(default_factory=dict)
     match: str | None = None
     key: str | None = None
+    guard: WriteGuard | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +159,8 @@ class WriteOutcome:
         key: the record's native key in the target (set when ``ok``).
         created: the write inserted a new record.
         error: why the target refused this record (when not ``ok``).
+        changed: the op's :class:`WriteGuard` failed: the record changed since it was read,
+            and nothing was written (not ``ok``, and not a refusal of the record either).
     """
 
     ref: str
@@ -134,6 +168,7 @@ class WriteOutcome:
     key: str | None = None
     created: bool = False
     error: RecordRejected | None = None
+    changed: bool = False
 
 
 FieldType = Literal[
@@ -309,6 +344,7 @@ __all__ = [
     "SchemaCache",
     "Submitter",
     "WriteAction",
+    "WriteGuard",
     "WriteOp",
     "WriteOutcome",
     "sleep_wait",

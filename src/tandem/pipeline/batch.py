@@ -23,11 +23,12 @@ from tandem.mapping import Mapper, NativeValidator
 from tandem.mapping.mapper import NativeWriter
 from tandem.pipeline.contested import read_contested
 from tandem.pipeline.context import EntityContext, Systems
-from tandem.pipeline.deliver import Collect, Handover, deliver, submit
+from tandem.pipeline.deliver import Collect, Handover, submit
 from tandem.pipeline.events import (
     EventBus,
 )
-from tandem.pipeline.matching import MatchIndex, claim_named
+from tandem.pipeline.guard import guarded
+from tandem.pipeline.matching import MatchIndex, claim_named, owed_keys
 from tandem.pipeline.outcome import BatchCommitter, DeadLetterNote, PendingRecord
 from tandem.pipeline.plan import (
     Intent,
@@ -37,6 +38,7 @@ from tandem.pipeline.plan import (
 )
 from tandem.pipeline.refs import CRM_PREFIX, StoreRefResolver
 from tandem.pipeline.report import PassReport
+from tandem.pipeline.writeback import WriteBack, write_back
 from tandem.store import StateStore, SyncedState
 
 log = logging.getLogger(__name__)
@@ -173,8 +175,8 @@ class BatchProcessor:
                 if found is not None:
                     partners[record.key] = found
                     new_links[record.key] = found
-        named = await claim_named(self.store, self.systems, ctx, source, latest, partners)
-        new_links.update(named)
+        claims = await claim_named(self.store, self.systems, ctx, source, latest, partners)
+        new_links.update(claims.links)
 
         currents, blind = await read_contested(
             self.systems, self.mapper, self.refs, ctx, source, records, partners, bases
@@ -197,9 +199,14 @@ class BatchProcessor:
                 current=currents.get(record.key),
                 held=held.get(record.key, frozenset()),
             )
-            plans.append(PendingRecord(plan, record, base.values if base is not None else None))
+            agreed = base.values if base is not None else None
+            pending = PendingRecord(plan, record, agreed, current=currents.get(record.key))
+            if plan.revert is not None:  # what a guarded revert expects (writeback.py)
+                pending.native = latest[record.key].fields
+            plans.append(pending)
 
         ops = self._target_ops(ctx, target, plans, dead)
+        ops += owed_keys(ctx, target, plans, claims.owed)
         self._note_tried(ctx.name, source, latest, plans, dead, every=queued)
         if self.dry_run:
             for pending in plans:
@@ -243,6 +250,10 @@ class BatchProcessor:
                 continue
             pending.outcome = by_ref.get(op.ref)
             outcome = pending.outcome
+            if outcome is not None and outcome.changed:
+                # its guard failed: not written, planned again (outcome.BatchCommitter)
+                pending.failed = pending.changed = True
+                continue
             if outcome is None or not outcome.ok:
                 pending.failed = True
                 error = outcome.error if outcome is not None else None
@@ -401,6 +412,7 @@ class BatchProcessor:
                 pending.plan.target = None
                 pending.failed = True
                 continue
+            op = guarded(ctx.spec, ctx.rules, target, intent, op, pending.current)
             pending.target_op = op
             ops.append(op)
         return ops
@@ -445,63 +457,10 @@ class BatchProcessor:
         new_links: Mapping[str, str],
         dead: list[DeadLetterNote],
     ) -> None:
-        """Reverts of fields the source does not own, and the target's key in the source."""
-        binding = ctx.bindings[source]
-        ops: list[WriteOp] = []
-        for pending in plans:
-            if pending.failed:
-                continue
-            values: dict[str, Any] = {}
-            revert = pending.plan.revert
-            if revert is not None:
-                try:
-                    values.update(
-                        self.mapper.to_native(
-                            ctx.spec,
-                            source,
-                            revert.values,
-                            list(revert.values),
-                            pending.record.key,
-                            self.refs,
-                        )
-                    )
-                except MappingError as exc:
-                    log.warning("cannot revert %s %s: %s", ctx.name, pending.record.key, exc)
-            outcome = pending.outcome
-            target_intent = pending.plan.target
-            created = (
-                outcome is not None
-                and outcome.ok
-                and target_intent is not None
-                and target_intent.action == "create"
-            )
-            linked = pending.record.key in new_links
-            if binding.external_id and (created or linked):
-                target_key = (
-                    outcome.key
-                    if outcome is not None and outcome.key
-                    else (new_links.get(pending.record.key))
-                )
-                if target_key:
-                    values[binding.external_id] = target_key
-            if values:
-                pending.source_values = values
-                ops.append(WriteOp("update", pending.record.key, values, key=pending.record.key))
-        if not ops:
-            return
-        outcomes = await deliver(self.systems.of(source), binding, ops, self.report)
-        for outcome in outcomes:
-            if not outcome.ok:
-                dead.append(
-                    DeadLetterNote(
-                        source,
-                        outcome.ref,
-                        f"write-back failed: {outcome.error}",
-                        field=outcome.error.field if outcome.error else None,
-                        value=outcome.error.value if outcome.error else None,
-                        code=outcome.error.code if outcome.error else None,
-                    )
-                )
+        """Reverts of fields the source does not own, and the target's key in the source
+        (:func:`~tandem.pipeline.writeback.write_back`)."""
+        helper = WriteBack(self.systems, self.mapper, self.refs, self.report)
+        await write_back(helper, ctx, source, plans, new_links, dead)
 
 
 @dataclass(frozen=True, slots=True)

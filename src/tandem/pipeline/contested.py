@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tandem.config import EntitySpec, Side, other
+from tandem.connectors.clock import SourceClock
 from tandem.errors import MappingError
 from tandem.mapping import Mapper, values_equal
 from tandem.pipeline.context import EntityContext, Systems
@@ -70,7 +71,10 @@ async def read_contested(
             changed[record.key] = names
     if not wanted:
         return {}, []
-    found = await systems.of(target).read_records(ctx.bindings[target], list(wanted))
+    connector = systems.of(target)
+    # taken before the read: a write guarded by what it read may need to know how fresh
+    read_at = await connector.source_time() if isinstance(connector, SourceClock) else None
+    found = await connector.read_records(ctx.bindings[target], list(wanted))
     refs.prefetch_rows(ctx.spec, target, (c.fields for c in found.values()))
     currents: dict[str, TargetRecord] = {}
     dead: list[DeadLetterNote] = []
@@ -88,7 +92,9 @@ async def read_contested(
                 continue
             assert read is not None
             values = read
-        currents[record.key] = TargetRecord(partner, values, change.modified_at)
+        currents[record.key] = TargetRecord(
+            partner, values, change.modified_at, change.fields, read_at
+        )
     return currents, dead
 
 

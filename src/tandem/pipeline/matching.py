@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from typing import TYPE_CHECKING, Any
 
 from tandem.config import Side, other
-from tandem.connectors.base import Change
+from tandem.connectors.base import Change, WriteOp
 
 if TYPE_CHECKING:
     from tandem.pipeline.context import EntityContext, Systems
+    from tandem.pipeline.outcome import PendingRecord
     from tandem.store import StateStore
 
 
@@ -72,6 +75,17 @@ class MatchIndex:
         return len(self._index)
 
 
+@dataclass(frozen=True, slots=True)
+class Claims:
+    """What :func:`claim_named` linked."""
+
+    links: dict[str, str] = dc_field(default_factory=dict)
+    """Source key -> the target key it claimed."""
+    owed: frozenset[str] = frozenset()
+    """Source keys whose claimed partner's external-ID field does not name them (empty, or
+    another key): the partner is owed that one-field write."""
+
+
 async def claim_named(
     store: StateStore,
     systems: Systems,
@@ -79,17 +93,20 @@ async def claim_named(
     source: Side,
     changes: Mapping[str, Change],
     partners: dict[str, str],
-) -> dict[str, str]:
+) -> Claims:
     """Link the unlinked records whose own external-ID field names a partner that exists in
     the target and is linked to no other record; the links made (also added to ``partners``).
 
     Such a record was written by Tandem (or an earlier integration) and its link was never
     committed: a pass that died after creating it and before its state was saved. Planned as
     new, it would be created a second time in the target. One read of the named keys.
+
+    The claims also tell which partners do not name their claimer back in their own
+    external-ID field (:attr:`Claims.owed`): the pass that died owed them that write.
     """
     field = ctx.bindings[source].external_id
     if not field:
-        return {}
+        return Claims()
     named: dict[str, str] = {}
     for key, change in changes.items():
         if change.deleted or key in partners:
@@ -98,15 +115,17 @@ async def claim_named(
         if value is not None and str(value) != "":
             named[key] = str(value)
     if not named:
-        return {}
+        return Claims()
     target = other(source)
     wanted = sorted(set(named.values()))
     taken = store.partners(ctx.name, target, wanted)
     free = [key for key in wanted if key not in taken]
     if not free:
-        return {}
+        return Claims()
+    back = ctx.bindings[target].external_id
     found = await systems.of(target).read_records(ctx.bindings[target], free)
     made: dict[str, str] = {}
+    owed: set[str] = set()
     claimed: set[str] = set()
     for key, partner in named.items():
         there = found.get(partner)
@@ -114,8 +133,39 @@ async def claim_named(
             continue
         claimed.add(partner)
         made[key] = partner
+        if back and str(there.fields.get(back) or "") != key:
+            owed.add(key)
     partners.update(made)
-    return made
+    return Claims(made, frozenset(owed))
 
 
-__all__ = ["MatchIndex", "claim_named", "normalise"]
+def owed_keys(
+    ctx: EntityContext, target: Side, plans: Sequence[PendingRecord], owed: frozenset[str]
+) -> list[WriteOp]:
+    """One-field writes of the claimer's key to the claimed partners that are owed it.
+
+    A claimed partner that the plan sends nothing (every field is the target's, or agreed)
+    would never be given the key the normal path writes with every create and update: a
+    record created in the CRM and inserted in the ERP, whose pass died before the ERP id
+    went back, would keep an empty ``ERP_Id__c``. The write is set as the record's
+    ``target_op``, so its outcome settles with the batch: refused, the record is not
+    committed and is claimed again later.
+    """
+    field = ctx.bindings[target].external_id
+    if not field or not owed:
+        return []
+    ops: list[WriteOp] = []
+    for pending in plans:
+        key = pending.record.key
+        partner = pending.plan.partner
+        if key not in owed or partner is None or pending.failed:
+            continue
+        if pending.target_op is not None or pending.plan.target is not None:
+            continue  # its create or update carries the key already
+        op = WriteOp("update", key, {field: key}, key=partner)
+        pending.target_op = op
+        ops.append(op)
+    return ops
+
+
+__all__ = ["Claims", "MatchIndex", "claim_named", "normalise", "owed_keys"]

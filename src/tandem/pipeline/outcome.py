@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Any
 
 from tandem import codec
@@ -25,9 +26,14 @@ from tandem.pipeline.events import (
     RecordDeadLettered,
     RecordSynced,
 )
-from tandem.pipeline.plan import FieldConflict, Intent, RecordPlan, SourceRecord
+from tandem.pipeline.guard import COUNTER as CHANGED_MEANWHILE
+from tandem.pipeline.guard import REQUEUE_REASON
+from tandem.pipeline.plan import FieldConflict, Intent, RecordPlan, SourceRecord, TargetRecord
 from tandem.pipeline.report import PassReport, PlannedChange
 from tandem.store import AuditEntry, StateStore, SyncedState
+
+NOTHING: Mapping[str, Any] = MappingProxyType({})
+"""An empty mapping no one can change, shared as a default."""
 
 LINK_CLASH = "LINK_CLASH"
 """Dead-letter code of a record the target matched to a partner linked to another record."""
@@ -57,6 +63,17 @@ class PendingRecord:
     outcome: WriteOutcome | None = None
     source_values: dict[str, Any] = dc_field(default_factory=dict)
     failed: bool = False
+    current: TargetRecord | None = None
+    """The target's record as read for planning (a field both may edit changed)."""
+    changed: bool = False
+    """Its guarded write found the target changed since that read: nothing was written, and
+    the record is queued to be planned again (failed too, but no dead letter)."""
+    native: Mapping[str, Any] = dc_field(default_factory=lambda: NOTHING)
+    """The source record's native fields as read, kept for a record with a revert (what a
+    guarded revert expects)."""
+    revert_dropped: bool = False
+    """Its guarded revert found the source changed since it was read: not made; the record
+    is committed (the target was written) and queued to be planned again."""
 
 
 class BatchCommitter:
@@ -98,6 +115,8 @@ class BatchCommitter:
         for counter, n in writes.counts.items():
             self.report.add(entity, source, counter, n)
         self.report.add(ctx.name, source, "dead_lettered", len(dead))
+        if writes.again:
+            self.report.add(ctx.name, source, CHANGED_MEANWHILE, len(writes.again))
 
     def _refuse_clashes(
         self,
@@ -187,6 +206,15 @@ class BatchCommitter:
             resolved = [key for key in writes.succeeded if key not in still_dead]
             if resolved:
                 self.store.resolve_dead_letters(self.flow, entity, source, resolved)
+            if writes.again:
+                # guarded writes whose target changed meanwhile: read and planned again
+                self.store.enqueue(
+                    flow=self.flow,
+                    entity=entity,
+                    side=source,
+                    record_keys=writes.again,
+                    reason=REQUEUE_REASON.format(target=other(source).upper()),
+                )
             if cursor is not None:
                 self.store.set_cursor(self.flow, entity, source, cursor)
 
@@ -295,6 +323,8 @@ class _Writes:
     """Source keys whose link goes: their delete left the record in neither system."""
     conflicts: list[tuple[str | None, str | None, FieldConflict]] = dc_field(default_factory=list)
     succeeded: list[str] = dc_field(default_factory=list)
+    again: list[str] = dc_field(default_factory=list)
+    """Source keys whose guarded write found the target changed: queued to be planned again."""
     counts: Counter[str] = dc_field(default_factory=Counter)
     """Report counter -> how many, in the order first counted."""
 
@@ -325,8 +355,11 @@ def _collect(
     stamp: datetime | None = None
     stamp_text = ""
     for pending in plans:
-        if pending.failed:
-            continue
+        if pending.failed or pending.revert_dropped:
+            if pending.changed or pending.revert_dropped:
+                writes.again.append(pending.record.key)
+            if pending.failed:
+                continue
         plan, record, outcome = pending.plan, pending.record, pending.outcome
         key, partner = record.key, plan.partner
         target_key = outcome.key if outcome is not None and outcome.key else partner
@@ -397,7 +430,22 @@ def _collect(
                     now,
                 )
             )
-        revert = plan.revert
+        elif pending.target_op is not None:
+            # the key a claimed partner was owed (matching.owed_keys), written alone
+            add_audit(
+                AuditEntry(
+                    flow,
+                    entity,
+                    target,
+                    target_key or "",
+                    "link",
+                    None,
+                    dict(pending.target_op.values),
+                    cause,
+                    now,
+                )
+            )
+        revert = plan.revert if not pending.revert_dropped else None
         if revert is not None or pending.source_values:
             if revert is not None:
                 counts["reverted"] += 1

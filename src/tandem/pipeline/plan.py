@@ -101,6 +101,10 @@ class TargetRecord:
     key: str
     values: Mapping[str, Any]
     modified_at: datetime
+    native: Mapping[str, Any] = field(default_factory=dict)
+    """The native fields as read: what a write over them expects to find (its guard)."""
+    read_at: datetime | None = None
+    """When it was read, by the target's own clock (never later than it was), if known."""
 
 
 @dataclass(frozen=True, slots=True)

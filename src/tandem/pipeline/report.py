@@ -19,6 +19,7 @@ COUNTERS = (
     "unchanged",
     "dead_lettered",
     "conflicts",
+    "changed_meanwhile",
 )
 
 

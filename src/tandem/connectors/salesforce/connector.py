@@ -43,6 +43,7 @@ from tandem.connectors.salesforce.bulk import BulkApi, IngestOperation
 from tandem.connectors.salesforce.client import COLLECTION_LIMIT, SalesforceClient, SaveResult
 from tandem.connectors.salesforce.describe import diff_schemas, to_schema
 from tandem.connectors.salesforce.errors import record_action
+from tandem.connectors.salesforce.guarded import write_guarded
 from tandem.connectors.salesforce.records import (
     MODSTAMP,
     RecordBuilder,
@@ -426,7 +427,12 @@ class SalesforceConnector:
         builder = self._builder(binding, schema)
         outcomes: list[WriteOutcome | None] = [None] * len(ops)
         waiting: list[tuple[list[int], str, _Collect]] = []
-        for action, indexes in group_by_action(ops).items():
+        # updates that must not land on a record edited since it was read: alone, each with
+        # If-Unmodified-Since (see .guarded); the rest go in Collections or Bulk as ever
+        alone = await write_guarded(
+            self.client, self.read_records, binding, builder.build, ops, outcomes
+        )
+        for action, indexes in group_by_action(ops, skip=alone).items():
             operation = f"{action} {binding.source}"
             ready: list[tuple[int, dict[str, Any]]] = []
             build = builder.build

@@ -9,7 +9,7 @@ a :class:`SaveResult` becomes a :class:`WriteOutcome` whose error names record, 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from itertools import chain, repeat
@@ -382,9 +382,11 @@ def outcome(op: WriteOp, result: SaveResult, binding: EntityBinding, operation: 
     return Outcome(op.ref, False, error=error)
 
 
-def group_by_action(ops: Sequence[WriteOp]) -> dict[str, list[int]]:
-    """Op indexes per action, actions in order of first appearance."""
+def group_by_action(ops: Sequence[WriteOp], skip: Container[int] = ()) -> dict[str, list[int]]:
+    """Op indexes per action, actions in order of first appearance (``skip``: indexes left
+    out, written otherwise)."""
     groups: dict[str, list[int]] = {}
     for i, op in enumerate(ops):
-        groups.setdefault(op.action, []).append(i)
+        if i not in skip:
+            groups.setdefault(op.action, []).append(i)
     return groups

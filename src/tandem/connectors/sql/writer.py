@@ -7,11 +7,17 @@ savepoint and reported as a :class:`RecordRejected` outcome, and the rest commit
 so pay no savepoint round trips. Anything else (lost connection, deadlock, lock timeout,
 permission) propagates: the caller rolls the batch back and raises :class:`Retriable` or
 :class:`Fatal`. Every op is idempotent, so a retried batch never duplicates a record.
+
+An update with a :class:`~tandem.connectors.base.WriteGuard` is made only if its row still
+holds the values the guard read: the comparison is the UPDATE's own ``WHERE``, so no edit can
+land between check and write. A row that changed gets an outcome with ``changed`` set and is
+left alone (:func:`_guarded_update`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,8 +25,11 @@ import sqlalchemy as sa
 from tandem.connectors.base import WriteOp, WriteOutcome
 from tandem.connectors.sql import faults
 from tandem.connectors.sql.reader import key_text
-from tandem.connectors.sql.source import Source, write_value
+from tandem.connectors.sql.source import Source, read_value, write_value
 from tandem.errors import RecordRejected
+
+CHANGED = "CHANGED_MEANWHILE"
+"""The code of a guarded update's outcome when its row changed since it was read."""
 
 _DB_ERRORS = (sa.exc.SQLAlchemyError, ValueError, TypeError, ArithmeticError)
 
@@ -155,6 +164,8 @@ def _apply(
             conn.execute(sa.delete(table).where(key_col == key))
         return WriteOutcome(ref=op.ref, ok=True, key=op.key)
     if op.action == "update":
+        if op.guard is not None and op.guard.expected and values:
+            return _guarded_update(conn, src, table, key_col, _key(src, op), op, values)
         return _update(conn, table, key_col, _key(src, op), op, values)
     ext = src.binding.external_id
     if ext is None or op.match is None:
@@ -227,6 +238,77 @@ def _update(
     if not hit:
         raise _Refused("no such row", key_col.name, op.key, "NOT_FOUND")
     return WriteOutcome(ref=op.ref, ok=True, key=op.key)
+
+
+def _guarded_update(
+    conn: sa.Connection,
+    src: Source,
+    table: sa.Table,
+    key_col: sa.Column[Any],
+    key: Any,
+    op: WriteOp,
+    values: dict[str, Any],
+) -> WriteOutcome:
+    """An update made only if the row still holds the values its guard expects.
+
+    The comparison is the UPDATE's own ``WHERE`` (``col = :v``, or ``col IS NULL``), so no
+    edit can land between the check and the write, on any database. When no row matched, the
+    row is read (locked: ``FOR UPDATE``; SQLite holds its write lock since the UPDATE) and
+    compared as the reader gives values: a row that is gone is ``NOT_FOUND``; one whose
+    stored form the SQL comparison missed (a date-time stored in another text form, say) is
+    updated after all; one that differs changed meanwhile, and is left alone.
+    """
+    assert op.guard is not None
+    expected = {n: v for n, v in op.guard.expected.items() if n in table.c}
+    checks = [key_col == key]
+    for name, value in expected.items():
+        stored = write_value(table.c[name], value, src.zone)
+        checks.append(table.c[name].is_(None) if stored is None else table.c[name] == stored)
+    if conn.execute(sa.update(table).where(*checks).values(values)).rowcount:
+        return WriteOutcome(ref=op.ref, ok=True, key=op.key)
+    names = list(expected)
+    row = conn.execute(
+        _locked(conn, sa.select(key_col, *(table.c[n] for n in names)).where(key_col == key))
+    ).first()
+    if row is None:
+        raise _Refused("no such row", key_col.name, op.key, "NOT_FOUND")
+    now = {
+        name: read_value(value, name in src.booleans, src.zone_of(name))
+        for name, value in zip(names, row[1:], strict=True)
+    }
+    moved = [name for name in names if not _same(now[name], expected[name])]
+    if not moved:
+        conn.execute(sa.update(table).where(key_col == key).values(values))
+        return WriteOutcome(ref=op.ref, ok=True, key=op.key)
+    name = moved[0]
+    error = RecordRejected(
+        f"record {op.ref}, field {name}: changed since it was read ({expected[name]!r} read, "
+        f"{now[name]!r} now); not written",
+        system=faults.SYSTEM,
+        operation=f"update {table.name}",
+        record=op.ref,
+        field=name,
+        value=now[name],
+        code=CHANGED,
+    )
+    return WriteOutcome(ref=op.ref, ok=False, key=op.key, error=error, changed=True)
+
+
+def _same(now: Any, read: Any) -> bool:
+    """Whether a value read again is the value read before (numbers by their value)."""
+    if now is None or read is None:
+        return now is read
+    if now == read:
+        return True
+    numbers = (int, float, Decimal)
+    if isinstance(now, numbers) and isinstance(read, numbers):
+        if isinstance(now, bool) or isinstance(read, bool):
+            return False
+        try:
+            return Decimal(str(now)) == Decimal(str(read))
+        except ArithmeticError:
+            return False
+    return False
 
 
 def _locked(conn: sa.Connection, stmt: sa.Select[Any]) -> sa.Select[Any]:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from tandem.sandbox.salesforce import replication
+from tandem.sandbox.salesforce.conditional import require_unmodified
 from tandem.sandbox.salesforce.describe import describe_global, describe_object
 from tandem.sandbox.salesforce.errors import ApiError, MultipleMatches, RecordError, no_such_column
 from tandem.sandbox.salesforce.ids import to_18
@@ -266,6 +267,25 @@ class Org:
         table = self._table(sobject)
         canonical = self._record_id(table, record_id)
         self._single(lambda: self._writer.update(table, canonical, values))
+
+    def update_unmodified_since(
+        self, sobject: str, record_id: str, values: dict[str, Any], since: datetime
+    ) -> None:
+        """Update one record only if it was not modified after ``since`` (``If-Unmodified-
+        Since``), checked in the update's own transaction.
+
+        Raises:
+            PreconditionFailed: it was (nothing is changed).
+            ApiError: as :meth:`update`.
+        """
+        table = self._table(sobject)
+        canonical = self._record_id(table, record_id)
+
+        def action() -> None:
+            require_unmodified(self._writer.live_row(table, canonical), since)
+            self._writer.update(table, canonical, values)
+
+        self._single(action)
 
     def delete(self, sobject: str, record_id: str) -> None:
         """Soft-delete one record (and its cascade children) into the recycle bin.

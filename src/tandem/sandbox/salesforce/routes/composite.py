@@ -1,9 +1,11 @@
 """Composite: up to 25 subrequests in one call, with ``@{ref.field}`` references.
 
 Subrequests run through the same handlers as top-level calls (one API call is counted for the
-whole composite). With ``allOrNone`` the first failure halts the rest, and records created by
-earlier subrequests are removed for good; earlier *updates* are not undone (the sandbox has no
-cross-call transaction), which docs/sandbox.md states.
+whole composite), each with the top-level request's headers plus its own ``httpHeaders``
+(``If-Unmodified-Since`` on an sObject Rows PATCH: a 412 answer of its own). With
+``allOrNone`` the first failure halts the rest, and records created by earlier subrequests
+are removed for good; earlier *updates* are not undone (the sandbox has no cross-call
+transaction), which docs/sandbox.md states.
 """
 
 from __future__ import annotations
@@ -89,10 +91,38 @@ def _validate(body: dict[str, Any]) -> list[dict[str, Any]]:
         seen.add(ref)
         if not isinstance(sub.get("method"), str) or not isinstance(sub.get("url"), str):
             raise ApiError(400, "INVALID_INPUT", f"{ref}: method and url are required")
+        _sub_headers(ref, sub.get("httpHeaders"))
     return subrequests
 
 
-def _run_one(call: ApiCall, method: str, url: str, body: Any) -> Reply:
+_INHERITED = ("accept", "authorization", "content-type")
+"""Headers a subrequest takes from the top-level request and may not set itself."""
+
+
+def _sub_headers(ref: str, raw: Any) -> dict[str, str]:
+    """A subrequest's ``httpHeaders`` (lower-case names): any header the requested resource
+    takes (``If-Unmodified-Since`` on sObject Rows, say), but not the inherited three."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in raw.items()
+    ):
+        raise ApiError(400, "INVALID_INPUT", f"{ref}: httpHeaders must map names to strings")
+    headers = {k.lower(): v for k, v in raw.items()}
+    inherited = sorted(set(headers) & set(_INHERITED))
+    if inherited:
+        raise ApiError(
+            400,
+            "INVALID_INPUT",
+            f"{ref}: the {', '.join(inherited)} header(s) come from the composite request and "
+            "cannot be set in a subrequest",
+        )
+    return headers
+
+
+def _run_one(
+    call: ApiCall, method: str, url: str, body: Any, headers: dict[str, str] | None = None
+) -> Reply:
     parts = urlsplit(url)
     found = _PATH_RE.match(parts.path)
     if not found:
@@ -106,7 +136,7 @@ def _run_one(call: ApiCall, method: str, url: str, body: Any) -> Reply:
         version=version,
         params={},
         query=dict(parse_qsl(parts.query, keep_blank_values=True)),
-        headers=call.headers,
+        headers={**call.headers, **(headers or {})},
         body=json.dumps(body).encode() if body is not None else b"",
     )
     router = call.state.router
@@ -143,14 +173,15 @@ def composite(call: ApiCall) -> Reply:
             failed = True
             continue
         try:
-            reply = _run_one(call, str(sub["method"]), url, payload)
+            headers = _sub_headers(ref, sub.get("httpHeaders"))
+            reply = _run_one(call, str(sub["method"]), url, payload, headers)
         except ApiError as exc:
             reply = Reply(exc.status, exc.to_json())
-        headers = {k: v for k, v in reply.headers.items() if k == "Location"}
+        kept = {k: v for k, v in reply.headers.items() if k == "Location"}
         answers.append(
             {
                 "body": reply.body if reply.status != 204 else None,
-                "httpHeaders": headers,
+                "httpHeaders": kept,
                 "httpStatusCode": reply.status,
                 "referenceId": ref,
             }

@@ -7,6 +7,13 @@ import re
 from typing import Any
 
 from tandem.sandbox.salesforce.app import NOT_FOUND_MESSAGE, ApiCall, ApiRoute, Reply
+from tandem.sandbox.salesforce.conditional import (
+    IF_MODIFIED_SINCE,
+    PreconditionFailed,
+    http_date,
+    modified_after,
+    unmodified_since,
+)
 from tandem.sandbox.salesforce.errors import ApiError
 
 __all__ = ["ROUTES", "parse_instant"]
@@ -92,18 +99,37 @@ def create(call: ApiCall) -> Reply:
 
 
 def retrieve(call: ApiCall) -> Reply:
-    """``GET sobjects/{sobject}/{id}[?fields=]``."""
-    record = call.org.retrieve(
-        call.params["sobject"], call.params["record_id"], _fields(call), call.version
-    )
-    return Reply(200, record)
+    """``GET sobjects/{sobject}/{id}[?fields=]``.
+
+    ``If-Modified-Since``: 304 when not modified after it; ``If-Unmodified-Since``: 412 when
+    modified after it (an invalid date is ignored, as HTTP does for a GET).
+    """
+    sobject, record_id = call.params["sobject"], call.params["record_id"]
+    changed_since = http_date(call.headers.get(IF_MODIFIED_SINCE))
+    unchanged_since = unmodified_since(call.headers, strict=False)
+    if changed_since is not None or unchanged_since is not None:
+        stamp = call.org.retrieve(sobject, record_id, ["LastModifiedDate"], call.version)
+        if unchanged_since is not None and modified_after(stamp, unchanged_since):
+            return Reply(412)
+        if changed_since is not None and not modified_after(stamp, changed_since):
+            return Reply(304)
+    return Reply(200, call.org.retrieve(sobject, record_id, _fields(call), call.version))
 
 
 def update(call: ApiCall) -> Reply:
-    """``PATCH sobjects/{sobject}/{id}``: 204."""
+    """``PATCH sobjects/{sobject}/{id}``: 204; 412 (nothing changed) when the record was
+    modified after the ``If-Unmodified-Since`` date, checked in the update's transaction."""
     values = _values(call)
     values.pop("Id", None)
-    call.org.update(call.params["sobject"], call.params["record_id"], values)
+    sobject, record_id = call.params["sobject"], call.params["record_id"]
+    since = unmodified_since(call.headers, strict=True)
+    if since is None:
+        call.org.update(sobject, record_id, values)
+        return Reply(204)
+    try:
+        call.org.update_unmodified_since(sobject, record_id, values, since)
+    except PreconditionFailed:
+        return Reply(412)
     return Reply(204)
 
 
