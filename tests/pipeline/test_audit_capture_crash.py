@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from audit_kit import Killed, kill_once_at_commit, kill_once_before_write_back, new_customer
 from tandem_env import Env, build_env
 
-from tandem.pipeline.batch import BatchProcessor
 from tandem.pipeline.outcome import BatchCommitter
 from tandem.pipeline.runtime import running_engine
 
@@ -29,54 +29,7 @@ def crash_env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Env]:
     yield from build_env(tmp_path, url)
 
 
-class Killed(Exception):
-    """Injected: the process died here."""
-
-
-def _kill_once_at_commit(monkeypatch: pytest.MonkeyPatch, entity: str, source: str) -> list[int]:
-    """The next commit of a batch of ``entity`` read from ``source`` dies (once)."""
-    real = BatchCommitter.commit
-    hits: list[int] = []
-
-    def commit(self: BatchCommitter, ctx: Any, side: str, *args: Any) -> None:
-        if ctx.name == entity and side == source and not hits:
-            hits.append(1)
-            raise Killed(f"killed before committing {entity} from {source}")
-        real(self, ctx, side, *args)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(BatchCommitter, "commit", commit)
-    return hits
-
-
-def _kill_once_before_write_back(
-    monkeypatch: pytest.MonkeyPatch, entity: str, source: str
-) -> list[int]:
-    """The next batch of ``entity`` read from ``source`` dies after the target's write,
-    before the target's keys are written back to ``source`` (once)."""
-    real = BatchProcessor._write_back
-    hits: list[int] = []
-
-    async def write_back(self: BatchProcessor, ctx: Any, side: str, *args: Any) -> None:
-        if ctx.name == entity and side == source and not hits:
-            hits.append(1)
-            raise Killed(f"killed before the write-back of {entity} to {source}")
-        await real(self, ctx, side, *args)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(BatchProcessor, "_write_back", write_back)
-    return hits
-
-
 # -- ERP -> CRM --------------------------------------------------------------------------------
-
-
-def _new_customer(env: Env, key: int) -> None:
-    env.erp(
-        "INSERT INTO customers (id, number, name, nip, city, country_code) "
-        "VALUES (:id, :number, :name, '5260250274', 'Gdynia', 'PL')",
-        id=key,
-        number=f"C-8{key:04d}",
-        name=f"New {key}",
-    )
 
 
 @pytest.mark.parametrize("where", ["before_write_back", "at_commit"])
@@ -86,11 +39,9 @@ async def test_erp_create_killed_after_the_crm_write_is_not_duplicated(
     env = crash_env
     async with running_engine(env.flow()) as engine:
         await engine.sync()
-        _new_customer(env, 81)
-        _new_customer(env, 82)
-        kill = (
-            _kill_once_before_write_back if where == "before_write_back" else _kill_once_at_commit
-        )
+        new_customer(env, 81, "C-80081")
+        new_customer(env, 82, "C-80082")
+        kill = kill_once_before_write_back if where == "before_write_back" else kill_once_at_commit
         hits = kill(monkeypatch, "customer", "erp")
         with pytest.raises(Killed):
             await engine.sync()
@@ -116,7 +67,7 @@ async def test_erp_update_killed_at_commit_is_resent_once(
     async with running_engine(env.flow()) as engine:
         await engine.sync()
         env.erp("UPDATE customers SET city = 'Hel' WHERE id = 5")
-        _kill_once_at_commit(monkeypatch, "customer", "erp")
+        kill_once_at_commit(monkeypatch, "customer", "erp")
         with pytest.raises(Killed):
             await engine.sync()
         again = await engine.sync()
@@ -148,7 +99,7 @@ async def test_shared_field_update_killed_at_commit_leaves_no_stale_agreed_value
         await engine.sync()
         old = env.erp_rows("SELECT phone FROM customers WHERE id = 5")[0][0]
         env.erp("UPDATE customers SET phone = '+48 900 000 001' WHERE id = 5")
-        _kill_once_at_commit(monkeypatch, "customer", "erp")
+        kill_once_at_commit(monkeypatch, "customer", "erp")
         with pytest.raises(Killed):
             await engine.sync()
         await engine.sync()
@@ -171,7 +122,7 @@ async def test_erp_delete_killed_at_commit_is_completed_by_the_rerun(
     async with running_engine(env.flow()) as engine:
         await engine.sync()
         env.erp("DELETE FROM contacts WHERE id = 6")
-        _kill_once_at_commit(monkeypatch, "contact", "erp")
+        kill_once_at_commit(monkeypatch, "contact", "erp")
         with pytest.raises(Killed):
             await engine.sync()
         await engine.sync()
@@ -202,7 +153,7 @@ async def test_crm_create_killed_at_commit_is_not_duplicated(
     async with running_engine(env.flow()) as engine:
         await engine.sync()
         crm_id = _new_crm_contact(env, 2, "killed.commit@example.com")
-        _kill_once_at_commit(monkeypatch, "contact", "crm")
+        kill_once_at_commit(monkeypatch, "contact", "crm")
         with pytest.raises(Killed):
             await engine.sync()
         await engine.sync()
@@ -229,7 +180,7 @@ async def test_crm_create_killed_before_the_write_back_is_not_duplicated(
     async with running_engine(env.flow()) as engine:
         await engine.sync()
         crm_id = _new_crm_contact(env, 2, "killed.writeback@example.com")
-        hits = _kill_once_before_write_back(monkeypatch, "contact", "crm")
+        hits = kill_once_before_write_back(monkeypatch, "contact", "crm")
         with pytest.raises(Killed):
             await engine.sync()
         assert hits
@@ -255,7 +206,7 @@ async def test_crm_delete_killed_at_commit_is_completed_by_the_rerun(
         await engine.sync()
         [contact] = env.crm_rows("SELECT Id FROM Contact WHERE ERP_Id__c = '5'")
         env.crm.org.delete("Contact", str(contact["Id"]))
-        _kill_once_at_commit(monkeypatch, "contact", "crm")
+        kill_once_at_commit(monkeypatch, "contact", "crm")
         with pytest.raises(Killed):
             await engine.sync()
         await engine.sync()
@@ -277,7 +228,7 @@ async def test_pass_killed_in_the_middle_of_many_batches_resumes_exactly(
     async with running_engine(flow) as engine:
         await engine.sync()
         for key in range(100, 160):
-            _new_customer(env, key)
+            new_customer(env, key, f"C-8{key:04d}")
         real = BatchCommitter.commit
         seen: list[int] = []
 

@@ -11,40 +11,17 @@ time of its UPDATE) before another transaction's entry that committed, and was r
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from tandem_env import Env, build_env
+from audit_kit import Writer, age_log
+from tandem_env import Env
 
 import tandem.pipeline.engine as engine_module
 from tandem.config import load_flow
 from tandem.connectors.sql.capture import install_capture
 from tandem.pipeline.runtime import running_engine
-
-
-@pytest.fixture(params=["postgresql", "mariadb"])
-def db_env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Env]:
-    """The demo flow with the ERP in a PostgreSQL or MariaDB database of this test alone."""
-    url = request.getfixturevalue(
-        "pg_fresh_url" if request.param == "postgresql" else "mariadb_fresh_url"
-    )
-    yield from build_env(tmp_path, url)
-
-
-@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
-def every_env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Env]:
-    """The demo flow with the ERP on each supported database, a database of this test alone."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'erp.db'}"
-    else:
-        url = request.getfixturevalue(
-            "pg_fresh_url" if request.param == "postgresql" else "mariadb_fresh_url"
-        )
-    yield from build_env(tmp_path, url)
 
 
 def _phone(env: Env, customer: int) -> object:
@@ -57,84 +34,10 @@ def _accounts(env: Env, customer: int) -> list[dict[str, object]]:
     return env.crm_rows(f"SELECT Id, Name, Phone FROM Account WHERE ERP_Id__c = '{customer}'")
 
 
-def _age_log(env: Env, seconds: float = 60) -> None:
-    """Move every committed change-log entry ``seconds`` back: the last pass long ago.
-
-    The initial load writes each customer's CRM id back to the ERP, which logs an entry of
-    every row; left at its time, the next pass's overlap window would re-read every row
-    through those entries and hide what the test is after. Moving them back is the same as
-    the test having started a minute later.
-    """
-    shift = (
-        "changed_at - make_interval(secs => :s)"
-        if "postgresql" in env.erp_url
-        else "TIMESTAMPADD(MICROSECOND, -(:s * 1000000), changed_at)"
-    )
-    env.erp(f"UPDATE tandem_changelog SET changed_at = {shift}", s=seconds)
-
-
-class _Writer:
-    """A second ERP connection whose transaction the test holds open and commits itself."""
-
-    def __init__(self, url: str) -> None:
-        self.engine = sa.create_engine(url)
-        self.conn = self.engine.connect()
-        self.conn.begin()
-        self.floor = self.conn.execute(
-            sa.text("SELECT COALESCE(MAX(seq), 0) FROM tandem_changelog")
-        ).scalar_one()
-
-    def run(self, sql: str, **params: object) -> None:
-        self.conn.execute(sa.text(sql), params)
-
-    def backdate_own_entries(self, table: str, key: str, seconds: float) -> None:
-        """Move this transaction's own (uncommitted) entries of ``table``/``key`` back.
-
-        The same as this transaction having run its statement ``seconds`` before it commits:
-        the trigger stamps an entry when the statement runs, not when it commits. Only the
-        transaction itself sees these entries (those past the log's end when it began).
-        """
-        shift = (
-            "changed_at - make_interval(secs => :s)"
-            if self.conn.dialect.name == "postgresql"
-            else "TIMESTAMPADD(MICROSECOND, -(:s * 1000000), changed_at)"
-        )
-        own = self.conn.execute(
-            sa.text(
-                "SELECT seq FROM tandem_changelog "
-                "WHERE seq > :floor AND table_name = :t AND row_key = :k"
-            ),
-            {"floor": self.floor, "t": table, "k": key},
-        ).scalars()
-        for seq in list(own):
-            # by primary key: a range UPDATE would gap-lock the log's end on MariaDB and
-            # block every other writer's trigger
-            self.run(
-                f"UPDATE tandem_changelog SET changed_at = {shift} WHERE seq = :q", s=seconds, q=seq
-            )
-
-    def commit(self) -> None:
-        self.conn.commit()
-        self.close()
-
-    def close(self) -> None:
-        self.conn.close()
-        self.engine.dispose()
-
-
-@pytest.fixture
-def writers() -> Iterator[list[_Writer]]:
-    opened: list[_Writer] = []
-    yield opened
-    for writer in opened:
-        with contextlib.suppress(Exception):
-            writer.close()
-
-
 # -- the classic late commit ------------------------------------------------------------------
 
 
-async def test_late_commit_within_the_overlap_arrives(db_env: Env, writers: list[_Writer]) -> None:
+async def test_late_commit_within_the_overlap_arrives(db_env: Env, writers: list[Writer]) -> None:
     """T1 writes first and commits last, after T2 was committed and read by a pass.
 
     T1 is held open across a whole pass. Its entry is stamped before T2's, so the cursor
@@ -143,8 +46,8 @@ async def test_late_commit_within_the_overlap_arrives(db_env: Env, writers: list
     env = db_env
     async with running_engine(env.flow()) as engine:
         await engine.sync()
-        _age_log(env)
-        t1 = _Writer(env.erp_url)
+        age_log(env)
+        t1 = Writer(env.erp_url)
         writers.append(t1)
         t1.run("UPDATE customers SET phone = '+48 100 000 001' WHERE id = 2")
         env.erp("UPDATE customers SET phone = '+48 100 000 002' WHERE id = 3")  # T2, committed
@@ -159,36 +62,55 @@ async def test_late_commit_within_the_overlap_arrives(db_env: Env, writers: list
     assert settled.writes == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cursor is (changed_at, key) and only an overlap window covers late commits: an "
-    "entry stamped more than overlap_seconds before a committed-and-read one is never read",
-)
 async def test_late_commit_of_a_transaction_longer_than_the_overlap_arrives(
-    db_env: Env, writers: list[_Writer]
+    every_env: Env, writers: list[Writer]
 ) -> None:
-    """An ERP transaction that ran its UPDATE 30 s before it commits (a long batch job).
+    """An ERP transaction that runs its UPDATE, stays open while a later short transaction on
+    another row commits and is synced, and commits after that (a long batch job, a user's
+    editing session).
 
-    Meanwhile a short transaction on another row commits and is synced. The long one's
-    change must still reach the CRM once it commits.
+    ``overlap_seconds`` is 0 here, so the long transaction is longer than the overlap without
+    the test waiting on the clock: the pass after its commit resumes exactly at the cursor,
+    past the long transaction's entry. Its change must still reach the CRM. On SQLite the
+    short transaction cannot commit while the long one holds the write lock (one writer at a
+    time), so no entry can commit behind one already read there.
     """
-    env = db_env
-    async with running_engine(env.flow()) as engine:
+    env = every_env
+    sqlite = env.erp_url.startswith("sqlite")
+    async with running_engine(env.flow(**{"overlap_seconds: 2": "overlap_seconds: 0"})) as engine:
         await engine.sync()
-        _age_log(env)
-        t1 = _Writer(env.erp_url)
+        if not sqlite:
+            age_log(env)
+        t1 = Writer(env.erp_url)
         writers.append(t1)
         t1.run("UPDATE customers SET phone = '+48 200 000 001' WHERE id = 2")
-        t1.backdate_own_entries(
-            "customers", "2", 30
-        )  # the UPDATE ran 30 s ago; overlap_seconds is 2
-        env.erp("UPDATE customers SET phone = '+48 200 000 002' WHERE id = 3")
-        await engine.sync()
-        assert _phone(env, 3) == "+48 200 000 002"
-        t1.commit()
+        second = "UPDATE customers SET phone = '+48 200 000 002' WHERE id = 3"
+        if sqlite:
+            with pytest.raises(sa.exc.OperationalError, match="database is locked"):
+                _write_without_waiting(env.erp_url, second)
+            await engine.sync()
+            t1.commit()
+            env.erp(second)
+        else:
+            env.erp(second)
+            await engine.sync()
+            assert _phone(env, 3) == "+48 200 000 002"
+            assert _phone(env, 2) != "+48 200 000 001"  # T1 not committed: invisible
+            t1.commit()
         await engine.sync()
         await engine.sync()
     assert _phone(env, 2) == "+48 200 000 001"
+    assert _phone(env, 3) == "+48 200 000 002"
+
+
+def _write_without_waiting(url: str, sql: str) -> None:
+    """Run ``sql`` on SQLite in a transaction of its own, failing at once on a held lock."""
+    engine = sa.create_engine(url, connect_args={"timeout": 0})
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text(sql))
+    finally:
+        engine.dispose()
 
 
 class _AheadClock(datetime):
@@ -200,7 +122,7 @@ class _AheadClock(datetime):
 
 
 async def test_late_commit_arrives_when_the_agents_clock_runs_ahead_of_the_database(
-    db_env: Env, writers: list[_Writer], monkeypatch: pytest.MonkeyPatch
+    db_env: Env, writers: list[Writer], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The classic late commit (T1 held across one pass only), agent clock 30 s ahead.
 
@@ -212,8 +134,8 @@ async def test_late_commit_arrives_when_the_agents_clock_runs_ahead_of_the_datab
     monkeypatch.setattr(engine_module, "datetime", _AheadClock)
     async with running_engine(env.flow()) as engine:
         await engine.sync()
-        _age_log(env)
-        t1 = _Writer(env.erp_url)
+        age_log(env)
+        t1 = Writer(env.erp_url)
         writers.append(t1)
         t1.run("UPDATE customers SET phone = '+48 300 000 001' WHERE id = 2")
         env.erp("UPDATE customers SET phone = '+48 300 000 002' WHERE id = 3")
@@ -225,14 +147,14 @@ async def test_late_commit_arrives_when_the_agents_clock_runs_ahead_of_the_datab
 
 
 async def test_late_commit_arrives_when_the_agents_clock_is_in_step(
-    db_env: Env, writers: list[_Writer]
+    db_env: Env, writers: list[Writer]
 ) -> None:
     """The control of the test above: the same steps without skew, across two idle passes."""
     env = db_env
     async with running_engine(env.flow()) as engine:
         await engine.sync()
-        _age_log(env)
-        t1 = _Writer(env.erp_url)
+        age_log(env)
+        t1 = Writer(env.erp_url)
         writers.append(t1)
         t1.run("UPDATE customers SET phone = '+48 310 000 001' WHERE id = 2")
         env.erp("UPDATE customers SET phone = '+48 310 000 002' WHERE id = 3")
@@ -244,7 +166,7 @@ async def test_late_commit_arrives_when_the_agents_clock_is_in_step(
 
 
 async def test_two_late_transactions_interleaved_on_one_row_and_others(
-    db_env: Env, writers: list[_Writer]
+    db_env: Env, writers: list[Writer]
 ) -> None:
     """T1 writes rows 2 and 4, T2 row 3; T1 commits after a pass; then T3 waits on T1's row.
 
@@ -254,8 +176,8 @@ async def test_two_late_transactions_interleaved_on_one_row_and_others(
     env = db_env
     async with running_engine(env.flow()) as engine:
         await engine.sync()
-        _age_log(env)
-        t1 = _Writer(env.erp_url)
+        age_log(env)
+        t1 = Writer(env.erp_url)
         writers.append(t1)
         t1.run("UPDATE customers SET phone = '+48 400 000 021' WHERE id = 2")
         t1.run("UPDATE customers SET phone = '+48 400 000 041' WHERE id = 4")

@@ -8,72 +8,20 @@ calls, so every interleaving is exact and nothing waits on the clock.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from pathlib import Path
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
-import pytest
-import sqlalchemy as sa
-from tandem_env import Env, build_env
+from audit_kit import Writer, age_log
+from tandem_env import Env
 
 from tandem.connectors.base import Change, Cursor, EntityBinding, WriteOp, WriteOutcome
 from tandem.pipeline.runtime import running_engine
 
 
-@pytest.fixture(params=["postgresql", "mariadb"])
-def db_env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Env]:
-    """The demo flow with the ERP in a PostgreSQL or MariaDB database of this test alone."""
-    url = request.getfixturevalue(
-        "pg_fresh_url" if request.param == "postgresql" else "mariadb_fresh_url"
-    )
-    yield from build_env(tmp_path, url)
-
-
-class _Writer:
-    """A second ERP connection whose transaction the test holds open and commits itself."""
-
-    def __init__(self, url: str) -> None:
-        self.engine = sa.create_engine(url)
-        self.conn = self.engine.connect()
-        self.conn.begin()
-
-    def run(self, sql: str, **params: object) -> None:
-        self.conn.execute(sa.text(sql), params)
-
-    def commit(self) -> None:
-        self.conn.commit()
-        self.close()
-
-    def close(self) -> None:
-        self.conn.close()
-        self.engine.dispose()
-
-
-@pytest.fixture
-def writers() -> Iterator[list[_Writer]]:
-    opened: list[_Writer] = []
-    yield opened
-    for writer in opened:
-        with contextlib.suppress(Exception):
-            writer.close()
-
-
-def _writer(env: Env, writers: list[_Writer]) -> _Writer:
-    writer = _Writer(env.erp_url)
+def _writer(env: Env, writers: list[Writer]) -> Writer:
+    writer = Writer(env.erp_url)
     writers.append(writer)
     return writer
-
-
-def _age_log(env: Env, seconds: float = 60) -> None:
-    """Move every committed change-log entry back: the last pass was long ago (the write-backs
-    of the initial load would otherwise be re-read by the overlap and hide the case)."""
-    shift = (
-        "changed_at - make_interval(secs => :s)"
-        if "postgresql" in env.erp_url
-        else "TIMESTAMPADD(MICROSECOND, -(:s * 1000000), changed_at)"
-    )
-    env.erp(f"UPDATE tandem_changelog SET changed_at = {shift}", s=seconds)
 
 
 def _accounts(env: Env, customer: int) -> list[dict[str, object]]:
@@ -99,7 +47,7 @@ _NEW_CONTACT = (
 
 
 def _new_customer(sink: Any, key: int, name: str) -> None:
-    """Insert customer ``key`` through ``sink`` (an :class:`Env` or a :class:`_Writer`)."""
+    """Insert customer ``key`` through ``sink`` (an :class:`Env` or a :class:`Writer`)."""
     run = sink.erp if isinstance(sink, Env) else sink.run
     run(_NEW_CUSTOMER, id=key, number=f"C-7{key:04d}", name=name)
 
@@ -146,7 +94,7 @@ def _before_erp_writes(engine: Any, hook: WriteHook) -> None:
 
 
 async def test_late_commit_of_a_customer_and_its_contact_arrives_linked(
-    db_env: Env, writers: list[_Writer]
+    db_env: Env, writers: list[Writer]
 ) -> None:
     """T1 inserts customer 95 and a contact of it; T2 edits customer 3 and contact 5 and
     commits; a pass reads T2 (cursors of both entities past T1's entries); T1 commits.
@@ -156,7 +104,7 @@ async def test_late_commit_of_a_customer_and_its_contact_arrives_linked(
     env = db_env
     async with running_engine(env.flow()) as engine:
         await engine.sync()
-        _age_log(env)
+        age_log(env)
         t1 = _writer(env, writers)
         _new_customer(t1, 95, "Late 95")
         _new_contact(t1, 950, 95)
@@ -179,7 +127,7 @@ async def test_late_commit_of_a_customer_and_its_contact_arrives_linked(
 
 
 async def test_transaction_committed_between_two_entities_reads_of_one_pass(
-    db_env: Env, writers: list[_Writer]
+    db_env: Env, writers: list[Writer]
 ) -> None:
     """T1 (customer 96 and its contact) commits after the pass read customers and before it
     reads contacts: the contact is read in this pass, its customer not yet (not linked).
@@ -190,7 +138,7 @@ async def test_transaction_committed_between_two_entities_reads_of_one_pass(
     env = db_env
     async with running_engine(env.flow()) as engine:
         await engine.sync()
-        _age_log(env)
+        age_log(env)
         t1 = _writer(env, writers)
         _new_customer(t1, 96, "Between 96")
         _new_contact(t1, 960, 96)
@@ -213,13 +161,13 @@ async def test_transaction_committed_between_two_entities_reads_of_one_pass(
     assert settled.writes == 0
 
 
-async def test_late_commit_of_a_delete_arrives(db_env: Env, writers: list[_Writer]) -> None:
+async def test_late_commit_of_a_delete_arrives(db_env: Env, writers: list[Writer]) -> None:
     """T1 deletes contact 7 (policy delete) and is held open across a pass that reads a
     committed edit of contact 8; once T1 commits, the CRM contact goes too."""
     env = db_env
     async with running_engine(env.flow()) as engine:
         await engine.sync()
-        _age_log(env)
+        age_log(env)
         assert len(_contacts(env, 7)) == 1
         t1 = _writer(env, writers)
         t1.run("DELETE FROM contacts WHERE id = 7")
@@ -235,7 +183,7 @@ async def test_late_commit_of_a_delete_arrives(db_env: Env, writers: list[_Write
 
 
 async def test_late_transaction_deleting_and_inserting_a_row_again(
-    db_env: Env, writers: list[_Writer]
+    db_env: Env, writers: list[Writer]
 ) -> None:
     """T1 deletes customer 97 and inserts it again under its key with a new name, held open
     across a pass; the CRM ends with one account for 97, under the new name."""
@@ -244,7 +192,7 @@ async def test_late_transaction_deleting_and_inserting_a_row_again(
         _new_customer(env, 97, "First 97")
         await engine.sync()
         await engine.sync()
-        _age_log(env)
+        age_log(env)
         [before] = _accounts(env, 97)
         t1 = _writer(env, writers)
         t1.run("DELETE FROM customers WHERE id = 97")
@@ -325,14 +273,14 @@ async def test_erp_edit_of_a_new_row_while_its_crm_id_is_written_back(db_env: En
 
 
 async def test_many_changes_to_one_row_while_a_late_transaction_holds_another(
-    db_env: Env, writers: list[_Writer]
+    db_env: Env, writers: list[Writer]
 ) -> None:
     """Row 9 is edited 5 times in committed transactions around a pass while T1 holds an
     edit of row 10 open; then T1 commits. Both rows end with their last values, once."""
     env = db_env
     async with running_engine(env.flow(**{"batch_size: 200": "batch_size: 2"})) as engine:
         await engine.sync()
-        _age_log(env)
+        age_log(env)
         t1 = _writer(env, writers)
         t1.run("UPDATE customers SET city = 'Late 10' WHERE id = 10")
         for n in range(3):

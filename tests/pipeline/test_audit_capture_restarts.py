@@ -8,67 +8,15 @@ Bulk API 2.0 writes whose job landed in the org before the pass died.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from pathlib import Path
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import pytest
-from tandem_env import Env, build_env
+from audit_kit import Killed, kill_once_at_commit, kill_once_before_write_back, new_customer
+from tandem_env import Env
 
 from tandem.connectors.base import EntityBinding, WriteOp, WriteOutcome
-from tandem.pipeline.batch import BatchProcessor
-from tandem.pipeline.outcome import BatchCommitter
 from tandem.pipeline.runtime import running_engine
-
-
-@pytest.fixture
-def maria_env(tmp_path: Path, mariadb_fresh_url: str) -> Iterator[Env]:
-    yield from build_env(tmp_path, mariadb_fresh_url)
-
-
-@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
-def every_env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Env]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'erp.db'}"
-    else:
-        url = request.getfixturevalue(
-            "pg_fresh_url" if request.param == "postgresql" else "mariadb_fresh_url"
-        )
-    yield from build_env(tmp_path, url)
-
-
-class Killed(Exception):
-    """Injected: the process died here."""
-
-
-def _kill_once_at_commit(monkeypatch: pytest.MonkeyPatch, entity: str, source: str) -> list[int]:
-    real = BatchCommitter.commit
-    hits: list[int] = []
-
-    def commit(self: BatchCommitter, ctx: Any, side: str, *args: Any) -> None:
-        if ctx.name == entity and side == source and not hits:
-            hits.append(1)
-            raise Killed(f"killed before committing {entity} from {source}")
-        real(self, ctx, side, *args)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(BatchCommitter, "commit", commit)
-    return hits
-
-
-def _kill_once_before_write_back(
-    monkeypatch: pytest.MonkeyPatch, entity: str, source: str
-) -> list[int]:
-    real = BatchProcessor._write_back
-    hits: list[int] = []
-
-    async def write_back(self: BatchProcessor, ctx: Any, side: str, *args: Any) -> None:
-        if ctx.name == entity and side == source and not hits:
-            hits.append(1)
-            raise Killed(f"killed before the write-back of {entity} to {source}")
-        await real(self, ctx, side, *args)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(BatchProcessor, "_write_back", write_back)
-    return hits
 
 
 def _kill_once_after_crm_outcomes(engine: Any, sobject: str) -> list[int]:
@@ -96,16 +44,6 @@ def _kill_once_after_crm_outcomes(engine: Any, sobject: str) -> list[int]:
     return hits
 
 
-def _new_customer(env: Env, key: int) -> None:
-    env.erp(
-        "INSERT INTO customers (id, number, name, nip, city, country_code) "
-        "VALUES (:id, :number, :name, '5260250274', 'Gdynia', 'PL')",
-        id=key,
-        number=f"C-6{key:04d}",
-        name=f"New {key}",
-    )
-
-
 def _assert_customers_once(env: Env, keys: Sequence[int]) -> None:
     ids = [str(a["ERP_Id__c"]) for a in env.crm_rows("SELECT ERP_Id__c FROM Account")]
     assert sorted(ids) == sorted(set(ids)), "an account written twice"
@@ -126,11 +64,9 @@ async def test_mariadb_erp_create_killed_after_the_crm_write_is_not_duplicated(
     env = maria_env
     async with running_engine(env.flow()) as engine:
         await engine.sync()
-        _new_customer(env, 81)
-        _new_customer(env, 82)
-        kill = (
-            _kill_once_before_write_back if where == "before_write_back" else _kill_once_at_commit
-        )
+        new_customer(env, 81, "C-60081")
+        new_customer(env, 82, "C-60082")
+        kill = kill_once_before_write_back if where == "before_write_back" else kill_once_at_commit
         hits = kill(monkeypatch, "customer", "erp")
         with pytest.raises(Killed):
             await engine.sync()
@@ -166,7 +102,7 @@ async def test_crm_create_killed_at_commit_is_linked_both_ways(
     async with running_engine(env.flow()) as engine:
         await engine.sync()
         crm_id = _crm_contact(env, "commit.kill@example.com")
-        hits = _kill_once_at_commit(monkeypatch, "contact", "crm")
+        hits = kill_once_at_commit(monkeypatch, "contact", "crm")
         with pytest.raises(Killed):
             await engine.sync()
         assert hits
@@ -187,7 +123,7 @@ async def test_crm_create_killed_before_the_write_back_is_linked_both_ways(
     async with running_engine(env.flow()) as engine:
         await engine.sync()
         crm_id = _crm_contact(env, "writeback.kill@example.com")
-        hits = _kill_once_before_write_back(monkeypatch, "contact", "crm")
+        hits = kill_once_before_write_back(monkeypatch, "contact", "crm")
         with pytest.raises(Killed):
             await engine.sync()
         assert hits
@@ -210,7 +146,7 @@ async def test_initial_load_killed_after_the_crm_write_is_not_duplicated(
     their links are kept. The re-run is an initial load again (no cursor): it must link
     what the dead pass created, in both directions, and create nothing twice."""
     env = every_env
-    kill = _kill_once_before_write_back if where == "before_write_back" else _kill_once_at_commit
+    kill = kill_once_before_write_back if where == "before_write_back" else kill_once_at_commit
     hits = kill(monkeypatch, "customer", "erp")
     async with running_engine(env.flow()) as engine:
         with pytest.raises(Killed):
@@ -234,7 +170,7 @@ async def test_initial_load_killed_at_the_category_commit_is_not_duplicated(
     and dies at their commit, before the CRM side of the entity was ever read. The re-run's
     CRM-side initial load finds five CRM records no link names."""
     env = every_env
-    _kill_once_at_commit(monkeypatch, "product_category", "erp")
+    kill_once_at_commit(monkeypatch, "product_category", "erp")
     async with running_engine(env.flow()) as engine:
         with pytest.raises(Killed):
             await engine.sync()
@@ -269,7 +205,7 @@ async def test_bulk_create_killed_after_the_job_landed_is_not_duplicated(
     async with running_engine(env.flow(**BULK_WRITES)) as engine:
         await engine.sync()
         for key in range(200, 215):
-            _new_customer(env, key)
+            new_customer(env, key, f"C-6{key:04d}")
         requests_before = dict(env.crm.state.requests)
         hits = _kill_once_after_crm_outcomes(engine, "Account")
         with pytest.raises(Killed):

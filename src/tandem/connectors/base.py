@@ -240,7 +240,11 @@ class Connector(Protocol):
     def read_changes(
         self, binding: EntityBinding, since: Cursor | None, batch_size: int
     ) -> AsyncIterator[Sequence[Change]]:
-        """Changes strictly after ``since`` (all records when ``None``), in cursor order."""
+        """Changes after ``since`` (all records when ``None``), in cursor order.
+
+        A connector may first return changes at or behind ``since`` (late commits, re-reads),
+        which the pipeline neither counts as new nor moves its cursor back for.
+        """
 
     def read_all(self, binding: EntityBinding, batch_size: int) -> AsyncIterator[Sequence[Change]]:
         """Every live record, in key order, in batches."""

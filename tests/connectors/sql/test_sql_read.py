@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
-from sqlerp import FIELDS, Erp, at, changes_after, collect, customer
+from sqlerp import FIELDS, Erp, at, changes_after, collect, customer, past
 
 from tandem.connectors.base import Cursor, EntityBinding, WriteOp
 from tandem.connectors.sql import SqlConnector
@@ -29,13 +29,14 @@ async def test_insert_update_delete_arrive_in_order_with_hard_deletes(
     t = erp.customers
     erp.execute(sa.update(t).where(t.c.id == a).values(name="Acme SA"))
     erp.execute(sa.delete(t).where(t.c.id == b))
-    second = await changes_after(connector, binding, first[-1].cursor)
+    second = past(await changes_after(connector, binding, first[-1].cursor), first[-1].cursor)
     assert [(ch.key, ch.deleted) for ch in second] == [(str(a), False), (str(b), True)]
     assert second[0].fields["name"] == "Acme SA"
     assert second[1].fields == {}
     assert first[-1].cursor < second[0].cursor < second[1].cursor
 
-    assert await changes_after(connector, binding, second[-1].cursor) == []  # strictly after
+    last = second[-1].cursor
+    assert past(await changes_after(connector, binding, last), last) == []  # strictly after
 
 
 async def test_several_entries_of_one_row_collapse_to_its_current_state(
@@ -70,7 +71,7 @@ async def test_ties_and_small_batches_lose_nothing_and_repeat_nothing(
     assert cursors == sorted(cursors)
     # resume from the middle of a tie: exactly the rest
     middle = batches[2][-1].cursor
-    rest = await changes_after(connector, binding, middle, 3)
+    rest = past(await changes_after(connector, binding, middle, 3), middle)
     assert [ch.key for ch in rest] == keys[12:]
 
 
@@ -80,7 +81,8 @@ async def test_overlap_re_read_is_harmless(erp: Erp, connector: SqlConnector) ->
     first = await changes_after(connector, binding, None)
     again = await changes_after(connector, binding, first[-1].cursor.minus(3600))
     assert again == first  # same records, same values, same positions
-    assert await changes_after(connector, binding, first[-1].cursor) == []
+    last = first[-1].cursor
+    assert past(await changes_after(connector, binding, last), last) == []
 
 
 async def test_read_changes_without_capture_installed_is_fatal(erp: Erp) -> None:
@@ -217,25 +219,36 @@ async def test_view_and_query_as_read_sources(erp: Erp, connector: SqlConnector)
 
 # SQLite has a single writer: a lower entry cannot commit after a higher one there.
 @pytest.mark.parametrize("db_url", ["postgresql", "mariadb"], indirect=True)
-async def test_a_late_commit_is_caught_by_the_overlap_re_read(
+async def test_a_late_commit_is_returned_behind_the_cursor(
     erp: Erp, connector: SqlConnector
 ) -> None:
+    """Held open while a later change is read, a change arrives once committed, behind the
+    cursor: on SQLite the second writer waits instead; elsewhere the read after the cursor
+    returns it (tandem.connectors.sql.late), and so does the overlap re-read."""
     binding = erp.binding()
     slow = erp.engine.connect()
     try:
         tx = slow.begin()
         slow.execute(sa.insert(erp.customers).values(customer("Slow")))  # logged first...
+        if erp.dialect == "sqlite":
+            tx.commit()  # one writer at a time: the other cannot commit before this one
         (fast,) = erp.insert(customer("Fast"))  # ...but this one commits first
         seen = await changes_after(connector, binding, None)
-        assert [ch.key for ch in seen] == [str(fast)]
-        tx.commit()
+        if erp.dialect != "sqlite":
+            assert [ch.key for ch in seen] == [str(fast)]
+            tx.commit()
     finally:
         slow.close()
-    after = seen[-1].cursor
-    assert await changes_after(connector, binding, after) == []  # behind the cursor...
-    overlap = await changes_after(connector, binding, after.minus(60))
     slow_key = next(r["id"] for r in erp.rows() if r["name"] == "Slow")
-    assert [ch.key for ch in overlap] == [str(slow_key), str(fast)]  # ...found by the overlap
+    after = seen[-1].cursor
+    late = await changes_after(connector, binding, after)
+    if erp.dialect == "sqlite":
+        assert [ch.key for ch in seen] == [str(slow_key), str(fast)] and late == []
+    else:
+        assert late[0].key == str(slow_key) and late[0].cursor < after  # behind the cursor
+        assert all(ch.cursor <= after for ch in late)  # MariaDB: Fast again, as it is now
+    overlap = await changes_after(connector, binding, after.minus(60))
+    assert [ch.key for ch in overlap] == [str(slow_key), str(fast)]  # ...and by the overlap
 
 
 async def test_rows_read_by_position_carry_the_contract_types(

@@ -28,6 +28,7 @@ from tandem.connectors.clock import ClockOffset
 from tandem.connectors.sql import capture, faults, reader
 from tandem.connectors.sql.clock import database_time
 from tandem.connectors.sql.describe import describe_source
+from tandem.connectors.sql.late import Horizon, Horizons
 from tandem.connectors.sql.settings import SqlSettings, create_engine, settings_from
 from tandem.connectors.sql.source import Source, resolve
 from tandem.connectors.sql.wakeup import Listener, poll_until_moved
@@ -58,6 +59,7 @@ class SqlConnector:
         self._secrets = settings.secrets()
         self._engine: sa.Engine | None = None
         self._log: sa.Table | None = None
+        self._horizons: Horizons | None = None
         self._sources: dict[tuple[Any, ...], Source] = {}
         self._listener: Listener | None = None
         self._last_seen: Any = None
@@ -97,6 +99,7 @@ class SqlConnector:
             return
         schema = None if engine.dialect.name == "sqlite" else self.settings.db_schema
         self._log = capture.changelog_table(self.settings.changelog_table, schema)
+        self._horizons = await self._run("connect", self._late_commits, engine, self._log)
         self._last_seen = await self._run("poll", self._prober())
         if engine.dialect.name == "postgresql":
             self._listener = Listener(
@@ -117,6 +120,7 @@ class SqlConnector:
             await asyncio.to_thread(engine.dispose)
         self._sources.clear()
         self._log = None
+        self._horizons = None
 
     # -- contract ----------------------------------------------------------------------------
 
@@ -138,14 +142,23 @@ class SqlConnector:
         operation = f"read changes {binding.source}"
         if self.settings.capture == "modified_column" and src.modified is not None:
             await self._name_keyless(src, since)
-        cursor = since
-        while True:
-            changes, more = await self._run(operation, self._changes, src, cursor, batch_size)
-            if changes:
-                yield changes
-                cursor = changes[-1].cursor
-            if not more:
-                return
+        horizon = Horizon(None, since)
+        if self._horizons is not None and self.settings.capture == "changelog":
+            horizon = await self._run(
+                operation, self._with_conn, self._horizons.take, src.capture_name, since
+            )
+        # Late commits behind ``since`` first (see tandem.connectors.sql.late), then the rest.
+        phases = [(None, horizon.late)] if horizon.late is not None else []
+        for cursor, only in [*phases, (horizon.start, None)]:
+            while True:
+                changes, more = await self._run(
+                    operation, self._changes, src, cursor, batch_size, horizon.upto, only
+                )
+                if changes:
+                    yield changes
+                    cursor = changes[-1].cursor
+                if not more:
+                    break
 
     async def read_all(
         self, binding: EntityBinding, batch_size: int
@@ -223,6 +236,8 @@ class SqlConnector:
         if self._log is None and self.settings.capture == "changelog":
             await self.close()
             await self.open()
+        elif self._log is not None and self._horizons is None:  # upgraded in place
+            self._horizons = await self._run("connect", self._late_commits, engine, self._log)
 
     async def prune_changelog(self, before: datetime) -> int:
         """Delete change-log entries older than ``before``; return how many went."""
@@ -301,7 +316,31 @@ class SqlConnector:
             schema = None if conn.dialect.name == "sqlite" else self.settings.db_schema
             return sa.inspect(conn).has_table(self.settings.changelog_table, schema=schema)
 
-    def _changes(self, src: Source, since: Cursor | None, size: int) -> tuple[list[Change], bool]:
+    def _late_commits(self, engine: sa.Engine, changelog: sa.Table) -> Horizons | None:
+        """What holds reads for late commits (:mod:`.late`), where the database has it and
+        ``install-capture`` of this release made its table (else a warning, reads as before)."""
+        if engine.dialect.name not in ("postgresql", "mysql", "mariadb"):
+            return None
+        horizons = Horizons(changelog, engine.dialect.name)
+        with engine.connect() as conn:
+            if sa.inspect(conn).has_table(horizons.reads.name, schema=changelog.schema):
+                return horizons
+        log.warning(
+            "%s: the change log was installed by an earlier release: run `tandem erp "
+            "install-capture` again, or a transaction held open longer than overlap_seconds "
+            "can be missed",
+            changelog.name,
+        )
+        return None
+
+    def _changes(
+        self,
+        src: Source,
+        since: Cursor | None,
+        size: int,
+        upto: datetime | None = None,
+        only: sa.ColumnElement[bool] | None = None,
+    ) -> tuple[list[Change], bool]:
         with self._require().connect() as conn:
             if self.settings.capture == "modified_column":
                 if src.modified is None:
@@ -318,7 +357,7 @@ class SqlConnector:
                     system=faults.SYSTEM,
                     operation="read changes",
                 )
-            return reader.changelog_batch(conn, src, self._log, since, size)
+            return reader.changelog_batch(conn, src, self._log, since, size, upto, only)
 
     def _prober(self) -> Callable[[], Any]:
         """A probe of what moves on change: the change log's last ``seq``, else the maxima of

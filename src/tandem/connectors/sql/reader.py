@@ -53,9 +53,18 @@ def _naive(value: datetime) -> datetime:
 
 
 def changelog_batch(
-    conn: sa.Connection, src: Source, log: sa.Table, since: Cursor | None, size: int
+    conn: sa.Connection,
+    src: Source,
+    log: sa.Table,
+    since: Cursor | None,
+    size: int,
+    upto: datetime | None = None,
+    only: sa.ColumnElement[bool] | None = None,
 ) -> tuple[list[Change], bool]:
     """The next batch of changes after ``since`` from the change log.
+
+    ``upto``: entries stamped later are left out (naive UTC); ``only``: the entries to read
+    (late commits behind the cursor: :mod:`tandem.connectors.sql.late`).
 
     Change-log entries are read in ``(changed_at, row_key)`` order, several entries of one row
     collapse to the latest, and each row is joined to its current state (gone: a delete). The
@@ -78,6 +87,10 @@ def changelog_batch(
                 sa.and_(log.c.changed_at == at, log.c.row_key > since.key),
             )
         )
+    if upto is not None:
+        stmt = stmt.where(log.c.changed_at <= upto)
+    if only is not None:
+        stmt = stmt.where(only)
     stmt = stmt.order_by(log.c.changed_at, log.c.row_key, log.c.seq).limit(size)
     entries = conn.execute(stmt).all()
     latest: dict[str, datetime] = {}

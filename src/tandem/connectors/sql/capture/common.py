@@ -1,0 +1,159 @@
+"""What every dialect shares: the change-log table, key kinds, trigger names, the dialect base."""
+
+from __future__ import annotations
+
+import hashlib
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import ClassVar, Literal
+
+import sqlalchemy as sa
+
+from tandem.connectors.sql.settings import SqlSettings, check_identifier, create_engine
+
+EngineLike = sa.Engine | str | SqlSettings
+OPS = {"I": "INSERT", "U": "UPDATE", "D": "DELETE"}
+
+KeyKind = Literal[
+    "integer",
+    "zerofill",
+    "decimal",
+    "text",
+    "uuid",
+    "date",
+    "datetime",
+    "instant",
+    "time",
+    "boolean",
+]
+"""How a key column's values become text, by what the reader gets for them.
+
+``integer``, ``decimal``, ``text``, ``uuid``, ``date``: the database's own text of the value is
+the reader's. ``zerofill``: a MariaDB ``ZEROFILL`` number (its text would be padded, the
+driver's number is not). ``datetime``: a date-time without a zone (``str()``: seconds, then
+``.ffffff`` only when the microseconds are not 0). ``instant``: a PostgreSQL ``timestamptz`` or
+MariaDB ``TIMESTAMP``, as its UTC time (``+00:00`` on PostgreSQL, naive on MariaDB, as the
+reader's UTC session returns it), whatever the writer's session time zone. ``time``: a time of
+day. ``boolean``: ``True`` / ``False``.
+"""
+
+
+def changelog_table(name: str = "tandem_changelog", schema: str | None = None) -> sa.Table:
+    """The change-log table as SQLAlchemy Core sees it (for queries, not DDL)."""
+    return sa.Table(
+        check_identifier(name, "changelog_table"),
+        sa.MetaData(),
+        sa.Column("seq", sa.BigInteger, primary_key=True),
+        sa.Column("table_name", sa.String(128), nullable=False),
+        sa.Column("row_key", sa.String(255), nullable=False),
+        sa.Column("op", sa.String(1), nullable=False),
+        sa.Column("changed_at", sa.DateTime(), nullable=False),
+        schema=schema,
+    )
+
+
+@contextmanager
+def _engine(target: EngineLike) -> Iterator[sa.Engine]:
+    if isinstance(target, sa.Engine):
+        yield target
+        return
+    settings = target if isinstance(target, SqlSettings) else SqlSettings(url=target)
+    engine = create_engine(settings)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def _trigger_name(changelog: str, table: str, op: str) -> str:
+    name = f"{changelog}_{table}_{op.lower()}"
+    if len(name) <= 60:
+        return name
+    digest = hashlib.sha1(table.encode()).hexdigest()[:10]
+    return f"{changelog[:40]}_{digest}_{op.lower()}"
+
+
+class _Dialect(ABC):
+    """Names and DDL for one database; subclasses fill in the per-dialect SQL."""
+
+    NOW: ClassVar[str]
+    """SQL for the current UTC time with sub-second precision, as the change log stores it."""
+    KINDS: ClassVar[frozenset[KeyKind]]
+    """The key kinds whose text this database can render exactly as the reader does."""
+    REFUSED: ClassVar[str] = "its values have no text that Tandem can make equal to the reader's"
+    """Why a kind outside :attr:`KINDS` is refused."""
+
+    def __init__(self, engine: sa.Engine, changelog: str, schema: str | None, channel: str):
+        self.changelog = check_identifier(changelog, "changelog_table")
+        self.channel = check_identifier(channel, "notify_channel")
+        self.schema = schema
+        self.prep = engine.dialect.identifier_preparer
+
+    def q(self, name: str) -> str:
+        """A quoted, schema-qualified table name."""
+        quoted = self.prep.quote(name)
+        return f"{self.prep.quote_schema(self.schema)}.{quoted}" if self.schema else quoted
+
+    @abstractmethod
+    def create_changelog(self) -> list[str]:
+        """Statements creating the change-log table, its indexes (and function)."""
+
+    @abstractmethod
+    def create_triggers(self, table: str, key: str, kind: KeyKind) -> list[str]:
+        """Statements creating the three capture triggers of ``table``."""
+
+    def replace_triggers(self, table: str, key: str, kind: KeyKind) -> list[str]:
+        """Statements replacing whatever capture triggers ``table`` has with current ones."""
+        return [*self.drop_triggers(table), *self.create_triggers(table, key, kind)]
+
+    def drop_triggers(self, table: str) -> list[str]:
+        return [
+            f"DROP TRIGGER IF EXISTS {self.q(_trigger_name(self.changelog, table, op))}"
+            for op in OPS
+        ]
+
+    @property
+    def reads(self) -> str:
+        """The name of the table of earlier reads next to the change log (not on SQLite)."""
+        return reads_table_name(self.changelog)
+
+    def drop_all(self) -> list[str]:
+        return [
+            f"DROP TABLE IF EXISTS {self.q(self.changelog)}",
+            f"DROP TABLE IF EXISTS {self.q(self.reads)}",
+        ]
+
+    @abstractmethod
+    def key_text(self, ref: str, key: str, kind: KeyKind) -> str:
+        """SQL rendering ``ref.key`` (``NEW``, ``OLD``, an alias) as text.
+
+        The text must be the reader's text of the key column's value (``reader.key_text``),
+        and the same in the triggers and in the seed, or a logged key names no row.
+        """
+
+    @abstractmethod
+    def trigger_names_sql(self) -> str:
+        """A query listing the trigger names of the schema."""
+
+
+def reads_table_name(changelog: str) -> str:
+    """The table in which readers of ``changelog`` note what was in flight when they read."""
+    return f"{changelog}_reads"
+
+
+def _lit(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def null_key_message(table: str, key: str, *, sql: bool = False) -> str:
+    """What a trigger says when the ERP writes a row whose key is NULL (refused: a row without
+    a key names no record, and the change log could not name it).
+
+    ``sql``: ``table`` and ``key`` are SQL expressions, and so is the message returned.
+    """
+    parts = ["Tandem change capture: key column ", " of table ", " is NULL; a row without a key"]
+    parts[-1] += " cannot be synced"
+    if not sql:
+        return f"{parts[0]}{key!r}{parts[1]}{table!r}{parts[2]}"
+    return f"{_lit(parts[0])} || {key} || {_lit(parts[1])} || {table} || {_lit(parts[2])}"

@@ -1,0 +1,204 @@
+"""Install, uninstall, inspect and prune the change log."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from tandem.connectors.base import utc
+from tandem.connectors.sql.capture.common import OPS, EngineLike, _engine, _lit, _trigger_name
+from tandem.connectors.sql.capture.registry import _dialect, changelog_table_for
+from tandem.connectors.sql.capture.sqlite import _Sqlite
+from tandem.connectors.sql.capture.targets import CaptureTable, _check_tables
+from tandem.connectors.sql.settings import SqlSettings
+from tandem.connectors.sql.upgrade import (
+    pad_char_keys,
+    rewrite_legacy_keys,
+    zoned_text_triggers,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureStatus:
+    """What is installed.
+
+    Attributes:
+        dialect: ``sqlite``, ``postgresql`` or ``mysql`` (MariaDB).
+        changelog_exists: the change-log table is there.
+        tables: captured table -> all three triggers present.
+        entries: rows in the change log.
+        last_seq: the highest sequence number, ``None`` when empty.
+        oldest: the oldest entry's time (UTC), ``None`` when empty.
+    """
+
+    dialect: str
+    changelog_exists: bool
+    tables: Mapping[str, bool]
+    entries: int
+    last_seq: int | None
+    oldest: datetime | None
+
+
+def install_capture(
+    engine_or_url: EngineLike,
+    tables: Sequence[tuple[str, str] | CaptureTable],
+    *,
+    changelog_table: str = "tandem_changelog",
+    notify_channel: str = "tandem_changes",
+    schema: str | None = None,
+    seed: bool = True,
+) -> None:
+    """Create the change log and (re)create the capture triggers on ``tables``.
+
+    Args:
+        engine_or_url: an engine, a URL or :class:`SqlSettings` (whose change-log name,
+            channel and schema then apply).
+        tables: ``(table, key column)`` pairs to capture, or the :class:`CaptureTable` of a
+            flow's bindings (:func:`capture_tables`); each key column must be the table's
+            single-column primary key (or another unique, non-null column).
+        changelog_table: the change-log table's name.
+        notify_channel: PostgreSQL NOTIFY channel.
+        schema: schema (PostgreSQL) or database (MariaDB) of the tables and the change log.
+        seed: log every existing row of a table that has no entry yet, so that a first
+            ``read_changes(since=None)`` returns all records.
+
+    Raises:
+        ConfigError: a table or key column does not exist, or the key column does not identify
+            one row by itself (one column of a composite key, a column that is not unique or
+            may be NULL; a SQLite primary key not declared NOT NULL is taken, unless a row
+            holds NULL in it: its triggers refuse such rows), or its type has no text that the
+            triggers can write exactly as the reader reads the key (:func:`key_kind`: floating
+            point, binary, JSON, ...; on SQLite anything but integers and text). Checked
+            before any change, since a trigger naming a wrong column would make the ERP's own
+            writes fail, a key shared by several rows would merge them in the log and lose
+            their deletes, and a logged text that is not the reader's names no row, so that
+            every change would read as a delete. For a
+            :class:`CaptureTable` of a binding, a :class:`BindingError` naming its entity, the
+            setting (``key``, or the one naming the table) and the native name, which
+            ``FlowSpec.place`` locates in the flow file.
+    """
+    if isinstance(engine_or_url, SqlSettings):
+        changelog_table = engine_or_url.changelog_table
+        notify_channel = engine_or_url.notify_channel
+        schema = schema or engine_or_url.db_schema
+    targets = [t if isinstance(t, CaptureTable) else CaptureTable(*t) for t in tables]
+    with _engine(engine_or_url) as engine, engine.begin() as conn:
+        d = _dialect(engine, changelog_table, schema, notify_channel)
+        kinds = _check_tables(conn, d, targets, schema)
+        for stmt in d.create_changelog():
+            conn.exec_driver_sql(stmt)
+        cl = changelog_table_for(d)
+        # Entries an earlier release wrote: the bulk of them before any trigger is replaced
+        # (on PostgreSQL that locks the ERP's table until the commit, its readers too), then
+        # those its triggers wrote meanwhile.
+        relog: set[str] = set()
+        for target, kind in zip(targets, kinds, strict=True):
+            rewrite_legacy_keys(conn, cl, target.table, kind)
+            if kind == "text":  # the first release's seed of a CHAR(n) key: trimmed
+                pad_char_keys(conn, cl, target.table, target.key, schema)
+            names = [_trigger_name(d.changelog, target.table, op) for op in OPS]
+            if zoned_text_triggers(conn, kind, names, schema):
+                relog.add(target.table)
+        for target, kind in zip(targets, kinds, strict=True):
+            table, key = target.table, target.key
+            for stmt in d.replace_triggers(table, key, kind):
+                conn.exec_driver_sql(stmt)
+            rewrite_legacy_keys(conn, cl, table, kind)
+            if table in relog:  # keys logged in the writers' time zone: every row again
+                conn.exec_driver_sql(
+                    f"INSERT INTO {d.q(d.changelog)} (table_name, row_key, op, changed_at) "
+                    f"SELECT {_lit(table)}, {d.key_text('tandem_src', key, kind)}, 'U', "
+                    f"{d.NOW} FROM {d.q(table)} tandem_src"
+                )
+            if seed:
+                has = conn.execute(
+                    sa.select(cl.c.seq).where(cl.c.table_name == table).limit(1)
+                ).first()
+                if has is None:
+                    conn.exec_driver_sql(
+                        f"INSERT INTO {d.q(d.changelog)} (table_name, row_key, op, changed_at) "
+                        f"SELECT {_lit(table)}, {d.key_text('tandem_src', key, kind)}, 'I', "
+                        f"{d.NOW} "
+                        f"FROM {d.q(table)} tandem_src"
+                    )
+
+
+def uninstall_capture(
+    engine_or_url: EngineLike,
+    tables: Sequence[str],
+    *,
+    changelog_table: str = "tandem_changelog",
+    schema: str | None = None,
+    drop_changelog: bool = False,
+) -> None:
+    """Drop the capture triggers on ``tables``; with ``drop_changelog`` the log too."""
+    if isinstance(engine_or_url, SqlSettings):
+        changelog_table = engine_or_url.changelog_table
+        schema = schema or engine_or_url.db_schema
+    with _engine(engine_or_url) as engine, engine.begin() as conn:
+        d = _dialect(engine, changelog_table, schema, "tandem_changes")
+        for table in tables:
+            for stmt in d.drop_triggers(table):
+                conn.exec_driver_sql(stmt)
+        if drop_changelog:
+            for stmt in d.drop_all():
+                conn.exec_driver_sql(stmt)
+
+
+def capture_status(
+    engine_or_url: EngineLike,
+    tables: Sequence[str] = (),
+    *,
+    changelog_table: str = "tandem_changelog",
+    schema: str | None = None,
+) -> CaptureStatus:
+    """Report whether the change log and the triggers on ``tables`` are installed."""
+    if isinstance(engine_or_url, SqlSettings):
+        changelog_table = engine_or_url.changelog_table
+        schema = schema or engine_or_url.db_schema
+    with _engine(engine_or_url) as engine, engine.connect() as conn:
+        d = _dialect(engine, changelog_table, schema, "tandem_changes")
+        exists = sa.inspect(conn).has_table(changelog_table, schema=schema)
+        names = {str(r[0]) for r in conn.exec_driver_sql(d.trigger_names_sql())}
+        installed = {
+            t: all(_trigger_name(d.changelog, t, op) in names for op in OPS) for t in tables
+        }
+        entries, last, oldest = 0, None, None
+        if exists:
+            cl = changelog_table_for(d)
+            row = conn.execute(
+                sa.select(sa.func.count(), sa.func.max(cl.c.seq), sa.func.min(cl.c.changed_at))
+            ).one()
+            entries, last = int(row[0]), (int(row[1]) if row[1] is not None else None)
+            oldest = utc(row[2]) if row[2] is not None else None
+        return CaptureStatus(engine.dialect.name, exists, installed, entries, last, oldest)
+
+
+def prune_changelog(
+    engine_or_url: EngineLike,
+    before: datetime,
+    *,
+    changelog_table: str = "tandem_changelog",
+    schema: str | None = None,
+) -> int:
+    """Delete change-log entries older than ``before``; return how many went.
+
+    Prune only behind every reader's cursor minus its overlap window, or changes are lost.
+    The reads noted before ``before`` (:mod:`tandem.connectors.sql.late`) go too: a reader
+    behind ``before`` is not served any more.
+    """
+    if isinstance(engine_or_url, SqlSettings):
+        changelog_table = engine_or_url.changelog_table
+        schema = schema or engine_or_url.db_schema
+    with _engine(engine_or_url) as engine, engine.begin() as conn:
+        d = _dialect(engine, changelog_table, schema, "tandem_changes")
+        cl = changelog_table_for(d)
+        cutoff = utc(before).replace(tzinfo=None)
+        pruned = int(conn.execute(sa.delete(cl).where(cl.c.changed_at < cutoff)).rowcount)
+        if not isinstance(d, _Sqlite) and sa.inspect(conn).has_table(d.reads, schema=d.schema):
+            reads = sa.table(d.reads, sa.column("taken_at"), schema=d.schema)
+            conn.execute(sa.delete(reads).where(reads.c.taken_at < cutoff))
+        return pruned
