@@ -29,15 +29,24 @@ def test_migrate_from_empty_creates_every_table(store: StateStore, store_url: st
 
 def test_migrated_schema_matches_the_table_definitions(store: StateStore, store_url: str) -> None:
     engine = sa.create_engine(store_url)
+    # The test databases are shared with other suites (the ERP change log lives there too,
+    # with column types SQLAlchemy does not know): only the store's own tables are compared.
+    ours = {t.name for t in metadata.sorted_tables}
+
+    def own(name: str | None, type_: str, parent_names: object) -> bool:
+        return type_ != "table" or name in ours
+
     try:
         with engine.connect() as conn:
             context = MigrationContext.configure(
-                conn, opts={"version_table": VERSION_TABLE, "compare_type": compare_column_type}
+                conn,
+                opts={
+                    "version_table": VERSION_TABLE,
+                    "compare_type": compare_column_type,
+                    "include_name": own,
+                },
             )
             diffs = compare_metadata(context, metadata)
-        # The test databases are shared with other suites (the ERP change log lives there too):
-        # only differences that touch the store's own tables count.
-        ours = {t.name for t in metadata.sorted_tables}
         tandem_diffs = [d for d in diffs if any(f"'{name}'" in repr(d) for name in ours)]
         assert tandem_diffs == []
     finally:
