@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import sqlalchemy as sa
 from cli_run import tandem
-from tandem_env import Env
+from tandem_env import Env, build_env
 
 
 def _check(env: Env, old: str, new: str) -> tuple[int, str, str]:
@@ -24,3 +27,25 @@ def test_an_unknown_erp_table_is_named_at_its_line(env: Env) -> None:
     code, out, where = _check(env, "{source: customers, key: id", "{source: klienci, key: id")
     assert code == 2, out
     assert f"{where} entities.customer.erp.source:" in out and "'klienci'" in out
+
+
+def test_an_erp_change_log_of_an_earlier_release_is_advised_at_the_connection(
+    tmp_path: Path, pg_fresh_url: str
+) -> None:
+    """PostgreSQL: a change log without the late-commit bookkeeping (installed by an earlier
+    release) still runs, but `check` says to re-run install-capture, at the connection."""
+    for env in build_env(tmp_path, pg_fresh_url):
+        engine = sa.create_engine(pg_fresh_url)
+        try:
+            with engine.begin() as db:
+                db.exec_driver_sql("ALTER TABLE tandem_changelog DROP COLUMN xid")
+                db.exec_driver_sql("DROP TABLE tandem_changelog_reads")
+        finally:
+            engine.dispose()
+        text = env.config.read_text(encoding="utf-8")
+        line = next(n for n, row in enumerate(text.splitlines(), 1) if row.strip() == "erp:")
+        code, out = tandem("check", "-c", str(env.config))
+        flat = out.replace("\n", "")
+        assert code == 0, out
+        assert f"{env.config}:{line}: connections.erp: tandem_changelog:" in flat
+        assert "run `tandem erp install-capture` again" in flat

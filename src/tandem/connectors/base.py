@@ -307,6 +307,18 @@ class SchemaCache(Protocol):
 
 
 @runtime_checkable
+class Advisor(Protocol):
+    """Optional: what the operator should change in the system's setup (``tandem check``).
+
+    For example an ERP change log installed by an earlier release, or a database user that
+    lacks a privilege a guarantee needs: the flow runs, but with less than it could.
+    """
+
+    async def advice(self) -> list[str]:
+        """Each a sentence naming what is missing, what it costs and what to do."""
+
+
+@runtime_checkable
 class Learner(Protocol):
     """Optional: numbers a connector learns about its system and can be told in a later run.
 
@@ -336,6 +348,7 @@ def utc(value: datetime) -> datetime:
 
 __all__ = [
     "EPOCH",
+    "Advisor",
     "Change",
     "ChangeProbe",
     "Connector",

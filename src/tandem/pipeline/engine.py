@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 
 from tandem.config import FlowSpec, Side
 from tandem.connectors.base import (
+    Advisor,
     Change,
     ChangeProbe,
     Cursor,
@@ -216,6 +217,11 @@ class Engine:
             for found in self.mapper.binding_warnings(ctx.spec):
                 place = ("entities", ctx.name, *found.path)
                 self.warnings.append(locate(self.flow, place, found.message))
+        for side in SIDES:
+            connector = self.systems.of(side)
+            if isinstance(connector, Advisor):
+                for message in await connector.advice():
+                    self.warnings.append(locate(self.flow, ("connections", side), message))
         return problems
 
     async def _describe(self, side: Side, binding: EntityBinding, *, fresh: bool) -> EntitySchema:

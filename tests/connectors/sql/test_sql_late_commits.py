@@ -204,6 +204,8 @@ async def test_install_capture_upgrades_a_change_log_of_an_earlier_release(
         await old.open()
     try:
         assert "install-capture" in caplog.text
+        [advice] = await old.advice()  # what `tandem check` shows
+        assert "earlier release" in advice and "tandem erp install-capture" in advice
         _, cursor = await _read(old, erp, None)  # read as before
     finally:
         await old.close()
@@ -215,6 +217,7 @@ async def test_install_capture_upgrades_a_change_log_of_an_earlier_release(
     conn = SqlConnector(erp.settings())
     await conn.open()
     try:
+        assert await conn.advice() == []  # upgraded, and the test's user may read it all
         read, cursor = await _read(conn, erp, cursor)
         assert _names(read) == {str(b): "Beta 2"}  # an entry without xid reads as before
         held.append(Open(erp, a, "Alfa late"))
@@ -270,6 +273,8 @@ async def test_mariadb_without_process_privilege_warns_once_and_reads_as_before(
     conn = SqlConnector(settings)
     await conn.open()
     try:
+        [advice] = await conn.advice()  # what `tandem check` shows
+        assert "GRANT PROCESS" in advice and erp.changelog in advice
         with caplog.at_level(logging.WARNING):
             _, cursor = await _read(conn, erp, None)
             _rename(erp, a, "Alfa 2")

@@ -311,6 +311,27 @@ class SqlConnector:
             self._clock.note(await self._run("read the clock", self._with_conn, database_time))
         return self._clock.now()
 
+    async def advice(self) -> list[str]:
+        """What the change capture lacks for late commits of long ERP transactions."""
+        engine, changelog = self._require(), self._log
+        if self.settings.capture != "changelog" or changelog is None:
+            return []
+        if engine.dialect.name not in ("postgresql", "mysql", "mariadb"):
+            return []
+        if self._horizons is None:
+            return [
+                f"{changelog.name}: the change log was installed by an earlier release: run "
+                "`tandem erp install-capture` again, or a write transaction held open longer "
+                "than overlap_seconds can be missed"
+            ]
+        if not await self._run("check", self._with_conn, self._horizons.can_watch):
+            return [
+                f"{changelog.name}: the database user cannot read "
+                "information_schema.INNODB_TRX (GRANT PROCESS ON *.* TO it): a write "
+                "transaction held open longer than overlap_seconds can be missed"
+            ]
+        return []
+
     def _has_changelog(self) -> bool:
         with self._require().connect() as conn:
             schema = None if conn.dialect.name == "sqlite" else self.settings.db_schema

@@ -163,6 +163,21 @@ class Horizons:
             )
             return Horizon(None, since)
 
+    def can_watch(self, conn: sa.Connection) -> bool:
+        """Whether this connection may read the transactions in flight (MariaDB: ``PROCESS``
+        for ``INNODB_TRX``; PostgreSQL needs no privilege)."""
+        if self.dialect == "postgresql":
+            return True
+        try:
+            conn.execute(sa.text(f"SELECT {_MARIADB_OPEN}")).one()
+        except sa.exc.DBAPIError as exc:
+            if _errno(exc) != NO_PROCESS:
+                raise
+            return False
+        finally:
+            conn.rollback()
+        return True
+
     def _postgres(
         self, conn: sa.Connection, reads: str, since: Cursor | None, at: datetime | None
     ) -> Horizon:
