@@ -5,18 +5,21 @@ A kill is an exception raised at the point where the process would have died: be
 write-back of the other system's keys, or at the commit of a batch's state. The pass fails
 there; the test then runs it again and checks that nothing is missing and nothing twice.
 
-A :class:`Writer` is a second ERP connection whose transaction the test holds open and
-commits itself: a late commit, made exactly when the test says.
+A write hook runs just before each write of the engine lands in one system (a user's edit
+made in that very moment). A :class:`Writer` is a second ERP connection whose transaction
+the test holds open and commits itself: a late commit, made exactly when the test says.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from tandem_env import Env
 
+from tandem.connectors.base import EntityBinding, WriteOp, WriteOutcome
 from tandem.pipeline.batch import BatchProcessor
 from tandem.pipeline.outcome import BatchCommitter
 
@@ -103,3 +106,33 @@ def age_log(env: Env, seconds: float = 60) -> None:
         else "TIMESTAMPADD(MICROSECOND, -(:s * 1000000), changed_at)"
     )
     env.erp(f"UPDATE tandem_changelog SET changed_at = {shift}", s=seconds)
+
+
+WriteHook = Callable[[EntityBinding, Sequence[WriteOp]], None]
+"""Called with each write's binding and ops just before it lands."""
+
+
+def before_crm_writes(engine: Any, hook: WriteHook) -> None:
+    """Run ``hook`` just before each CRM write of the engine lands (the user's click)."""
+    connector = engine.systems.of("crm")
+    submit = connector.submit_batch
+
+    async def submit_batch(
+        binding: EntityBinding, ops: Sequence[WriteOp]
+    ) -> Callable[[], Awaitable[list[WriteOutcome]]]:
+        hook(binding, ops)
+        return await submit(binding, ops)
+
+    connector.submit_batch = submit_batch
+
+
+def before_erp_writes(engine: Any, hook: WriteHook) -> None:
+    """Run ``hook`` just before each ERP write of the engine lands."""
+    connector = engine.systems.of("erp")
+    write = connector.write_batch
+
+    async def write_batch(binding: EntityBinding, ops: Sequence[WriteOp]) -> list[WriteOutcome]:
+        hook(binding, ops)
+        return await write(binding, ops)
+
+    connector.write_batch = write_batch

@@ -6,17 +6,18 @@ the agent's), so ties and late commits are made exactly, without waiting.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from audit_kit import before_crm_writes, before_erp_writes
 from tandem_env import Env
 
 import tandem.pipeline.engine as engine_module
-from tandem.connectors.base import EntityBinding, WriteOp, WriteOutcome
+from tandem.connectors.base import EntityBinding, WriteOp
 from tandem.connectors.sql.capture import install_capture
 from tandem.demo.erp import TABLES, create_sample_erp
 from tandem.demo.flow import CRM_SCHEMA, write_flow
@@ -180,34 +181,6 @@ async def test_pass_killed_inside_a_modstamp_tie_resumes_without_loss_or_duplica
 
 # -- edits in the CRM while a pass writes the same record ---------------------------------------
 
-WriteHook = Callable[[EntityBinding, Sequence[WriteOp]], None]
-
-
-def _before_crm_writes(engine: Any, hook: WriteHook) -> None:
-    """Run ``hook`` just before each CRM write of the engine lands (the user's click)."""
-    connector = engine.systems.of("crm")
-    submit = connector.submit_batch
-
-    async def submit_batch(
-        binding: EntityBinding, ops: Sequence[WriteOp]
-    ) -> Callable[[], Awaitable[list[WriteOutcome]]]:
-        hook(binding, ops)
-        return await submit(binding, ops)
-
-    connector.submit_batch = submit_batch
-
-
-def _before_erp_writes(engine: Any, hook: WriteHook) -> None:
-    """Run ``hook`` just before each ERP write of the engine lands."""
-    connector = engine.systems.of("erp")
-    write = connector.write_batch
-
-    async def write_batch(binding: EntityBinding, ops: Sequence[WriteOp]) -> list[WriteOutcome]:
-        hook(binding, ops)
-        return await write(binding, ops)
-
-    connector.write_batch = write_batch
-
 
 def _account(env: Env, customer: int) -> dict[str, object]:
     [row] = env.crm_rows(
@@ -236,7 +209,7 @@ async def test_crm_edit_of_another_field_while_the_pass_writes_the_record(
                 edited.append("phone")
                 env.crm.org.update("Account", str(account["Id"]), {"Phone": "+48 800 000 001"})
 
-        _before_crm_writes(engine, user_edits)
+        before_crm_writes(engine, user_edits)
         await engine.sync()
         await engine.sync()
         settled = await engine.sync()
@@ -268,7 +241,7 @@ async def test_crm_edit_of_the_same_field_while_the_pass_writes_it(clock_env: Cl
                 edited.append("phone")
                 env.crm.org.update("Account", str(account["Id"]), {"Phone": "+48 820 000 000"})
 
-        _before_crm_writes(engine, user_edits)
+        before_crm_writes(engine, user_edits)
         await engine.sync()
         await engine.sync()
         conflicts = engine.store.open_conflict_fields(flow_name(engine), "customer", ["2"])
@@ -314,7 +287,7 @@ async def test_erp_edit_of_the_same_field_while_the_pass_writes_it_from_the_crm(
                 edited.append("phone")
                 env.erp("UPDATE customers SET phone = '+48 880 000 000' WHERE id = 2")
 
-        _before_erp_writes(engine, user_edits)
+        before_erp_writes(engine, user_edits)
         await engine.sync()
         await engine.sync()
         conflicts = engine.store.open_conflict_fields(flow_name(engine), "customer", ["2"])
@@ -347,7 +320,7 @@ async def test_crm_edit_while_the_pass_writes_that_record_to_the_erp(
                 edited.append("title")
                 env.crm.org.update("Contact", str(contact["Id"]), {"Title": "Second title"})
 
-        _before_erp_writes(engine, user_edits)
+        before_erp_writes(engine, user_edits)
         await engine.sync()
         assert env.erp_rows("SELECT title FROM contacts WHERE id = 3")[0][0] == "First title"
         await engine.sync()

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
-from audit_kit import Writer, age_log
+from audit_kit import Writer, age_log, before_erp_writes
 from tandem_env import Env
 
-from tandem.connectors.base import Change, Cursor, EntityBinding, WriteOp, WriteOutcome
+from tandem.connectors.base import Change, Cursor, EntityBinding, WriteOp
 from tandem.pipeline.runtime import running_engine
 
 
@@ -73,21 +73,6 @@ def _before_erp_reads(engine: Any, hook: ReadHook) -> None:
             yield batch
 
     connector.read_changes = read_changes
-
-
-WriteHook = Callable[[EntityBinding, Sequence[WriteOp]], None]
-
-
-def _before_erp_writes(engine: Any, hook: WriteHook) -> None:
-    """Run ``hook`` just before each ERP write of the engine lands."""
-    connector = engine.systems.of("erp")
-    write = connector.write_batch
-
-    async def write_batch(binding: EntityBinding, ops: Sequence[WriteOp]) -> list[WriteOutcome]:
-        hook(binding, ops)
-        return await write(binding, ops)
-
-    connector.write_batch = write_batch
 
 
 # -- late commits across entities -----------------------------------------------------------------
@@ -230,7 +215,7 @@ async def test_erp_edit_of_another_field_while_the_pass_writes_a_crm_edit(
                 edited.append("city")
                 env.erp("UPDATE customers SET city = 'Reda' WHERE id = 2")
 
-        _before_erp_writes(engine, user_edits)
+        before_erp_writes(engine, user_edits)
         await engine.sync()
         await engine.sync()
         settled = await engine.sync()
@@ -261,7 +246,7 @@ async def test_erp_edit_of_a_new_row_while_its_crm_id_is_written_back(db_env: En
                 edited.append("city")
                 env.erp("UPDATE customers SET city = 'Jastarnia' WHERE id = 98")
 
-        _before_erp_writes(engine, user_edits)
+        before_erp_writes(engine, user_edits)
         await engine.sync()
         await engine.sync()
         settled = await engine.sync()

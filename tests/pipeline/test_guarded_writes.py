@@ -8,52 +8,13 @@ every other write goes in Collections as before.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from pathlib import Path
-from typing import Any
+from collections.abc import Sequence
 
-import pytest
-from tandem_env import Env, build_env
+from audit_kit import before_crm_writes, before_erp_writes
+from tandem_env import Env
 
-from tandem.connectors.base import EntityBinding, WriteOp, WriteOutcome
+from tandem.connectors.base import EntityBinding, WriteOp
 from tandem.pipeline.runtime import running_engine
-
-Hook = Callable[[EntityBinding, Sequence[WriteOp]], None]
-
-
-@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
-def db_env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Env]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'erp.db'}"
-    else:
-        url = request.getfixturevalue(
-            "pg_fresh_url" if request.param == "postgresql" else "mariadb_fresh_url"
-        )
-    yield from build_env(tmp_path, url)
-
-
-def _before_erp_writes(engine: Any, hook: Hook) -> None:
-    connector = engine.systems.of("erp")
-    write = connector.write_batch
-
-    async def write_batch(binding: EntityBinding, ops: Sequence[WriteOp]) -> list[WriteOutcome]:
-        hook(binding, ops)
-        return await write(binding, ops)
-
-    connector.write_batch = write_batch
-
-
-def _before_crm_writes(engine: Any, hook: Hook) -> None:
-    connector = engine.systems.of("crm")
-    submit = connector.submit_batch
-
-    async def submit_batch(
-        binding: EntityBinding, ops: Sequence[WriteOp]
-    ) -> Callable[[], Awaitable[list[WriteOutcome]]]:
-        hook(binding, ops)
-        return await submit(binding, ops)
-
-    connector.submit_batch = submit_batch
 
 
 def _account_id(env: Env, customer: int) -> str:
@@ -67,11 +28,11 @@ def _phones(env: Env, customer: int) -> tuple[object, object]:
     return erp, crm["Phone"]
 
 
-async def test_an_erp_edit_landing_while_tandem_writes_the_erp_wins(db_env: Env) -> None:
+async def test_an_erp_edit_landing_while_tandem_writes_the_erp_wins(every_env: Env) -> None:
     """The CRM's new phone is being written to the ERP when an ERP user types another one.
     The UPDATE finds the row changed and writes nothing; planned again, the ERP's edit is the
     newer: it goes to the CRM too."""
-    env = db_env
+    env = every_env
     async with running_engine(env.flow()) as engine:
         await engine.sync()
         env.crm.org.update("Account", _account_id(env, 2), {"Phone": "+48 870 000 000"})
@@ -83,7 +44,7 @@ async def test_an_erp_edit_landing_while_tandem_writes_the_erp_wins(db_env: Env)
                 typed.append(True)
                 env.erp("UPDATE customers SET phone = '+48 880 000 000' WHERE id = 2")
 
-        _before_erp_writes(engine, user_types)
+        before_erp_writes(engine, user_types)
         first = await engine.sync()
         assert first.counts["customer"]["crm->erp"]["changed_meanwhile"] == 1
         assert _phones(env, 2)[0] == "+48 880 000 000"  # not overwritten
@@ -95,11 +56,11 @@ async def test_an_erp_edit_landing_while_tandem_writes_the_erp_wins(db_env: Env)
     assert settled.writes == 0
 
 
-async def test_a_crm_edit_landing_while_tandem_writes_the_crm_wins(db_env: Env) -> None:
+async def test_a_crm_edit_landing_while_tandem_writes_the_crm_wins(every_env: Env) -> None:
     """The mirror: the ERP's new phone is being written to the CRM when a CRM user edits it.
     Salesforce refuses the guarded update (or the read before it sees the edit); the CRM
     user's edit is the newer one and reaches the ERP."""
-    env = db_env
+    env = every_env
     async with running_engine(env.flow()) as engine:
         await engine.sync()
         account = _account_id(env, 2)
@@ -111,7 +72,7 @@ async def test_a_crm_edit_landing_while_tandem_writes_the_crm_wins(db_env: Env) 
                 edited.append(True)
                 env.crm.org.update("Account", account, {"Phone": "+48 820 000 000"})
 
-        _before_crm_writes(engine, user_edits)
+        before_crm_writes(engine, user_edits)
         first = await engine.sync()
         assert first.counts["customer"]["erp->crm"]["changed_meanwhile"] == 1
         await engine.sync()
@@ -171,13 +132,13 @@ async def test_only_writes_over_a_shared_field_are_guarded_and_they_share_compos
 
 
 async def test_an_erp_edit_landing_while_a_lost_conflict_is_reverted_in_the_erp_is_kept(
-    db_env: Env,
+    every_env: Env,
 ) -> None:
     """Both systems changed account 2's phone, the CRM later: newest wins, so the ERP is set
     back to the CRM's number. An ERP user types a third number just before that revert: the
     revert finds the row changed and is dropped; planned again, the newest edit (the third
     number) reaches the CRM too."""
-    env = db_env
+    env = every_env
     async with running_engine(env.flow()) as engine:
         await engine.sync()
         env.erp("UPDATE customers SET phone = '+48 910 000 000' WHERE id = 2")
@@ -190,7 +151,7 @@ async def test_an_erp_edit_landing_while_a_lost_conflict_is_reverted_in_the_erp_
                 typed.append(True)
                 env.erp("UPDATE customers SET phone = '+48 930 000 000' WHERE id = 2")
 
-        _before_erp_writes(engine, user_types)
+        before_erp_writes(engine, user_types)
         first = await engine.sync()
         assert first.counts["customer"]["erp->crm"]["changed_meanwhile"] == 1
         assert first.counts["customer"]["erp->crm"]["reverted"] == 0  # dropped: not counted
