@@ -92,6 +92,14 @@ class Writer:
         self.engine.dispose()
 
 
+def open_writer(env: Env, writers: list[Writer]) -> Writer:
+    """A :class:`Writer` on ``env``'s ERP, kept in ``writers`` (the fixture closes what the
+    test left open)."""
+    writer = Writer(env.erp_url)
+    writers.append(writer)
+    return writer
+
+
 def age_log(env: Env, seconds: float = 60) -> None:
     """Move every committed change-log entry ``seconds`` back: the last pass long ago.
 

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
-from audit_kit import Writer, age_log
+from audit_kit import Writer, age_log, open_writer
 from tandem_env import Env
 
 import tandem.pipeline.engine as engine_module
@@ -47,8 +47,7 @@ async def test_late_commit_within_the_overlap_arrives(db_env: Env, writers: list
     async with running_engine(env.flow()) as engine:
         await engine.sync()
         age_log(env)
-        t1 = Writer(env.erp_url)
-        writers.append(t1)
+        t1 = open_writer(env, writers)
         t1.run("UPDATE customers SET phone = '+48 100 000 001' WHERE id = 2")
         env.erp("UPDATE customers SET phone = '+48 100 000 002' WHERE id = 3")  # T2, committed
         during = await engine.sync()
@@ -81,8 +80,7 @@ async def test_late_commit_of_a_transaction_longer_than_the_overlap_arrives(
         await engine.sync()
         if not sqlite:
             age_log(env)
-        t1 = Writer(env.erp_url)
-        writers.append(t1)
+        t1 = open_writer(env, writers)
         t1.run("UPDATE customers SET phone = '+48 200 000 001' WHERE id = 2")
         second = "UPDATE customers SET phone = '+48 200 000 002' WHERE id = 3"
         if sqlite:
@@ -135,8 +133,7 @@ async def test_late_commit_arrives_when_the_agents_clock_runs_ahead_of_the_datab
     async with running_engine(env.flow()) as engine:
         await engine.sync()
         age_log(env)
-        t1 = Writer(env.erp_url)
-        writers.append(t1)
+        t1 = open_writer(env, writers)
         t1.run("UPDATE customers SET phone = '+48 300 000 001' WHERE id = 2")
         env.erp("UPDATE customers SET phone = '+48 300 000 002' WHERE id = 3")
         await engine.sync()
@@ -154,8 +151,7 @@ async def test_late_commit_arrives_when_the_agents_clock_is_in_step(
     async with running_engine(env.flow()) as engine:
         await engine.sync()
         age_log(env)
-        t1 = Writer(env.erp_url)
-        writers.append(t1)
+        t1 = open_writer(env, writers)
         t1.run("UPDATE customers SET phone = '+48 310 000 001' WHERE id = 2")
         env.erp("UPDATE customers SET phone = '+48 310 000 002' WHERE id = 3")
         await engine.sync()
@@ -177,8 +173,7 @@ async def test_two_late_transactions_interleaved_on_one_row_and_others(
     async with running_engine(env.flow()) as engine:
         await engine.sync()
         age_log(env)
-        t1 = Writer(env.erp_url)
-        writers.append(t1)
+        t1 = open_writer(env, writers)
         t1.run("UPDATE customers SET phone = '+48 400 000 021' WHERE id = 2")
         t1.run("UPDATE customers SET phone = '+48 400 000 041' WHERE id = 4")
         env.erp("UPDATE customers SET phone = '+48 400 000 031' WHERE id = 3")

@@ -11,17 +11,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
-from audit_kit import Writer, age_log, before_erp_writes
+from audit_kit import Writer, age_log, before_erp_writes, open_writer
 from tandem_env import Env
 
 from tandem.connectors.base import Change, Cursor, EntityBinding, WriteOp
 from tandem.pipeline.runtime import running_engine
-
-
-def _writer(env: Env, writers: list[Writer]) -> Writer:
-    writer = Writer(env.erp_url)
-    writers.append(writer)
-    return writer
 
 
 def _accounts(env: Env, customer: int) -> list[dict[str, object]]:
@@ -90,7 +84,7 @@ async def test_late_commit_of_a_customer_and_its_contact_arrives_linked(
     async with running_engine(env.flow()) as engine:
         await engine.sync()
         age_log(env)
-        t1 = _writer(env, writers)
+        t1 = open_writer(env, writers)
         _new_customer(t1, 95, "Late 95")
         _new_contact(t1, 950, 95)
         env.erp("UPDATE customers SET city = 'Puck' WHERE id = 3")
@@ -124,7 +118,7 @@ async def test_transaction_committed_between_two_entities_reads_of_one_pass(
     async with running_engine(env.flow()) as engine:
         await engine.sync()
         age_log(env)
-        t1 = _writer(env, writers)
+        t1 = open_writer(env, writers)
         _new_customer(t1, 96, "Between 96")
         _new_contact(t1, 960, 96)
         env.erp("UPDATE customers SET city = 'Rumia' WHERE id = 4")  # moves the cursor past T1
@@ -154,7 +148,7 @@ async def test_late_commit_of_a_delete_arrives(db_env: Env, writers: list[Writer
         await engine.sync()
         age_log(env)
         assert len(_contacts(env, 7)) == 1
-        t1 = _writer(env, writers)
+        t1 = open_writer(env, writers)
         t1.run("DELETE FROM contacts WHERE id = 7")
         env.erp("UPDATE contacts SET title = 'Owner 8' WHERE id = 8")  # reverted (CRM-owned)
         await engine.sync()
@@ -179,7 +173,7 @@ async def test_late_transaction_deleting_and_inserting_a_row_again(
         await engine.sync()
         age_log(env)
         [before] = _accounts(env, 97)
-        t1 = _writer(env, writers)
+        t1 = open_writer(env, writers)
         t1.run("DELETE FROM customers WHERE id = 97")
         _new_customer(t1, 97, "Second 97")
         env.erp("UPDATE customers SET city = 'Hel' WHERE id = 6")
@@ -266,7 +260,7 @@ async def test_many_changes_to_one_row_while_a_late_transaction_holds_another(
     async with running_engine(env.flow(**{"batch_size: 200": "batch_size: 2"})) as engine:
         await engine.sync()
         age_log(env)
-        t1 = _writer(env, writers)
+        t1 = open_writer(env, writers)
         t1.run("UPDATE customers SET city = 'Late 10' WHERE id = 10")
         for n in range(3):
             env.erp(f"UPDATE customers SET city = 'Nine {n}' WHERE id = 9")
