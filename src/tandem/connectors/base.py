@@ -149,6 +149,11 @@ class WriteOp:
     guard: WriteGuard | None = None
 
 
+CHANGED_MEANWHILE = "CHANGED_MEANWHILE"
+"""The error code of an outcome whose :class:`WriteGuard` failed (``changed`` set): the
+record changed since it was read, and nothing was written."""
+
+
 @dataclass(frozen=True, slots=True)
 class WriteOutcome:
     """The target's answer for one :class:`WriteOp`.
@@ -347,6 +352,7 @@ def utc(value: datetime) -> datetime:
 
 
 __all__ = [
+    "CHANGED_MEANWHILE",
     "EPOCH",
     "Advisor",
     "Change",

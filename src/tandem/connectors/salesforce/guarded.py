@@ -32,7 +32,14 @@ from datetime import datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
 
-from tandem.connectors.base import Change, EntityBinding, WriteGuard, WriteOp, WriteOutcome
+from tandem.connectors.base import (
+    CHANGED_MEANWHILE,
+    Change,
+    EntityBinding,
+    WriteGuard,
+    WriteOp,
+    WriteOutcome,
+)
 from tandem.connectors.salesforce.client import RecordError, SalesforceClient, SaveResult
 from tandem.connectors.salesforce.errors import detail_from_item
 from tandem.connectors.salesforce.records import outcome
@@ -42,7 +49,7 @@ __all__ = ["CHANGED", "COMPOSITE_LIMIT", "MAX_WAIT", "is_guarded", "write_guarde
 
 logger = logging.getLogger(__name__)
 
-CHANGED = "CHANGED_MEANWHILE"
+CHANGED = CHANGED_MEANWHILE
 """The code of a guarded update's outcome when the record changed since it was read."""
 
 PRECONDITION_FAILED = "PRECONDITION_FAILED"

@@ -22,13 +22,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from tandem.connectors.base import WriteOp, WriteOutcome
+from tandem.connectors.base import CHANGED_MEANWHILE, WriteOp, WriteOutcome
 from tandem.connectors.sql import faults
 from tandem.connectors.sql.reader import key_text
 from tandem.connectors.sql.source import Source, read_value, write_value
 from tandem.errors import RecordRejected
 
-CHANGED = "CHANGED_MEANWHILE"
+CHANGED = CHANGED_MEANWHILE
 """The code of a guarded update's outcome when its row changed since it was read."""
 
 _DB_ERRORS = (sa.exc.SQLAlchemyError, ValueError, TypeError, ArithmeticError)
