@@ -5,8 +5,10 @@ A row without a key names no record: it cannot be linked, written back or told a
 another. So a key column of a table that may be NULL is refused at ``tandem check`` (describe)
 as ``install-capture`` refuses it; where nothing says the key cannot be NULL (a view, a query,
 a SQLite primary key not declared NOT NULL) reads leave such rows out and name them in a
-warning, the change log's triggers refuse them with a message naming table and column, and a
-write that would create one is a refused record (a dead letter), rolled back.
+warning. The change log's triggers skip them (the ERP's write goes through: such a row is the
+ERP's to write, and nothing could be logged for it) until an update gives the row a key, and
+change-log reads name them. A write that would create one is a refused record (a dead letter),
+rolled back.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from tandem.connectors.base import Change, EntityBinding, WriteOp
 from tandem.connectors.sql import SqlConnector, SqlSettings, install_capture
 from tandem.connectors.sql.capture import capture_status
 from tandem.connectors.sql.settings import create_engine
-from tandem.errors import BindingError, ConfigError
+from tandem.errors import BindingError
 
 SERVERS = [
     pytest.param("postgresql", marks=pytest.mark.postgres),
@@ -177,23 +179,32 @@ async def test_a_modified_read_names_only_the_rows_without_a_key_changed_since_i
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-def test_sqlite_install_refuses_a_table_holding_a_row_without_a_key(db: Db) -> None:
+def test_sqlite_install_names_the_rows_without_a_key_and_seeds_the_others(
+    db: Db, caplog: pytest.LogCaptureFixture
+) -> None:
     t = db.name("sq")
     db.run(
         f"CREATE TABLE {t} (code TEXT PRIMARY KEY, name TEXT)",
         f"INSERT INTO {t} VALUES ('a', 'x'), (NULL, 'keyless')",
     )
-    with pytest.raises(ConfigError, match="is NULL in row") as info:
+    with caplog.at_level(logging.WARNING, logger="tandem.connectors.sql"):
         install_capture(db.engine, [(t, "code")], changelog_table=db.changelog)
-    assert f"table {t!r}: key column 'code'" in str(info.value)
-    assert "'name': 'keyless'" in str(info.value)
-    assert not capture_status(db.engine, [t], changelog_table=db.changelog).changelog_exists
+    (message,) = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert f"table {t!r}: rows without a key are not captured" in message
+    assert "key column 'code' is NULL" in message and "'name': 'keyless'" in message
+    assert capture_status(db.engine, [t], changelog_table=db.changelog).tables == {t: True}
+    log = db.rows(f"SELECT row_key, op FROM {db.changelog} WHERE table_name = '{t}' ORDER BY seq")
+    assert log == [("a", "I")]
 
 
 @pytest.mark.parametrize("db_url", ["sqlite", *SERVERS], indirect=True)
-def test_the_triggers_refuse_a_row_without_a_key_naming_table_and_column(db: Db) -> None:
+def test_the_triggers_let_the_erp_write_a_row_without_a_key_and_log_it_once_it_has_one(
+    db: Db,
+) -> None:
     """SQLite: a TEXT primary key; PostgreSQL, MariaDB: a key column made nullable after
-    install. Nothing is logged for a row without a key; its insert or update is refused."""
+    install. The ERP's writes all go through (a sync tool must not fail them); nothing is
+    logged for a row while it has no key; the update that gives it one logs it under that key,
+    the one that takes a row's key away logs the old key as deleted."""
     t = db.name("tr")
     if db.dialect == "sqlite":
         db.run(f"CREATE TABLE {t} (id INTEGER, code TEXT PRIMARY KEY, name TEXT)")
@@ -207,17 +218,61 @@ def test_the_triggers_refuse_a_row_without_a_key_naming_table_and_column(db: Db)
         db.run(f"ALTER TABLE {t} ALTER COLUMN code DROP NOT NULL")
     elif db.dialect == "mysql":
         db.run(f"ALTER TABLE {t} MODIFY code VARCHAR(10) NULL")
-    db.run(f"INSERT INTO {t} VALUES (1, 'a', 'x')")
-    expected = f"key column 'code' of table {t!r} is NULL; a row without a key cannot be synced"
-    for stmt in (
-        f"INSERT INTO {t} VALUES (2, NULL, 'y')",
-        f"UPDATE {t} SET code = NULL WHERE code = 'a'",
-    ):
-        with pytest.raises(sa.exc.IntegrityError, match=expected):
-            db.run(stmt)
-    db.run(f"DELETE FROM {t} WHERE code = 'a'")
-    log = db.rows(f"SELECT row_key, op FROM {db.changelog} WHERE table_name = '{t}' ORDER BY seq")
-    assert log == [("a", "I"), ("a", "D")]
+    db.run(
+        f"INSERT INTO {t} VALUES (1, 'a', 'x')",
+        f"INSERT INTO {t} VALUES (2, NULL, 'draft')",  # e.g. numbered only when confirmed
+        f"UPDATE {t} SET name = 'draft 2' WHERE id = 2",
+        f"INSERT INTO {t} VALUES (3, NULL, 'scrap')",
+        f"DELETE FROM {t} WHERE id = 3",
+    )
+    log_sql = f"SELECT row_key, op FROM {db.changelog} WHERE table_name = '{t}' ORDER BY seq"
+    assert db.rows(log_sql) == [("a", "I")]
+    db.run(
+        f"UPDATE {t} SET code = 'b' WHERE id = 2",
+        f"UPDATE {t} SET code = NULL WHERE id = 1",
+        f"DELETE FROM {t} WHERE id = 2",
+    )
+    assert db.rows(log_sql) == [("a", "I"), ("b", "U"), ("a", "D"), ("b", "D")]
+    assert db.rows(f"SELECT id, code, name FROM {t}") == [(1, None, "x")]
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_change_log_reads_name_rows_without_a_key_and_return_them_once_keyed(
+    db: Db, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The triggers skip a row without a key, so the change-log read names it (at most once a
+    minute, and again only when the rows without a key are others); the update that gives it a
+    key makes it a change like any other."""
+    t = db.name("cr")
+    db.run(f"CREATE TABLE {t} (code TEXT PRIMARY KEY, name TEXT)")
+    install_capture(db.engine, [(t, "code")], changelog_table=db.changelog)
+    db.run(f"INSERT INTO {t} VALUES ('a', 'x'), (NULL, 'draft')")
+    conn = db.connector()
+    await conn.open()
+    try:
+        binding = EntityBinding("row", t, "code", ("name",))
+
+        async def warned_reads() -> tuple[list[str], list[str]]:
+            caplog.clear()
+            with caplog.at_level(logging.WARNING, logger="tandem.connectors.sql"):
+                keys = [c.key for c in await _all(conn.read_changes(binding, None, 10))]
+            return keys, [r.getMessage() for r in caplog.records]
+
+        keys, (message,) = await warned_reads()
+        assert keys == ["a"]
+        assert f"{t}: rows without a key are not synced (key column 'code' is NULL" in message
+        assert "{'name': 'draft'}" in message
+        assert await warned_reads() == (["a"], [])  # looked at a minute ago
+        monkeypatch.setattr("tandem.connectors.sql.connector.KEYLESS_EVERY", 0.0)
+        assert await warned_reads() == (["a"], [])  # the same rows: named already
+        db.run(f"INSERT INTO {t} VALUES (NULL, 'draft 2')")
+        keys, (message,) = await warned_reads()
+        assert "'draft'" in message and "'draft 2'" in message
+        db.run(f"UPDATE {t} SET code = 'b' WHERE name = 'draft'")
+        changes = await _all(conn.read_changes(binding, None, 10))
+        assert [(c.key, c.fields["name"]) for c in changes] == [("a", "x"), ("b", "draft")]
+    finally:
+        await conn.close()
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
@@ -38,6 +39,10 @@ from tandem.errors import Fatal
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
+KEYLESS_EVERY = 60.0
+"""Seconds between looks for rows without a key in change-log capture (the triggers skip
+them; a look is one indexed query)."""
+
 
 class SqlConnector:
     """Any SQL-database ERP (SQLite, PostgreSQL via psycopg 3, MariaDB via PyMySQL).
@@ -64,6 +69,9 @@ class SqlConnector:
         self._listener: Listener | None = None
         self._last_seen: Any = None
         self._clock = ClockOffset()
+        self._keyless: dict[str, tuple[float, str]] = {}
+        """Change-log capture: per source, when its rows without a key were last looked for,
+        and what the last warning named."""
 
     def __repr__(self) -> str:
         return f"SqlConnector({self.settings.safe_url()!r})"
@@ -142,6 +150,8 @@ class SqlConnector:
         operation = f"read changes {binding.source}"
         if self.settings.capture == "modified_column" and src.modified is not None:
             await self._name_keyless(src, since)
+        elif src.key_nullable and self._keyless_due(src):
+            await self._name_keyless(src, None, again=False)
         horizon = Horizon(None, since)
         if self._horizons is not None and self.settings.capture == "changelog":
             horizon = await self._run(
@@ -282,27 +292,40 @@ class SqlConnector:
             )
         return self._sources[ident]
 
-    async def _name_keyless(self, src: Source, since: Cursor | None) -> None:
+    async def _name_keyless(self, src: Source, since: Cursor | None, again: bool = True) -> None:
         """Warn of the rows a read leaves out because their key is NULL (modified since
         ``since`` in modified-column capture), naming the table, the key column and each row.
 
         Such a row can be neither linked, nor written back, nor told apart from another
-        without a key: it is not synced, but it is not lost from sight either.
+        without a key: it is not synced, but it is not lost from sight either. ``again``
+        False: not when the last warning for this source named the same rows.
         """
         if not src.key_nullable:
             return
         rows, more = await self._run(
             f"read {src.binding.source}", self._with_conn, reader.keyless, src, since
         )
-        if rows:
-            shown = "; ".join(f"row {row}" for row in rows) + ("; and more" if more else "")
+        shown = "; ".join(f"row {row}" for row in rows) + ("; and more" if more else "")
+        name = src.binding.source
+        last = self._keyless.get(name, (0.0, ""))[1]
+        self._keyless[name] = (time.monotonic(), shown)
+        if rows and (again or shown != last):
             log.warning(
                 "%s: rows without a key are not synced (key column %r is NULL; give each row "
                 "a key): %s",
-                src.binding.source,
+                name,
                 src.binding.key,
                 shown,
             )
+
+    def _keyless_due(self, src: Source) -> bool:
+        """Whether to look for ``src``'s rows without a key on a change-log read of its table:
+        the change log's triggers skip them, so nothing else would name them; at most once a
+        minute (a look at the table's key is one indexed query)."""
+        if not isinstance(src.relation, sa.Table) or src.relation.name != src.capture_name:
+            return False  # a view or query: named by each full read (a look would scan it)
+        looked = self._keyless.get(src.binding.source)
+        return looked is None or time.monotonic() - looked[0] >= KEYLESS_EVERY
 
     async def source_time(self) -> datetime | None:
         """The database's time now: read from the server at most once a minute, else told

@@ -94,7 +94,7 @@ def refuse_nullable_key(src: Source, table: sa.Table) -> None:
     from another such row, and a created one would have no key to return. ``install-capture``
     refuses the same column for change capture; this refuses it for every capture mode, at
     ``tandem check`` and start. (A SQLite primary key may hold NULL unless declared NOT NULL:
-    reads leave such rows out and name them, the change log's triggers refuse them.)
+    reads leave such rows out and name them, the change log's triggers skip them.)
 
     Raises:
         BindingError: naming the entity, the ``key`` setting, the table and the column.

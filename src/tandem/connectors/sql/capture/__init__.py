@@ -30,7 +30,6 @@ from tandem.connectors.sql.capture.common import (
     _lit,
     _trigger_name,
     changelog_table,
-    null_key_message,
 )
 from tandem.connectors.sql.capture.kinds import key_kind
 from tandem.connectors.sql.capture.mysql import _Mysql
@@ -67,7 +66,6 @@ __all__ = [
     "changelog_table_for",
     "install_capture",
     "key_kind",
-    "null_key_message",
     "prune_changelog",
     "uninstall_capture",
 ]

@@ -144,16 +144,3 @@ def reads_table_name(changelog: str) -> str:
 
 def _lit(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
-
-
-def null_key_message(table: str, key: str, *, sql: bool = False) -> str:
-    """What a trigger says when the ERP writes a row whose key is NULL (refused: a row without
-    a key names no record, and the change log could not name it).
-
-    ``sql``: ``table`` and ``key`` are SQL expressions, and so is the message returned.
-    """
-    parts = ["Tandem change capture: key column ", " of table ", " is NULL; a row without a key"]
-    parts[-1] += " cannot be synced"
-    if not sql:
-        return f"{parts[0]}{key!r}{parts[1]}{table!r}{parts[2]}"
-    return f"{_lit(parts[0])} || {key} || {_lit(parts[1])} || {table} || {_lit(parts[2])}"

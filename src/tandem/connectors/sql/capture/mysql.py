@@ -10,7 +10,6 @@ from tandem.connectors.sql.capture.common import (
     _Dialect,
     _lit,
     _trigger_name,
-    null_key_message,
 )
 
 
@@ -86,24 +85,20 @@ class _Mysql(_Dialect):
         t, k = self.q(table), self.prep.quote(key)
         name = {op: self.q(_trigger_name(self.changelog, table, op)) for op in OPS}
         old, new = self.key_text("OLD", key, kind), self.key_text("NEW", key, kind)
-        # A key column made nullable after install: a row without a key is refused (as
-        # install-capture and `tandem check` refuse such a column), with the error number of
-        # a NULL in a NOT NULL column; a message is at most 128 characters.
-        message = null_key_message(table, key)[:128]
-        refuse = (
-            f"IF NEW.{k} IS NULL THEN SIGNAL SQLSTATE '23000' SET MYSQL_ERRNO = 1048, "
-            f"MESSAGE_TEXT = {_lit(message)}; END IF;"
-        )
+        # A key column made nullable after install: a row without a key logs nothing (it is
+        # the ERP's to write, and no record can stand for it); the update that gives it a
+        # key logs it then, the one that takes its key away logs the old key as deleted.
+        keyed = f"IF NEW.{k} IS NOT NULL THEN"
         return [
-            f"CREATE TRIGGER {name['I']} AFTER INSERT ON {t} FOR EACH ROW BEGIN {refuse} "
-            f"{self._insert(table, 'NEW', key, kind, 'I')}; END",
+            f"CREATE TRIGGER {name['I']} AFTER INSERT ON {t} FOR EACH ROW BEGIN {keyed} "
+            f"{self._insert(table, 'NEW', key, kind, 'I')}; END IF; END",
             # The logged texts, compared as bytes: under a case- or accent-insensitive or PAD
             # SPACE collation 'abc' and 'ABC ' compare equal, yet the row's key text has
             # changed (and two instants may read alike in the session's time zone).
-            f"CREATE TRIGGER {name['U']} AFTER UPDATE ON {t} FOR EACH ROW BEGIN {refuse} "
+            f"CREATE TRIGGER {name['U']} AFTER UPDATE ON {t} FOR EACH ROW BEGIN "
             f"IF OLD.{k} IS NOT NULL AND NOT (CAST({old} AS BINARY) <=> CAST({new} AS BINARY)) "
             f"THEN {self._insert(table, 'OLD', key, kind, 'D')}; "
-            f"END IF; {self._insert(table, 'NEW', key, kind, 'U')}; END",
+            f"END IF; {keyed} {self._insert(table, 'NEW', key, kind, 'U')}; END IF; END",
             f"CREATE TRIGGER {name['D']} AFTER DELETE ON {t} FOR EACH ROW BEGIN "
             f"IF OLD.{k} IS NOT NULL THEN {self._insert(table, 'OLD', key, kind, 'D')}; END IF; "
             "END",

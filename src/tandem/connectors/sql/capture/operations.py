@@ -68,10 +68,11 @@ def install_capture(
     Raises:
         ConfigError: a table or key column does not exist, or the key column does not identify
             one row by itself (one column of a composite key, a column that is not unique or
-            may be NULL; a SQLite primary key not declared NOT NULL is taken, unless a row
-            holds NULL in it: its triggers refuse such rows), or its type has no text that the
-            triggers can write exactly as the reader reads the key (:func:`key_kind`: floating
-            point, binary, JSON, ...; on SQLite anything but integers and text). Checked
+            may be NULL; a SQLite primary key not declared NOT NULL is taken: a row without a
+            key is named in a warning, and neither seeded nor logged until it has one), or its
+            type has no text that the triggers can write exactly as the reader reads the key
+            (:func:`key_kind`: floating point, binary, JSON, ...; on SQLite anything but
+            integers and text). Checked
             before any change, since a trigger naming a wrong column would make the ERP's own
             writes fail, a key shared by several rows would merge them in the log and lose
             their deletes, and a logged text that is not the reader's names no row, so that
@@ -104,6 +105,7 @@ def install_capture(
                 relog.add(target.table)
         for target, kind in zip(targets, kinds, strict=True):
             table, key = target.table, target.key
+            keyed = f"WHERE tandem_src.{d.prep.quote(key)} IS NOT NULL"  # none else to log
             for stmt in d.replace_triggers(table, key, kind):
                 conn.exec_driver_sql(stmt)
             rewrite_legacy_keys(conn, cl, table, kind)
@@ -111,7 +113,7 @@ def install_capture(
                 conn.exec_driver_sql(
                     f"INSERT INTO {d.q(d.changelog)} (table_name, row_key, op, changed_at) "
                     f"SELECT {_lit(table)}, {d.key_text('tandem_src', key, kind)}, 'U', "
-                    f"{d.NOW} FROM {d.q(table)} tandem_src"
+                    f"{d.NOW} FROM {d.q(table)} tandem_src {keyed}"
                 )
             if seed:
                 has = conn.execute(
@@ -121,8 +123,7 @@ def install_capture(
                     conn.exec_driver_sql(
                         f"INSERT INTO {d.q(d.changelog)} (table_name, row_key, op, changed_at) "
                         f"SELECT {_lit(table)}, {d.key_text('tandem_src', key, kind)}, 'I', "
-                        f"{d.NOW} "
-                        f"FROM {d.q(table)} tandem_src"
+                        f"{d.NOW} FROM {d.q(table)} tandem_src {keyed}"
                     )
 
 

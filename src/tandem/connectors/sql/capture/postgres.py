@@ -8,11 +8,7 @@ from tandem.connectors.sql.capture.common import (
     _Dialect,
     _lit,
     _trigger_name,
-    null_key_message,
 )
-
-_PG_TABLE, _PG_KEY = "quote_literal(TG_TABLE_NAME)", "quote_literal(TG_ARGV[0])"
-"""The trigger function's table and key column, quoted as a message names them."""
 
 
 class _Postgres(_Dialect):
@@ -58,22 +54,21 @@ class _Postgres(_Dialect):
             "  IF TG_OP <> 'DELETE' THEN\n"
             f"    new_key := {self.key_function}(to_jsonb(NEW) ->> TG_ARGV[0], TG_ARGV[1]);\n"
             "  END IF;\n"
-            # A key column made nullable after install: a row without a key is refused, as
-            # install-capture and `tandem check` refuse such a column (nothing to log).
-            "  IF TG_OP <> 'DELETE' AND new_key IS NULL THEN\n"
-            "    RAISE EXCEPTION USING ERRCODE = 'not_null_violation', TABLE = TG_TABLE_NAME,\n"
-            "      COLUMN = TG_ARGV[0], MESSAGE = "
-            f"{null_key_message(_PG_TABLE, _PG_KEY, sql=True)};\n"
-            "  END IF;\n"
             "  IF TG_OP = 'UPDATE' AND old_key IS NOT NULL AND old_key IS DISTINCT FROM new_key "
             "THEN\n"
             f"    INSERT INTO {cl} (table_name, row_key, op, changed_at)\n"
             f"    VALUES (TG_TABLE_NAME, old_key, 'D', {self.NOW});\n"
             "  END IF;\n"
-            "  IF COALESCE(new_key, old_key) IS NOT NULL THEN\n"
+            # A row without a key (a key column made nullable after install) logs nothing:
+            # it is the ERP's to write, no record can stand for it, and the update that
+            # gives it a key logs it then. Its delete, or the update that takes its key away,
+            # logs the old key as deleted (above).
+            "  IF TG_OP = 'DELETE' THEN\n"
+            "    new_key := old_key;\n"
+            "  END IF;\n"
+            "  IF new_key IS NOT NULL THEN\n"
             f"    INSERT INTO {cl} (table_name, row_key, op, changed_at)\n"
-            "    VALUES (TG_TABLE_NAME, COALESCE(new_key, old_key), left(TG_OP, 1), "
-            f"{self.NOW});\n"
+            f"    VALUES (TG_TABLE_NAME, new_key, left(TG_OP, 1), {self.NOW});\n"
             "  END IF;\n"
             f"  PERFORM pg_notify({_lit(self.channel)}, TG_TABLE_NAME);\n"
             "  RETURN NULL;\n"

@@ -8,7 +8,6 @@ from tandem.connectors.sql.capture.common import (
     _Dialect,
     _lit,
     _trigger_name,
-    null_key_message,
 )
 
 
@@ -39,8 +38,9 @@ class _Sqlite(_Dialect):
         return f"CAST({ref}.{self.prep.quote(key)} AS TEXT)"  # an integer or text: as stored
 
     def _insert(self, table: str, ref: str, key: str, kind: KeyKind, op: str) -> str:
-        # A row without a key logs nothing: its insert or update is refused, its delete or
-        # the update that gives it a key has no key to log as deleted.
+        # A row without a key logs nothing (no record can stand for it); the update that
+        # gives it a key logs it under that key, the one that takes its key away logs the
+        # old key as deleted.
         return (
             f"INSERT INTO {self.q(self.changelog)} (table_name, row_key, op, changed_at) "
             f"SELECT {_lit(table)}, {self.key_text(ref, key, kind)}, '{op}', {self.NOW} "
@@ -50,8 +50,8 @@ class _Sqlite(_Dialect):
     def create_triggers(self, table: str, key: str, kind: KeyKind) -> list[str]:
         t, k = self.q(table), self.prep.quote(key)
         name = {op: self.q(_trigger_name(self.changelog, table, op)) for op in OPS}
-        # A primary key other than INTEGER may be NULL in SQLite unless declared NOT NULL.
-        refuse = f"SELECT RAISE(ABORT, {_lit(null_key_message(table, key))}) WHERE NEW.{k} IS NULL;"
+        # A primary key other than INTEGER may be NULL in SQLite unless declared NOT NULL:
+        # such a row is the ERP's to write, and is skipped (the reads name it).
         moved = (
             f"INSERT INTO {self.q(self.changelog)} (table_name, row_key, op, changed_at) "
             f"SELECT {_lit(table)}, {self.key_text('OLD', key, kind)}, 'D', {self.NOW} "
@@ -59,9 +59,9 @@ class _Sqlite(_Dialect):
             f"WHERE OLD.{k} IS NOT NULL AND OLD.{k} IS NOT NEW.{k} COLLATE BINARY;"
         )
         return [
-            f"CREATE TRIGGER {name['I']} AFTER INSERT ON {t} FOR EACH ROW BEGIN {refuse} "
+            f"CREATE TRIGGER {name['I']} AFTER INSERT ON {t} FOR EACH ROW BEGIN "
             f"{self._insert(table, 'NEW', key, kind, 'I')} END",
-            f"CREATE TRIGGER {name['U']} AFTER UPDATE ON {t} FOR EACH ROW BEGIN {refuse} "
+            f"CREATE TRIGGER {name['U']} AFTER UPDATE ON {t} FOR EACH ROW BEGIN "
             f"{moved} {self._insert(table, 'NEW', key, kind, 'U')} END",
             f"CREATE TRIGGER {name['D']} AFTER DELETE ON {t} FOR EACH ROW BEGIN "
             f"{self._insert(table, 'OLD', key, kind, 'D')} END",

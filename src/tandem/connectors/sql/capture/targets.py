@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -10,7 +11,10 @@ import sqlalchemy as sa
 from tandem.connectors.base import EntityBinding
 from tandem.connectors.sql.capture.common import KeyKind, _Dialect
 from tandem.connectors.sql.capture.kinds import _no_exact_text, _type_name, key_kind
+from tandem.connectors.sql.reader import KEYLESS_SHOWN
 from tandem.errors import BindingError, ConfigError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,25 +111,30 @@ def _check_tables(
                 on_key=True,
             )
         if columns[key].get("nullable", True):  # a SQLite primary key not declared NOT NULL
-            _refuse_null_keys(conn, d, target)
+            _name_null_keys(conn, d, target)
         kinds.append(kind)
     return kinds
 
 
-def _refuse_null_keys(conn: sa.Connection, d: _Dialect, target: CaptureTable) -> None:
-    """Refuse a table holding a row whose key is NULL: it could not be seeded (no record can
-    stand for it), and the triggers refuse such rows from now on."""
+def _name_null_keys(conn: sa.Connection, d: _Dialect, target: CaptureTable) -> None:
+    """Warn of rows whose key is NULL (a SQLite primary key not declared NOT NULL): they are
+    not seeded and their triggers log nothing for them (no record can stand for a row without
+    a key), until an update gives them one."""
     key = d.prep.quote(target.key)
     found = conn.exec_driver_sql(
-        f"SELECT * FROM {d.q(target.table)} WHERE {key} IS NULL LIMIT 1"
-    ).first()
-    if found is not None:
-        raise target.fault(
-            f"table {target.table!r}: key column {target.key!r} is NULL in row "
-            f"{dict(found._mapping)}, and a row without a key cannot be captured: give it a "
-            "key (and declare the column NOT NULL)",
-            on_key=True,
-        )
+        f"SELECT * FROM {d.q(target.table)} WHERE {key} IS NULL LIMIT {KEYLESS_SHOWN + 1}"
+    ).all()
+    if not found:
+        return
+    shown = "; ".join(f"row {dict(row._mapping)}" for row in found[:KEYLESS_SHOWN])
+    log.warning(
+        "table %r: rows without a key are not captured until they have one (key column %r "
+        "is NULL; give each row a key, and declare the column NOT NULL): %s%s",
+        target.table,
+        target.key,
+        shown,
+        "; and more" if len(found) > KEYLESS_SHOWN else "",
+    )
 
 
 def _no_table(insp: sa.Inspector, target: CaptureTable, schema: str | None) -> str:
