@@ -8,7 +8,9 @@ have exercised the real parts.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
@@ -24,6 +26,8 @@ settings.register_profile("tandem", deadline=None, suppress_health_check=[Health
 settings.load_profile("tandem")
 
 sys.path.insert(0, str(Path(__file__).parent / "support"))  # shared test helpers (tandem_env)
+
+from pg_server import private_server  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get(
     "TANDEM_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -63,6 +67,21 @@ def _fresh_database(admin_url: str, what: str, prefix: str) -> Iterator[str]:
 def pg_url() -> Iterator[str]:
     """SQLAlchemy URL of a fresh PostgreSQL database (psycopg 3 driver)."""
     yield from _fresh_database(PG_ADMIN_URL, "PostgreSQL", "tandem_test")
+
+
+@pytest.fixture(scope="session")
+def pg_2pc_url() -> Iterator[str]:
+    """SQLAlchemy URL of a database on a PostgreSQL server of this session's own that allows
+    prepared transactions (two-phase commit: off on the shared server, as by default), with
+    autovacuum off so that no transaction but a test's own takes a transaction id."""
+    settings = {"max_prepared_transactions": "4", "autovacuum": "off"}
+    with contextlib.ExitStack() as stack:
+        try:
+            admin_url = stack.enter_context(private_server(settings))
+        except (OSError, subprocess.CalledProcessError) as exc:
+            _unavailable("A private PostgreSQL server", exc)
+            return
+        yield from _fresh_database(admin_url, "A private PostgreSQL server", "tandem_test")
 
 
 @pytest.fixture(scope="session")

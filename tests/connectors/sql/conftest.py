@@ -22,11 +22,13 @@ from tandem.connectors.sql.settings import create_engine
     ]
 )
 def db_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
-    """A database URL: a SQLite file, or the session's PostgreSQL / MariaDB database."""
+    """A database URL: a SQLite file, or the session's PostgreSQL / MariaDB (``mariadb`` or
+    ``mysql``) database; for ``postgresql_2pc``, one on a server that allows prepared
+    transactions."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path}/erp.db"
-    fixture = "pg_url" if request.param == "postgresql" else "mariadb_url"
-    return str(request.getfixturevalue(fixture))
+    fixture = {"postgresql": "pg_url", "postgresql_2pc": "pg_2pc_url"}
+    return str(request.getfixturevalue(fixture.get(request.param, "mariadb_url")))
 
 
 @pytest.fixture

@@ -58,13 +58,14 @@ class Erp:
             external_id="crm_id",
         )
 
-    def install(self, seed: bool = True) -> None:
+    def install(self, seed: bool = True, notify: bool | None = None) -> None:
         install_capture(
             self.engine,
             [(self.customers.name, "id"), (self.contacts.name, "id")],
             changelog_table=self.changelog,
             notify_channel=self.channel,
             seed=seed,
+            notify=notify,
         )
 
     def insert(self, *rows: dict[str, Any]) -> list[int]:

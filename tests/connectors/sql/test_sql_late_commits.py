@@ -9,6 +9,7 @@ read noted, on MariaDB by the start of the oldest write transaction it saw open.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ import sqlalchemy as sa
 from sqlerp import Erp, changes_after, customer
 
 from tandem.connectors.base import Change, Cursor
-from tandem.connectors.sql import SqlConnector, SqlSettings, prune_changelog
+from tandem.connectors.sql import SqlConnector, SqlSettings, late, prune_changelog
 from tandem.connectors.sql.late import NO_PROCESS
 
 
@@ -30,10 +31,10 @@ from tandem.connectors.sql.late import NO_PROCESS
     ]
 )
 def db_url(request: pytest.FixtureRequest) -> str:
-    """The session's PostgreSQL or MariaDB database (SQLite has one writer at a time)."""
-    return str(
-        request.getfixturevalue("pg_url" if request.param == "postgresql" else "mariadb_url")
-    )
+    """The session's PostgreSQL or MariaDB database (SQLite has one writer at a time); for
+    ``postgresql_2pc`` one on a server that allows prepared transactions."""
+    fixture = {"postgresql": "pg_url", "mariadb": "mariadb_url", "postgresql_2pc": "pg_2pc_url"}
+    return str(request.getfixturevalue(fixture[request.param]))
 
 
 class Open:
@@ -176,6 +177,128 @@ async def test_prune_drops_the_reads_noted_before_its_time(erp: Erp, held: list[
     assert noted == 1
     assert pruned == 2  # Alfa's seed and update
     assert _reads(erp) == 0
+
+
+# -- a transaction that ends while a read takes its horizon ----------------------------------
+
+_RACING = "/* a horizon racing a commit */"
+
+
+def _racing(sql: str, xid: int) -> str:
+    """``late._PG`` as it runs when ``xid`` commits during it.
+
+    Its snapshot is the one taken just after ``xid`` wrote, with no later transaction
+    completed: ``xid`` is in flight at the snapshot's ``xmax``, so not listed in it (the real
+    snapshot depends on every other session of the server). Its scan of ``pg_stat_activity``
+    runs after ``xid`` committed, so it sees no transaction in flight either.
+    """
+    snapshot, scan = "pg_current_snapshot() AS snap", "FROM pg_stat_activity WHERE"
+    assert snapshot in sql and scan in sql
+    sql = sql.replace(snapshot, f"CAST('{xid}:{xid}:' AS pg_snapshot) AS snap")
+    return _RACING + sql.replace(scan, f"{scan} false AND")
+
+
+@pytest.mark.parametrize(
+    "db_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+async def test_a_commit_between_a_reads_snapshot_and_its_scan_loses_nothing(
+    erp: Erp, held: list[Open], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The read's snapshot could not see the transaction and its scan found it ended, so the
+    snapshot is not noted; nothing is lost by it. The read's own batches run after the commit
+    and return the entry; had the entry lain behind the read's ``since``, the read that reached
+    ``since`` ran while the transaction was open (its ``backend_xid`` showed) and was noted.
+    """
+    (a,) = erp.insert(customer("Alfa"))
+    erp.install()
+    conn = SqlConnector(erp.settings())
+    await conn.open()
+    committed: list[bool] = []
+
+    def commit_after_the_horizon(*args: object) -> None:
+        statement = args[2]
+        if isinstance(statement, str) and statement.startswith(_RACING) and not committed:
+            committed.append(True)
+            held[0].commit()
+
+    try:
+        _, start = await _read(conn, erp, None)
+        held.append(Open(erp, a, "Alfa late"))
+        current = "SELECT CAST(CAST(pg_current_xact_id() AS text) AS bigint)"
+        xid = int(held[0].conn.exec_driver_sql(current).scalar_one())
+        monkeypatch.setattr(late, "_PG", _racing(late._PG, xid))
+        sa.event.listen(sa.Engine, "after_cursor_execute", commit_after_the_horizon)
+        try:
+            read, cursor = await _read(conn, erp, start)
+        finally:
+            sa.event.remove(sa.Engine, "after_cursor_execute", commit_after_the_horizon)
+            monkeypatch.undo()
+        again, _ = await _read(conn, erp, cursor)
+    finally:
+        await conn.close()
+    assert committed == [True]
+    assert _names(read) == {str(a): "Alfa late"}
+    assert again == []  # read once, as any change
+
+
+# -- a prepared (two-phase) transaction --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "db_url", [pytest.param("postgresql_2pc", marks=pytest.mark.postgres)], indirect=True
+)
+async def test_a_prepared_transaction_unseen_by_a_read_arrives_after_its_commit(
+    erp: Erp,
+) -> None:
+    """A prepared transaction has no session (no ``pg_stat_activity.backend_xid``), and one
+    whose id is past every completed one is not listed in a snapshot either: the read must note
+    its snapshot for it, or a later read would never return what it wrote behind the cursor.
+
+    U takes its id before T, and commits an entry stamped after T's while T stays prepared:
+    the read then reaches past T's entry without seeing it. (The server's autovacuum is off,
+    so no other transaction completes in between and lists T.)
+    """
+    a, b = erp.insert(customer("Alfa"), customer("Beta"))
+    erp.install()
+    conn = SqlConnector(erp.settings())
+    await conn.open()
+    u = erp.engine.connect()
+    t = erp.engine.connect()
+    gid = f"tandem_{erp.changelog}"
+    try:
+        _, start = await _read(conn, erp, None)
+        u.exec_driver_sql("SELECT pg_current_xact_id()")  # U's id: before T's
+        t.execute(sa.update(erp.customers).where(erp.customers.c.id == a).values(name="Alfa late"))
+        t_xid = int(t.exec_driver_sql(_XID).scalar_one())
+        t.exec_driver_sql(f"PREPARE TRANSACTION '{gid}'")
+        t.commit()  # the session's part ends: T now waits, prepared, without a session
+        u.execute(sa.update(erp.customers).where(erp.customers.c.id == b).values(name="Beta 2"))
+        u.commit()
+        with erp.engine.connect() as look:
+            xmax = int(look.exec_driver_sql(_XMAX).scalar_one())
+        assert xmax <= t_xid  # T is in flight, yet not listed: past the snapshot's xmax
+        read, cursor = await _read(conn, erp, start)
+        assert _names(read, start) == {str(b): "Beta 2"}  # T's entry is behind this cursor
+        _outside_a_transaction(erp, f"COMMIT PREPARED '{gid}'")
+        after, _ = await _read(conn, erp, cursor)
+    finally:
+        t.close()
+        with contextlib.suppress(sa.exc.DBAPIError):  # the test failed before its commit
+            _outside_a_transaction(erp, f"ROLLBACK PREPARED '{gid}'")
+        u.close()
+        await conn.close()
+    late = [change for change in after if change.key == str(a)]
+    assert [change.fields["name"] for change in late] == ["Alfa late"]
+    assert late[0].cursor < cursor  # stamped behind the cursor: a late commit
+
+
+def _outside_a_transaction(erp: Erp, statement: str) -> None:
+    with erp.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql(statement)
+
+
+_XID = "SELECT CAST(CAST(pg_current_xact_id() AS text) AS bigint)"
+_XMAX = "SELECT CAST(CAST(pg_snapshot_xmax(pg_current_snapshot()) AS text) AS bigint)"
 
 
 # -- an installation of an earlier release ----------------------------------------------------

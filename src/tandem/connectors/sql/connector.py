@@ -109,7 +109,9 @@ class SqlConnector:
         self._log = capture.changelog_table(self.settings.changelog_table, schema)
         self._horizons = await self._run("connect", self._late_commits, engine, self._log)
         self._last_seen = await self._run("poll", self._prober())
-        if engine.dialect.name == "postgresql":
+        if engine.dialect.name == "postgresql" and await self._run(
+            "connect", self._with_conn, capture.notifies, self._log.name, schema
+        ):
             self._listener = Listener(
                 self.settings.sqlalchemy_url(),
                 self.settings.notify_channel,
@@ -241,6 +243,7 @@ class SqlConnector:
                 notify_channel=self.settings.notify_channel,
                 schema=self.settings.db_schema,
                 seed=seed,
+                notify=self.settings.notify,
             ),
         )
         if self._log is None and self.settings.capture == "changelog":
@@ -346,6 +349,15 @@ class SqlConnector:
                 f"{changelog.name}: the change log was installed by an earlier release: run "
                 "`tandem erp install-capture` again, or a write transaction held open longer "
                 "than overlap_seconds can be missed"
+            ]
+        listening = self._listener is not None and self.settings.notify is not True
+        if listening and await self._run("check", self._with_conn, capture.allows_prepared):
+            return [
+                f"{changelog.name}: the capture triggers send NOTIFY, and this server allows "
+                "prepared transactions: PostgreSQL refuses to PREPARE a transaction that wrote "
+                "a captured table. Run `tandem erp install-capture` again (on such a server it "
+                "installs triggers that do not NOTIFY; Tandem then polls), or set notify: true "
+                "if no ERP transaction is ever prepared"
             ]
         if not await self._run("check", self._with_conn, self._horizons.can_watch):
             return [

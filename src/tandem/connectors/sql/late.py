@@ -55,7 +55,8 @@ WITH now_ AS (
   INSERT INTO {reads} (taken_at, snap) SELECT at, snap FROM now_
   WHERE pg_snapshot_xmin(snap) <> pg_snapshot_xmax(snap) OR EXISTS (
     SELECT 1 FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()
-  ) RETURNING seq
+  ) OR EXISTS (SELECT 1 FROM pg_prepared_xacts WHERE database = current_database())
+  RETURNING seq
 ), first_ AS (
   SELECT min(taken_at) AS at FROM {reads} WHERE taken_at >= CAST(:since AS timestamp)
 ), seen AS (
@@ -71,9 +72,15 @@ FROM now_ n
 """One statement: the read's time and snapshot, and what the first reads noted at or after
 ``since`` could not see.
 
-The snapshot is noted when a write transaction is in flight: one it lists (``xip``), or any
+The snapshot is noted when a write transaction is in flight: one it lists (``xip``), any
 other session's with a transaction id (``pg_stat_activity.backend_xid``, shown to every
-role): one whose id is at or past the snapshot's ``xmax`` is in flight without being listed.
+role), or a prepared one of this database (``pg_prepared_xacts``, which has no session): one
+whose id is at or past the snapshot's ``xmax`` is in flight without being listed.
+
+The scans run after the snapshot was taken: a transaction that ends in between is in none of
+them, and the read's snapshot is not noted. Nothing is lost by it: the read's batches run
+later still and see what it committed; and what it wrote behind the read's ``since`` was
+invisible to the read that reached ``since``, which ran while it was in flight and was noted.
 """
 
 _MARIADB_OPEN = (

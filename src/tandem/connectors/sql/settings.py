@@ -68,6 +68,13 @@ class SqlSettings(BaseModel):
         " SQL identifier).",
         json_schema_extra={"pattern": _IDENTIFIER.pattern},
     )
+    notify: bool | None = Field(
+        default=None,
+        description="PostgreSQL: whether the capture triggers NOTIFY notify_channel, so that"
+        " the engine wakes at once. Unset: yes, unless the server allows prepared transactions"
+        " (max_prepared_transactions > 0): PostgreSQL refuses to PREPARE a transaction that has"
+        " sent NOTIFY, and waiting for changes then polls every poll_seconds.",
+    )
     poll_seconds: float = Field(
         default=1.0,
         gt=0,

@@ -40,7 +40,7 @@ from tandem.connectors.sql.capture.operations import (
     prune_changelog,
     uninstall_capture,
 )
-from tandem.connectors.sql.capture.postgres import _Postgres
+from tandem.connectors.sql.capture.postgres import _Postgres, allows_prepared, notifies
 from tandem.connectors.sql.capture.registry import _dialect, changelog_table_for
 from tandem.connectors.sql.capture.sqlite import _Sqlite
 from tandem.connectors.sql.capture.targets import CaptureTable, _check_tables, capture_tables
@@ -60,12 +60,14 @@ __all__ = [
     "_engine",
     "_lit",
     "_trigger_name",
+    "allows_prepared",
     "capture_status",
     "capture_tables",
     "changelog_table",
     "changelog_table_for",
     "install_capture",
     "key_kind",
+    "notifies",
     "prune_changelog",
     "uninstall_capture",
 ]

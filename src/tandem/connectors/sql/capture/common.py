@@ -87,6 +87,8 @@ class _Dialect(ABC):
     def __init__(self, engine: sa.Engine, changelog: str, schema: str | None, channel: str):
         self.changelog = check_identifier(changelog, "changelog_table")
         self.channel = check_identifier(channel, "notify_channel")
+        self.notify = True
+        """PostgreSQL: the trigger function signals :attr:`channel` (see :func:`notifies`)."""
         self.schema = schema
         self.prep = engine.dialect.identifier_preparer
 

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from tandem.connectors.base import utc
 from tandem.connectors.sql.capture.common import OPS, EngineLike, _engine, _lit, _trigger_name
+from tandem.connectors.sql.capture.postgres import allows_prepared
 from tandem.connectors.sql.capture.registry import _dialect, changelog_table_for
 from tandem.connectors.sql.capture.sqlite import _Sqlite
 from tandem.connectors.sql.capture.targets import CaptureTable, _check_tables
@@ -50,6 +51,7 @@ def install_capture(
     notify_channel: str = "tandem_changes",
     schema: str | None = None,
     seed: bool = True,
+    notify: bool | None = None,
 ) -> None:
     """Create the change log and (re)create the capture triggers on ``tables``.
 
@@ -64,6 +66,8 @@ def install_capture(
         schema: schema (PostgreSQL) or database (MariaDB) of the tables and the change log.
         seed: log every existing row of a table that has no entry yet, so that a first
             ``read_changes(since=None)`` returns all records.
+        notify: PostgreSQL: the triggers signal ``notify_channel`` on every write. ``None``:
+            unless the server allows prepared transactions (:func:`allows_prepared`).
 
     Raises:
         ConfigError: a table or key column does not exist, or the key column does not identify
@@ -84,10 +88,13 @@ def install_capture(
     if isinstance(engine_or_url, SqlSettings):
         changelog_table = engine_or_url.changelog_table
         notify_channel = engine_or_url.notify_channel
+        notify = engine_or_url.notify if notify is None else notify
         schema = schema or engine_or_url.db_schema
     targets = [t if isinstance(t, CaptureTable) else CaptureTable(*t) for t in tables]
     with _engine(engine_or_url) as engine, engine.begin() as conn:
         d = _dialect(engine, changelog_table, schema, notify_channel)
+        if engine.dialect.name == "postgresql":
+            d.notify = notify if notify is not None else not allows_prepared(conn)
         kinds = _check_tables(conn, d, targets, schema)
         for stmt in d.create_changelog():
             conn.exec_driver_sql(stmt)

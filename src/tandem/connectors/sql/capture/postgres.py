@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+
 from tandem.connectors.sql.capture.common import (
     OPS,
     KeyKind,
@@ -70,10 +72,15 @@ class _Postgres(_Dialect):
             f"    INSERT INTO {cl} (table_name, row_key, op, changed_at)\n"
             f"    VALUES (TG_TABLE_NAME, new_key, left(TG_OP, 1), {self.NOW});\n"
             "  END IF;\n"
-            f"  PERFORM pg_notify({_lit(self.channel)}, TG_TABLE_NAME);\n"
+            f"{self._notify()}"
             "  RETURN NULL;\n"
             "END\n$fn$",
         ]
+
+    def _notify(self) -> str:
+        """The trigger function's signal to waiting readers, when :attr:`notify` (a transaction
+        that has sent NOTIFY cannot be prepared: see :func:`allows_prepared`)."""
+        return f"  PERFORM pg_notify({_lit(self.channel)}, TG_TABLE_NAME);\n" if self.notify else ""
 
     def _late_commits(self) -> list[str]:
         """The writing transaction of each entry, and the snapshots of earlier reads.
@@ -158,3 +165,26 @@ class _Postgres(_Dialect):
             "SELECT t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
             f"JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = {schema}"
         )
+
+
+def allows_prepared(conn: sa.Connection) -> bool:
+    """Whether the server allows prepared transactions (``max_prepared_transactions`` > 0).
+
+    Two-phase commit (``PREPARE TRANSACTION``, as XA transaction managers use it) is then
+    possible, and PostgreSQL refuses to prepare a transaction that has sent NOTIFY: triggers
+    that signal on every captured write would make such ERP transactions fail.
+    """
+    return int(conn.exec_driver_sql("SHOW max_prepared_transactions").scalar_one()) > 0
+
+
+def notifies(conn: sa.Connection, changelog: str, schema: str | None) -> bool:
+    """Whether the installed trigger function of ``changelog`` signals with NOTIFY (as every
+    release did before the setting ``notify``): the connector listens then, else it polls."""
+    source = conn.execute(
+        sa.text(
+            "SELECT p.prosrc FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+            "WHERE p.proname = :name AND n.nspname = COALESCE(:schema, current_schema())"
+        ),
+        {"name": f"{changelog}_capture", "schema": schema},
+    ).scalar()
+    return source is not None and "pg_notify(" in str(source)
