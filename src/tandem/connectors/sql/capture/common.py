@@ -89,6 +89,9 @@ class _Dialect(ABC):
         self.channel = check_identifier(channel, "notify_channel")
         self.notify = True
         """PostgreSQL: the trigger function signals :attr:`channel` (see :func:`notifies`)."""
+        self.home = schema or "public"
+        """PostgreSQL: the schema of the change log and its functions (``schema``, else the
+        installing session's ``current_schema()``)."""
         self.schema = schema
         self.prep = engine.dialect.identifier_preparer
 

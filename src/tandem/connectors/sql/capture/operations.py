@@ -95,6 +95,7 @@ def install_capture(
         d = _dialect(engine, changelog_table, schema, notify_channel)
         if engine.dialect.name == "postgresql":
             d.notify = notify if notify is not None else not allows_prepared(conn)
+            d.home = schema or str(conn.exec_driver_sql("SELECT current_schema()").scalar_one())
         kinds = _check_tables(conn, d, targets, schema)
         for stmt in d.create_changelog():
             conn.exec_driver_sql(stmt)

@@ -46,8 +46,12 @@ class _Postgres(_Dialect):
             # The key column and its kind are the trigger arguments; to_jsonb reads the column
             # by name (and, unlike a cast to text, keeps the padding of a CHAR(n) key, as the
             # driver does). Triggers of an earlier release pass no kind: their text stays raw.
+            # SECURITY DEFINER: the ERP's writers log their changes with the rights of the
+            # change log's owner (who installed it), not their own, which need not reach it;
+            # its search_path pinned, so no writer's objects can stand in for Tandem's.
             f"CREATE OR REPLACE FUNCTION {self.function}() RETURNS trigger "
-            "LANGUAGE plpgsql AS $fn$\n"
+            "LANGUAGE plpgsql SECURITY DEFINER "
+            f"SET search_path = {self.prep.quote(self.home)}, pg_catalog, pg_temp AS $fn$\n"
             "DECLARE old_key text; new_key text;\n"
             "BEGIN\n"
             "  IF TG_OP <> 'INSERT' THEN\n"
