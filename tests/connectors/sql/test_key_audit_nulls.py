@@ -190,8 +190,8 @@ def test_sqlite_install_names_the_rows_without_a_key_and_seeds_the_others(
     with caplog.at_level(logging.WARNING, logger="tandem.connectors.sql"):
         install_capture(db.engine, [(t, "code")], changelog_table=db.changelog)
     (message,) = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert f"table {t!r}: rows without a key are not captured" in message
-    assert "key column 'code' is NULL" in message and "'name': 'keyless'" in message
+    assert f"table {t!r}: rows whose key column 'code' is NULL or longer than 255" in message
+    assert "'name': 'keyless'" in message and "'name': 'x'" not in message
     assert capture_status(db.engine, [t], changelog_table=db.changelog).tables == {t: True}
     log = db.rows(f"SELECT row_key, op FROM {db.changelog} WHERE table_name = '{t}' ORDER BY seq")
     assert log == [("a", "I")]
@@ -320,3 +320,32 @@ async def test_an_upsert_matching_a_row_without_a_key_updates_no_other_row(db: D
         assert sorted(db.rows(f"SELECT name FROM {t}")) == [("x",), ("y",)]
     finally:
         await conn.close()
+
+
+# -- a key longer than the change log holds ---------------------------------------------------
+
+
+@pytest.mark.parametrize("db_url", SERVERS, indirect=True)
+def test_a_key_longer_than_the_log_holds_never_fails_the_erps_write(
+    db: Db, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A VARCHAR(400) key: a value over 255 characters names no record Tandem can sync (its
+    state store and a Salesforce external ID hold 255), and the log's column holds 255. Such a
+    row is skipped, as a row without a key is, instead of failing the ERP's write."""
+    t, long_a, long_b = db.name("lk"), "a" * 300, "b" * 256
+    db.run(
+        f"CREATE TABLE {t} (code VARCHAR(400) NOT NULL PRIMARY KEY, name VARCHAR(20))",
+        f"INSERT INTO {t} VALUES ('{long_a}', 'existing')",
+    )
+    with caplog.at_level(logging.WARNING, logger="tandem.connectors.sql"):
+        install_capture(db.engine, [(t, "code")], changelog_table=db.changelog)
+    (message,) = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert "longer than 255 characters" in message and "'existing'" in message
+    db.run(
+        f"INSERT INTO {t} VALUES ('{long_b}', 'new'), ('{'c' * 255}', 'at the limit')",
+        f"UPDATE {t} SET code = 'short' WHERE name = 'existing'",
+        f"UPDATE {t} SET code = '{long_a}' WHERE name = 'existing'",
+        f"DELETE FROM {t} WHERE name = 'new'",
+    )
+    log = db.rows(f"SELECT row_key, op FROM {db.changelog} WHERE table_name = '{t}' ORDER BY seq")
+    assert log == [("c" * 255, "I"), ("short", "U"), ("short", "D")]

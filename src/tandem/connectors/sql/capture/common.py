@@ -39,6 +39,12 @@ day. ``boolean``: ``True`` / ``False``.
 """
 
 
+ROW_KEY_LENGTH = 255
+"""Characters of a key the change log holds (as the state store and a Salesforce external ID
+do): a longer key cannot be synced, and its row is skipped by the triggers, which must never
+fail the ERP's write on it."""
+
+
 def changelog_table(name: str = "tandem_changelog", schema: str | None = None) -> sa.Table:
     """The change-log table as SQLAlchemy Core sees it (for queries, not DDL)."""
     return sa.Table(
@@ -46,7 +52,7 @@ def changelog_table(name: str = "tandem_changelog", schema: str | None = None) -
         sa.MetaData(),
         sa.Column("seq", sa.BigInteger, primary_key=True),
         sa.Column("table_name", sa.String(128), nullable=False),
-        sa.Column("row_key", sa.String(255), nullable=False),
+        sa.Column("row_key", sa.String(ROW_KEY_LENGTH), nullable=False),
         sa.Column("op", sa.String(1), nullable=False),
         sa.Column("changed_at", sa.DateTime(), nullable=False),
         schema=schema,
@@ -136,6 +142,11 @@ class _Dialect(ABC):
         The text must be the reader's text of the key column's value (``reader.key_text``),
         and the same in the triggers and in the seed, or a logged key names no row.
         """
+
+    def loggable(self, ref: str, key: str, kind: KeyKind) -> str:
+        """SQL: whether ``ref``'s key can be logged (not NULL, and where the log's column is
+        bounded, not longer than :data:`ROW_KEY_LENGTH`); a row whose key cannot is skipped."""
+        return f"{ref}.{self.prep.quote(key)} IS NOT NULL"
 
     @abstractmethod
     def trigger_names_sql(self) -> str:

@@ -6,6 +6,7 @@ import sqlalchemy as sa
 
 from tandem.connectors.sql.capture.common import (
     OPS,
+    ROW_KEY_LENGTH,
     KeyKind,
     _Dialect,
     _lit,
@@ -82,27 +83,33 @@ class _Mysql(_Dialect):
         )
 
     def create_triggers(self, table: str, key: str, kind: KeyKind) -> list[str]:
-        t, k = self.q(table), self.prep.quote(key)
+        t = self.q(table)
         name = {op: self.q(_trigger_name(self.changelog, table, op)) for op in OPS}
         old, new = self.key_text("OLD", key, kind), self.key_text("NEW", key, kind)
-        # A key column made nullable after install: a row without a key logs nothing (it is
-        # the ERP's to write, and no record can stand for it); the update that gives it a
-        # key logs it then, the one that takes its key away logs the old key as deleted.
-        keyed = f"IF NEW.{k} IS NOT NULL THEN"
+        # A row without a key (a key column made nullable after install), or with one longer
+        # than the log holds, logs nothing: it is the ERP's to write, and no record can stand
+        # for it. The update that gives it a key logs it then; the one that takes its key away
+        # logs the old key as deleted.
+        keyed, was_keyed = self.loggable("NEW", key, kind), self.loggable("OLD", key, kind)
         return [
-            f"CREATE TRIGGER {name['I']} AFTER INSERT ON {t} FOR EACH ROW BEGIN {keyed} "
-            f"{self._insert(table, 'NEW', key, kind, 'I')}; END IF; END",
+            f"CREATE TRIGGER {name['I']} AFTER INSERT ON {t} FOR EACH ROW BEGIN IF {keyed} "
+            f"THEN {self._insert(table, 'NEW', key, kind, 'I')}; END IF; END",
             # The logged texts, compared as bytes: under a case- or accent-insensitive or PAD
             # SPACE collation 'abc' and 'ABC ' compare equal, yet the row's key text has
             # changed (and two instants may read alike in the session's time zone).
             f"CREATE TRIGGER {name['U']} AFTER UPDATE ON {t} FOR EACH ROW BEGIN "
-            f"IF OLD.{k} IS NOT NULL AND NOT (CAST({old} AS BINARY) <=> CAST({new} AS BINARY)) "
-            f"THEN {self._insert(table, 'OLD', key, kind, 'D')}; "
-            f"END IF; {keyed} {self._insert(table, 'NEW', key, kind, 'U')}; END IF; END",
+            f"IF {was_keyed} AND NOT (CAST({old} AS BINARY) <=> CAST({new} AS BINARY)) "
+            f"THEN {self._insert(table, 'OLD', key, kind, 'D')}; END IF; "
+            f"IF {keyed} THEN {self._insert(table, 'NEW', key, kind, 'U')}; END IF; END",
             f"CREATE TRIGGER {name['D']} AFTER DELETE ON {t} FOR EACH ROW BEGIN "
-            f"IF OLD.{k} IS NOT NULL THEN {self._insert(table, 'OLD', key, kind, 'D')}; END IF; "
-            "END",
+            f"IF {was_keyed} THEN {self._insert(table, 'OLD', key, kind, 'D')}; END IF; END",
         ]
+
+    def loggable(self, ref: str, key: str, kind: KeyKind) -> str:
+        return (
+            f"{ref}.{self.prep.quote(key)} IS NOT NULL AND "
+            f"CHAR_LENGTH({self.key_text(ref, key, kind)}) <= {ROW_KEY_LENGTH}"
+        )
 
     def replace_triggers(self, table: str, key: str, kind: KeyKind) -> list[str]:
         if not self.mariadb:

@@ -13,7 +13,7 @@ from tandem.connectors.sql.capture.common import OPS, EngineLike, _engine, _lit,
 from tandem.connectors.sql.capture.postgres import allows_prepared
 from tandem.connectors.sql.capture.registry import _dialect, changelog_table_for
 from tandem.connectors.sql.capture.sqlite import _Sqlite
-from tandem.connectors.sql.capture.targets import CaptureTable, _check_tables
+from tandem.connectors.sql.capture.targets import CaptureTable, _check_tables, name_unloggable
 from tandem.connectors.sql.settings import SqlSettings
 from tandem.connectors.sql.upgrade import (
     pad_char_keys,
@@ -113,7 +113,8 @@ def install_capture(
                 relog.add(target.table)
         for target, kind in zip(targets, kinds, strict=True):
             table, key = target.table, target.key
-            keyed = f"WHERE tandem_src.{d.prep.quote(key)} IS NOT NULL"  # none else to log
+            name_unloggable(conn, d, target, kind)
+            keyed = f"WHERE {d.loggable('tandem_src', key, kind)}"  # as the triggers log
             for stmt in d.replace_triggers(table, key, kind):
                 conn.exec_driver_sql(stmt)
             rewrite_legacy_keys(conn, cl, table, kind)

@@ -6,6 +6,7 @@ import sqlalchemy as sa
 
 from tandem.connectors.sql.capture.common import (
     OPS,
+    ROW_KEY_LENGTH,
     KeyKind,
     _Dialect,
     _lit,
@@ -60,6 +61,9 @@ class _Postgres(_Dialect):
             "  IF TG_OP <> 'DELETE' THEN\n"
             f"    new_key := {self.key_function}(to_jsonb(NEW) ->> TG_ARGV[0], TG_ARGV[1]);\n"
             "  END IF;\n"
+            # A key longer than the log holds names no record Tandem can sync: not logged.
+            f"  IF char_length(old_key) > {ROW_KEY_LENGTH} THEN old_key := NULL; END IF;\n"
+            f"  IF char_length(new_key) > {ROW_KEY_LENGTH} THEN new_key := NULL; END IF;\n"
             "  IF TG_OP = 'UPDATE' AND old_key IS NOT NULL AND old_key IS DISTINCT FROM new_key "
             "THEN\n"
             f"    INSERT INTO {cl} (table_name, row_key, op, changed_at)\n"
@@ -162,6 +166,12 @@ class _Postgres(_Dialect):
             f"EXECUTE FUNCTION {self.function}({_lit(key)}, {_lit(kind)})"
             for op, verb in OPS.items()
         ]
+
+    def loggable(self, ref: str, key: str, kind: KeyKind) -> str:
+        return (
+            f"{ref}.{self.prep.quote(key)} IS NOT NULL AND "
+            f"char_length({self.key_text(ref, key, kind)}) <= {ROW_KEY_LENGTH}"
+        )
 
     def trigger_names_sql(self) -> str:
         schema = _lit(self.schema) if self.schema else "current_schema()"

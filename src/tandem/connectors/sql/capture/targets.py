@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from tandem.connectors.base import EntityBinding
-from tandem.connectors.sql.capture.common import KeyKind, _Dialect
+from tandem.connectors.sql.capture.common import ROW_KEY_LENGTH, KeyKind, _Dialect
 from tandem.connectors.sql.capture.kinds import _no_exact_text, _type_name, key_kind
 from tandem.connectors.sql.reader import KEYLESS_SHOWN
 from tandem.errors import BindingError, ConfigError
@@ -110,28 +110,29 @@ def _check_tables(
                 "must be exactly the reader's text of that key",
                 on_key=True,
             )
-        if columns[key].get("nullable", True):  # a SQLite primary key not declared NOT NULL
-            _name_null_keys(conn, d, target)
         kinds.append(kind)
     return kinds
 
 
-def _name_null_keys(conn: sa.Connection, d: _Dialect, target: CaptureTable) -> None:
-    """Warn of rows whose key is NULL (a SQLite primary key not declared NOT NULL): they are
-    not seeded and their triggers log nothing for them (no record can stand for a row without
-    a key), until an update gives them one."""
-    key = d.prep.quote(target.key)
+def name_unloggable(conn: sa.Connection, d: _Dialect, target: CaptureTable, kind: KeyKind) -> None:
+    """Warn of rows whose key the change log cannot hold: NULL (a SQLite primary key not
+    declared NOT NULL) or longer than :data:`ROW_KEY_LENGTH`. They are not seeded, and the
+    triggers log nothing for them (no record can stand for such a row) until an update gives
+    them a key that can be logged."""
     found = conn.exec_driver_sql(
-        f"SELECT * FROM {d.q(target.table)} WHERE {key} IS NULL LIMIT {KEYLESS_SHOWN + 1}"
+        f"SELECT * FROM {d.q(target.table)} tandem_src "
+        f"WHERE NOT ({d.loggable('tandem_src', target.key, kind)}) LIMIT {KEYLESS_SHOWN + 1}"
     ).all()
     if not found:
         return
     shown = "; ".join(f"row {dict(row._mapping)}" for row in found[:KEYLESS_SHOWN])
     log.warning(
-        "table %r: rows without a key are not captured until they have one (key column %r "
-        "is NULL; give each row a key, and declare the column NOT NULL): %s%s",
+        "table %r: rows whose key column %r is NULL or longer than %d characters are not "
+        "captured (no record can stand for them) until an update gives them a key that is "
+        "neither: %s%s",
         target.table,
         target.key,
+        ROW_KEY_LENGTH,
         shown,
         "; and more" if len(found) > KEYLESS_SHOWN else "",
     )
