@@ -20,7 +20,6 @@ import argparse
 import contextlib
 import json
 import os
-import platform
 import shutil
 import signal
 import ssl
@@ -36,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from load_kit import machine_info
 
 VERSION = "59.0"
 
@@ -47,27 +47,6 @@ class Target:
     base_url: str
     ca_file: str
     token: str
-
-
-def machine_info() -> dict[str, Any]:
-    """CPU model, core count, memory and software versions."""
-    cpu = platform.processor() or "unknown"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    memory = "unknown"
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        kb = int(Path("/proc/meminfo").read_text().split("\n")[0].split()[1])
-        memory = f"{kb / 1024 / 1024:.1f} GiB"
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "memory": memory,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-    }
 
 
 def _token(base_url: str, ca_file: str, saved: dict[str, Any]) -> str:

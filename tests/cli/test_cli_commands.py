@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import random
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,7 @@ from typing import Any
 from cli_run import tandem
 from tandem_env import Env
 
-from tandem.demo.erp import BAD_NIP_CUSTOMER, nip
+from tandem.demo.erp import BAD_NIP_CUSTOMER
 from tandem.store import StateStore
 
 
@@ -120,11 +119,7 @@ def test_plan_writes_nothing_then_sync_status_and_dead_letters(env: Env) -> None
     nip_letter = next(d for d in letters if d["entity"] == "customer")
     assert nip_letter["record_key"] == str(BAD_NIP_CUSTOMER) and nip_letter["field"] == "tax_id"
 
-    env.erp(
-        "UPDATE customers SET nip = :nip WHERE id = :id",
-        nip=nip(random.Random(1)),
-        id=BAD_NIP_CUSTOMER,
-    )
+    env.fix_the_bad_nip()
     code, out = tandem("deadletters", "retry", "-c", str(env.config))
     assert code == 0 and "3 dead letters queued" in out
     code, out = tandem("sync", "-c", str(env.config), "--json")

@@ -4,15 +4,12 @@ only read the state create none where there is none."""
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from cli_run import tandem, tandem_json
 from tandem_env import Env
-
-from tandem.demo.erp import BAD_NIP_CUSTOMER, nip
 
 
 def flat(out: str) -> str:
@@ -41,11 +38,7 @@ def test_reconcile_exits_1_while_differences_remain_and_0_once_heal_repaired_the
     assert (healing["differences"], healing["remaining"]) == (3, 3)
 
     # Fixed at its source, the customer and its contacts are repaired: exit 0.
-    env.erp(
-        "UPDATE customers SET nip = :nip WHERE id = :id",
-        nip=nip(random.Random(1)),
-        id=BAD_NIP_CUSTOMER,
-    )
+    env.fix_the_bad_nip()
     code, out = tandem("reconcile", "-c", config, "--no-progress", "--heal")
     assert code == 0, out
     assert out.splitlines()[-1].startswith("3 differences, 3 queued for repair: 3 written")

@@ -3,14 +3,13 @@ conflict resolution by the ERP's value or a typed one, and the plan as a person 
 
 from __future__ import annotations
 
-import random
 import re
 
 import pytest
 from cli_run import tandem, tandem_json
 from tandem_env import Env
 
-from tandem.demo.erp import BAD_NIP_CUSTOMER, nip
+from tandem.demo.erp import BAD_NIP_CUSTOMER
 
 
 def table_rows(out: str) -> list[dict[str, str]]:
@@ -77,11 +76,7 @@ def test_deadletters_drop_takes_the_letter_off_the_list_and_a_second_drop_says_s
     assert f"has no dead letter {unknown}" in out and "1 dead letters queued" in out
     retrying = tandem_json("deadletters", "list", "-c", config, "--status", "retrying")
     assert gone in [d["id"] for d in retrying]
-    env.erp(
-        "UPDATE customers SET nip = :nip WHERE id = :id",
-        nip=nip(random.Random(1)),
-        id=BAD_NIP_CUSTOMER,
-    )
+    env.fix_the_bad_nip()
     assert tandem("sync", "-c", config, "--no-progress")[0] == 0
     resolved = tandem_json("deadletters", "list", "-c", config, "--status", "resolved")
     assert gone in [d["id"] for d in resolved]
@@ -95,11 +90,7 @@ def test_deadletters_drop_takes_the_letter_off_the_list_and_a_second_drop_says_s
 
 def test_reconcile_reports_drift_heal_repairs_it_and_then_there_is_none(env: Env) -> None:
     # A valid NIP for the demo's bad customer: the systems start out fully agreed.
-    env.erp(
-        "UPDATE customers SET nip = :nip WHERE id = :id",
-        nip=nip(random.Random(1)),
-        id=BAD_NIP_CUSTOMER,
-    )
+    env.fix_the_bad_nip()
     config = str(env.config)
     assert tandem("sync", "-c", config, "--no-progress")[0] == 0
     assert tandem_json("reconcile", "-c", config)["differences"] == 0

@@ -3,29 +3,13 @@ both systems, and exits 1 while anything is; 0 once both systems agree."""
 
 from __future__ import annotations
 
-import random
-
 from cli_run import tandem, tandem_json
-from tandem_env import Env
-
-from tandem.demo.erp import BAD_NIP_CUSTOMER, nip
-
-UPPERCASE_TITLES = """
-CREATE TRIGGER uppercase_titles AFTER UPDATE OF title ON contacts
-WHEN NEW.title <> upper(NEW.title)
-BEGIN
-  UPDATE contacts SET title = upper(NEW.title) WHERE id = NEW.id;
-END
-"""
+from tandem_env import UPPERCASE_TITLES, Env
 
 
 def agreed(env: Env) -> str:
     """Sync the demo with its bad NIP fixed: both systems agree. The config's path."""
-    env.erp(
-        "UPDATE customers SET nip = :nip WHERE id = :id",
-        nip=nip(random.Random(1)),
-        id=BAD_NIP_CUSTOMER,
-    )
+    env.fix_the_bad_nip()
     config = str(env.config)
     assert tandem("sync", "-c", config, "--no-progress")[0] == 0
     assert tandem_json("reconcile", "-c", config, "--no-progress")["differences"] == 0

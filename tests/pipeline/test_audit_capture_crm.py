@@ -14,16 +14,12 @@ from typing import Any
 
 import pytest
 from audit_kit import before_crm_writes, before_erp_writes
-from tandem_env import Env
+from tandem_env import Env, build_env
 
 import tandem.pipeline.engine as engine_module
 from tandem.connectors.base import EntityBinding, WriteOp
-from tandem.connectors.sql.capture import install_capture
-from tandem.demo.erp import TABLES, create_sample_erp
-from tandem.demo.flow import CRM_SCHEMA, write_flow
 from tandem.pipeline.outcome import BatchCommitter
 from tandem.pipeline.runtime import running_engine
-from tandem.sandbox.salesforce.server import running_sandbox
 
 
 @dataclass
@@ -49,24 +45,8 @@ class ClockEnv:
 def clock_env(tmp_path: Path) -> Iterator[ClockEnv]:
     """The demo flow (SQLite ERP) against a sandbox whose clock the test controls."""
     clock = Clock()
-    erp_url = f"sqlite:///{tmp_path / 'erp.db'}"
-    create_sample_erp(erp_url, customers=20)
-    install_capture(erp_url, list(TABLES))
-    schema = tmp_path / "crm_schema.yaml"
-    schema.write_text(CRM_SCHEMA, encoding="utf-8")
-    with running_sandbox(tmp_path / "crm", schema_files=[schema], clock=clock) as crm:
-        config = write_flow(
-            tmp_path,
-            erp_url=erp_url,
-            state_db=tmp_path / "state.db",
-            base_url=crm.base_url,
-            ca_file=Path(crm.ca_file),
-            username=crm.username,
-            client_id=crm.client_id,
-            password=crm.password,
-            client_secret=crm.client_secret,
-        )
-        yield ClockEnv(Env(tmp_path, erp_url, crm, config), clock)
+    for env in build_env(tmp_path, f"sqlite:///{tmp_path / 'erp.db'}", clock=clock):
+        yield ClockEnv(env, clock)
 
 
 SMALL_READS = {

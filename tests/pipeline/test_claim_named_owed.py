@@ -6,38 +6,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from memory_connector import MemoryConnector
+from memory_engine import MEMORY_FLOW, memory_engine
 
-from tandem.config import parse_flow
-from tandem.pipeline.context import Systems
 from tandem.pipeline.engine import Engine
-from tandem.store import StateStore
 
-FLOW = """
-version: 1
-name: mem
-state: sqlite:///{state}
-connections:
-  erp: {{type: sql, url: "sqlite://"}}
-  crm: {{type: sql, url: "sqlite://"}}
-entities:
-  customer:
-    model: customer
-    direction: both
-    owner: crm
-    erp: {{source: customers, key: id, external_id: crm_id}}
-    crm: {{source: Account, key: Id, external_id: ERP_Id}}
-    fields:
-      - {{field: name, erp: name, crm: Name}}
-      - {{field: phone, erp: phone, crm: Phone}}
-"""
+FLOW = MEMORY_FLOW.replace("    owner: erp\n", "    owner: crm\n")
+"""The memory flow with the CRM owning every field."""
 
 
 def engine_for(tmp_path: Path) -> tuple[Engine, MemoryConnector, MemoryConnector]:
-    flow = parse_flow(FLOW.format(state=tmp_path / "state.db"), base_dir=tmp_path)
-    store = StateStore(flow.state_url())
-    store.migrate()
     erp, crm = MemoryConnector("erp"), MemoryConnector("crm", key_prefix="001")
-    return Engine(flow, store, Systems(erp=erp, crm=crm)), erp, crm
+    return memory_engine(tmp_path, FLOW, erp, crm), erp, crm
 
 
 async def test_a_claimed_partner_sent_nothing_gets_the_claimers_key(tmp_path: Path) -> None:

@@ -15,18 +15,14 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from tandem_env import Env
+from tandem_env import Env, build_env
 from typer.testing import CliRunner
 
 from tandem.cli import app
-from tandem.connectors.sql.capture import install_capture
-from tandem.demo.erp import TABLES, create_sample_erp
-from tandem.demo.flow import CRM_SCHEMA, write_flow
 from tandem.mapping.scale import native_scale
 from tandem.pipeline.reconcile import reconcile
 from tandem.pipeline.report import PassReport
 from tandem.pipeline.runtime import running_engine
-from tandem.sandbox.salesforce.server import running_sandbox
 
 ENTITY = "price_list_entry"
 ENTRIES = 40  # the demo's price list entries
@@ -72,24 +68,7 @@ def _three_decimal_prices(url: str) -> None:
 
 
 def _build(folder: Path, erp_url: str) -> Iterator[Env]:
-    create_sample_erp(erp_url, customers=3)
-    _three_decimal_prices(erp_url)
-    install_capture(erp_url, list(TABLES))
-    schema = folder / "crm_schema.yaml"
-    schema.write_text(CRM_SCHEMA, encoding="utf-8")
-    with running_sandbox(folder / "crm", schema_files=[schema]) as crm:
-        config = write_flow(
-            folder,
-            erp_url=erp_url,
-            state_db=folder / "state.db",
-            base_url=crm.base_url,
-            ca_file=Path(crm.ca_file),
-            username=crm.username,
-            client_id=crm.client_id,
-            password=crm.password,
-            client_secret=crm.client_secret,
-        )
-        yield Env(folder, erp_url, crm, config)
+    yield from build_env(folder, erp_url, customers=3, shape_erp=_three_decimal_prices)
 
 
 @pytest.fixture

@@ -10,16 +10,14 @@ from typing import Any
 
 import pytest
 from memory_connector import MemoryConnector
+from memory_engine import memory_engine
 
-from tandem.config import parse_flow
 from tandem.connectors.base import EntityBinding, Submitter, WriteOp, WriteOutcome
 from tandem.errors import Retriable
 from tandem.pipeline.batch import BatchProcessor
-from tandem.pipeline.context import Systems
 from tandem.pipeline.engine import Engine
 from tandem.pipeline.events import BatchDone, Event, EventBus
 from tandem.pipeline.outcome import BatchCommitter
-from tandem.store import StateStore
 
 FLOW = """
 version: 1
@@ -78,9 +76,6 @@ def make(
         "{{batch_size: 2, initial_batch_size: 2}}",
         f"{{{{batch_size: {batch}, initial_batch_size: {initial}}}}}",
     )
-    flow = parse_flow(text.format(state=tmp_path / "state.db"), base_dir=tmp_path)
-    store = StateStore(flow.state_url())
-    store.migrate()
     bus = EventBus()
 
     def committed(event: Event) -> None:
@@ -91,7 +86,7 @@ def make(
     erp = MemoryConnector("erp")
     for n in range(1, rows + 1):
         erp.put("customers", str(n), {"name": f"Customer {n}"})
-    return Engine(flow, store, Systems(erp=erp, crm=crm), bus=bus), erp
+    return memory_engine(tmp_path, text, erp, crm, bus=bus), erp
 
 
 def log_plans(monkeypatch: pytest.MonkeyPatch, log: list[str]) -> None:

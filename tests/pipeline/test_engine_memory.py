@@ -5,38 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from memory_connector import MemoryConnector
+from memory_engine import MEMORY_FLOW, memory_engine
 
-from tandem.config import parse_flow
-from tandem.pipeline.context import Systems
 from tandem.pipeline.engine import Engine
-from tandem.store import StateStore
-
-FLOW = """
-version: 1
-name: mem
-state: sqlite:///{state}
-connections:
-  erp: {{type: sql, url: "sqlite://"}}
-  crm: {{type: sql, url: "sqlite://"}}
-entities:
-  customer:
-    model: customer
-    direction: both
-    owner: erp
-    erp: {{source: customers, key: id, external_id: crm_id}}
-    crm: {{source: Account, key: Id, external_id: ERP_Id}}
-    fields:
-      - {{field: name, erp: name, crm: Name}}
-      - {{field: phone, erp: phone, crm: Phone, owner: crm}}
-"""
 
 
 def engine_for(tmp_path: Path) -> tuple[Engine, MemoryConnector, MemoryConnector]:
-    flow = parse_flow(FLOW.format(state=tmp_path / "state.db"), base_dir=tmp_path)
-    store = StateStore(flow.state_url())
-    store.migrate()
     erp, crm = MemoryConnector("erp"), MemoryConnector("crm", key_prefix="001")
-    return Engine(flow, store, Systems(erp=erp, crm=crm)), erp, crm
+    return memory_engine(tmp_path, MEMORY_FLOW, erp, crm), erp, crm
 
 
 async def test_a_refused_record_is_dead_lettered_and_the_rest_commits(tmp_path: Path) -> None:
@@ -156,21 +132,18 @@ async def test_a_new_process_re_reads_the_overlap_when_no_read_is_on_record(
 async def test_a_record_matched_on_first_sync_is_linked_even_when_nothing_is_written(
     tmp_path: Path,
 ) -> None:
-    text = FLOW.replace(
+    text = MEMORY_FLOW.replace(
         "      - {{field: name, erp: name, crm: Name}}",
         "      - {{field: name, erp: name, crm: Name, owner: crm}}\n"
         "      - {{field: tax_id, erp: nip, crm: Tax, owner: crm}}",
     ).replace("    owner: erp\n", "    owner: crm\n    match: [tax_id]\n")
-    flow = parse_flow(text.format(state=tmp_path / "state.db"), base_dir=tmp_path)
-    store = StateStore(flow.state_url())
-    store.migrate()
     erp, crm = MemoryConnector("erp"), MemoryConnector("crm", key_prefix="001")
     erp.put("customers", "1", {"name": "Acme", "nip": "5260250995", "phone": None})
     crm.put("Account", "001X", {"Name": "Acme S.A.", "Tax": "5260250995", "Phone": None})
-    engine = Engine(flow, store, Systems(erp=erp, crm=crm))
+    engine = memory_engine(tmp_path, text, erp, crm)
     await engine.prepare()
     await engine.sync()
-    assert store.partner("customer", "erp", "1") == "001X"
+    assert engine.store.partner("customer", "erp", "1") == "001X"
     assert len(crm.records["Account"]) == 1  # linked, not duplicated
     assert erp.records["customers"]["1"]["name"] == "Acme S.A."  # the CRM owns the name
 

@@ -15,11 +15,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from memory_connector import MemoryConnector
-
-from tandem.config import parse_flow
-from tandem.pipeline.context import Systems
-from tandem.pipeline.engine import Engine
-from tandem.store import StateStore
+from memory_engine import memory_engine
 
 FLOW = """
 version: 1
@@ -81,11 +77,9 @@ def live(system: MemoryConnector, side: str) -> dict[str, dict[str, Any]]:
 
 
 async def scenario(folder: Path, operations: list[tuple[Any, ...]]) -> None:
-    flow = parse_flow(FLOW.format(state=folder / "state.db"), base_dir=folder)
-    store = StateStore(flow.state_url())
-    store.migrate()
     systems = {"erp": MemoryConnector("erp"), "crm": MemoryConnector("crm", key_prefix="001")}
-    engine = Engine(flow, store, Systems(erp=systems["erp"], crm=systems["crm"]))
+    engine = memory_engine(folder, FLOW, systems["erp"], systems["crm"])
+    store = engine.store
     await engine.prepare()
     made = 0
     for op in operations:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -9,10 +10,10 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tandem.config import parse_flow
+from tandem.config import Side, parse_flow
 from tandem.mapping import Mapper
 from tandem.pipeline.context import flag_marks
-from tandem.pipeline.plan import Rules, SourceRecord, TargetRecord, plan_record
+from tandem.pipeline.plan import RecordPlan, Rules, SourceRecord, TargetRecord, plan_record
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 OWNERS = {"name": "both", "tax_id": "erp", "phone": "crm"}
@@ -31,16 +32,33 @@ def rec(values: dict[str, Any], minutes: int = 0, deleted: bool = False) -> Sour
     return SourceRecord("42", values, T0 + timedelta(minutes=minutes), deleted)
 
 
-def test_new_record_is_created_with_every_value() -> None:
-    plan = plan_record(
-        rules(),
-        "erp",
-        rec({"name": "A", "tax_id": "1"}),
-        base=None,
-        base_deleted=False,
-        partner=None,
-        current=None,
+def plan_of(
+    policy: Rules,
+    source: Side,
+    record: SourceRecord,
+    base: Mapping[str, Any] | None,
+    *,
+    base_deleted: bool = False,
+    partner: str | None = "001",
+    current: TargetRecord | None = None,
+    held: frozenset[str] = frozenset(),
+) -> RecordPlan:
+    """The plan of ``record`` read from ``source``: by default a record linked to ``"001"``,
+    not deleted when last agreed as ``base``, its partner not read."""
+    return plan_record(
+        policy,
+        source,
+        record,
+        base=base,
+        base_deleted=base_deleted,
+        partner=partner,
+        current=current,
+        held=held,
     )
+
+
+def test_new_record_is_created_with_every_value() -> None:
+    plan = plan_of(rules(), "erp", rec({"name": "A", "tax_id": "1"}), None, partner=None)
     assert plan.target is not None
     assert (plan.target.side, plan.target.action) == ("crm", "create")
     assert plan.target.values == {"name": "A", "tax_id": "1"}
@@ -49,24 +67,14 @@ def test_new_record_is_created_with_every_value() -> None:
 
 def test_values_equal_to_the_agreed_state_are_a_noop() -> None:
     base = {"name": "A", "tax_id": "1"}
-    plan = plan_record(
-        rules(), "crm", rec(dict(base)), base=base, base_deleted=False, partner="001", current=None
-    )
+    plan = plan_of(rules(), "crm", rec(dict(base)), base)
     assert plan.noop
     assert plan.values == base
 
 
 def test_owned_change_is_written_and_only_the_changed_field() -> None:
     base = {"name": "A", "tax_id": "1"}
-    plan = plan_record(
-        rules(),
-        "erp",
-        rec({"name": "A", "tax_id": "2"}),
-        base=base,
-        base_deleted=False,
-        partner="001",
-        current=None,
-    )
+    plan = plan_of(rules(), "erp", rec({"name": "A", "tax_id": "2"}), base)
     assert plan.target is not None
     assert plan.target.action == "update"
     assert plan.target.key == "001"
@@ -77,15 +85,7 @@ def test_owned_change_is_written_and_only_the_changed_field() -> None:
 
 def test_change_to_a_field_the_other_side_owns_is_reverted() -> None:
     base = {"phone": "111", "tax_id": "1"}
-    plan = plan_record(
-        rules(),
-        "erp",
-        rec({"phone": "999", "tax_id": "1"}),
-        base=base,
-        base_deleted=False,
-        partner="001",
-        current=None,
-    )
+    plan = plan_of(rules(), "erp", rec({"phone": "999", "tax_id": "1"}), base)
     assert plan.target is None
     assert plan.revert is not None
     assert (plan.revert.side, plan.revert.key, plan.revert.values) == (
@@ -99,14 +99,8 @@ def test_change_to_a_field_the_other_side_owns_is_reverted() -> None:
 def test_both_changed_same_field_owner_wins() -> None:
     base = {"name": "A"}
     current = TargetRecord("001", {"name": "C"}, T0 + timedelta(minutes=5))
-    plan = plan_record(
-        rules("owner_wins", default="crm"),
-        "erp",
-        rec({"name": "E"}),
-        base=base,
-        base_deleted=False,
-        partner="001",
-        current=current,
+    plan = plan_of(
+        rules("owner_wins", default="crm"), "erp", rec({"name": "E"}), base, current=current
     )
     assert plan.target is None
     assert plan.revert is not None and plan.revert.values == {"name": "C"}
@@ -116,26 +110,10 @@ def test_both_changed_same_field_owner_wins() -> None:
 def test_both_changed_newest_wins() -> None:
     base = {"name": "A"}
     older = TargetRecord("001", {"name": "C"}, T0)
-    plan = plan_record(
-        rules("newest_wins"),
-        "erp",
-        rec({"name": "E"}, minutes=9),
-        base=base,
-        base_deleted=False,
-        partner="001",
-        current=older,
-    )
+    plan = plan_of(rules("newest_wins"), "erp", rec({"name": "E"}, minutes=9), base, current=older)
     assert plan.target is not None and plan.target.values == {"name": "E"}
     newer = TargetRecord("001", {"name": "C"}, T0 + timedelta(minutes=10))
-    plan = plan_record(
-        rules("newest_wins"),
-        "erp",
-        rec({"name": "E"}, minutes=9),
-        base=base,
-        base_deleted=False,
-        partner="001",
-        current=newer,
-    )
+    plan = plan_of(rules("newest_wins"), "erp", rec({"name": "E"}, minutes=9), base, current=newer)
     assert plan.target is None
     assert plan.revert is not None and plan.revert.values == {"name": "C"}
 
@@ -143,15 +121,7 @@ def test_both_changed_newest_wins() -> None:
 def test_both_changed_manual_raises_a_conflict_and_writes_nothing() -> None:
     base = {"name": "A"}
     current = TargetRecord("001", {"name": "C"}, T0)
-    plan = plan_record(
-        rules("manual"),
-        "crm",
-        rec({"name": "X"}),
-        base=base,
-        base_deleted=False,
-        partner="E1",
-        current=current,
-    )
+    plan = plan_of(rules("manual"), "crm", rec({"name": "X"}), base, partner="E1", current=current)
     assert plan.target is None and plan.revert is None
     assert len(plan.conflicts) == 1
     conflict = plan.conflicts[0]
@@ -167,28 +137,17 @@ def test_both_changed_manual_raises_a_conflict_and_writes_nothing() -> None:
 def test_both_changed_to_the_same_value_converges_without_a_write() -> None:
     base = {"name": "A"}
     current = TargetRecord("001", {"name": "B"}, T0)
-    plan = plan_record(
-        rules("manual"),
-        "erp",
-        rec({"name": "B"}),
-        base=base,
-        base_deleted=False,
-        partner="001",
-        current=current,
-    )
+    plan = plan_of(rules("manual"), "erp", rec({"name": "B"}), base, current=current)
     assert plan.noop
     assert plan.values["name"] == "B"
 
 
 def test_held_fields_are_left_alone() -> None:
-    plan = plan_record(
+    plan = plan_of(
         rules(),
         "erp",
         rec({"name": "B", "tax_id": "2"}),
         base={"name": "A", "tax_id": "1"},
-        base_deleted=False,
-        partner="001",
-        current=None,
         held=frozenset({"name"}),
     )
     assert plan.target is not None and plan.target.values == {"tax_id": "2"}
@@ -197,42 +156,16 @@ def test_held_fields_are_left_alone() -> None:
 def test_delete_policies() -> None:
     base = {"name": "A"}
     deleted = rec({}, deleted=True)
-    delete = plan_record(
-        rules(delete="delete"),
-        "erp",
-        deleted,
-        base=base,
-        base_deleted=False,
-        partner="001",
-        current=None,
-    )
+    delete = plan_of(rules(delete="delete"), "erp", deleted, base)
     assert delete.target is not None and (delete.target.action, delete.target.key) == (
         "delete",
         "001",
     )
-    archive = plan_record(
-        rules(delete="archive"),
-        "crm",
-        deleted,
-        base=base,
-        base_deleted=False,
-        partner="E1",
-        current=None,
-    )
+    archive = plan_of(rules(delete="archive"), "crm", deleted, base, partner="E1")
     assert archive.target is not None and archive.target.action == "flag"
-    ignore = plan_record(
-        rules(delete="ignore"),
-        "erp",
-        deleted,
-        base=base,
-        base_deleted=False,
-        partner="001",
-        current=None,
-    )
+    ignore = plan_of(rules(delete="ignore"), "erp", deleted, base)
     assert ignore.target is None and ignore.deleted
-    unlinked = plan_record(
-        rules(), "erp", deleted, base=None, base_deleted=False, partner=None, current=None
-    )
+    unlinked = plan_of(rules(), "erp", deleted, None, partner=None)
     assert unlinked.target is None
 
 
@@ -246,45 +179,31 @@ values = st.dictionaries(
 def test_no_ping_pong(base: dict[str, Any], erp: dict[str, Any], crm: dict[str, Any]) -> None:
     """Apply the ERP's change, then feed both sides back in: the second round writes nothing."""
     systems = {"erp": {**base, **erp}, "crm": {**base, **crm}}
-    agreed = dict(base)
-    for source, target in (("erp", "crm"), ("crm", "erp")):
+    both_ways: tuple[tuple[Side, Side], ...] = (("erp", "crm"), ("crm", "erp"))
+
+    def plan_from(source: Side, target: Side, agreed: dict[str, Any]) -> RecordPlan:
+        """The plan of the source's record as it stands, against the target's."""
         current = TargetRecord("t", systems[target], T0)
-        plan = plan_record(
-            rules("owner_wins"),
-            source,
-            SourceRecord("s", systems[source], T0),  # type: ignore[arg-type]
-            base=agreed,
-            base_deleted=False,
-            partner="t",
-            current=current,
-        )
+        record = SourceRecord("s", systems[source], T0)
+        return plan_of(rules("owner_wins"), source, record, agreed, partner="t", current=current)
+
+    agreed = dict(base)
+    for source, target in both_ways:
+        plan = plan_from(source, target, agreed)
         for intent in (plan.target, plan.revert):
             if intent is not None:
                 systems[intent.side].update(intent.values)
         agreed = plan.values
-    for source, target in (("erp", "crm"), ("crm", "erp")):
-        current = TargetRecord("t", systems[target], T0)
-        again = plan_record(
-            rules("owner_wins"),
-            source,
-            SourceRecord("s", systems[source], T0),  # type: ignore[arg-type]
-            base=agreed,
-            base_deleted=False,
-            partner="t",
-            current=current,
-        )
+    for source, target in both_ways:
+        again = plan_from(source, target, agreed)
         assert again.target is None and again.revert is None
 
 
 def test_a_record_whose_partner_was_deleted_is_not_brought_back_by_a_re_read() -> None:
     base = {"name": "A"}
-    again = plan_record(
-        rules(), "crm", rec({"name": "A"}), base=base, base_deleted=True, partner="E1", current=None
-    )
+    again = plan_of(rules(), "crm", rec({"name": "A"}), base, base_deleted=True, partner="E1")
     assert again.noop
-    edited = plan_record(
-        rules(), "crm", rec({"name": "B"}), base=base, base_deleted=True, partner="E1", current=None
-    )
+    edited = plan_of(rules(), "crm", rec({"name": "B"}), base, base_deleted=True, partner="E1")
     assert edited.target is not None and edited.target.action == "create"
 
 
@@ -301,52 +220,41 @@ def flag_rules(policy: str = "flag") -> Rules:
 
 def test_a_flag_write_is_agreed_so_the_flagged_survivor_reads_back_as_an_echo() -> None:
     base = {"name": "A", "active": True}
-    delete = plan_record(
-        flag_rules(),
-        "erp",
-        rec({}, deleted=True),
-        base=base,
-        base_deleted=False,
-        partner="001",
-        current=None,
-    )
+    delete = plan_of(flag_rules(), "erp", rec({}, deleted=True), base)
     assert delete.target is not None and delete.target.action == "flag"
     assert delete.deleted and delete.values == {"name": "A", "active": False}
-    echo = plan_record(
+    echo = plan_of(
         flag_rules(),
         "crm",
         SourceRecord("001", {"name": "A", "active": False}, T0),
         base=delete.values,
         base_deleted=True,
         partner="42",
-        current=None,
     )
     assert echo.noop and echo.target is None
 
 
 def test_an_archived_survivor_edited_but_still_flagged_stays_deleted() -> None:
-    plan = plan_record(
+    plan = plan_of(
         flag_rules(),
         "crm",
         SourceRecord("001", {"name": "B", "active": False}, T0),
         base={"name": "A", "active": False},
         base_deleted=True,
         partner="42",
-        current=None,
     )
     assert plan.target is None and plan.revert is None
     assert plan.deleted and plan.values == {"name": "B", "active": False}
 
 
 def test_clearing_the_flag_brings_the_record_back() -> None:
-    plan = plan_record(
+    plan = plan_of(
         flag_rules(),
         "crm",
         SourceRecord("001", {"name": "A", "active": True}, T0),
         base={"name": "A", "active": False},
         base_deleted=True,
         partner="42",
-        current=None,
     )
     assert plan.target is not None and plan.target.action == "create"
     assert plan.target.values == {"name": "A", "active": True}

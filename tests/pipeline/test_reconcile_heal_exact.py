@@ -13,32 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from memory_connector import MemoryConnector
+from memory_engine import MEMORY_FLOW, memory_engine
 
-from tandem.config import parse_flow
 from tandem.connectors.base import EntityBinding, WriteOp, WriteOutcome
-from tandem.pipeline.context import Systems
 from tandem.pipeline.engine import WORK_CHUNK, Engine
 from tandem.pipeline.reconcile import Drift, reconcile
-from tandem.store import StateStore
-
-FLOW = """
-version: 1
-name: mem
-state: sqlite:///{state}
-connections:
-  erp: {{type: sql, url: "sqlite://"}}
-  crm: {{type: sql, url: "sqlite://"}}
-entities:
-  customer:
-    model: customer
-    direction: both
-    owner: erp
-    erp: {{source: customers, key: id, external_id: crm_id}}
-    crm: {{source: Account, key: Id, external_id: ERP_Id}}
-    fields:
-      - {{field: name, erp: name, crm: Name}}
-      - {{field: phone, erp: phone, crm: Phone, owner: crm}}
-"""
 
 
 class AlteringConnector(MemoryConnector):
@@ -57,11 +36,8 @@ class AlteringConnector(MemoryConnector):
 
 
 def engine_for(tmp_path: Path) -> tuple[Engine, MemoryConnector, AlteringConnector]:
-    flow = parse_flow(FLOW.format(state=tmp_path / "state.db"), base_dir=tmp_path)
-    store = StateStore(flow.state_url())
-    store.migrate()
     erp, crm = MemoryConnector("erp"), AlteringConnector("crm", key_prefix="001")
-    return Engine(flow, store, Systems(erp=erp, crm=crm)), erp, crm
+    return memory_engine(tmp_path, MEMORY_FLOW, erp, crm), erp, crm
 
 
 async def synced(

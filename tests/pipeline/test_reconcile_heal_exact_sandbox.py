@@ -3,29 +3,14 @@ that an ERP trigger rewrites is not counted as repaired."""
 
 from __future__ import annotations
 
-import random
+from tandem_env import UPPERCASE_TITLES, Env
 
-from tandem_env import Env
-
-from tandem.demo.erp import BAD_NIP_CUSTOMER, nip
 from tandem.pipeline.reconcile import reconcile
 from tandem.pipeline.runtime import running_engine
 
-UPPERCASE_TITLES = """
-CREATE TRIGGER uppercase_titles AFTER UPDATE OF title ON contacts
-WHEN NEW.title <> upper(NEW.title)
-BEGIN
-  UPDATE contacts SET title = upper(NEW.title) WHERE id = NEW.id;
-END
-"""
-
 
 async def test_a_repair_an_erp_trigger_rewrites_is_still_drifting(env: Env) -> None:
-    env.erp(  # a valid NIP for the demo's bad customer: the systems start out fully agreed
-        "UPDATE customers SET nip = :nip WHERE id = :id",
-        nip=nip(random.Random(1)),
-        id=BAD_NIP_CUSTOMER,
-    )
+    env.fix_the_bad_nip()  # the systems start out fully agreed
     async with running_engine(env.flow()) as engine:
         await engine.sync()
         assert (await reconcile(engine)).differences == 0

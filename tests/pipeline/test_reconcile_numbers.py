@@ -8,33 +8,17 @@ from pathlib import Path
 
 import pytest
 from memory_connector import MemoryConnector
+from memory_engine import MEMORY_FLOW, memory_engine
 
 from tandem.codec import stable_hash
-from tandem.config import parse_flow
 from tandem.mapping.compare import comparable, values_equal
-from tandem.pipeline.context import Systems
-from tandem.pipeline.engine import Engine
 from tandem.pipeline.reconcile import reconcile
-from tandem.store import StateStore
 
-FLOW = """
-version: 1
-name: mem
-state: sqlite:///{state}
-connections:
-  erp: {{type: sql, url: "sqlite://"}}
-  crm: {{type: sql, url: "sqlite://"}}
-entities:
-  customer:
-    model: customer
-    direction: both
-    owner: erp
-    erp: {{source: customers, key: id, external_id: crm_id}}
-    crm: {{source: Account, key: Id, external_id: ERP_Id}}
-    fields:
-      - {{field: name, erp: name, crm: Name}}
-      - {{field: x_ratio, erp: ratio, crm: Ratio__c}}
-"""
+FLOW = MEMORY_FLOW.replace(
+    "{{field: phone, erp: phone, crm: Phone, owner: crm}}",
+    "{{field: x_ratio, erp: ratio, crm: Ratio__c}}",
+)
+"""The memory flow with a ratio (a double field in Salesforce) in place of the phone."""
 
 
 @pytest.mark.parametrize(
@@ -60,11 +44,8 @@ def test_comparable_values_hash_alike_exactly_when_they_are_equal(
 
 
 async def test_a_double_read_as_a_float_is_no_drift(tmp_path: Path) -> None:
-    flow = parse_flow(FLOW.format(state=tmp_path / "state.db"), base_dir=tmp_path)
-    store = StateStore(flow.state_url())
-    store.migrate()
     erp, crm = MemoryConnector("erp"), MemoryConnector("crm", key_prefix="001")
-    engine = Engine(flow, store, Systems(erp=erp, crm=crm))
+    engine = memory_engine(tmp_path, FLOW, erp, crm)
     erp.put("customers", "1", {"name": "Acme", "ratio": Decimal("0.1235")})
     erp.put("customers", "2", {"name": "Bolt", "ratio": Decimal("7.0")})
     await engine.prepare()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from memory_connector import MemoryConnector
+from memory_engine import memory_engine
 
 from tandem.config import ContinuousSchedule, IntervalSchedule, Schedule, parse_flow
 from tandem.connectors.base import (
@@ -19,11 +20,9 @@ from tandem.connectors.base import (
 )
 from tandem.errors import ConfigError, Retriable
 from tandem.pipeline import schedule
-from tandem.pipeline.context import Systems
 from tandem.pipeline.engine import Engine
 from tandem.pipeline.report import PassReport
 from tandem.pipeline.schedule import MAX_BACKOFF_SECONDS, Timetable, backoff
-from tandem.store import StateStore
 
 FLOW = """
 version: 1
@@ -206,11 +205,8 @@ class SignallingConnector(MemoryConnector):
 
 
 def engine_for(tmp_path: Path) -> tuple[Engine, SignallingConnector, MemoryConnector]:
-    flow = parse_flow(FLOW.format(state=tmp_path / "state.db"), base_dir=tmp_path)
-    store = StateStore(flow.state_url())
-    store.migrate()
     erp, crm = SignallingConnector("erp"), MemoryConnector("crm", key_prefix="001")
-    return Engine(flow, store, Systems(erp=erp, crm=crm)), erp, crm
+    return memory_engine(tmp_path, FLOW, erp, crm), erp, crm
 
 
 def record_passes(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 from memory_connector import MemoryConnector
+from memory_engine import memory_engine
 
-from tandem.config import parse_flow
 from tandem.connectors.base import (
     EntityBinding,
     EntitySchema,
@@ -20,10 +20,8 @@ from tandem.connectors.base import (
     WriteOutcome,
 )
 from tandem.errors import Fatal
-from tandem.pipeline.context import Systems
 from tandem.pipeline.drift import restore, summarise
 from tandem.pipeline.engine import Engine
-from tandem.store import StateStore
 
 FLOW = """
 version: 1
@@ -81,10 +79,7 @@ class CachingCrm(MemoryConnector):
 
 
 def make(tmp_path: Path, crm: CachingCrm, max_age: float = 3600.0) -> Engine:
-    flow = parse_flow(FLOW.format(state=tmp_path / "state.db", max_age=max_age), base_dir=tmp_path)
-    store = StateStore(flow.state_url())
-    store.migrate()
-    return Engine(flow, store, Systems(erp=MemoryConnector("erp"), crm=crm))
+    return memory_engine(tmp_path, FLOW, MemoryConnector("erp"), crm, max_age=max_age)
 
 
 def test_the_test_connector_fulfils_both_optional_contracts() -> None:

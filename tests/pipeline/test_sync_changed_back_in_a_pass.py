@@ -50,9 +50,17 @@ def _crm(env: Env) -> Any:
     return env.crm_rows(f"SELECT Phone, Tax_Id__c FROM Account WHERE ERP_Id__c = '{RECORD}'")[0]
 
 
-async def _move_cursor_on(env: Env) -> None:
-    await asyncio.sleep(1.5)  # past the overlap window: the next pass starts after these
-    env.erp(f"UPDATE customers SET name = name || ' y' WHERE id = {OTHER}")
+def _then_move_the_cursor_on(env: Env) -> Step:
+    """The last step: after the record's batch, an edit of another record moves the cursor on."""
+
+    async def later(keys: list[str]) -> bool:
+        if RECORD not in keys:
+            return False
+        await asyncio.sleep(1.5)  # past the overlap window: the next pass starts after these
+        env.erp(f"UPDATE customers SET name = name || ' y' WHERE id = {OTHER}")
+        return True
+
+    return later
 
 
 async def test_a_queued_record_changed_and_changed_back_reaches_the_crm(env: Env) -> None:
@@ -81,13 +89,7 @@ async def test_a_queued_record_changed_and_changed_back_reaches_the_crm(env: Env
             env.erp(f"UPDATE customers SET phone = :p WHERE id = {RECORD}", p=first)
             return True
 
-        async def later(keys: list[str]) -> bool:
-            if RECORD not in keys:
-                return False
-            await _move_cursor_on(env)
-            return True
-
-        _between_batches(engine, [edit, back, later])
+        _between_batches(engine, [edit, back, _then_move_the_cursor_on(env)])
         await engine.sync(entities=["customer"])
         await engine.sync(entities=["customer"])
     assert _crm(env)["Phone"] == first
@@ -119,13 +121,7 @@ async def test_a_refused_version_written_again_after_a_good_one_is_refused_again
             env.erp(set_bad, n=bad)
             return True
 
-        async def later(keys: list[str]) -> bool:
-            if RECORD not in keys:
-                return False
-            await _move_cursor_on(env)
-            return True
-
-        _between_batches(engine, [fix, break_again, later])
+        _between_batches(engine, [fix, break_again, _then_move_the_cursor_on(env)])
         await engine.sync(entities=["customer"])
         await engine.sync(entities=["customer"])
         letters = engine.store.dead_letters(flow=engine.flow.name, entity="customer")

@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import random
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import sqlalchemy as sa
 
 from tandem.config import FlowSpec, load_flow
 from tandem.connectors.sql.capture import install_capture
-from tandem.demo.erp import TABLES, create_sample_erp
+from tandem.demo.erp import BAD_NIP_CUSTOMER, TABLES, create_sample_erp, nip
 from tandem.demo.flow import CRM_SCHEMA, write_flow
 from tandem.sandbox.salesforce.server import SandboxHandle, running_sandbox
+
+UPPERCASE_TITLES = """
+CREATE TRIGGER uppercase_titles AFTER UPDATE OF title ON contacts
+WHEN NEW.title <> upper(NEW.title)
+BEGIN
+  UPDATE contacts SET title = upper(NEW.title) WHERE id = NEW.id;
+END
+"""
+"""An ERP trigger (SQLite) that keeps every contact's title in capitals: it rewrites writes."""
 
 
 @dataclass
@@ -33,6 +44,14 @@ class Env:
                 text = text.replace(old, new)
             self.config.write_text(text, encoding="utf-8")
         return load_flow(self.config)
+
+    def fix_the_bad_nip(self) -> None:
+        """Give the demo's customer with an invalid NIP a valid one: then nothing is refused."""
+        self.erp(
+            "UPDATE customers SET nip = :nip WHERE id = :id",
+            nip=nip(random.Random(1)),
+            id=BAD_NIP_CUSTOMER,
+        )
 
     def erp(self, sql: str, **params: object) -> None:
         engine = sa.create_engine(self.erp_url)
@@ -61,12 +80,23 @@ class Env:
         return records
 
 
-def build_env(folder: Path, erp_url: str, customers: int = 20) -> Iterator[Env]:
+def build_env(
+    folder: Path,
+    erp_url: str,
+    customers: int = 20,
+    *,
+    shape_erp: Callable[[str], None] | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> Iterator[Env]:
+    """The sample ERP at ``erp_url`` (``customers`` customers, then what ``shape_erp`` makes of
+    it) with change capture, the sandbox (on ``clock`` where given) and the demo flow."""
     create_sample_erp(erp_url, customers=customers)
+    if shape_erp is not None:
+        shape_erp(erp_url)
     install_capture(erp_url, list(TABLES))
     schema = folder / "crm_schema.yaml"
     schema.write_text(CRM_SCHEMA, encoding="utf-8")
-    with running_sandbox(folder / "crm", schema_files=[schema]) as crm:
+    with running_sandbox(folder / "crm", schema_files=[schema], clock=clock) as crm:
         config = write_flow(
             folder,
             erp_url=erp_url,

@@ -17,12 +17,30 @@ from tandem.connectors.salesforce.client import SalesforceClient, SaveResult
 JOB = f"{API}/jobs/ingest/750B"
 
 
-def job_calls(stub: StrictStub, *states: dict[str, object]) -> None:
-    """Create, upload and close answers, then one poll answer per state given."""
+def job_setup(stub: StrictStub) -> None:
+    """Create, upload and close answers."""
     stub.on("POST", f"{API}/jobs/ingest", json_response({"id": "750B", "state": "Open"}))
     stub.on("PUT", f"{JOB}/batches", httpx.Response(201))
     stub.on("PATCH", JOB, json_response({"id": "750B", "state": "UploadComplete"}))
+
+
+def job_polls(stub: StrictStub, *states: dict[str, object]) -> None:
+    """One poll answer per state given."""
     stub.on("GET", JOB, [json_response({"id": "750B", **s}) for s in states])
+
+
+def job_calls(stub: StrictStub, *states: dict[str, object]) -> None:
+    """Create, upload and close answers, then one poll answer per state given."""
+    job_setup(stub)
+    job_polls(stub, *states)
+
+
+def update_rows(n: int) -> list[list[str]]:
+    return [[f"001{i:05d}", "x"] for i in range(n)]
+
+
+async def update(bulk: BulkApi, rows: list[list[str]]) -> list[SaveResult | None]:
+    return await bulk.ingest("Account", "update", ["Id", "Phone"], rows, key_column="Id")
 
 
 @pytest.fixture
@@ -39,7 +57,7 @@ async def test_clean_update_job_needs_no_result_file(
         {"state": "JobComplete", "numberRecordsProcessed": 3, "numberRecordsFailed": 0},
     )
     rows = [["001A", "x"], ["001B", "y"], ["001C", "z"]]
-    results = await bulk.ingest("Account", "update", ["Id", "Phone"], rows, key_column="Id")
+    results = await update(bulk, rows)
     assert results == [SaveResult("001A", True), SaveResult("001B", True), SaveResult("001C", True)]
     assert fake_sleep.delays == [0.5]  # waited before the first poll, polled once
     stub.assert_used()
@@ -55,14 +73,14 @@ async def test_polls_follow_the_jobs_progress_and_the_next_job_waits_its_size(
         {"state": "InProgress", "numberRecordsProcessed": 5000},
         {**done, "numberRecordsProcessed": 10000},
     )
-    rows = [[f"001{i:05d}", "x"] for i in range(10000)]
-    await bulk.ingest("Account", "update", ["Id", "Phone"], rows, key_column="Id")
+    rows = update_rows(10000)
+    await update(bulk, rows)
     # Half done after 0.5 s: the rest should take as long again, plus a margin.
     assert fake_sleep.delays == [0.5, pytest.approx(0.5 * 1.15)]
     # The org reported 1 s for 10,000 rows: a job twice that size waits twice that first.
     job_calls(stub, {**done, "numberRecordsProcessed": 20000})
-    rows = [[f"001{i:05d}", "x"] for i in range(20000)]
-    await bulk.ingest("Account", "update", ["Id", "Phone"], rows, key_column="Id")
+    rows = update_rows(20000)
+    await update(bulk, rows)
     assert fake_sleep.delays[2:] == [pytest.approx(2.0 * 1.15)]
     stub.assert_used()
 
@@ -113,12 +131,6 @@ def success_file(rows: list[list[str]]) -> httpx.Response:
     return httpx.Response(200, text="\n".join(lines) + "\n")
 
 
-def job_setup(stub: StrictStub) -> None:
-    stub.on("POST", f"{API}/jobs/ingest", json_response({"id": "750B", "state": "Open"}))
-    stub.on("PUT", f"{JOB}/batches", httpx.Response(201))
-    stub.on("PATCH", JOB, json_response({"id": "750B", "state": "UploadComplete"}))
-
-
 UPSERT: dict[str, str] = {"key_column": "ERP_Id__c", "external_id": "ERP_Id__c"}
 """The keyword arguments of an upsert of ``upsert_rows`` by ``ERP_Id__c``."""
 
@@ -127,12 +139,18 @@ async def upsert(bulk: BulkApi, rows: list[list[str]]) -> list[SaveResult | None
     return await bulk.ingest("Account", "upsert", ["ERP_Id__c", "Name"], rows, **UPSERT)
 
 
+def upsert_job_at_a_known_rate(stub: StrictStub, bulk: BulkApi, n: int) -> list[list[str]]:
+    """``n`` upsert rows, the org's time per row known (0.1 ms), and the job's create, upload
+    and close answered."""
+    bulk.seconds_per_row = 1e-4
+    job_setup(stub)
+    return upsert_rows(n)
+
+
 async def test_known_rate_reads_the_success_file_as_the_poll(
     stub: StrictStub, bulk: BulkApi, fake_sleep: FakeSleep
 ) -> None:
-    rows = upsert_rows(10000)
-    bulk.seconds_per_row = 1e-4
-    job_setup(stub)
+    rows = upsert_job_at_a_known_rate(stub, bulk, 10000)
     stub.on("GET", f"{JOB}/successfulResults/", success_file(rows))
     results = await upsert(bulk, rows)
     assert results[0] == SaveResult("00100000", True, True)
@@ -162,18 +180,13 @@ async def test_results_asked_too_early_fall_back_to_polling_the_job(
     too_early: httpx.Response,
 ) -> None:
     caplog.set_level(logging.INFO, logger="tandem")
-    rows = upsert_rows(10000)
-    bulk.seconds_per_row = 1e-4
-    job_setup(stub)
+    rows = upsert_job_at_a_known_rate(stub, bulk, 10000)
     stub.on("GET", f"{JOB}/successfulResults/", [too_early, success_file(rows)])
     done = {"state": "JobComplete", "numberRecordsProcessed": 10000, "numberRecordsFailed": 0}
-    stub.on(
-        "GET",
-        JOB,
-        [
-            json_response({"id": "750B", "state": "InProgress", "numberRecordsProcessed": 5000}),
-            json_response({"id": "750B", **done, "totalProcessingTime": 2500}),
-        ],
+    job_polls(
+        stub,
+        {"state": "InProgress", "numberRecordsProcessed": 5000},
+        {**done, "totalProcessingTime": 2500},
     )
     results = await upsert(bulk, rows)
     assert all(r is not None and r.success and r.id for r in results)
@@ -190,22 +203,9 @@ async def test_results_asked_too_early_fall_back_to_polling_the_job(
 async def test_a_short_success_file_asks_the_job_then_reads_the_failures(
     stub: StrictStub, bulk: BulkApi, fake_sleep: FakeSleep
 ) -> None:
-    rows = upsert_rows(3)
-    bulk.seconds_per_row = 1e-4
-    job_setup(stub)
+    rows = upsert_job_at_a_known_rate(stub, bulk, 3)
     stub.on("GET", f"{JOB}/successfulResults/", success_file([rows[0], rows[2]]))
-    stub.on(
-        "GET",
-        JOB,
-        json_response(
-            {
-                "id": "750B",
-                "state": "JobComplete",
-                "numberRecordsProcessed": 3,
-                "numberRecordsFailed": 1,
-            }
-        ),
-    )
+    job_polls(stub, {"state": "JobComplete", "numberRecordsProcessed": 3, "numberRecordsFailed": 1})
     failed = '"sf__Id","sf__Error",ERP_Id__c,Name\n"","STRING_TOO_LONG:too long:Name --",E-1,N1\n'
     stub.on("GET", f"{JOB}/failedResults/", httpx.Response(200, text=failed))
     results = await upsert(bulk, rows)
@@ -223,24 +223,12 @@ async def test_a_short_success_file_asks_the_job_then_reads_the_failures(
 async def test_a_partial_success_file_of_a_running_job_is_read_again(
     stub: StrictStub, bulk: BulkApi, fake_sleep: FakeSleep
 ) -> None:
-    rows = upsert_rows(3)
-    bulk.seconds_per_row = 1e-4
-    job_setup(stub)
+    rows = upsert_job_at_a_known_rate(stub, bulk, 3)
     stub.on("GET", f"{JOB}/successfulResults/", [success_file(rows[:1]), success_file(rows)])
-    stub.on(
-        "GET",
-        JOB,
-        [
-            json_response({"id": "750B", "state": "InProgress", "numberRecordsProcessed": 1}),
-            json_response(
-                {
-                    "id": "750B",
-                    "state": "JobComplete",
-                    "numberRecordsProcessed": 3,
-                    "numberRecordsFailed": 0,
-                }
-            ),
-        ],
+    job_polls(
+        stub,
+        {"state": "InProgress", "numberRecordsProcessed": 1},
+        {"state": "JobComplete", "numberRecordsProcessed": 3, "numberRecordsFailed": 0},
     )
     results = await upsert(bulk, rows)
     assert [r.id for r in results if r is not None] == ["00100000", "00100001", "00100002"]
@@ -256,8 +244,8 @@ async def test_update_job_with_a_known_rate_still_polls_the_job_once(
         stub,
         {"state": "JobComplete", "numberRecordsProcessed": 10000, "numberRecordsFailed": 0},
     )
-    rows = [[f"001{i:05d}", "x"] for i in range(10000)]
-    results = await bulk.ingest("Account", "update", ["Id", "Phone"], rows, key_column="Id")
+    rows = update_rows(10000)
+    results = await update(bulk, rows)
     assert all(r is not None and r.success for r in results)
     assert fake_sleep.delays == [pytest.approx(1e-4 * 10000 * 1.15)]
     assert not stub.calls("GET", f"{JOB}/successfulResults/")
@@ -281,8 +269,8 @@ async def test_the_rate_is_learned_from_the_orgs_clock_queueing_included(
         "systemModstamp": "2024-05-01T10:00:03.000+0000",
     }
     stub.on("GET", JOB, [json_response(waiting)] * 3 + [json_response(done)])
-    rows = [[f"001{i:05d}", "x"] for i in range(10000)]
-    await bulk.ingest("Account", "update", ["Id", "Phone"], rows, key_column="Id")
+    rows = update_rows(10000)
+    await update(bulk, rows)
     assert fake_sleep.delays == [0.5, 1.0, 2.0, 4.0]
     assert bulk.seconds_per_row == pytest.approx(3.0 / 10000)
     stub.assert_used()
@@ -311,11 +299,11 @@ async def test_each_operation_keeps_its_own_time_per_row(
         {"state": "InProgress", "numberRecordsProcessed": 0},
         {**done, "numberRecordsProcessed": 10000},
     )
-    rows = [[f"001{i:05d}", "x"] for i in range(10000)]
-    await bulk.ingest("Account", "update", ["Id", "Phone"], rows, key_column="Id")
+    rows = update_rows(10000)
+    await update(bulk, rows)
     assert bulk.operation_rates == {"upsert": 1e-5, "update": pytest.approx(1.2e-4)}
     job_calls(stub, {**done, "numberRecordsProcessed": 10000})
-    await bulk.ingest("Account", "update", ["Id", "Phone"], rows, key_column="Id")
+    await update(bulk, rows)
     assert fake_sleep.delays[-1] == pytest.approx(1.2e-4 * 10000 * 1.15)
     with pytest.raises(ValueError, match="positive"):
         bulk.learn_rate("update", 0)
@@ -332,12 +320,12 @@ async def test_a_rate_borrowed_from_another_operation_is_given_more_room(
     bulk.seconds_per_row = 1e-4
     done = {"state": "JobComplete", "numberRecordsFailed": 0, "totalProcessingTime": 1300}
     job_calls(stub, {**done, "numberRecordsProcessed": 10000})
-    rows = [[f"001{i:05d}", "x"] for i in range(10000)]
-    await bulk.ingest("Account", "update", ["Id", "Phone"], rows, key_column="Id")
+    rows = update_rows(10000)
+    await update(bulk, rows)
     assert fake_sleep.delays == [pytest.approx(1e-4 * 10000 * 1.6)]
     assert len(stub.calls("GET", JOB)) == 1
     job_calls(stub, {**done, "numberRecordsProcessed": 10000})
-    await bulk.ingest("Account", "update", ["Id", "Phone"], rows, key_column="Id")
+    await update(bulk, rows)
     assert fake_sleep.delays[-1] == pytest.approx(1.3e-4 * 10000 * 1.15)
     stub.assert_used()
 
@@ -347,9 +335,7 @@ async def test_a_job_queued_behind_another_is_timed_from_when_that_one_was_done(
 ) -> None:
     # Handed over while the org still works on the job before it: its time runs from when
     # that one was seen done, so its success file is not asked for too early.
-    rows = upsert_rows(10000)
-    bulk.seconds_per_row = 1e-4
-    job_setup(stub)
+    rows = upsert_job_at_a_known_rate(stub, bulk, 10000)
     stub.on("GET", f"{JOB}/successfulResults/", success_file(rows))
     job = await bulk.submit("Account", "upsert", ["ERP_Id__c", "Name"], rows, **UPSERT)
     bulk._seen_done = job.clock.started + 2.0  # the job before ended 2 s after this close
@@ -416,7 +402,7 @@ async def test_a_refused_ask_gives_the_margin_back_twice_over(
     too_early = sf_error(412, "JOB_NOT_COMPLETE", "Job is InProgress: results are not ready")
     stub.on("GET", f"{JOB}/successfulResults/", [too_early, success_file(rows)])
     done = {"state": "JobComplete", "numberRecordsProcessed": 10000, "numberRecordsFailed": 0}
-    stub.on("GET", JOB, json_response({"id": "750B", **done}))
+    job_polls(stub, done)
     await upsert(bulk, rows)
     assert ticking.delays[0] == pytest.approx(1.1)
     assert bulk.results_margin == pytest.approx(1.2)

@@ -12,82 +12,28 @@ text) is refused by ``install_capture``, naming the table, the column and the ty
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
+from keydb import KeyDb, open_key_db, writer_not_in_utc
 from sqlerp import changes_after, collect
 
 from tandem.connectors.base import Change, EntityBinding
-from tandem.connectors.sql import SqlConnector, SqlSettings, capture_status, install_capture
-from tandem.connectors.sql.capture import changelog_table
+from tandem.connectors.sql import capture_status, install_capture
 from tandem.connectors.sql.reader import key_text
-from tandem.connectors.sql.settings import create_engine
 from tandem.errors import ConfigError
 
 PG = pytest.mark.postgres
 MARIADB = pytest.mark.mariadb
 
 
-@dataclass
-class Db:
-    """One test's corner of a database, and an engine of an ERP writer in another time zone."""
-
-    url: str
-    engine: sa.Engine
-    writer: sa.Engine
-    suffix: str
-
-    @property
-    def changelog(self) -> str:
-        return f"cl_{self.suffix}"
-
-    @property
-    def dialect(self) -> str:
-        return self.engine.dialect.name
-
-    def name(self, base: str) -> str:
-        return f"{base}_{self.suffix}"
-
-    def run(self, *statements: str, engine: sa.Engine | None = None) -> None:
-        with (engine or self.engine).begin() as conn:
-            for stmt in statements:
-                conn.exec_driver_sql(stmt)
-
-    def log(self, table: str) -> list[tuple[str, str]]:
-        """``(row_key, op)`` of ``table``'s entries in the order written."""
-        log = changelog_table(self.changelog)
-        stmt = sa.select(log.c.row_key, log.c.op).where(log.c.table_name == table)
-        with self.engine.connect() as conn:
-            return [(str(k), str(o)) for k, o in conn.execute(stmt.order_by(log.c.seq))]
-
-    def connector(self, **extra: Any) -> SqlConnector:
-        return SqlConnector(SqlSettings(url=self.url, changelog_table=self.changelog, **extra))
-
-
-def _writer(url: str) -> sa.Engine:
-    """An engine whose sessions are not in UTC, as an ERP's writers may be."""
-    backend = sa.make_url(url).get_backend_name()
-    if backend == "postgresql":
-        return sa.create_engine(url, connect_args={"options": "-c timezone=Asia/Kolkata"})
-    if backend in ("mysql", "mariadb"):
-        return sa.create_engine(url, connect_args={"init_command": "SET time_zone = '+05:00'"})
-    return sa.create_engine(url)
-
-
 @pytest.fixture
-def db(db_url: str) -> Iterator[Db]:
-    engine, writer = create_engine(SqlSettings(url=db_url)), _writer(db_url)
-    try:
-        yield Db(db_url, engine, writer, uuid.uuid4().hex[:8])
-    finally:
-        writer.dispose()
-        engine.dispose()
+def db(db_url: str) -> Iterator[KeyDb]:
+    with open_key_db(db_url, writer_not_in_utc(db_url)) as db:
+        yield db
 
 
 def _binding(table: str, **options: Any) -> EntityBinding:
@@ -266,7 +212,7 @@ KEY_TYPES = [
 
 @pytest.mark.parametrize(("db_url", "key_type", "values"), KEY_TYPES, indirect=["db_url"])
 async def test_changes_of_rows_with_such_keys_name_their_rows(
-    db: Db, key_type: str, values: list[Value]
+    db: KeyDb, key_type: str, values: list[Value]
 ) -> None:
     """Seed, insert, update, delete and re-key rows in a writer session that is not in UTC:
     every change names its row by the reader's text of its key."""
@@ -333,7 +279,7 @@ def test_key_text_is_str_but_decimals_without_exponent_and_instants_in_utc() -> 
 
 @pytest.mark.postgres
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
-def test_a_key_update_within_one_instant_in_another_zone_logs_no_delete(db: Db) -> None:
+def test_a_key_update_within_one_instant_in_another_zone_logs_no_delete(db: KeyDb) -> None:
     """The same instant written in two time zones is one key: no delete is logged."""
     t = db.name("tz")
     db.run(f"CREATE TABLE {t} (k TIMESTAMPTZ PRIMARY KEY, name VARCHAR(20))")
@@ -355,7 +301,7 @@ def test_a_key_update_within_one_instant_in_another_zone_logs_no_delete(db: Db) 
 @pytest.mark.postgres
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 def test_triggers_of_an_earlier_release_keep_logging_after_the_function_is_replaced(
-    db: Db,
+    db: KeyDb,
 ) -> None:
     """Earlier triggers pass the key column alone; the shared function then logs its raw text
     (never NULL, which would make the ERP's writes fail) until install-capture replaces them."""
@@ -404,7 +350,7 @@ REFUSED = [
 
 @pytest.mark.parametrize(("db_url", "key_type", "why"), REFUSED, indirect=["db_url"])
 def test_a_key_type_without_exact_text_is_refused_naming_table_column_and_type(
-    db: Db, key_type: str, why: str
+    db: KeyDb, key_type: str, why: str
 ) -> None:
     t, fine = db.name("bad"), db.name("fine")
     db.run(
@@ -426,7 +372,7 @@ def test_a_key_type_without_exact_text_is_refused_naming_table_column_and_type(
 
 
 async def test_date_and_boolean_keys_are_compared_as_values_in_a_tie_and_looked_up(
-    db: Db,
+    db: KeyDb,
 ) -> None:
     """modified_column capture reads a tie larger than a batch past its cursor key, and
     read_records finds rows by the key's text, for key types whose text the reader parses."""

@@ -9,64 +9,26 @@ as a column of the base type.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
+from keydb import KeyDb, open_key_db, writer_not_in_utc
 from sqlerp import changes_after, collect
 
 from tandem.connectors.base import EntityBinding, WriteOp, WriteOutcome
-from tandem.connectors.sql import SqlConnector, SqlSettings, capture_status, install_capture
-from tandem.connectors.sql.capture import changelog_table
-from tandem.connectors.sql.settings import create_engine
+from tandem.connectors.sql import SqlConnector, capture_status, install_capture
 from tandem.errors import ConfigError
 
 pytestmark = pytest.mark.postgres
 
 
-@dataclass
-class Pg:
-    url: str
-    engine: sa.Engine
-    writer: sa.Engine
-    suffix: str
-
-    @property
-    def changelog(self) -> str:
-        return f"cl_{self.suffix}"
-
-    def name(self, base: str) -> str:
-        return f"{base}_{self.suffix}"
-
-    def run(self, *statements: str, engine: sa.Engine | None = None) -> None:
-        with (engine or self.engine).begin() as conn:
-            for stmt in statements:
-                conn.exec_driver_sql(stmt)
-
-    def log(self, table: str) -> list[tuple[str, str]]:
-        log = changelog_table(self.changelog)
-        stmt = sa.select(log.c.row_key, log.c.op).where(log.c.table_name == table)
-        with self.engine.connect() as conn:
-            return [(str(k), str(o)) for k, o in conn.execute(stmt.order_by(log.c.seq))]
-
-    def connector(self, **extra: Any) -> SqlConnector:
-        return SqlConnector(SqlSettings(url=self.url, changelog_table=self.changelog, **extra))
-
-
 @pytest.fixture
-def pg(pg_url: str) -> Iterator[Pg]:
-    engine = create_engine(SqlSettings(url=pg_url))
-    writer = sa.create_engine(pg_url, connect_args={"options": "-c timezone=Asia/Kolkata"})
-    try:
-        yield Pg(pg_url, engine, writer, uuid.uuid4().hex[:8])
-    finally:
-        writer.dispose()
-        engine.dispose()
+def pg(pg_url: str) -> Iterator[KeyDb]:
+    with open_key_db(pg_url, writer_not_in_utc(pg_url)) as pg:
+        yield pg
 
 
 async def _write(conn: SqlConnector, binding: EntityBinding, **op: Any) -> WriteOutcome:
@@ -118,7 +80,7 @@ DOMAIN_KEYS = [
 
 @pytest.mark.parametrize(("base", "a", "b", "a_text", "b_text", "created"), DOMAIN_KEYS)
 async def test_a_domain_key_is_captured_read_and_written_as_its_base_type(
-    pg: Pg, base: str, a: str, b: str, a_text: str, b_text: str, created: Any
+    pg: KeyDb, base: str, a: str, b: str, a_text: str, b_text: str, created: Any
 ) -> None:
     dom, t = pg.name("dom"), pg.name("dk")
     pg.run(
@@ -174,7 +136,7 @@ async def test_a_domain_key_is_captured_read_and_written_as_its_base_type(
     ],
 )
 def test_a_domain_over_a_type_without_exact_text_is_refused_naming_domain_and_base(
-    pg: Pg, base: str, why: str
+    pg: KeyDb, base: str, why: str
 ) -> None:
     inner, outer, t = pg.name("din"), pg.name("dout"), pg.name("bad")
     pg.run(
@@ -190,7 +152,7 @@ def test_a_domain_over_a_type_without_exact_text_is_refused_naming_domain_and_ba
     assert not capture_status(pg.engine, [t], changelog_table=pg.changelog).changelog_exists
 
 
-async def test_domain_columns_are_described_and_written_as_their_base_types(pg: Pg) -> None:
+async def test_domain_columns_are_described_and_written_as_their_base_types(pg: KeyDb) -> None:
     """Field types, lengths and scales as the base type's; a ``timestamptz`` domain's value is
     written as the instant it is, whatever the time zone of wall times."""
     names = {
@@ -241,7 +203,7 @@ async def test_domain_columns_are_described_and_written_as_their_base_types(pg: 
         await conn.close()
 
 
-async def test_a_domain_over_an_enum_is_refused_as_key_and_written_as_the_enum(pg: Pg) -> None:
+async def test_a_domain_over_an_enum_is_refused_as_key_and_written_as_the_enum(pg: KeyDb) -> None:
     """PostgreSQL compares a domain over an enum with nothing (not even itself): as a key it is
     refused at install-capture and at check, naming the column and the domain, where it used
     to be installed and fail every read. As another column it is read and written."""

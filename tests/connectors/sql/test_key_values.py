@@ -10,20 +10,18 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from keydb import KeyDb, open_key_db
 from sqlerp import changes_after, collect
 
 from tandem.connectors.base import EntityBinding, WriteOp, WriteOutcome
 from tandem.connectors.sql import SqlConnector, SqlSettings, install_capture
-from tandem.connectors.sql.capture import changelog_table
 from tandem.connectors.sql.reader import key_text
-from tandem.connectors.sql.settings import create_engine
 from tandem.connectors.sql.source import parser_of, resolve
 from tandem.connectors.sql.writer import write_ops
 
@@ -146,34 +144,15 @@ async def _write(
 # -- writes by such keys on the servers, and the change log's text of them ---------------------
 
 
-@dataclass
-class Db:
-    url: str
-    engine: sa.Engine
-    suffix: str
-
-    @property
-    def changelog(self) -> str:
-        return f"cl_{self.suffix}"
-
-    def log(self, table: str) -> list[tuple[str, str]]:
-        log = changelog_table(self.changelog)
-        stmt = sa.select(log.c.row_key, log.c.op).where(log.c.table_name == table)
-        with self.engine.connect() as conn:
-            return [(str(k), str(o)) for k, o in conn.execute(stmt.order_by(log.c.seq))]
-
-    def rows(self, table: str) -> list[tuple[Any, ...]]:
-        with self.engine.connect() as conn:
-            return [tuple(r) for r in conn.exec_driver_sql(f"SELECT k, name FROM {table}")]
-
-
 @pytest.fixture
-def db(db_url: str) -> Iterator[Db]:
-    engine = create_engine(SqlSettings(url=db_url))
-    try:
-        yield Db(db_url, engine, uuid.uuid4().hex[:8])
-    finally:
-        engine.dispose()
+def db(db_url: str) -> Iterator[KeyDb]:
+    with open_key_db(db_url) as db:
+        yield db
+
+
+def _rows(db: KeyDb, table: str) -> list[tuple[Any, ...]]:
+    with db.engine.connect() as conn:
+        return [tuple(r) for r in conn.exec_driver_sql(f"SELECT k, name FROM {table}")]
 
 
 AT = datetime(2026, 1, 2, 3, 4, 5, 250000, tzinfo=UTC)
@@ -259,16 +238,15 @@ KEYS = [
     ("db_url", "key_type", "value", "text", "settings"), KEYS, indirect=["db_url"]
 )
 async def test_a_row_is_created_updated_and_deleted_by_its_key_as_the_change_log_names_it(
-    db: Db, key_type: str, value: Any, text: str, settings: dict[str, Any]
+    db: KeyDb, key_type: str, value: Any, text: str, settings: dict[str, Any]
 ) -> None:
     t = f"kv_{db.suffix}"
-    with db.engine.begin() as conn:
-        conn.exec_driver_sql(
-            f"CREATE TABLE {t} (k {key_type} NOT NULL PRIMARY KEY, name VARCHAR(20), "
-            "crm_id VARCHAR(18) UNIQUE)"
-        )
+    db.run(
+        f"CREATE TABLE {t} (k {key_type} NOT NULL PRIMARY KEY, name VARCHAR(20), "
+        "crm_id VARCHAR(18) UNIQUE)"
+    )
     install_capture(db.engine, [(t, "k")], changelog_table=db.changelog)
-    conn = SqlConnector(SqlSettings(url=db.url, changelog_table=db.changelog, **settings))
+    conn = db.connector(**settings)
     await conn.open()
     try:
         binding = EntityBinding("row", t, "k", ("name",), external_id="crm_id")
@@ -282,11 +260,11 @@ async def test_a_row_is_created_updated_and_deleted_by_its_key_as_the_change_log
         again = await _write(conn, binding, "upsert", match="001A", name="a2")
         assert (again.key, again.created) == (text, False)
         await _write(conn, binding, "update", key=created.key, name="b")
-        assert db.rows(t)[0][1] == "b"
+        assert _rows(db, t)[0][1] == "b"
         record = (await conn.read_records(binding, [text]))[text]
         assert record.fields["name"] == "b"
         await _write(conn, binding, "delete", key=created.key)
-        assert db.rows(t) == []
+        assert _rows(db, t) == []
         assert db.log(t) == [(text, "I"), (text, "U"), (text, "U"), (text, "D")]
         (gone,) = await changes_after(conn, binding, seen.cursor)
         assert (gone.key, gone.deleted) == (text, True)
@@ -318,13 +296,14 @@ async def test_a_row_is_created_updated_and_deleted_by_its_key_as_the_change_log
     indirect=["db_url"],
 )
 async def test_a_query_written_through_its_write_table_is_read_and_written_by_such_keys(
-    db: Db, key_type: str, value: str, text: str
+    db: KeyDb, key_type: str, value: str, text: str
 ) -> None:
     """A query's key column has no type of its own: its keys parse as the write table's."""
     t = f"qk_{db.suffix}"
-    with db.engine.begin() as conn:
-        conn.exec_driver_sql(f"CREATE TABLE {t} (k {key_type} NOT NULL PRIMARY KEY, name TEXT)")
-        conn.exec_driver_sql(f"INSERT INTO {t} (k, name) VALUES ({value}, 'a')")
+    db.run(
+        f"CREATE TABLE {t} (k {key_type} NOT NULL PRIMARY KEY, name TEXT)",
+        f"INSERT INTO {t} (k, name) VALUES ({value}, 'a')",
+    )
     conn = SqlConnector(SqlSettings(url=db.url, capture="modified_column"))
     await conn.open()
     try:
@@ -334,7 +313,7 @@ async def test_a_query_written_through_its_write_table_is_read_and_written_by_su
         await _write(conn, binding, "update", key=text, name="b")
         assert (await conn.read_records(binding, [text]))[text].fields == {"name": "b"}
         await _write(conn, binding, "delete", key=text)
-        assert db.rows(t) == []
+        assert _rows(db, t) == []
     finally:
         await conn.close()
 

@@ -6,7 +6,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from tandem.sandbox.salesforce import Org, Schema
+import pytest
+
+from tandem.sandbox.salesforce import ApiError, Org, Schema
 
 EXAMPLE_SCHEMA = (
     Path(__file__).parents[3] / "src/tandem/sandbox/salesforce/examples/erp_objects.yaml"
@@ -43,6 +45,18 @@ def q(org: Org, soql: str, *, all_rows: bool = False) -> list[dict[str, Any]]:
         page = org.query_more(page.locator, V)
         records.extend(page.records)
     return records
+
+
+def names(records: list[dict[str, Any]], key: str = "Name") -> list[Any]:
+    """The ``key`` (by default ``Name``) of each record."""
+    return [r[key] for r in records]
+
+
+def api_error(org: Org, soql: str) -> ApiError:
+    """The error the org answers ``soql`` with (the query must fail)."""
+    with pytest.raises(ApiError) as info:
+        org.query(soql, include_deleted=False, batch_size=2000, api_version=V)
+    return info.value
 
 
 def standard_pricebook(org: Org) -> str:

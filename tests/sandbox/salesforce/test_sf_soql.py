@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from sforg_helpers import V, make_org, q, soql_org
+from sforg_helpers import V, api_error, make_org, names, q, soql_org
 
 from tandem.sandbox.salesforce import ApiError, Org
 
@@ -17,16 +16,6 @@ def org(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Org]:
     org = soql_org(tmp_path_factory.mktemp("soql") / "org.db")
     yield org
     org.close()
-
-
-def names(records: list[dict[str, Any]], key: str = "Name") -> list[Any]:
-    return [r[key] for r in records]
-
-
-def api_error(org: Org, soql: str) -> ApiError:
-    with pytest.raises(ApiError) as info:
-        org.query(soql, include_deleted=False, batch_size=2000, api_version=V)
-    return info.value
 
 
 # ---- results -----------------------------------------------------------------------------------

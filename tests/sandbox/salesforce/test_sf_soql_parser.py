@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sforg_helpers import V, q, soql_org
+from sforg_helpers import V, api_error, q, soql_org
 
 from tandem.sandbox.salesforce import ApiError, Org
 from tandem.sandbox.salesforce.soql import ast, parse
@@ -20,16 +19,6 @@ def org(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Org]:
     org = soql_org(tmp_path_factory.mktemp("soql") / "org.db")
     yield org
     org.close()
-
-
-def names(records: list[dict[str, Any]], key: str = "Name") -> list[Any]:
-    return [r[key] for r in records]
-
-
-def api_error(org: Org, soql: str) -> ApiError:
-    with pytest.raises(ApiError) as info:
-        org.query(soql, include_deleted=False, batch_size=2000, api_version=V)
-    return info.value
 
 
 # ---- parser ------------------------------------------------------------------------------------
