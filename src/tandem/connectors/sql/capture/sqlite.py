@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tandem.connectors.sql.capture.common import (
     OPS,
+    ROW_KEY_LENGTH,
     KeyKind,
     _Dialect,
     _lit,
@@ -38,13 +39,13 @@ class _Sqlite(_Dialect):
         return f"CAST({ref}.{self.prep.quote(key)} AS TEXT)"  # an integer or text: as stored
 
     def _insert(self, table: str, ref: str, key: str, kind: KeyKind, op: str) -> str:
-        # A row without a key logs nothing (no record can stand for it); the update that
-        # gives it a key logs it under that key, the one that takes its key away logs the
-        # old key as deleted.
+        # A row without a key, or with one longer than a record's key may be, logs nothing
+        # (no record can stand for it); the update that gives it a key logs it under that
+        # key, the one that takes its key away logs the old key as deleted.
         return (
             f"INSERT INTO {self.q(self.changelog)} (table_name, row_key, op, changed_at) "
             f"SELECT {_lit(table)}, {self.key_text(ref, key, kind)}, '{op}', {self.NOW} "
-            f"WHERE {ref}.{self.prep.quote(key)} IS NOT NULL;"
+            f"WHERE {self.loggable(ref, key, kind)};"
         )
 
     def create_triggers(self, table: str, key: str, kind: KeyKind) -> list[str]:
@@ -56,7 +57,7 @@ class _Sqlite(_Dialect):
             f"INSERT INTO {self.q(self.changelog)} (table_name, row_key, op, changed_at) "
             f"SELECT {_lit(table)}, {self.key_text('OLD', key, kind)}, 'D', {self.NOW} "
             # Binary: a key changed only in case under a NOCASE collation is another key.
-            f"WHERE OLD.{k} IS NOT NULL AND OLD.{k} IS NOT NEW.{k} COLLATE BINARY;"
+            f"WHERE {self.loggable('OLD', key, kind)} AND OLD.{k} IS NOT NEW.{k} COLLATE BINARY;"
         )
         return [
             f"CREATE TRIGGER {name['I']} AFTER INSERT ON {t} FOR EACH ROW BEGIN "
@@ -66,6 +67,14 @@ class _Sqlite(_Dialect):
             f"CREATE TRIGGER {name['D']} AFTER DELETE ON {t} FOR EACH ROW BEGIN "
             f"{self._insert(table, 'OLD', key, kind, 'D')} END",
         ]
+
+    def loggable(self, ref: str, key: str, kind: KeyKind) -> str:
+        # The log's TEXT would hold any length, but no record can stand for a longer key (the
+        # state store and a Salesforce external ID hold 255): as on the other databases.
+        return (
+            f"{ref}.{self.prep.quote(key)} IS NOT NULL AND "
+            f"length({self.key_text(ref, key, kind)}) <= {ROW_KEY_LENGTH}"
+        )
 
     def trigger_names_sql(self) -> str:
         return "SELECT name FROM sqlite_master WHERE type = 'trigger'"
