@@ -33,6 +33,11 @@ WriteAction = Literal["upsert", "update", "delete"]
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
+KEY_LENGTH = 255
+"""The most characters a record's key may have: what the state store, an ERP change log and a
+Salesforce external ID field hold. A source's record whose key is longer is not synced (a SQL
+ERP's reads and change capture leave it out and name it)."""
+
 
 @dataclass(frozen=True, slots=True, order=True)
 class Cursor:
@@ -354,6 +359,7 @@ def utc(value: datetime) -> datetime:
 __all__ = [
     "CHANGED_MEANWHILE",
     "EPOCH",
+    "KEY_LENGTH",
     "Advisor",
     "Change",
     "ChangeProbe",

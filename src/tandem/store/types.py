@@ -24,6 +24,7 @@ from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Dialect
 
 from tandem import codec
+from tandem.connectors import base as connectors_base
 from tandem.errors import StoreError
 
 _MYSQL = ("mysql", "mariadb")
@@ -34,7 +35,7 @@ TIMESTAMP = sa.DateTime(timezone=True).with_variant(mysql.DATETIME(fsp=6), *_MYS
 LONG_TEXT = sa.Text().with_variant(mysql.LONGTEXT(), *_MYSQL)
 """DDL type of every JSON column."""
 
-KEY_LENGTH = 255
+KEY_LENGTH = connectors_base.KEY_LENGTH
 """Longest record key the store holds (Salesforce Ids are 18, ERP keys are short)."""
 
 NAME_LENGTH = 100

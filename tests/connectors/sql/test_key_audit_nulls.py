@@ -350,3 +350,35 @@ def test_a_key_longer_than_the_log_holds_never_fails_the_erps_write(
     )
     log = db.rows(f"SELECT row_key, op FROM {db.changelog} WHERE table_name = '{t}' ORDER BY seq")
     assert log == [("c" * 255, "I"), ("short", "U"), ("short", "D")]
+
+
+@pytest.mark.parametrize("db_url", ["sqlite", *SERVERS], indirect=True)
+async def test_reads_leave_out_and_name_rows_whose_key_is_too_long(
+    db: Db, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Read in full or by a modified-at column, a row keyed past 255 characters never reaches
+    the pipeline (no state, link or external ID could hold its key); it is named instead."""
+    t, long_key = db.name("rl"), "k" * 256
+    db.run(
+        f"CREATE TABLE {t} (code VARCHAR(400) NOT NULL PRIMARY KEY, name VARCHAR(20), "
+        "ts TIMESTAMP NULL)",
+        f"INSERT INTO {t} VALUES ('{long_key}', 'too long', '2026-01-01 00:00:00'), "
+        f"('{'k' * 255}', 'fits', '2026-01-01 00:00:01'), ('a', 'short', '2026-01-01 00:00:02')",
+    )
+    conn = db.connector(capture="modified_column")
+    await conn.open()
+    try:
+        binding = EntityBinding("row", t, "code", ("name",), options={"modified_column": "ts"})
+        with caplog.at_level(logging.WARNING, logger="tandem.connectors.sql"):
+            live = await _all(conn.read_all(binding, 1))
+            changed = await _all(conn.read_changes(binding, None, 1))
+    finally:
+        await conn.close()
+    expected = {"k" * 255: "fits", "a": "short"}
+    assert {c.key: c.fields["name"] for c in live} == expected and len(live) == 2
+    assert {c.key: c.fields["name"] for c in changed} == expected and len(changed) == 2
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 2  # one per read
+    for message in warnings:
+        assert "key column 'code' is NULL or longer than 255 characters" in message
+        assert "'too long'" in message and "'fits'" not in message

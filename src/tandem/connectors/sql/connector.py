@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 
 from tandem.connectors.base import (
+    KEY_LENGTH,
     Change,
     Cursor,
     EntityBinding,
@@ -303,7 +304,7 @@ class SqlConnector:
         without a key: it is not synced, but it is not lost from sight either. ``again``
         False: not when the last warning for this source named the same rows.
         """
-        if not src.key_nullable:
+        if not (src.key_nullable or src.key_long):
             return
         rows, more = await self._run(
             f"read {src.binding.source}", self._with_conn, reader.keyless, src, since
@@ -314,10 +315,11 @@ class SqlConnector:
         self._keyless[name] = (time.monotonic(), shown)
         if rows and (again or shown != last):
             log.warning(
-                "%s: rows without a key are not synced (key column %r is NULL; give each row "
-                "a key): %s",
+                "%s: rows without a key are not synced (key column %r is NULL or longer than %d "
+                "characters; give each row a key that fits): %s",
                 name,
                 src.binding.key,
+                KEY_LENGTH,
                 shown,
             )
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from tandem.connectors.base import EPOCH, Change, Cursor, utc
+from tandem.connectors.base import EPOCH, KEY_LENGTH, Change, Cursor, utc
 from tandem.connectors.sql.source import Source, parser_of
 
 IN_CHUNK = 500
@@ -130,7 +130,7 @@ def modified_batch(
     deletes are not seen in this mode, nor rows without a key (:func:`keyless` names them).
     """
     m, at = _modified_at(conn, src, since)
-    stmt = sa.select(*src.select_columns(), m.label("tandem_m")).where(_keyed(src))
+    stmt = sa.select(*src.select_columns(), m.label("tandem_m")).where(_keyed(conn, src))
     if since is not None:
         after_key = _after_key(conn, src, m, at, since.key) if since.key else None
         if after_key is None:
@@ -170,28 +170,40 @@ def _modified_at(
     return m, at
 
 
-def _keyed(src: Source) -> sa.ColumnElement[bool]:
+def _keyed(conn: sa.Connection, src: Source) -> sa.ColumnElement[bool]:
     """The rows a modified-at read takes: with a modified-at value, and with a key."""
     assert src.modified is not None
-    has_key = src.key.is_not(None) if src.key_nullable else sa.true()
-    return sa.and_(src.modified.is_not(None), has_key)
+    return sa.and_(src.modified.is_not(None), has_key(conn, src))
+
+
+def has_key(conn: sa.Connection, src: Source) -> sa.ColumnElement[bool]:
+    """Rows a record can stand for: the key is not NULL (where it may be) and, where it is
+    text that may be longer, not longer than :data:`KEY_LENGTH` characters."""
+    conditions: list[sa.ColumnElement[bool]] = []
+    if src.key_nullable:
+        conditions.append(src.key.is_not(None))
+    if src.key_long:
+        length = sa.func.length if conn.dialect.name == "sqlite" else sa.func.char_length
+        conditions.append(length(src.key) <= KEY_LENGTH)
+    return sa.and_(sa.true(), *conditions)
 
 
 def keyless(
     conn: sa.Connection, src: Source, since: Cursor | None, limit: int = KEYLESS_SHOWN
 ) -> tuple[list[dict[str, Any]], bool]:
-    """Rows whose key is NULL, which no read returns: no change, record or write can name them.
+    """Rows whose key is NULL or too long (:func:`has_key`), which no read returns: no change,
+    record or write can name them.
 
     With a modified-at column and ``since``, those modified at or after its instant (the rows
     a modified-at read after ``since`` would have returned). Only a key that may be NULL
-    (:attr:`Source.key_nullable`) is looked at.
+    (:attr:`Source.key_nullable`) or too long (:attr:`Source.key_long`) is looked at.
 
     Returns:
         Up to ``limit`` such rows (their fields), and whether there are more.
     """
-    if not src.key_nullable:
+    if not (src.key_nullable or src.key_long):
         return [], False
-    stmt = sa.select(*src.select_columns()).where(src.key.is_(None))
+    stmt = sa.select(*src.select_columns()).where(sa.not_(has_key(conn, src)))
     if src.modified is not None and since is not None:
         m, at = _modified_at(conn, src, since)
         stmt = stmt.where(m >= at)
@@ -243,8 +255,8 @@ def all_batch(
     stmt = sa.select(*src.select_columns())
     if after is not None:
         stmt = stmt.where(src.key > _bound(src, after))
-    elif src.key_nullable:  # NULL sorts first on SQLite and MariaDB: a page of them never ends
-        stmt = stmt.where(src.key.is_not(None))
+    # NULL sorts first on SQLite and MariaDB: a page of them would never end
+    stmt = stmt.where(has_key(conn, src))
     rows = conn.execute(stmt.order_by(src.key).limit(size)).all()
     if not rows:
         return [], after, False

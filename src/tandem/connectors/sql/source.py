@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 from sqlalchemy.sql.elements import KeyedColumnElement
 
-from tandem.connectors.base import EntityBinding, utc
+from tandem.connectors.base import KEY_LENGTH, EntityBinding, utc
 from tandem.connectors.sql.domains import see_through_domains
 from tandem.errors import BindingError, ConfigError
 
@@ -111,6 +111,10 @@ class Source:
         key_nullable: the key column may hold NULL, or nothing says it cannot (a query's or a
             view's key, a SQLite primary key not declared NOT NULL): reads leave such rows out
             of the key-ordered reads and name them (:func:`reader.keyless`).
+        key_long: the key column is text that may hold more than :data:`KEY_LENGTH`
+            characters (declared longer, or unbounded): no record can stand for such a key
+            (the change log, the state store and a Salesforce external ID hold that many), so
+            reads leave those rows out and name them as they do rows without a key.
         zone: the time zone of date-times stored without one (the ``time_zone`` setting).
         zoned: columns of ``relation`` that hold an instant (``timestamptz``, MariaDB
             ``TIMESTAMP``): a naive value read from one is UTC, whatever ``zone`` says.
@@ -131,6 +135,7 @@ class Source:
     key_typed: bool = True
     key_known: bool = True
     key_nullable: bool = False
+    key_long: bool = False
     zone: tzinfo = UTC
     zoned: frozenset[str] = frozenset()
     columns: tuple[str, ...] = field(init=False)
@@ -439,6 +444,7 @@ def resolve(
         key_typed=column_type is not None,
         key_known=key_type is not None,
         key_nullable=typed_key is None or bool(getattr(typed_key, "nullable", True)),
+        key_long=_may_be_long(typed_key),
         zone=zone,
         zoned=zoned,
     )
@@ -484,3 +490,12 @@ def _query_column_type(
 
 def _is_view(conn: sa.Connection, name: str, schema: str | None) -> bool:
     return name in sa.inspect(conn).get_view_names(schema=schema)
+
+
+def _may_be_long(column: Any) -> bool:
+    """Whether ``column`` (a reflected key column, or None) is text that may hold a value of
+    more than :data:`KEY_LENGTH` characters."""
+    kind = column.type if column is not None else None  # a domain's: its base type's
+    if not isinstance(kind, sa.String):
+        return False
+    return kind.length is None or kind.length > KEY_LENGTH

@@ -10,6 +10,7 @@ from typing import ClassVar, Literal
 
 import sqlalchemy as sa
 
+from tandem.connectors.base import KEY_LENGTH
 from tandem.connectors.sql.settings import SqlSettings, check_identifier, create_engine
 
 EngineLike = sa.Engine | str | SqlSettings
@@ -39,10 +40,9 @@ day. ``boolean``: ``True`` / ``False``.
 """
 
 
-ROW_KEY_LENGTH = 255
-"""Characters of a key the change log holds (as the state store and a Salesforce external ID
-do): a longer key cannot be synced, and its row is skipped by the triggers, which must never
-fail the ERP's write on it."""
+ROW_KEY_LENGTH = KEY_LENGTH
+"""Characters of a key the change log holds (:data:`KEY_LENGTH`): a longer key cannot be
+synced, and its row is skipped by the triggers, which must never fail the ERP's write on it."""
 
 
 def changelog_table(name: str = "tandem_changelog", schema: str | None = None) -> sa.Table:
