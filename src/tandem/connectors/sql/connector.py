@@ -340,10 +340,23 @@ class SqlConnector:
         return self._clock.now()
 
     async def advice(self) -> list[str]:
-        """What the change capture lacks for late commits of long ERP transactions."""
+        """What the installed change capture lacks: this release's triggers, what holds reads
+        for late commits of long ERP transactions."""
         engine, changelog = self._require(), self._log
         if self.settings.capture != "changelog" or changelog is None:
             return []
+        release = await self._run(
+            "check", self._with_conn, capture.capture_release, changelog.name, changelog.schema
+        )
+        if release < capture.CAPTURE_RELEASE:
+            return [
+                f"{changelog.name}: the change capture was installed by an earlier release "
+                f"(capture release {release}; this one installs {capture.CAPTURE_RELEASE}): run "
+                "`tandem erp install-capture` again. Until then its triggers may fail an ERP "
+                "write they should let through (a row without a key; on PostgreSQL a writer "
+                "without rights on the change log, or a prepared transaction), and a write "
+                "transaction held open longer than overlap_seconds can be missed"
+            ]
         if engine.dialect.name not in ("postgresql", "mysql", "mariadb"):
             return []
         if self._horizons is None:

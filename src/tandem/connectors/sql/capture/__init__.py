@@ -22,6 +22,7 @@ not fit with a :class:`~tandem.errors.BindingError` naming the entity and the se
 from __future__ import annotations
 
 from tandem.connectors.sql.capture.common import (
+    CAPTURE_RELEASE,
     OPS,
     EngineLike,
     KeyKind,
@@ -35,6 +36,7 @@ from tandem.connectors.sql.capture.kinds import key_kind
 from tandem.connectors.sql.capture.mysql import _Mysql
 from tandem.connectors.sql.capture.operations import (
     CaptureStatus,
+    capture_release,
     capture_status,
     install_capture,
     prune_changelog,
@@ -46,6 +48,7 @@ from tandem.connectors.sql.capture.sqlite import _Sqlite
 from tandem.connectors.sql.capture.targets import CaptureTable, _check_tables, capture_tables
 
 __all__ = [
+    "CAPTURE_RELEASE",
     "OPS",
     "CaptureStatus",
     "CaptureTable",
@@ -61,6 +64,7 @@ __all__ = [
     "_lit",
     "_trigger_name",
     "allows_prepared",
+    "capture_release",
     "capture_status",
     "capture_tables",
     "changelog_table",

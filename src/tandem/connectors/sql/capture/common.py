@@ -45,6 +45,21 @@ ROW_KEY_LENGTH = KEY_LENGTH
 synced, and its row is skipped by the triggers, which must never fail the ERP's write on it."""
 
 
+CAPTURE_RELEASE = 2
+"""The form of the change capture this Tandem installs, kept in ``<changelog>_release``.
+
+1. Every release before the table (none is kept: read as 1).
+2. The triggers skip a row whose key is NULL or longer than :data:`ROW_KEY_LENGTH` instead
+   of failing the ERP's write; on PostgreSQL the trigger function runs with its owner's
+   rights, and leaves out NOTIFY where the server allows prepared transactions.
+"""
+
+
+def release_table_name(changelog: str) -> str:
+    """The one-row table that names the :data:`CAPTURE_RELEASE` of the installed capture."""
+    return f"{changelog}_release"
+
+
 def changelog_table(name: str = "tandem_changelog", schema: str | None = None) -> sa.Table:
     """The change-log table as SQLAlchemy Core sees it (for queries, not DDL)."""
     return sa.Table(
@@ -133,6 +148,16 @@ class _Dialect(ABC):
         return [
             f"DROP TABLE IF EXISTS {self.q(self.changelog)}",
             f"DROP TABLE IF EXISTS {self.q(self.reads)}",
+            f"DROP TABLE IF EXISTS {self.q(release_table_name(self.changelog))}",
+        ]
+
+    def mark_release(self) -> list[str]:
+        """Statements noting that the capture is of :data:`CAPTURE_RELEASE`."""
+        table = self.q(release_table_name(self.changelog))
+        return [
+            f"CREATE TABLE IF NOT EXISTS {table} (release_no INTEGER NOT NULL)",
+            f"DELETE FROM {table}",
+            f"INSERT INTO {table} (release_no) VALUES ({CAPTURE_RELEASE})",
         ]
 
     @abstractmethod

@@ -9,7 +9,14 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from tandem.connectors.base import utc
-from tandem.connectors.sql.capture.common import OPS, EngineLike, _engine, _lit, _trigger_name
+from tandem.connectors.sql.capture.common import (
+    OPS,
+    EngineLike,
+    _engine,
+    _lit,
+    _trigger_name,
+    release_table_name,
+)
 from tandem.connectors.sql.capture.postgres import allows_prepared
 from tandem.connectors.sql.capture.registry import _dialect, changelog_table_for
 from tandem.connectors.sql.capture.sqlite import _Sqlite
@@ -134,6 +141,19 @@ def install_capture(
                         f"SELECT {_lit(table)}, {d.key_text('tandem_src', key, kind)}, 'I', "
                         f"{d.NOW} FROM {d.q(table)} tandem_src {keyed}"
                     )
+        for stmt in d.mark_release():
+            conn.exec_driver_sql(stmt)
+
+
+def capture_release(conn: sa.Connection, changelog: str, schema: str | None) -> int:
+    """The :data:`CAPTURE_RELEASE` the change log ``changelog`` was last installed at (1 for a
+    release before the mark was kept)."""
+    name = release_table_name(changelog)
+    if not sa.inspect(conn).has_table(name, schema=schema):
+        return 1
+    table = sa.table(name, sa.column("release_no"), schema=schema)
+    found = conn.execute(sa.select(sa.func.max(table.c.release_no))).scalar()
+    return int(found) if found is not None else 1
 
 
 def uninstall_capture(
