@@ -47,6 +47,10 @@ class KeyDb:
             for stmt in statements:
                 conn.exec_driver_sql(stmt)
 
+    def rows(self, sql: str) -> list[tuple[Any, ...]]:
+        with self.engine.connect() as conn:
+            return [tuple(r) for r in conn.exec_driver_sql(sql)]
+
     def log(self, table: str) -> list[tuple[str, str]]:
         """``(row_key, op)`` of ``table``'s entries in the order written."""
         log = changelog_table(self.changelog)

@@ -14,18 +14,15 @@ rolled back.
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
+from keydb import KeyDb, open_key_db
 
 from tandem.connectors.base import Change, EntityBinding, WriteOp
-from tandem.connectors.sql import SqlConnector, SqlSettings, install_capture
+from tandem.connectors.sql import install_capture
 from tandem.connectors.sql.capture import capture_status
-from tandem.connectors.sql.settings import create_engine
 from tandem.errors import BindingError
 
 SERVERS = [
@@ -34,43 +31,10 @@ SERVERS = [
 ]
 
 
-@dataclass
-class Db:
-    url: str
-    engine: sa.Engine
-    suffix: str
-
-    @property
-    def changelog(self) -> str:
-        return f"cl_{self.suffix}"
-
-    @property
-    def dialect(self) -> str:
-        return self.engine.dialect.name
-
-    def name(self, base: str) -> str:
-        return f"{base}_{self.suffix}"
-
-    def run(self, *statements: str) -> None:
-        with self.engine.begin() as conn:
-            for stmt in statements:
-                conn.exec_driver_sql(stmt)
-
-    def rows(self, sql: str) -> list[tuple[Any, ...]]:
-        with self.engine.connect() as conn:
-            return [tuple(r) for r in conn.exec_driver_sql(sql)]
-
-    def connector(self, **extra: Any) -> SqlConnector:
-        return SqlConnector(SqlSettings(url=self.url, changelog_table=self.changelog, **extra))
-
-
 @pytest.fixture
-def db(db_url: str) -> Iterator[Db]:
-    engine = create_engine(SqlSettings(url=db_url))
-    try:
-        yield Db(db_url, engine, uuid.uuid4().hex[:8])
-    finally:
-        engine.dispose()
+def db(db_url: str) -> Iterator[KeyDb]:
+    with open_key_db(db_url) as db:
+        yield db
 
 
 async def _all(batches: AsyncIterator[Any], most: int = 20) -> list[Change]:
@@ -89,7 +53,7 @@ async def _all(batches: AsyncIterator[Any], most: int = 20) -> list[Change]:
 
 @pytest.mark.parametrize("capture", ["changelog", "modified_column"])
 async def test_a_nullable_key_column_is_refused_at_check_naming_table_and_column(
-    db: Db, capture: str
+    db: KeyDb, capture: str
 ) -> None:
     t = db.name("nk")
     db.run(
@@ -115,7 +79,7 @@ async def test_a_nullable_key_column_is_refused_at_check_naming_table_and_column
 
 
 async def test_rows_without_a_key_are_left_out_of_reads_and_named_in_a_warning(
-    db: Db, caplog: pytest.LogCaptureFixture
+    db: KeyDb, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A view's key column: two rows without a key are neither merged into one record "None"
     (a row whose key is the text 'None' is another record), nor read over and over."""
@@ -150,7 +114,7 @@ async def test_rows_without_a_key_are_left_out_of_reads_and_named_in_a_warning(
 
 
 async def test_a_modified_read_names_only_the_rows_without_a_key_changed_since_its_cursor(
-    db: Db, caplog: pytest.LogCaptureFixture
+    db: KeyDb, caplog: pytest.LogCaptureFixture
 ) -> None:
     t = db.name("kc")
     db.run(
@@ -180,7 +144,7 @@ async def test_a_modified_read_names_only_the_rows_without_a_key_changed_since_i
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_sqlite_install_names_the_rows_without_a_key_and_seeds_the_others(
-    db: Db, caplog: pytest.LogCaptureFixture
+    db: KeyDb, caplog: pytest.LogCaptureFixture
 ) -> None:
     t = db.name("sq")
     db.run(
@@ -199,7 +163,7 @@ def test_sqlite_install_names_the_rows_without_a_key_and_seeds_the_others(
 
 @pytest.mark.parametrize("db_url", ["sqlite", *SERVERS], indirect=True)
 def test_the_triggers_let_the_erp_write_a_row_without_a_key_and_log_it_once_it_has_one(
-    db: Db,
+    db: KeyDb,
 ) -> None:
     """SQLite: a TEXT primary key; PostgreSQL, MariaDB: a key column made nullable after
     install. The ERP's writes all go through (a sync tool must not fail them); nothing is
@@ -238,7 +202,7 @@ def test_the_triggers_let_the_erp_write_a_row_without_a_key_and_log_it_once_it_h
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 async def test_change_log_reads_name_rows_without_a_key_and_return_them_once_keyed(
-    db: Db, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+    db: KeyDb, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The triggers skip a row without a key, so the change-log read names it (at most once a
     minute, and again only when the rows without a key are others); the update that gives it a
@@ -276,7 +240,7 @@ async def test_change_log_reads_name_rows_without_a_key_and_return_them_once_key
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-async def test_a_write_that_would_create_a_row_without_a_key_is_a_refused_record(db: Db) -> None:
+async def test_a_write_that_would_create_a_row_without_a_key_is_a_refused_record(db: KeyDb) -> None:
     """No change log (modified-column capture): the database takes the row, the writer rolls it
     back and refuses the record, naming the key column; the rest of the batch is written."""
     t = db.name("wr")
@@ -302,7 +266,7 @@ async def test_a_write_that_would_create_a_row_without_a_key_is_a_refused_record
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-async def test_an_upsert_matching_a_row_without_a_key_updates_no_other_row(db: Db) -> None:
+async def test_an_upsert_matching_a_row_without_a_key_updates_no_other_row(db: KeyDb) -> None:
     """``key = NULL`` would be ``key IS NULL``: every row without a key."""
     t = db.name("up")
     db.run(
@@ -327,7 +291,7 @@ async def test_an_upsert_matching_a_row_without_a_key_updates_no_other_row(db: D
 
 @pytest.mark.parametrize("db_url", ["sqlite", *SERVERS], indirect=True)
 def test_a_key_longer_than_the_log_holds_never_fails_the_erps_write(
-    db: Db, caplog: pytest.LogCaptureFixture
+    db: KeyDb, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A VARCHAR(400) key: a value over 255 characters names no record Tandem can sync (its
     state store and a Salesforce external ID hold 255), and the log's column holds 255 (on
@@ -354,7 +318,7 @@ def test_a_key_longer_than_the_log_holds_never_fails_the_erps_write(
 
 @pytest.mark.parametrize("db_url", ["sqlite", *SERVERS], indirect=True)
 async def test_reads_leave_out_and_name_rows_whose_key_is_too_long(
-    db: Db, caplog: pytest.LogCaptureFixture
+    db: KeyDb, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Read in full or by a modified-at column, a row keyed past 255 characters never reaches
     the pipeline (no state, link or external ID could hold its key); it is named instead."""
