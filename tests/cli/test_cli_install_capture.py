@@ -75,7 +75,7 @@ def _run_refused(
     config = tmp_path / "flow.yaml"
     config.write_text(FLOW, encoding="utf-8")
     connector = _Refusing(error)
-    monkeypatch.setattr("tandem.cli.flow.build_connector", lambda flow, side: connector)
+    monkeypatch.setattr("tandem.cli.erp.build_connector", lambda flow, side: connector)
     code, out = tandem("erp", "install-capture", "-c", str(config))
     return code, out, config, connector
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import typer
 
 from tandem import __version__
-from tandem.cli import demo, flow, queues, store
+from tandem.cli import demo, erp, flow, queues, store
 from tandem.cli.common import app, tune_collector
 from tandem.memory import one_malloc_arena
 from tandem.sandbox.cli import app as sandbox_app
@@ -17,10 +17,10 @@ from tandem.sandbox.cli import app as sandbox_app
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(queues.deadletters_app, name="deadletters")
 app.add_typer(queues.conflicts_app, name="conflicts")
-app.add_typer(flow.erp_app, name="erp")
+app.add_typer(erp.erp_app, name="erp")
 app.add_typer(store.store_app, name="store")
 
-COMMAND_MODULES = (demo, flow, queues, store)
+COMMAND_MODULES = (demo, erp, flow, queues, store)
 """The modules whose commands make up the CLI."""
 
 

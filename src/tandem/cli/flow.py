@@ -35,15 +35,12 @@ from tandem.cli.render import (
 )
 from tandem.config import flow_json_schema
 from tandem.connectors.base import Cursor
-from tandem.errors import ConfigError
 from tandem.pipeline.events import EventBus
 from tandem.pipeline.problems import Problem
 from tandem.pipeline.reconcile import ReconcileReport
 from tandem.pipeline.reconcile import reconcile as run_reconcile
 from tandem.pipeline.report import PassReport
-from tandem.pipeline.runtime import build_connector, running_engine
-
-erp_app = typer.Typer(help="The ERP side: change capture.", no_args_is_help=True)
+from tandem.pipeline.runtime import running_engine
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Log what happens.")]
@@ -311,33 +308,3 @@ def reconcile(
         console.print(summary)
     if remaining:
         raise typer.Exit(1)
-
-
-@erp_app.command("install-capture")
-def install_capture_cmd(config: ConfigOption = DEFAULT_CONFIG) -> None:
-    """Install the trigger-maintained change log on the ERP tables of the flow."""
-    flow = load(config)
-    connector = guard(lambda: build_connector(flow, "erp"))
-    installer = getattr(connector, "install_capture", None)
-    if installer is None:
-        err.print(f"[red]error:[/red] the ERP connector ({connector.system}) has no change log")
-        raise typer.Exit(1)
-    bindings = [spec.binding("erp") for spec in flow.ordered_entities()]
-
-    async def install() -> None:
-        await connector.open()
-        try:
-            await installer(bindings)
-        except ConfigError as exc:
-            # A table or key column a binding names that the ERP lacks or cannot capture:
-            # at the setting's file and line (entities.customer.erp.key), not the bare name.
-            placed = flow.place(exc, "erp")
-            if placed is exc:
-                raise
-            raise placed from None
-        finally:
-            await connector.close()
-
-    run_async(install)
-    for binding in bindings:
-        console.print(f"[green]✓[/green] change capture on {binding.source} (key {binding.key})")

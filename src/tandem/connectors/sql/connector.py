@@ -35,7 +35,7 @@ from tandem.connectors.sql.settings import SqlSettings, create_engine, settings_
 from tandem.connectors.sql.source import Source, resolve
 from tandem.connectors.sql.wakeup import Listener, poll_until_moved
 from tandem.connectors.sql.writer import write_batch
-from tandem.errors import Fatal
+from tandem.errors import ConfigError, Fatal
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -252,6 +252,26 @@ class SqlConnector:
             await self.open()
         elif self._log is not None and self._horizons is None:  # upgraded in place
             self._horizons = await self._run("connect", self._late_commits, engine, self._log)
+
+    async def prune_capture(self, before: datetime) -> int:
+        """Delete the change-log entries (and noted reads) stamped before ``before``; how many
+        entries went. Only behind every reader's cursor minus its overlap
+        (:func:`tandem.pipeline.prune.prune_horizon`).
+
+        Raises:
+            ConfigError: the connection captures no change log (``modified_column``, or none
+                installed).
+        """
+        changelog = self._log
+        if self.settings.capture != "changelog" or changelog is None:
+            raise ConfigError("the ERP connection has no change log to prune", field="capture")
+        engine = self._require()
+        return await self._run(
+            "prune the change log",
+            lambda: capture.prune_changelog(
+                engine, before, changelog_table=changelog.name, schema=changelog.schema
+            ),
+        )
 
     async def prune_changelog(self, before: datetime) -> int:
         """Delete change-log entries older than ``before``; return how many went."""
