@@ -1,10 +1,10 @@
-"""The change capture under the database roles of a real deployment (PostgreSQL).
+"""The change capture under the database roles of a real deployment.
 
 The ERP's application writes as its own role; Tandem installs the capture as another, which
 owns the change log and may create triggers on the ERP's tables. The ERP's role has no right
-on the change log, yet its writes must neither fail nor go unlogged: the trigger function runs
-with the rights of the change log's owner (``SECURITY DEFINER``, its ``search_path``
-pinned).
+on the change log, yet its writes must neither fail nor go unlogged: on PostgreSQL the trigger
+function runs with the rights of the change log's owner (``SECURITY DEFINER``, its
+``search_path`` pinned); MariaDB runs every trigger with its definer's rights.
 """
 
 from __future__ import annotations
@@ -16,8 +16,6 @@ import pytest
 import sqlalchemy as sa
 
 from tandem.connectors.sql import install_capture
-
-pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
@@ -43,6 +41,7 @@ def _as(url: str, role: str) -> sa.Engine:
     return sa.create_engine(sa.make_url(url).set(username=role))
 
 
+@pytest.mark.postgres
 def test_the_erps_own_role_writes_and_its_changes_are_logged(
     pg_fresh_url: str, roles: tuple[str, str, sa.Engine]
 ) -> None:
@@ -70,6 +69,7 @@ def test_the_erps_own_role_writes_and_its_changes_are_logged(
     assert [tuple(row) for row in logged] == [("1", "I"), ("2", "I"), ("1", "U"), ("2", "D")]
 
 
+@pytest.mark.postgres
 def test_a_writers_own_table_of_the_same_name_cannot_stand_in_for_the_log(
     pg_fresh_url: str, roles: tuple[str, str, sa.Engine]
 ) -> None:
@@ -101,3 +101,34 @@ def test_a_writers_own_table_of_the_same_name_cannot_stand_in_for_the_log(
         erp.dispose()
     assert shadowed == 0
     assert [tuple(row) for row in logged] == [("7", "I")]
+
+
+@pytest.mark.mariadb
+def test_mariadb_triggers_log_with_their_definers_rights(mariadb_fresh_url: str) -> None:
+    """MariaDB runs a trigger with its definer's rights: the ERP's own account writes without
+    any right on the change log, and its changes are logged."""
+    app = f"erp_app_{uuid.uuid4().hex[:8]}"
+    database = sa.make_url(mariadb_fresh_url).database
+    admin = sa.create_engine(mariadb_fresh_url)
+    with admin.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL)")
+        conn.exec_driver_sql(f"CREATE USER '{app}'@'%%'")
+        conn.exec_driver_sql(
+            f"GRANT SELECT, INSERT, UPDATE, DELETE ON {database}.items TO '{app}'@'%%'"
+        )
+    erp = _as(mariadb_fresh_url, app)
+    try:
+        install_capture(admin, [("items", "id")], changelog_table="cl")
+        with erp.begin() as conn:
+            conn.exec_driver_sql("INSERT INTO items VALUES (1, 'new')")
+            conn.exec_driver_sql("UPDATE items SET name = 'renamed' WHERE id = 1")
+        with erp.connect() as conn, pytest.raises(sa.exc.DatabaseError, match="denied"):
+            conn.exec_driver_sql("SELECT * FROM cl")
+        with admin.connect() as conn:
+            logged = conn.exec_driver_sql("SELECT row_key, op FROM cl ORDER BY seq").all()
+    finally:
+        erp.dispose()
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"DROP USER '{app}'@'%%'")
+        admin.dispose()
+    assert [tuple(row) for row in logged] == [("1", "I"), ("1", "U")]
