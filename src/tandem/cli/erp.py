@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Annotated
 
 import typer
@@ -18,7 +18,7 @@ from tandem.cli.common import (
     run_async,
 )
 from tandem.errors import ConfigError
-from tandem.pipeline.prune import prune_horizon
+from tandem.pipeline.prune import PruneHorizon, describe, prune_capture
 from tandem.pipeline.runtime import build_connector
 
 erp_app = typer.Typer(help="The ERP side: change capture.", no_args_is_help=True)
@@ -86,34 +86,25 @@ def prune(
         err.print(f"[red]error:[/red] the ERP connector ({connector.system}) has no change log")
         raise typer.Exit(1)
     store = existing_state(flow)
-    try:
-        now = datetime.now(UTC)
-        horizon = guard(lambda: prune_horizon(flow, store, now, timedelta(days=keep_days)))
-    finally:
-        store.close()
-    cutoff = horizon.before
-    if cutoff is None:
-        console.print(
-            f"nothing pruned: entity {horizon.by} has not read the ERP's changes yet "
-            "(its first sync reads the change log from its beginning)"
-        )
-        return
-    why = (
-        f"the {keep_days:g}-day retention"
-        if horizon.by == "retention"
-        else f"entity {horizon.by}'s cursor, less its overlap"
-    )
-    before = cutoff.isoformat(timespec="seconds")
-    if dry_run:
-        console.print(f"entries before {before} would go (set by {why})")
-        return
+    keep = timedelta(days=keep_days)
 
-    async def run() -> int:
+    async def run() -> tuple[PruneHorizon, int | None]:
         await connector.open()
         try:
-            return int(await pruner(cutoff))
+            return await prune_capture(flow, store, connector, keep, dry_run=dry_run)
         finally:
             await connector.close()
 
-    pruned = run_async(run)
+    try:
+        horizon, pruned = run_async(run)
+    finally:
+        store.close()
+    why = describe(horizon, keep)
+    if horizon.before is None:
+        console.print(f"nothing pruned: {why}")
+        return
+    before = horizon.before.isoformat(timespec="seconds")
+    if pruned is None:
+        console.print(f"entries before {before} would go (set by {why})")
+        return
     console.print(f"{pruned} change-log entries before {before} pruned (set by {why})")

@@ -149,6 +149,13 @@ class FlowSpec(BaseModel):
     )
     connections: dict[str, ConnectionSpec] = Field(description="Exactly `erp` and `crm`.")
     defaults: Defaults = Field(default_factory=Defaults)
+    prune_capture_days: float | None = Field(
+        None,
+        ge=0,
+        description="`tandem run` prunes the ERP's change log after its first pass and then"
+        " daily, keeping this many days (as `tandem erp prune --keep-days`); unset: only"
+        " `tandem erp prune` prunes.",
+    )
     describe_cache_seconds: float = Field(
         3600.0,
         ge=0,

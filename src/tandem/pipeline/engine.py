@@ -41,6 +41,7 @@ from tandem.pipeline.matching import MatchIndex
 from tandem.pipeline.parked import release_parked
 from tandem.pipeline.plan import other
 from tandem.pipeline.problems import Problem, locate, unfit
+from tandem.pipeline.prune import PRUNE_EVERY, prune_while_running
 from tandem.pipeline.rebatch import fresh_batches
 from tandem.pipeline.refs import StoreRefResolver
 from tandem.pipeline.report import PassReport
@@ -416,7 +417,7 @@ class Engine:
         for warning in self.warnings:
             log.warning("flow %s: %s", self.flow.name, warning)
         every = self.flow.describe_cache_seconds
-        described = clock()
+        described = prune_at = clock()
         while not stop.is_set():
             due = timetable.due()
             if not due:
@@ -437,6 +438,9 @@ class Engine:
                     on_error(exc)
                 continue
             timetable.finished(due)
+            if self.flow.prune_capture_days is not None and clock() >= prune_at:
+                await prune_while_running(self.flow, self.store, self.systems.erp)
+                prune_at = clock() + PRUNE_EVERY
             if on_pass is not None:
                 on_pass(report)
 

@@ -9,10 +9,13 @@ before its first pass. A retention period keeps more, for a flow reset or a look
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from tandem.config import FlowSpec
+from tandem.errors import TandemError
 from tandem.store import StateStore
 
 
@@ -48,4 +51,68 @@ def prune_horizon(
     return horizon
 
 
-__all__ = ["PruneHorizon", "prune_horizon"]
+async def prune_capture(
+    flow: FlowSpec, store: StateStore, erp: Any, keep: timedelta, *, dry_run: bool = False
+) -> tuple[PruneHorizon, int | None]:
+    """Prune ``erp``'s change log to the flow's :func:`prune_horizon` (``erp``: an open
+    connector with ``prune_capture``).
+
+    Returns:
+        The horizon, and how many entries went (``None``: none was asked to go, the horizon
+        being unknown yet or ``dry_run``).
+    """
+    horizon = prune_horizon(flow, store, datetime.now(UTC), keep)
+    if horizon.before is None or dry_run:
+        return horizon, None
+    return horizon, int(await erp.prune_capture(horizon.before))
+
+
+def describe(horizon: PruneHorizon, keep: timedelta) -> str:
+    """What set ``horizon``, in words."""
+    if horizon.before is None:
+        return (
+            f"entity {horizon.by} has not read the ERP's changes yet (its first sync reads the "
+            "change log from its beginning)"
+        )
+    if horizon.by == "retention":
+        return f"the {keep / timedelta(days=1):g}-day retention"
+    return f"entity {horizon.by}'s cursor, less its overlap"
+
+
+log = logging.getLogger(__name__)
+
+PRUNE_EVERY = 86400.0
+"""Seconds between prunes of the ERP's change log in ``tandem run`` (``prune_capture_days``)."""
+
+
+async def prune_while_running(flow: FlowSpec, store: StateStore, erp: Any) -> None:
+    """The daily prune of ``tandem run``: logged, never stopping the run (a failure is the
+    next day's to retry)."""
+    if flow.prune_capture_days is None or getattr(erp, "prune_capture", None) is None:
+        return
+    keep = timedelta(days=flow.prune_capture_days)
+    try:
+        horizon, pruned = await prune_capture(flow, store, erp, keep)
+    except TandemError as exc:
+        log.warning("flow %s: the ERP's change log was not pruned: %s", flow.name, exc)
+        return
+    if pruned is None:
+        log.info("flow %s: change log not pruned: %s", flow.name, describe(horizon, keep))
+        return
+    log.info(
+        "flow %s: %d change-log entries before %s pruned (set by %s)",
+        flow.name,
+        pruned,
+        horizon.before,
+        describe(horizon, keep),
+    )
+
+
+__all__ = [
+    "PRUNE_EVERY",
+    "PruneHorizon",
+    "describe",
+    "prune_capture",
+    "prune_horizon",
+    "prune_while_running",
+]
