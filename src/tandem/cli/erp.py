@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -17,6 +17,8 @@ from tandem.cli.common import (
     load,
     run_async,
 )
+from tandem.config import FlowSpec
+from tandem.connectors.base import Connector
 from tandem.errors import ConfigError
 from tandem.pipeline.prune import PruneHorizon, describe, prune_capture
 from tandem.pipeline.runtime import build_connector
@@ -36,15 +38,22 @@ DryRunOption = Annotated[
 ]
 
 
+def _capture_operation(flow: FlowSpec, name: str) -> tuple[Connector, Any]:
+    """The flow's ERP connector and its change-capture operation ``name``; exit (code 1)
+    naming the connector when it has none (no change log)."""
+    connector = guard(lambda: build_connector(flow, "erp"))
+    operation = getattr(connector, name, None)
+    if operation is None:
+        err.print(f"[red]error:[/red] the ERP connector ({connector.system}) has no change log")
+        raise typer.Exit(1)
+    return connector, operation
+
+
 @erp_app.command("install-capture")
 def install_capture_cmd(config: ConfigOption = DEFAULT_CONFIG) -> None:
     """Install the trigger-maintained change log on the ERP tables of the flow."""
     flow = load(config)
-    connector = guard(lambda: build_connector(flow, "erp"))
-    installer = getattr(connector, "install_capture", None)
-    if installer is None:
-        err.print(f"[red]error:[/red] the ERP connector ({connector.system}) has no change log")
-        raise typer.Exit(1)
+    connector, installer = _capture_operation(flow, "install_capture")
     bindings = [spec.binding("erp") for spec in flow.ordered_entities()]
 
     async def install() -> None:
@@ -80,11 +89,7 @@ def prune(
     changelog_table of its own.
     """
     flow = load(config)
-    connector = guard(lambda: build_connector(flow, "erp"))
-    pruner = getattr(connector, "prune_capture", None)
-    if pruner is None:
-        err.print(f"[red]error:[/red] the ERP connector ({connector.system}) has no change log")
-        raise typer.Exit(1)
+    connector, _ = _capture_operation(flow, "prune_capture")
     store = existing_state(flow)
     keep = timedelta(days=keep_days)
 
