@@ -40,16 +40,11 @@ day. ``boolean``: ``True`` / ``False``.
 """
 
 
-ROW_KEY_LENGTH = KEY_LENGTH
-"""Characters of a key the change log holds (:data:`KEY_LENGTH`): a longer key cannot be
-synced, and its row is skipped by the triggers, which must never fail the ERP's write on it."""
-
-
 CAPTURE_RELEASE = 2
 """The form of the change capture this Tandem installs, kept in ``<changelog>_release``.
 
 1. Every release before the table (none is kept: read as 1).
-2. The triggers skip a row whose key is NULL or longer than :data:`ROW_KEY_LENGTH` instead
+2. The triggers skip a row whose key is NULL or longer than :data:`KEY_LENGTH` instead
    of failing the ERP's write; on PostgreSQL the trigger function runs with its owner's
    rights, and leaves out NOTIFY where the server allows prepared transactions.
 """
@@ -67,7 +62,7 @@ def changelog_table(name: str = "tandem_changelog", schema: str | None = None) -
         sa.MetaData(),
         sa.Column("seq", sa.BigInteger, primary_key=True),
         sa.Column("table_name", sa.String(128), nullable=False),
-        sa.Column("row_key", sa.String(ROW_KEY_LENGTH), nullable=False),
+        sa.Column("row_key", sa.String(KEY_LENGTH), nullable=False),
         sa.Column("op", sa.String(1), nullable=False),
         sa.Column("changed_at", sa.DateTime(), nullable=False),
         schema=schema,
@@ -170,7 +165,7 @@ class _Dialect(ABC):
 
     def loggable(self, ref: str, key: str, kind: KeyKind) -> str:
         """SQL: whether ``ref``'s key can be logged (not NULL, and where the log's column is
-        bounded, not longer than :data:`ROW_KEY_LENGTH`); a row whose key cannot is skipped."""
+        bounded, not longer than :data:`KEY_LENGTH`); a row whose key cannot is skipped."""
         return f"{ref}.{self.prep.quote(key)} IS NOT NULL"
 
     @abstractmethod

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from tandem.connectors.base import KEY_LENGTH
 from tandem.connectors.sql.capture.common import (
     OPS,
-    ROW_KEY_LENGTH,
     KeyKind,
     _Dialect,
     _lit,
@@ -43,7 +43,7 @@ class _Mysql(_Dialect):
             f"CREATE TABLE IF NOT EXISTS {self.q(self.changelog)} ("
             "seq BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, "
             "table_name VARCHAR(128) NOT NULL, "
-            "row_key VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL, "
+            f"row_key VARCHAR({KEY_LENGTH}) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL, "
             "op CHAR(1) NOT NULL, changed_at DATETIME(6) NOT NULL, "
             f"KEY {self.prep.quote(self.changelog + '_pos')} "
             "(table_name, changed_at, row_key, seq), "
@@ -108,7 +108,7 @@ class _Mysql(_Dialect):
     def loggable(self, ref: str, key: str, kind: KeyKind) -> str:
         return (
             f"{ref}.{self.prep.quote(key)} IS NOT NULL AND "
-            f"CHAR_LENGTH({self.key_text(ref, key, kind)}) <= {ROW_KEY_LENGTH}"
+            f"CHAR_LENGTH({self.key_text(ref, key, kind)}) <= {KEY_LENGTH}"
         )
 
     def replace_triggers(self, table: str, key: str, kind: KeyKind) -> list[str]:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from tandem.connectors.base import KEY_LENGTH
 from tandem.connectors.sql.capture.common import (
     OPS,
-    ROW_KEY_LENGTH,
     KeyKind,
     _Dialect,
     _lit,
@@ -73,7 +73,7 @@ class _Sqlite(_Dialect):
         # state store and a Salesforce external ID hold 255): as on the other databases.
         return (
             f"{ref}.{self.prep.quote(key)} IS NOT NULL AND "
-            f"length({self.key_text(ref, key, kind)}) <= {ROW_KEY_LENGTH}"
+            f"length({self.key_text(ref, key, kind)}) <= {KEY_LENGTH}"
         )
 
     def trigger_names_sql(self) -> str:

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from tandem.connectors.base import EntityBinding
-from tandem.connectors.sql.capture.common import ROW_KEY_LENGTH, KeyKind, _Dialect
+from tandem.connectors.base import KEY_LENGTH, EntityBinding
+from tandem.connectors.sql.capture.common import KeyKind, _Dialect
 from tandem.connectors.sql.capture.kinds import _no_exact_text, _type_name, key_kind
 from tandem.connectors.sql.reader import KEYLESS_SHOWN
 from tandem.errors import BindingError, ConfigError
@@ -116,7 +116,7 @@ def _check_tables(
 
 def name_unloggable(conn: sa.Connection, d: _Dialect, target: CaptureTable, kind: KeyKind) -> None:
     """Warn of rows whose key the change log cannot hold: NULL (a SQLite primary key not
-    declared NOT NULL) or longer than :data:`ROW_KEY_LENGTH`. They are not seeded, and the
+    declared NOT NULL) or longer than :data:`KEY_LENGTH`. They are not seeded, and the
     triggers log nothing for them (no record can stand for such a row) until an update gives
     them a key that can be logged."""
     found = conn.exec_driver_sql(
@@ -132,7 +132,7 @@ def name_unloggable(conn: sa.Connection, d: _Dialect, target: CaptureTable, kind
         "neither: %s%s",
         target.table,
         target.key,
-        ROW_KEY_LENGTH,
+        KEY_LENGTH,
         shown,
         "; and more" if len(found) > KEYLESS_SHOWN else "",
     )
