@@ -75,6 +75,39 @@ def install_capture_cmd(config: ConfigOption = DEFAULT_CONFIG) -> None:
         console.print(f"[green]✓[/green] change capture on {binding.source} (key {binding.key})")
 
 
+DropOption = Annotated[
+    bool,
+    typer.Option(
+        "--drop-changelog",
+        help="Also drop the change log and its tables (what it holds that no pass has read "
+        "yet is lost to the flow).",
+    ),
+]
+
+
+@erp_app.command("uninstall-capture")
+def uninstall_capture_cmd(
+    config: ConfigOption = DEFAULT_CONFIG, drop_changelog: DropOption = False
+) -> None:
+    """Drop the change-capture triggers from the ERP tables of the flow (to remove Tandem)."""
+    flow = load(config)
+    connector, uninstaller = _capture_operation(flow, "uninstall_capture")
+    bindings = [spec.binding("erp") for spec in flow.ordered_entities()]
+
+    async def uninstall() -> None:
+        await connector.open()
+        try:
+            await uninstaller(bindings, drop_changelog=drop_changelog)
+        finally:
+            await connector.close()
+
+    run_async(uninstall)
+    for binding in bindings:
+        console.print(f"[green]✓[/green] no change capture on {binding.source}")
+    if drop_changelog:
+        console.print("[green]✓[/green] change log dropped")
+
+
 @erp_app.command("prune")
 def prune(
     config: ConfigOption = DEFAULT_CONFIG,

@@ -253,6 +253,27 @@ class SqlConnector:
         elif self._log is not None and self._horizons is None:  # upgraded in place
             self._horizons = await self._run("connect", self._late_commits, engine, self._log)
 
+    async def uninstall_capture(
+        self, bindings: Sequence[EntityBinding], *, drop_changelog: bool = False
+    ) -> None:
+        """Drop the capture triggers of the tables behind ``bindings`` (the ERP's writes are
+        logged no more); with ``drop_changelog`` also the change log and its tables."""
+        tables = list(dict.fromkeys(t.table for t in capture.capture_tables(bindings)))
+        engine = self._require()
+        await self._run(
+            "uninstall capture",
+            lambda: capture.uninstall_capture(
+                engine,
+                tables,
+                changelog_table=self.settings.changelog_table,
+                schema=self.settings.db_schema,
+                drop_changelog=drop_changelog,
+            ),
+        )
+        if drop_changelog:
+            await self.close()
+            await self.open()
+
     async def prune_capture(self, before: datetime) -> int:
         """Delete the change-log entries (and noted reads) stamped before ``before``; how many
         entries went. Only behind every reader's cursor minus its overlap
