@@ -99,6 +99,8 @@ class _Dialect(ABC):
     """The key kinds whose text this database can render exactly as the reader does."""
     REFUSED: ClassVar[str] = "its values have no text that Tandem can make equal to the reader's"
     """Why a kind outside :attr:`KINDS` is refused."""
+    LENGTH: ClassVar[str] = "char_length"
+    """The SQL function giving a text's length in characters."""
 
     def __init__(self, engine: sa.Engine, changelog: str, schema: str | None, channel: str):
         self.changelog = check_identifier(changelog, "changelog_table")
@@ -164,9 +166,14 @@ class _Dialect(ABC):
         """
 
     def loggable(self, ref: str, key: str, kind: KeyKind) -> str:
-        """SQL: whether ``ref``'s key can be logged (not NULL, and where the log's column is
-        bounded, not longer than :data:`KEY_LENGTH`); a row whose key cannot is skipped."""
-        return f"{ref}.{self.prep.quote(key)} IS NOT NULL"
+        """SQL: whether ``ref``'s key can be logged: not NULL, and its text not longer than
+        :data:`KEY_LENGTH` characters (the log's column; on SQLite, whose TEXT holds any
+        length, because no record can stand for a longer key). A row whose key cannot is
+        skipped by the triggers and the seed."""
+        return (
+            f"{ref}.{self.prep.quote(key)} IS NOT NULL AND "
+            f"{self.LENGTH}({self.key_text(ref, key, kind)}) <= {KEY_LENGTH}"
+        )
 
     @abstractmethod
     def trigger_names_sql(self) -> str:

@@ -105,12 +105,6 @@ class _Mysql(_Dialect):
             f"IF {was_keyed} THEN {self._insert(table, 'OLD', key, kind, 'D')}; END IF; END",
         ]
 
-    def loggable(self, ref: str, key: str, kind: KeyKind) -> str:
-        return (
-            f"{ref}.{self.prep.quote(key)} IS NOT NULL AND "
-            f"CHAR_LENGTH({self.key_text(ref, key, kind)}) <= {KEY_LENGTH}"
-        )
-
     def replace_triggers(self, table: str, key: str, kind: KeyKind) -> list[str]:
         if not self.mariadb:
             return super().replace_triggers(table, key, kind)

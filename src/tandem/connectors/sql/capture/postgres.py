@@ -167,12 +167,6 @@ class _Postgres(_Dialect):
             for op, verb in OPS.items()
         ]
 
-    def loggable(self, ref: str, key: str, kind: KeyKind) -> str:
-        return (
-            f"{ref}.{self.prep.quote(key)} IS NOT NULL AND "
-            f"char_length({self.key_text(ref, key, kind)}) <= {KEY_LENGTH}"
-        )
-
     def trigger_names_sql(self) -> str:
         schema = _lit(self.schema) if self.schema else "current_schema()"
         return (

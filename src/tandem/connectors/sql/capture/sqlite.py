@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from tandem.connectors.base import KEY_LENGTH
 from tandem.connectors.sql.capture.common import (
     OPS,
     KeyKind,
@@ -15,6 +14,7 @@ from tandem.connectors.sql.capture.common import (
 class _Sqlite(_Dialect):
     NOW = "(strftime('%Y-%m-%d %H:%M:%f', 'now') || '000')"
     KINDS = frozenset({"integer", "text"})
+    LENGTH = "length"
     REFUSED = (
         "SQLite keeps such values in whatever form they were written and the reader converts "
         "them, so a logged key would not find its row (declare the key INTEGER or TEXT)"
@@ -67,14 +67,6 @@ class _Sqlite(_Dialect):
             f"CREATE TRIGGER {name['D']} AFTER DELETE ON {t} FOR EACH ROW BEGIN "
             f"{self._insert(table, 'OLD', key, kind, 'D')} END",
         ]
-
-    def loggable(self, ref: str, key: str, kind: KeyKind) -> str:
-        # The log's TEXT would hold any length, but no record can stand for a longer key (the
-        # state store and a Salesforce external ID hold 255): as on the other databases.
-        return (
-            f"{ref}.{self.prep.quote(key)} IS NOT NULL AND "
-            f"length({self.key_text(ref, key, kind)}) <= {KEY_LENGTH}"
-        )
 
     def trigger_names_sql(self) -> str:
         return "SELECT name FROM sqlite_master WHERE type = 'trigger'"
