@@ -307,10 +307,10 @@ async def test_read_records_by_ids(
 ) -> None:
     opened.on("GET", f"{API}/query", page([{k: v for k, v in row(1).items() if k != "IsDeleted"}]))
     connector = make_connector()
-    found = await connector.read_records(BINDING, [f"001{1:015d}", "001MISSING0000000"])
+    found = await connector.read_records(BINDING, [f"001{1:015d}", "001MISSING00000000"])
     assert list(found) == [f"001{1:015d}"]
     soql = query_params(opened.requests[-1])["q"]
-    assert soql.endswith(f"WHERE Id IN ('001{1:015d}', '001MISSING0000000')")
+    assert soql.endswith(f"WHERE Id IN ('001{1:015d}', '001MISSING00000000')")
     await connector.close()
 
 
@@ -521,7 +521,7 @@ async def test_quota_reserve_stops_before_the_call(
     await connector.open()
     await connector.describe(BINDING)  # the first call goes through and brings the figures
     with pytest.raises(Fatal, match="used 800 of 1000, reserve 20%"):
-        await connector.read_records(BINDING, ["001A"])  # used 800 of 1000: at the reserve
+        await connector.read_records(BINDING, [f"001{1:015d}"])  # used 800 of 1000: at the reserve
     assert connector.calls_made == 1
     await connector.close()
 

@@ -34,7 +34,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import islice
+from itertools import chain, islice
 from operator import itemgetter, methodcaller
 from typing import Any, Literal, overload
 
@@ -43,7 +43,15 @@ from tandem.connectors.salesforce.client import RecordError, SalesforceClient, S
 from tandem.connectors.salesforce.values import parse_datetime
 from tandem.errors import Fatal, Retriable
 
-__all__ = ["BulkApi", "IngestJob", "IngestOperation", "parse_bulk_error", "read_csv"]
+__all__ = [
+    "UPLOAD_BYTES",
+    "BulkApi",
+    "IngestJob",
+    "IngestOperation",
+    "parse_bulk_error",
+    "read_csv",
+    "upload_parts",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +73,9 @@ _TIGHTEN = 0.7  # the share of the margin above 1 kept after a job found done in
 # fraction of the job's time; one that comes early costs a call.
 _BORROWED_MARGIN = 1.6
 _CSV_HEADERS = {"Accept": "text/csv"}
+UPLOAD_BYTES = 100_000_000
+"""The most CSV bytes one job is given. Salesforce takes at most 150 MB of job data once
+base64-encoded (about half as much again), and says to upload no more than 100 MB."""
 
 
 def read_csv(text: str) -> list[dict[str, str]]:
@@ -83,7 +94,9 @@ def parse_bulk_error(text: str) -> RecordError:
     fields: tuple[str, ...] = ()
     head, sep, tail = rest.rpartition(":")
     candidates = [f.strip() for f in tail.split(",")]
-    if (
+    if sep and not tail.strip():
+        rest = head  # the fields part is there, naming none
+    elif (
         sep
         and candidates
         and all(c.replace("_", "").replace(".", "").isalnum() for c in candidates)
@@ -91,6 +104,34 @@ def parse_bulk_error(text: str) -> RecordError:
         fields = tuple(candidates)
         rest = head
     return RecordError(code.strip() or None, rest.strip(), fields)
+
+
+def upload_parts(
+    columns: Sequence[str], rows: Sequence[Sequence[str]], limit: int | None = None
+) -> list[range]:
+    """The row ranges to upload as jobs of their own, each under ``limit`` CSV bytes
+    (:data:`UPLOAD_BYTES` by default); one range, all rows, in the usual case.
+
+    A row is counted at its most: four bytes a character (UTF-8), each quote doubled, each
+    cell quoted. Only when the whole upload might pass the limit is each row measured.
+    """
+    limit = UPLOAD_BYTES if limit is None else limit
+    width = len(columns)
+    header = len(",".join(columns).encode()) + 3 * width + 1
+    chars = sum(map(len, chain.from_iterable(rows)))
+    if header + 4 * chars + 3 * width * len(rows) <= limit:
+        return [range(len(rows))]
+    parts: list[range] = []
+    start, size = 0, header
+    for i, cells in enumerate(rows):
+        text = ",".join(cells)
+        row = len(text.encode()) + text.count('"') + 2 * len(cells) + 1
+        if i > start and size + row > limit:
+            parts.append(range(start, i))
+            start, size = i, header
+        size += row
+    parts.append(range(start, len(rows)))
+    return parts
 
 
 def _csv_chunks(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> Iterator[bytes]:

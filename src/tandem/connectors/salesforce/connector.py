@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import re
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -39,7 +40,7 @@ from tandem.connectors.base import (
 )
 from tandem.connectors.http import Sleep
 from tandem.connectors.salesforce import probe
-from tandem.connectors.salesforce.bulk import BulkApi, IngestOperation
+from tandem.connectors.salesforce.bulk import BulkApi, IngestOperation, upload_parts
 from tandem.connectors.salesforce.client import COLLECTION_LIMIT, SalesforceClient, SaveResult
 from tandem.connectors.salesforce.describe import diff_schemas, to_schema
 from tandem.connectors.salesforce.errors import record_action
@@ -62,6 +63,7 @@ from tandem.connectors.salesforce.soql import (
     in_condition,
     quote,
 )
+from tandem.connectors.salesforce.values import holds_null_cell
 from tandem.errors import ConfigError, Fatal, RecordRejected
 
 __all__ = ["SalesforceConnector"]
@@ -72,6 +74,8 @@ _STOP_CODES = ("REQUEST_LIMIT_EXCEEDED", "QUOTA_RESERVE", "INVALID_SESSION_ID")
 _BULK_RATE = "bulk_seconds_per_row"
 _BULK_MARGIN = "bulk_results_margin"
 _GET_DELETED_REACH = timedelta(days=15)
+_RECORD_ID = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?")
+"""A Salesforce record Id: 15 letters and digits, or 18 (with the case-safe suffix)."""
 
 
 class SalesforceConnector:
@@ -310,6 +314,11 @@ class SalesforceConnector:
         fields = select_fields(binding, with_deleted=False)
         found: dict[str, Change] = {}
         unique = list(dict.fromkeys(keys))
+        info = schema.fields.get(binding.key)
+        if info is not None and info.type == "id":
+            # Salesforce refuses the whole query over one malformed Id in the list
+            # (INVALID_QUERY_FILTER_OPERATOR); a key that is none names no record.
+            unique = [key for key in unique if _RECORD_ID.fullmatch(key)]
         for start in range(0, len(unique), COLLECTION_LIMIT):
             chunk = unique[start : start + COLLECTION_LIMIT]
             soql = Select(binding.source, fields).where(in_condition(binding.key, chunk)).soql()
@@ -422,6 +431,22 @@ class SalesforceConnector:
         caller does other work (:class:`~tandem.connectors.base.Submitter`). Raises as
         :meth:`write_batch`, here or from the coroutine.
         """
+        try:
+            return await self._submit(binding, ops)
+        except Fatal:
+            self._forget_schema(binding)
+            raise
+
+    def _forget_schema(self, binding: EntityBinding) -> None:
+        """Describe ``binding.source`` anew next time: a write it refused as a whole may
+        mean the object changed since it was described (a field removed)."""
+        self._schemas.pop(binding.source, None)
+        self._builders.pop(binding.source, None)
+
+    async def _submit(
+        self, binding: EntityBinding, ops: Sequence[WriteOp]
+    ) -> Callable[[], Awaitable[list[WriteOutcome]]]:
+        """:meth:`submit_batch`, which forgets the description when this raises ``Fatal``."""
         schema = await self.describe(binding)
         self._check_binding(binding, schema, ops)
         builder = self._builder(binding, schema)
@@ -432,6 +457,10 @@ class SalesforceConnector:
         alone = await write_guarded(
             self.client, self.read_records, binding, builder.build, ops, outcomes
         )
+        for i in alone:
+            refused = outcomes[i]
+            if refused is not None and refused.error is not None:
+                _raise_schema_error(binding, "update", refused.error)
         for action, indexes in group_by_action(ops, skip=alone).items():
             operation = f"{action} {binding.source}"
             ready: list[tuple[int, dict[str, Any]]] = []
@@ -443,6 +472,8 @@ class SalesforceConnector:
                     outcomes[i] = WriteOutcome(ops[i].ref, False, error=exc)
             if not ready:
                 continue
+            if len(ready) > self.settings.bulk_threshold:
+                ready = await self._write_null_cells(binding, action, ops, ready, outcomes)
             if len(ready) > self.settings.bulk_threshold:
                 # The built records go once uploaded: a row the job leaves for a retry is
                 # built again from its op (memory holds one batch's records, not two).
@@ -470,12 +501,35 @@ class SalesforceConnector:
 
         async def collect_all() -> list[WriteOutcome]:
             for placed, operation, collect in waiting:
-                results = await collect()
+                try:
+                    results = await collect()
+                except Fatal:
+                    self._forget_schema(binding)
+                    raise
                 for i, result in zip(placed, results, strict=True):
                     outcomes[i] = outcome(ops[i], result, binding, operation)
             return [o for o in outcomes if o is not None]
 
         return collect_all
+
+    async def _write_null_cells(
+        self,
+        binding: EntityBinding,
+        action: str,
+        ops: Sequence[WriteOp],
+        ready: list[tuple[int, dict[str, Any]]],
+        outcomes: list[WriteOutcome | None],
+    ) -> list[tuple[int, dict[str, Any]]]:
+        """Write through Collections the records of a Bulk group that hold the text ``#N/A``
+        (Bulk CSV would empty the field instead); the others are returned for the job."""
+        if not any(holds_null_cell(record) for _, record in ready):
+            return ready
+        direct = [(i, record) for i, record in ready if holds_null_cell(record)]
+        operation = f"{action} {binding.source}"
+        results = await self._collections_write(binding, action, [r for _, r in direct])
+        for (i, _), result in zip(direct, results, strict=True):
+            outcomes[i] = outcome(ops[i], result, binding, operation)
+        return [(i, record) for i, record in ready if not holds_null_cell(record)]
 
     def _builder(self, binding: EntityBinding, schema: EntitySchema) -> RecordBuilder:
         """The record builder of ``binding`` against ``schema``, kept while both stay."""
@@ -512,10 +566,13 @@ class SalesforceConnector:
         obj = binding.source
         if action == "upsert":
             assert binding.external_id is not None  # checked in _check_binding
-            return await self.client.upsert(obj, binding.external_id, records)
-        if action == "update":
-            return await self.client.update(obj, records)
-        return await self.client.delete([str(r["Id"]) for r in records], sobject=obj)
+            results = await self.client.upsert(obj, binding.external_id, records)
+        elif action == "update":
+            results = await self.client.update(obj, records)
+        else:
+            results = await self.client.delete([str(r["Id"]) for r in records], sobject=obj)
+        _raise_schema_errors(binding, action, results)
+        return results
 
     async def _bulk_submit(
         self,
@@ -536,17 +593,22 @@ class SalesforceConnector:
         operation: IngestOperation = (
             "upsert" if action == "upsert" else ("update" if action == "update" else "delete")
         )
-        job = await self.bulk.submit(
-            binding.source,
-            operation,
-            columns,
-            rows,
-            key_column=key,
-            external_id=binding.external_id if action == "upsert" else None,
-        )
+        # one job per part: a job takes at most about 100 MB of CSV (long texts, many rows)
+        parts = upload_parts(columns, rows)
+        jobs = [
+            await self.bulk.submit(
+                binding.source,
+                operation,
+                columns,
+                rows if len(parts) == 1 else rows[part.start : part.stop],
+                key_column=key,
+                external_id=binding.external_id if action == "upsert" else None,
+            )
+            for part in parts
+        ]
 
         async def collect() -> list[SaveResult]:
-            results = await self.bulk.collect(job)
+            results = [r for job in jobs for r in await self.bulk.collect(job)]
             # Rows the job left unprocessed or locked go again through Collections, which
             # retries just the records that keep failing transiently.
             again = [
@@ -566,6 +628,39 @@ class SalesforceConnector:
 
 _Collect = Callable[[], Awaitable[list[SaveResult]]]
 """Waits for a handed-over Bulk job and gives one result per record."""
+
+
+_SCHEMA_CODES = ("INVALID_FIELD",)
+"""Per-record codes that blame the flow's mapping, not the record: the object lacks a field
+the write names (removed since the describe). Dead-lettering would refuse every record."""
+
+
+def _raise_schema_errors(binding: EntityBinding, action: str, results: list[SaveResult]) -> None:
+    """Raise ``Fatal`` when the org refused a record for a field the object does not have."""
+    for result in results:
+        for error in result.errors:
+            if error.code in _SCHEMA_CODES:
+                _schema_fatal(binding, action, error.code, error.fields, error.message)
+
+
+def _raise_schema_error(binding: EntityBinding, action: str, error: Exception) -> None:
+    """:func:`_raise_schema_errors` for an outcome's error (a guarded update's)."""
+    if isinstance(error, RecordRejected) and error.code in _SCHEMA_CODES:
+        fields = (error.field,) if error.field else ()
+        _schema_fatal(binding, action, error.code, fields, str(error))
+
+
+def _schema_fatal(
+    binding: EntityBinding, action: str, code: str, fields: Sequence[str], message: str
+) -> None:
+    named = f" {', '.join(fields)}" if fields else ""
+    raise Fatal(
+        f"{binding.source} refused field(s){named} (entity {binding.name}), removed since the "
+        f"describe? {message}",
+        system="salesforce",
+        operation=f"{action} {binding.source}",
+        code=code,
+    )
 
 
 def _check_names(binding: EntityBinding) -> None:

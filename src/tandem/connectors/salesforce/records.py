@@ -352,12 +352,13 @@ def csv_table(records: Sequence[Mapping[str, Any]], key: str) -> tuple[list[str]
     """Flat records (see :func:`flatten`) as a Bulk CSV: the header, ``key`` first, and rows.
 
     Columns come in order of first appearance. A column a record lacks is an empty cell (the
-    field is left as it is); ``None`` is ``#N/A`` (the field is emptied).
+    field is left as it is); ``None`` and an empty text are ``#N/A`` (the field is emptied, as
+    Collections empties it).
     """
     columns = list(dict.fromkeys(chain((key,), chain.from_iterable(records))))
     absent = repeat(_ABSENT)
     rows = [
-        [v if type(v) is str else _cell(v) for v in map(record.get, columns, absent)]
+        [v if type(v) is str and v else _cell(v) for v in map(record.get, columns, absent)]
         for record in records
     ]
     return columns, rows

@@ -20,11 +20,13 @@ from typing import Any
 from tandem.connectors.base import FieldInfo
 
 __all__ = [
+    "NULL_CELL",
     "csv_cell",
     "csv_text",
     "dumps",
     "from_csv",
     "from_json",
+    "holds_null_cell",
     "parse_datetime",
     "to_wire",
     "wire_datetime",
@@ -48,8 +50,16 @@ def wire_datetime(value: datetime) -> str:
     """A datetime in Salesforce's wire form, ``2024-05-01T10:00:00.000+0000`` (UTC)."""
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    value = value.astimezone(UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}+0000"
+    try:
+        value = value.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:00-05:00: past the last instant a datetime holds
+        raise ValueError(f"{value.isoformat()} is out of range in UTC") from None
+    # the year by hand: strftime's %Y leaves one below 1000 unpadded ("999-01-01")
+    return (
+        f"{value.year:04d}"
+        + value.strftime("-%m-%dT%H:%M:%S.")
+        + f"{value.microsecond // 1000:03d}+0000"
+    )
 
 
 def from_json(value: Any, info: FieldInfo | None) -> Any:
@@ -122,16 +132,35 @@ def to_wire(value: Any) -> Any:
     raise ValueError(f"no Salesforce form for a {type(value).__name__}")
 
 
+NULL_CELL = "#N/A"
+"""The Bulk CSV cell that sets a field to null. An empty cell leaves the field as it is, so
+an empty text (which Collections stores as null) is written as this too; a text that *is*
+``#N/A`` cannot be written through Bulk at all (see :func:`holds_null_cell`)."""
+
+
+def holds_null_cell(record: Mapping[str, Any]) -> bool:
+    """Whether a record in wire form holds the text ``#N/A``, which Bulk CSV would read as
+    null: such a record must be written through Collections, where it is plain text."""
+    values = record.values()
+    return NULL_CELL in values or any(
+        NULL_CELL in v.values() for v in values if isinstance(v, Mapping)
+    )
+
+
 def csv_text(value: Any) -> str:
-    """A value as a Bulk CSV cell (``#N/A`` sets a field to null)."""
+    """A value as a Bulk CSV cell (``#N/A`` sets a field to null, an empty text too)."""
     wire = to_wire(value)
-    if wire is None:
-        return "#N/A"
+    if wire is None or wire == "":
+        return NULL_CELL
     if isinstance(wire, bool):
         return "true" if wire else "false"
     if isinstance(wire, Decimal):
         return format(wire, "f")
     return str(wire)
+
+
+def _text_cell(value: str) -> str:
+    return value or NULL_CELL
 
 
 def _bool_cell(value: bool) -> str:
@@ -143,7 +172,7 @@ def _decimal_cell(value: Decimal) -> str:
 
 
 _CELLS: dict[type, Callable[[Any], str]] = {
-    str: str,
+    str: _text_cell,
     int: str,
     float: repr,
     bool: _bool_cell,
@@ -158,7 +187,7 @@ def csv_cell(wire: Any) -> str:
     of ``isinstance`` tests: this runs once per cell of every Bulk upload.
     """
     if wire is None:
-        return "#N/A"
+        return NULL_CELL
     cell = _CELLS.get(type(wire))
     return cell(wire) if cell is not None else csv_text(wire)
 
