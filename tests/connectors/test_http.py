@@ -183,6 +183,26 @@ async def test_second_refusal_after_refresh_is_fatal() -> None:
     await client.aclose()
 
 
+async def test_a_session_expiring_again_after_a_retry_is_renewed_again() -> None:
+    # A renewed token that met a 5xx was never refused: a 401 after the retry is a session
+    # that expired again (an org expiring sessions often), renewed once more, not a refusal.
+    sleeps = Sleeps()
+    auth = CountingAuth()
+    replies = Replies(
+        httpx.Response(401), httpx.Response(503), httpx.Response(401), httpx.Response(200)
+    )
+    transport, client = make(replies, sleeps, auth=auth)
+    await transport.request("GET", "https://x.test/a", operation="read")
+    assert auth.refreshes == 2
+    assert [r.headers["Authorization"] for r in replies.seen] == [
+        "Bearer tok-1",
+        "Bearer tok-2",
+        "Bearer tok-2",
+        "Bearer tok-3",
+    ]
+    await client.aclose()
+
+
 async def test_reject_names_record_and_field() -> None:
     def parser(response: httpx.Response) -> ErrorDetail:
         return ErrorDetail("DUPLICATE_VALUE", "duplicate value found", ("Email",))

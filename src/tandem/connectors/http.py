@@ -388,6 +388,9 @@ class HttpTransport:
                 )
                 await self.sleep(wait)
                 attempt += 1
+                # A renewed session that met a transient failure was not refused: a 401 after
+                # it is a session that expired again, renewed once more (retries bound this).
+                refreshed = False
                 continue
             if resolution.action == "refresh_auth" and authenticated and self.auth is not None:
                 if refreshed:
