@@ -63,7 +63,7 @@ def describe_source(conn: sa.Connection, src: Source) -> EntitySchema:
             )
             continue
         auto = table is not None and table.autoincrement_column is base
-        computed = base.computed is not None
+        computed = base.computed is not None or _always_generated(base)
         enums = tuple(base.type.enums) if isinstance(base.type, sa.Enum) else None
         writable = not (read_only or auto or computed)
         fields[col.name] = FieldInfo(
@@ -81,7 +81,8 @@ def describe_source(conn: sa.Connection, src: Source) -> EntitySchema:
             required_on_create=writable
             and not base.nullable
             and base.server_default is None
-            and base.default is None,
+            and base.default is None
+            and base.autoincrement is not True,  # MariaDB AUTO_INCREMENT: numbered by it
             scale=_scale(base),
         )
     return EntitySchema(source=src.binding.source, fields=fields)
@@ -127,6 +128,12 @@ def _refuse_enum_domain_key(src: Source, relation: sa.FromClause) -> None:
         )
 
 
+def _always_generated(column: sa.Column[Any]) -> bool:
+    """A PostgreSQL ``GENERATED ALWAYS AS IDENTITY`` column: the database refuses any value
+    written to it (``BY DEFAULT`` takes one)."""
+    return column.identity is not None and bool(column.identity.always)
+
+
 def _scale(column: sa.Column[Any]) -> int | None:
     """The decimal places of a fixed-point column (``NUMERIC(12, 3)``: 3); None for any other
     column, and for a ``NUMERIC`` without a declared scale (SQLite keeps what it is given)."""
@@ -143,7 +150,9 @@ def _unique_columns(conn: sa.Connection, table: sa.Table) -> set[str]:
     for uc in insp.get_unique_constraints(table.name, schema=table.schema):
         if len(uc["column_names"]) == 1:
             found.add(str(uc["column_names"][0]))
-    for ix in insp.get_indexes(table.name, schema=table.schema):
+    # SQLite keeps a column's own UNIQUE (``crm_id TEXT UNIQUE``) as an automatic index only.
+    auto = {"include_auto_indexes": True} if conn.dialect.name == "sqlite" else {}
+    for ix in insp.get_indexes(table.name, schema=table.schema, **auto):
         names = [n for n in ix["column_names"] if n]
         if ix.get("unique") and len(names) == 1:
             found.add(str(names[0]))

@@ -147,10 +147,13 @@ def translate(exc: BaseException, *, operation: str, secrets: Iterable[str] = ()
 
 _COLUMN_PATTERNS = (
     re.compile(r"(?:NOT NULL|UNIQUE) constraint failed: (?:\w+\.)?(\w+)"),  # SQLite
-    re.compile(r"[Cc]olumn ['`\"](\w+)['`\"]"),  # MariaDB: Column 'x' cannot be null; too long
+    # MariaDB 1366 (bad value, a 4-byte character in utf8mb3): for column `db`.`table`.`x`
+    re.compile(r"[Cc]olumn `[^`]*`\.`[^`]*`\.`([^`]+)`"),
+    re.compile(r"[Cc]olumn ['`\"]([^'`\"]+)['`\"]"),  # MariaDB: Column 'x' cannot be null; too long
     re.compile(r"FOREIGN KEY \(`?(\w+)`?\)"),  # MariaDB foreign key
     re.compile(r"Key \((\w+)\)="),  # PostgreSQL detail: Key (x)=(...)
     re.compile(r"\bfor key ['`\"](?:\w+\.)?(\w+)['`\"]"),  # MariaDB duplicate entry
+    re.compile(r"CONSTRAINT `(?:[^`.]*\.)?([^`]+)` failed"),  # MariaDB column CHECK: `table.x`
 )
 
 

@@ -6,7 +6,12 @@ and the batch runs again with a SAVEPOINT per op: the refused record is rolled b
 savepoint and reported as a :class:`RecordRejected` outcome, and the rest commits. Clean batches
 so pay no savepoint round trips. Anything else (lost connection, deadlock, lock timeout,
 permission) propagates: the caller rolls the batch back and raises :class:`Retriable` or
-:class:`Fatal`. Every op is idempotent, so a retried batch never duplicates a record.
+:class:`Fatal`. Every op is idempotent, so a retried batch never duplicates a record. A
+refusal that comes only at COMMIT (a deferred constraint) has each op committed on its own.
+
+A write by key changes one row or none: one that would change several (a key column that is
+not unique) is undone and refused (``KEY_NOT_UNIQUE``). A write that sets the key column
+itself answers with the row's new key.
 
 An update with a :class:`~tandem.connectors.base.WriteGuard` is made only if its row still
 holds the values the guard read: the comparison is the UPDATE's own ``WHERE``, so no edit can
@@ -16,6 +21,7 @@ left alone (:func:`_guarded_update`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
@@ -57,14 +63,42 @@ class NeedsIsolation(Exception):
 def write_batch(
     engine: sa.Engine, src: Source, ops: Sequence[WriteOp], secrets: Iterable[str] = ()
 ) -> list[WriteOutcome]:
-    """Apply ``ops`` in one transaction; one outcome per op, in order."""
+    """Apply ``ops`` in one transaction; one outcome per op, in order.
+
+    A record the database refuses only at COMMIT (a ``DEFERRABLE INITIALLY DEFERRED``
+    foreign key or unique constraint, SQLite's deferred foreign keys) cannot be rolled back
+    to its savepoint: when the batch with savepoints is refused at its commit, each op is
+    written in a transaction of its own, so that one record is refused and the rest commit.
+    """
     try:
         with engine.begin() as conn:
             return write_ops(conn, src, ops, secrets, isolate=False)
     except NeedsIsolation:
         pass
-    with engine.begin() as conn:
-        return write_ops(conn, src, ops, secrets, isolate=True)
+    except _DB_ERRORS as exc:  # refused at COMMIT: a deferred constraint
+        if faults.classify(exc) != "record":
+            raise
+    try:
+        with engine.begin() as conn:
+            return write_ops(conn, src, ops, secrets, isolate=True)
+    except _DB_ERRORS as exc:  # each op's own refusal was caught: this is the COMMIT's
+        if faults.classify(exc) != "record":
+            raise
+    return [_alone(engine, src, op, tuple(secrets)) for op in ops]
+
+
+def _alone(engine: sa.Engine, src: Source, op: WriteOp, secrets: tuple[str, ...]) -> WriteOutcome:
+    """``op`` written and committed in a transaction of its own; refused if its COMMIT is."""
+    try:
+        with engine.begin() as conn:
+            (outcome,) = write_ops(conn, src, [op], secrets)
+            return outcome
+    except _DB_ERRORS as exc:
+        if faults.classify(exc) != "record":
+            raise
+        table = _writable(src)
+        operation = f"{op.action} {table.name}"
+        return _rejection(exc, op, operation, table, _values(src, table, op), secrets)
 
 
 def write_ops(
@@ -159,9 +193,12 @@ def _apply(
         key = _key(src, op)
         if src.soft_delete is not None:
             flag = src.soft_delete.name
-            conn.execute(sa.update(table).where(key_col == key).values({flag: src.soft_value}))
+            stmt: sa.Executable = (
+                sa.update(table).where(key_col == key).values({flag: src.soft_value})
+            )
         else:
-            conn.execute(sa.delete(table).where(key_col == key))
+            stmt = sa.delete(table).where(key_col == key)
+        _one(conn.execute(stmt), table, key_col, op.key)
         return WriteOutcome(ref=op.ref, ok=True, key=op.key)
     if op.action == "update":
         if op.guard is not None and op.guard.expected and values:
@@ -182,12 +219,14 @@ def _apply(
         key = found[0][0]
         if key is None:  # `key = NULL` would be `IS NULL`: every row without a key
             raise _Refused(_keyless(table, key_col), key_col.name, None, "NO_KEY")
-        conn.execute(sa.update(table).where(key_col == key).values(values))
-        return WriteOutcome(ref=op.ref, ok=True, key=key_text(key))
+        hit = conn.execute(sa.update(table).where(key_col == key).values(values))
+        _one(hit, table, key_col, key_text(key))
+        return WriteOutcome(ref=op.ref, ok=True, key=_key_now(conn, key_col, values, key_text(key)))
     if op.key is not None:
         key = _key(src, op)
-        if conn.execute(sa.update(table).where(key_col == key).values(values)).rowcount:
-            return WriteOutcome(ref=op.ref, ok=True, key=op.key)
+        hit = conn.execute(sa.update(table).where(key_col == key).values(values))
+        if _one(hit, table, key_col, op.key):
+            return WriteOutcome(ref=op.ref, ok=True, key=_key_now(conn, key_col, values, op.key))
     new_key = _insert(conn, table, key_col, values)
     if new_key is None:  # no key to return: no record could stand for the row
         raise _Undo(_keyless(table, key_col), key_col.name, None, "NO_KEY")
@@ -232,12 +271,46 @@ def _update(
     values: dict[str, Any],
 ) -> WriteOutcome:
     if values:
-        hit = conn.execute(sa.update(table).where(key_col == key).values(values)).rowcount
+        hit = _one(
+            conn.execute(sa.update(table).where(key_col == key).values(values)),
+            table,
+            key_col,
+            op.key,
+        )
     else:
-        hit = len(conn.execute(sa.select(key_col).where(key_col == key)).all())
+        hit = len(conn.execute(sa.select(key_col).where(key_col == key).limit(1)).all())
     if not hit:
         raise _Refused("no such row", key_col.name, op.key, "NOT_FOUND")
-    return WriteOutcome(ref=op.ref, ok=True, key=op.key)
+    return WriteOutcome(ref=op.ref, ok=True, key=_key_now(conn, key_col, values, op.key))
+
+
+def _one(result: sa.CursorResult[Any], table: sa.Table, key_col: sa.Column[Any], key: Any) -> int:
+    """How many rows a write by key changed (0 or 1); more: the key column is not unique,
+    and the write is undone rather than change or delete every row holding the key."""
+    if result.rowcount > 1:
+        raise _Undo(
+            f"{result.rowcount} rows of {table.name!r} hold this key: {key_col.name!r} does not "
+            "identify one row (one column of a composite key?), so no write can name a record "
+            "by it; choose the primary key or a unique NOT NULL column as the key",
+            key_col.name,
+            key,
+            "KEY_NOT_UNIQUE",
+        )
+    return result.rowcount
+
+
+def _key_now(
+    conn: sa.Connection, key_col: sa.Column[Any], values: Mapping[str, Any], key: str | None
+) -> str | None:
+    """The row's key after a write: ``key``, unless the write set the key column itself (a
+    code both systems edit), then the new key as stored, which the link must name from now
+    on (the change log sees the old key deleted)."""
+    if key_col.name not in values or values[key_col.name] is None:
+        return key
+    if key_text(values[key_col.name]) == key:  # the key it had: no need to look
+        return key
+    stored = conn.execute(sa.select(key_col).where(key_col == values[key_col.name])).scalar()
+    return key if stored is None else key_text(stored)
 
 
 def _guarded_update(
@@ -264,8 +337,8 @@ def _guarded_update(
     for name, value in expected.items():
         stored = write_value(table.c[name], value, src.zone)
         checks.append(table.c[name].is_(None) if stored is None else table.c[name] == stored)
-    if conn.execute(sa.update(table).where(*checks).values(values)).rowcount:
-        return WriteOutcome(ref=op.ref, ok=True, key=op.key)
+    if _one(conn.execute(sa.update(table).where(*checks).values(values)), table, key_col, op.key):
+        return WriteOutcome(ref=op.ref, ok=True, key=_key_now(conn, key_col, values, op.key))
     names = list(expected)
     row = conn.execute(
         _locked(conn, sa.select(key_col, *(table.c[n] for n in names)).where(key_col == key))
@@ -278,8 +351,9 @@ def _guarded_update(
     }
     moved = [name for name in names if not _same(now[name], expected[name])]
     if not moved:
-        conn.execute(sa.update(table).where(key_col == key).values(values))
-        return WriteOutcome(ref=op.ref, ok=True, key=op.key)
+        hit = conn.execute(sa.update(table).where(key_col == key).values(values))
+        _one(hit, table, key_col, op.key)
+        return WriteOutcome(ref=op.ref, ok=True, key=_key_now(conn, key_col, values, op.key))
     name = moved[0]
     error = RecordRejected(
         f"record {op.ref}, field {name}: changed since it was read ({expected[name]!r} read, "
@@ -360,7 +434,14 @@ def _guess_field(
 ) -> str | None:
     """The column most likely at fault when the database did not name one."""
     text = message.lower()
-    if "null" in text:
+    checked = _checked_column(table, values, message)
+    if checked is not None:
+        return checked
+    if "range" in text or "overflow" in text:
+        outside = [name for name, value in values.items() if _out_of_range(table.c[name], value)]
+        if len(outside) == 1:
+            return outside[0]
+    if "null" in text and "check constraint" not in text:  # not PostgreSQL's failing row
         for col in table.c:
             if not col.nullable and col.name in values and values[col.name] is None:
                 return col.name
@@ -381,7 +462,74 @@ def _guess_field(
         fk_cols = [c.name for c in table.c if c.foreign_keys and c.name in values]
         if len(fk_cols) == 1:
             return fk_cols[0]
+    return _quoted_value(values, message)
+
+
+_CHECK_FAILED = "CHECK constraint failed: "
+"""SQLite's message for a CHECK constraint, followed by its name or, unnamed, its expression."""
+
+
+def _checked_column(table: sa.Table, values: Mapping[str, Any], message: str) -> str | None:
+    """The one written column the CHECK constraint the database names is about.
+
+    PostgreSQL and MariaDB name the constraint (``violates check constraint "ck_qty"``,
+    ``CONSTRAINT `ck_qty` failed``), SQLite its name or expression: the reflected
+    constraint's expression names the columns it checks. None when it checks several that
+    were written (the message names the constraint), or no such constraint is known.
+    """
+    checks = [c for c in table.constraints if isinstance(c, sa.CheckConstraint) and c.name]
+    texts = [str(c.sqltext) for c in checks if _names(message, str(c.name))]
+    if not texts and _CHECK_FAILED in message:
+        texts = [message.split(_CHECK_FAILED, 1)[1]]
+    for text in texts:
+        named = [n for n in values if re.search(rf"(?<![\w$]){re.escape(n)}(?![\w$])", text)]
+        if len(named) == 1:
+            return named[0]
     return None
+
+
+def _names(message: str, name: str) -> bool:
+    """Whether ``message`` names the constraint ``name`` (quoted, or SQLite's ``: name``)."""
+    quoted = any(f"{q}{name}{q}" in message for q in ('"', "`", "'"))
+    return quoted or message.endswith(f": {name}")
+
+
+_INTEGER_BITS: tuple[tuple[type[Any], int], ...] = (
+    (sa.SmallInteger, 15),
+    (sa.BigInteger, 63),
+    (sa.Integer, 31),
+)
+"""Signed integer column types and the bits of their magnitude (MariaDB's TINYINT and
+MEDIUMINT are named by the server itself)."""
+
+
+def _out_of_range(column: sa.Column[Any], value: Any) -> bool:
+    """Whether the number ``value`` cannot be held by ``column``'s declared type."""
+    if not isinstance(value, int | float | Decimal) or isinstance(value, bool):
+        return False
+    kind = column.type
+    for integer, bits in _INTEGER_BITS:
+        if isinstance(kind, integer) and not getattr(kind, "unsigned", False):
+            return not -(2**bits) <= value < 2**bits
+    if isinstance(kind, sa.Numeric) and not isinstance(kind, sa.Float):
+        precision, scale = kind.precision, kind.scale or 0
+        if isinstance(precision, int):
+            try:
+                return abs(Decimal(str(value))) >= Decimal(10) ** (precision - scale)
+            except ArithmeticError:
+                return False
+    return False
+
+
+def _quoted_value(values: Mapping[str, Any], message: str) -> str | None:
+    """The one written column whose value the message quotes (``invalid input syntax for type
+    integer: "abc"``, ``Not a boolean value: 'yes'``)."""
+    quoted = [
+        name
+        for name, value in values.items()
+        if isinstance(value, str) and value and any(f"{q}{value}{q}" in message for q in ("'", '"'))
+    ]
+    return quoted[0] if len(quoted) == 1 else None
 
 
 def _unique_columns(table: sa.Table) -> set[str]:
