@@ -83,7 +83,7 @@ async def read_contested(
         try:
             values = mapper.to_canonical(ctx.spec, target, change.fields, partner, refs)
         except MappingError as exc:
-            read, errors = _readable(mapper, refs, ctx.spec, target, change.fields, partner, exc)
+            read, errors = readable(mapper, refs, ctx.spec, target, change.fields, partner, exc)
             blind = changed[record.key] if read is None else changed[record.key] & set(errors)
             if blind:
                 name = min(blind)
@@ -98,7 +98,7 @@ async def read_contested(
     return currents, dead
 
 
-def _readable(
+def readable(
     mapper: Mapper,
     refs: StoreRefResolver,
     spec: EntitySpec,
@@ -157,4 +157,4 @@ def _unreadable(
     )
 
 
-__all__ = ["UNREADABLE", "read_contested", "shared_changes"]
+__all__ = ["UNREADABLE", "read_contested", "readable", "shared_changes"]

@@ -34,6 +34,7 @@ from tandem.connectors.clock import SourceClock
 from tandem.errors import ConfigError, Fatal, MappingError, Retriable, StoreError
 from tandem.mapping import Mapper
 from tandem.pipeline.batch import BatchProcessor
+from tandem.pipeline.contested import readable
 from tandem.pipeline.context import EntityContext, Systems, build_rules
 from tandem.pipeline.drift import compare, restore, summarise
 from tandem.pipeline.events import EventBus, PassDone
@@ -177,12 +178,14 @@ class Engine:
         ):
             self.claim()
 
-    async def prepare(self, *, fresh: bool = False) -> list[Problem]:
+    async def prepare(self, *, fresh: bool = False, keep: bool = True) -> list[Problem]:
         """Describe every bound object in both systems and check the mapping against them.
 
         A connector that can take a saved description (:class:`SchemaCache`) gets the one the
         store holds while it is younger than ``describe_cache_seconds``, unless ``fresh``;
-        a connector that learns (:class:`Learner`) is told what earlier runs learned.
+        a connector that learns (:class:`Learner`) is told what earlier runs learned. Each
+        new description is kept in the store for the next run's drift report, unless not
+        ``keep`` (a dry run: the drift it finds is still the next sync's to report).
 
         Returns:
             The problems, each placed at its setting in the config file; empty when the flow
@@ -200,7 +203,7 @@ class Engine:
                 binding = ctx.bindings[side]
                 schema = seen.get((side, binding.source))
                 if schema is None:
-                    schema = await self._describe(side, binding, fresh=fresh)
+                    schema = await self._describe(side, binding, fresh=fresh, keep=keep)
                     seen[(side, binding.source)] = schema
                 elif isinstance(connector := self.systems.of(side), SchemaCache):
                     connector.prime_schema(binding, schema)
@@ -225,8 +228,11 @@ class Engine:
                     self.warnings.append(locate(self.flow, ("connections", side), message))
         return problems
 
-    async def _describe(self, side: Side, binding: EntityBinding, *, fresh: bool) -> EntitySchema:
-        """A saved description young enough to trust, else a new describe (drift noted)."""
+    async def _describe(
+        self, side: Side, binding: EntityBinding, *, fresh: bool, keep: bool = True
+    ) -> EntitySchema:
+        """A saved description young enough to trust, else a new describe (drift noted; the
+        description kept when ``keep``)."""
         connector = self.systems.of(side)
         max_age = self.flow.describe_cache_seconds
         if not fresh and max_age > 0 and isinstance(connector, SchemaCache):
@@ -245,7 +251,7 @@ class Engine:
             schema = await connector.describe(binding)
         except ConfigError as exc:  # the connector names the setting; the flow knows its line
             raise self.flow.place(exc, side) from exc
-        self._note_drift(side, binding.source, schema)
+        self._note_drift(side, binding.source, schema, keep=keep)
         return schema
 
     def _recall(self, side: Side) -> None:
@@ -267,8 +273,11 @@ class Engine:
                     self.store.save_memo(self.flow.name, f"{side}.learned", learned)
                     self._learned[side] = learned
 
-    def _note_drift(self, side: Side, source: str, schema: EntitySchema) -> None:
-        """Compare ``source``'s description with the previous run's; keep this one (and when)."""
+    def _note_drift(
+        self, side: Side, source: str, schema: EntitySchema, *, keep: bool = True
+    ) -> None:
+        """Compare ``source``'s description with the previous run's; keep this one (and when)
+        if ``keep``."""
         current = summarise(schema)
         previous = self.store.schema_snapshot(self.flow.name, side, source)
         if previous is not None:
@@ -282,7 +291,8 @@ class Engine:
                 message = f"{side} {source}: {change}"
                 log.warning("schema drift: %s", message)
                 self.drift.append(message)
-        self.store.save_schema_snapshot(self.flow.name, side, source, current)
+        if keep:
+            self.store.save_schema_snapshot(self.flow.name, side, source, current)
 
     async def sync(
         self, *, dry_run: bool = False, entities: Sequence[str] | None = None
@@ -614,8 +624,15 @@ class Engine:
                     values = self.mapper.to_canonical(
                         ctx.spec, target, change.fields, change.key, refs
                     )
-                except MappingError:
-                    continue
+                except MappingError as exc:
+                    # some other field refused (a malformed phone): its match keys still
+                    # name the record, which would otherwise be created a second time
+                    read, _ = readable(
+                        self.mapper, refs, ctx.spec, target, change.fields, change.key, exc
+                    )
+                    if read is None:
+                        continue
+                    values = read
                 index.add(values, change.key)
         return index if len(index) else None
 

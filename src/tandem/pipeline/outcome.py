@@ -109,6 +109,8 @@ class BatchCommitter:
             if not refused:
                 raise
             dead.extend(refused)
+            gone = {note.key for note in refused}
+            new_links = {k: v for k, v in new_links.items() if k not in gone}
             writes = _collect(self.flow, entity, source, plans, new_links, now)
             self._write(entity, source, writes, dead, cursor)
         # Counted once committed (this may run on a worker thread: the report locks).
@@ -471,7 +473,27 @@ def _collect(
             for conflict in conflicts:
                 writes.conflicts.append((erp_key, crm_key, conflict))
             counts["conflicts"] += len(conflicts)
+    if new_links:
+        _keep_matches(writes, source, plans, new_links)
     return writes
+
+
+def _keep_matches(
+    writes: _Writes, source: Side, plans: Sequence[PendingRecord], new_links: Mapping[str, str]
+) -> None:
+    """Link the records a match found whose write did not go through, without a state.
+
+    The match (a tax ID, an e-mail, the record's own external ID) holds whatever became of
+    the write: a record refused by the target, or whose partner could not be read, is still
+    that partner's. Left unlinked, its next try (a retry, an edit) would find no match (the
+    target is indexed only before the first load) and create it a second time; and its
+    partner, once read, would be created in the source beside it. With the link and no
+    agreed state, the next plan of either is a first link's again.
+    """
+    through = {p.record.key for p in plans if not p.failed}
+    for key, target_key in new_links.items():
+        if key not in through:
+            writes.links.append((key, target_key) if source == "erp" else (target_key, key))
 
 
 _ACTIONS = {"created": "create", "updated": "update", "deleted": "delete"}

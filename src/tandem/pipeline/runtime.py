@@ -72,6 +72,7 @@ async def running_engine(
     check: bool = True,
     claim: bool = True,
     fresh_describe: bool = False,
+    keep_schema: bool | None = None,
 ) -> AsyncIterator[Engine]:
     """Open the store and both connectors, describe and check the mapping, yield the engine.
 
@@ -82,6 +83,11 @@ async def running_engine(
         claim: make this engine the only one writing for the flow until the block ends
             (commands that only read, such as ``check`` and ``plan``, do not claim).
         fresh_describe: describe every object even if a young saved description exists.
+        keep_schema: keep the new descriptions in the store, so the next run reports drift
+            against them. By default a command keeps them when it claims the flow (it
+            writes) or describes afresh (``check``, which reports the drift it found); one
+            that does neither (``plan``, ``reconcile`` without ``--heal``) writes nothing,
+            and the drift it found is still the next sync's to report.
 
     Raises:
         ConfigError: the mapping does not fit the systems' schemas (nothing was written).
@@ -97,7 +103,8 @@ async def running_engine(
         if claim:
             engine.claim()
         try:
-            problems = await engine.prepare(fresh=fresh_describe)
+            keep = (claim or fresh_describe) if keep_schema is None else keep_schema
+            problems = await engine.prepare(fresh=fresh_describe, keep=keep)
             if problems and check:
                 raise unfit(problems)
             yield engine

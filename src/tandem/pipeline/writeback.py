@@ -79,13 +79,12 @@ async def write_back(
             and target_intent is not None
             and target_intent.action == "create"
         )
-        linked = pending.record.key in new_links
-        if binding.external_id and (created or linked):
-            target_key = (
-                outcome.key
-                if outcome is not None and outcome.key
-                else (new_links.get(pending.record.key))
-            )
+        partner = new_links.get(pending.record.key)
+        if partner is None and pending.base is None and not pending.plan.deleted:
+            # linked by a match whose write failed (outcome._keep_matches): the key is owed yet
+            partner = pending.plan.partner
+        if binding.external_id and (created or partner is not None):
+            target_key = outcome.key if outcome is not None and outcome.key else partner
             if target_key:
                 values[binding.external_id] = target_key
         if values:
