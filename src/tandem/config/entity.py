@@ -19,6 +19,7 @@ from tandem.config.parts import (
     Side,
     other,
 )
+from tandem.config.secrets import find_inline_secrets
 from tandem.connectors.base import EntityBinding
 from tandem.model import MODELS, canonical_field, validate_field
 
@@ -41,6 +42,12 @@ class SideSpec(BaseModel):
     options: dict[str, Any] = Field(
         default_factory=dict, description="Connector-specific settings (modified_column, ...)."
     )
+
+    @model_validator(mode="after")
+    def _no_inline_secrets(self) -> Self:
+        """Options go to the connector as written (never resolved): no secret belongs there."""
+        raise_issues(find_inline_secrets(self.options, ("options",)))
+        return self
 
 
 class EntitySpec(BaseModel):

@@ -24,15 +24,37 @@ Lines = dict[tuple[PathPart, ...], int]
 
 
 class _Loader(yaml.SafeLoader):
-    """SafeLoader with YAML 1.2 booleans."""
+    """SafeLoader with YAML 1.2 booleans, and numbers that keep every code as written.
+
+    YAML 1.1 reads ``010`` as the octal 8, ``01`` as 1 and ``12:30`` as 750 (base 60): a value
+    map ``{010: Warehouse}`` then refused the ERP's code ``'010'`` and wrote ``8`` back, and
+    ``{01: Sales}`` wrote ``1`` where the ERP holds ``'01'``. An unquoted number with a leading
+    zero (``01``, ``010``, ``00.5``) or with colons is text here; ``0``, ``0.5``, ``0x1F`` and
+    the rest are numbers as before.
+    """
 
 
+_REPLACED = ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
 _Loader.yaml_implicit_resolvers = {
-    first: [r for r in resolvers if r[0] != "tag:yaml.org,2002:bool"]
+    first: [r for r in resolvers if r[0] not in _REPLACED]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 _Loader.add_implicit_resolver(
     "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:int",
+    re.compile(r"^(?:[-+]?0b[0-1_]+|[-+]?0|[-+]?[1-9][0-9_]*|[-+]?0x[0-9a-fA-F_]+)$"),
+    list("-+0123456789"),
+)
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"^(?:[-+]?(?:0|[1-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?"
+        r"|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?"
+        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+    ),
+    list("-+0123456789."),
 )
 
 
@@ -42,21 +64,60 @@ class _DuplicateKey(Exception):
         self.key, self.line, self.path = key, line, path
 
 
-def _record_lines(node: yaml.Node, path: tuple[PathPart, ...], lines: Lines) -> None:
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            if not isinstance(key_node, yaml.ScalarNode) or key_node.value == "<<":
-                continue
-            sub = (*path, key_node.value)
-            if sub in lines:
-                raise _DuplicateKey(key_node.value, key_node.start_mark.line + 1, sub)
-            lines[sub] = key_node.start_mark.line + 1
-            _record_lines(value_node, sub, lines)
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            sub = (*path, index)
-            lines[sub] = item.start_mark.line + 1
-            _record_lines(item, sub, lines)
+class _Unbounded(Exception):
+    def __init__(self, why: str, line: int, path: tuple[PathPart, ...]) -> None:
+        super().__init__(why)
+        self.why, self.line, self.path = why, line, path
+
+
+MAX_NODES = 100_000
+"""The most settings a flow file may hold once its aliases are expanded (a flow has a few
+thousand). Each alias is expanded where it is used, so nine nested levels of ten aliases
+(a "billion laughs") made a 1 KB file a billion nodes: loading never ended."""
+
+
+class _LineRecorder:
+    """Records each node path's line, refusing duplicate keys, self-containing and huge
+    alias expansions."""
+
+    def __init__(self, lines: Lines) -> None:
+        self.lines = lines
+        self.left = MAX_NODES
+        self.open: set[int] = set()
+        """The collections being walked: an alias to one of them would never end."""
+
+    def record(self, node: yaml.Node, path: tuple[PathPart, ...]) -> None:
+        self.left -= 1
+        if self.left < 0:
+            raise _Unbounded(
+                f"the file holds more than {MAX_NODES} settings once its aliases are expanded",
+                node.start_mark.line + 1,
+                path,
+            )
+        if not isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+            return
+        if id(node) in self.open:
+            raise _Unbounded(
+                "an alias refers to a mapping or list that contains it",
+                node.start_mark.line + 1,
+                path,
+            )
+        self.open.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                if not isinstance(key_node, yaml.ScalarNode) or key_node.value == "<<":
+                    continue
+                sub: tuple[PathPart, ...] = (*path, key_node.value)
+                if sub in self.lines:
+                    raise _DuplicateKey(key_node.value, key_node.start_mark.line + 1, sub)
+                self.lines[sub] = key_node.start_mark.line + 1
+                self.record(value_node, sub)
+        else:
+            for index, item in enumerate(node.value):
+                sub = (*path, index)
+                self.lines[sub] = item.start_mark.line + 1
+                self.record(item, sub)
+        self.open.discard(id(node))
 
 
 def read_yaml(text: str, file: str | None = None) -> tuple[Any, Lines]:
@@ -74,6 +135,8 @@ def read_yaml(text: str, file: str | None = None) -> tuple[Any, Lines]:
         # a key written beside a merge overrides the merged one, as YAML says, no duplicate
         lines = _lines(node, file)
         data = loader.construct_document(node)
+    except RecursionError:
+        raise ConfigError("invalid YAML: nested too deeply", file=file) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -89,13 +152,17 @@ def _lines(node: yaml.Node, file: str | None) -> Lines:
     """Node path -> line of the document ``node``; a key written twice is an error."""
     lines: Lines = {(): node.start_mark.line + 1}
     try:
-        _record_lines(node, (), lines)
+        _LineRecorder(lines).record(node, ())
     except _DuplicateKey as dup:
         raise ConfigError(
             f"duplicate key {dup.key!r}: the earlier one would be silently ignored",
             file=file,
             line=dup.line,
             field=dotted(dup.path),
+        ) from None
+    except _Unbounded as exc:
+        raise ConfigError(
+            exc.why, file=file, line=exc.line, field=dotted(exc.path) or None
         ) from None
     return lines
 

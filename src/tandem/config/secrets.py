@@ -24,8 +24,16 @@ logger = logging.getLogger(__name__)
 _SECRET_KEY = re.compile(
     r"(?:^|_)(?:password|passwd|pwd|secret|token|api_?key|private_key|passphrase)$", re.IGNORECASE
 )
-URL_WITH_PASSWORD = r"^\s*[A-Za-z][A-Za-z0-9+.\-]*://[^/@\s:]*:[^/@\s]+@"
-"""A URL that carries a password (``scheme://user:password@host``), as a regular expression."""
+URL_WITH_PASSWORD = (
+    r"^\s*[A-Za-z][A-Za-z0-9+.\-]*://"
+    r"(?:[^/@\s:]*:(?!\d*/)[^@\s]+@"
+    r"|[^\s#]*[?&][^=&#\s]*(?:password|passwd|pwd|secret|token|api_?key|private_key|passphrase)"
+    r"[^=&#\s]*=[^&#\s])"
+)
+"""A URL that carries a password, as a regular expression: ``scheme://user:password@host``
+(SQLAlchemy takes everything up to the ``@`` as the password, ``/`` included, so only a port
+followed by a path is told apart) or a secret in the query (``?password=``, ``&sslpassword=``,
+``?access_token=``), which no "password hidden" rendering of the URL hides."""
 _URL_WITH_PASSWORD = re.compile(URL_WITH_PASSWORD)
 _PATH_KEY = re.compile(r"(?:_file|_path|_dir)$")
 
@@ -64,7 +72,7 @@ def is_secret_key(name: str) -> bool:
 
 
 def has_url_password(value: str) -> bool:
-    """Tell whether a URL carries a password (``scheme://user:password@host``)."""
+    """Tell whether a URL carries a password (``scheme://user:password@host``, ``?password=``)."""
     return bool(_URL_WITH_PASSWORD.match(value.strip()))
 
 
@@ -115,7 +123,8 @@ def resolve_reference(
         line: the line of that setting in ``file``, for the error.
 
     Raises:
-        ConfigError: the variable is unset or the file unreadable (the reference is named).
+        ConfigError: the variable is unset or empty, or the file unreadable or empty (the
+            reference is named, never a value).
     """
     kind: Literal["env", "file"] = "env" if "env" in ref else "file"
     target = ref[kind]
@@ -125,19 +134,32 @@ def resolve_reference(
             raise ConfigError(
                 f"environment variable {target} is not set", file=file, line=line, field=field
             )
+        if not value.strip():
+            raise ConfigError(
+                f"environment variable {target} is empty", file=file, line=line, field=field
+            )
         return SecretStr(value)
     path = Path(target)
     if not path.is_absolute():
         path = base_dir / path
     try:
-        text = path.read_text(encoding="utf-8")
+        # utf-8-sig: an editor's byte-order mark is not part of the secret (it failed the login
+        # with a password that looked right)
+        text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         raise ConfigError(
             f"secret file {path} cannot be read: {reason}", file=file, line=line, field=field
         ) from None
+    except UnicodeDecodeError:  # not a ConfigError, and its message names a byte of the secret
+        raise ConfigError(
+            f"secret file {path} is not UTF-8 text", file=file, line=line, field=field
+        ) from None
     _warn_if_shared(path)
-    return SecretStr(text.rstrip("\r\n"))
+    secret = text.rstrip("\r\n")
+    if not secret.strip():
+        raise ConfigError(f"secret file {path} is empty", file=file, line=line, field=field)
+    return SecretStr(secret)
 
 
 def _warn_if_shared(path: Path) -> None:

@@ -18,6 +18,8 @@ from typing import Any
 
 MAX_LENGTH = 1000
 MAX_DEPTH = 32
+MAX_DIGITS = 1000
+"""The most digits ``int()`` gives a whole number (a BIGINT has 19)."""
 
 
 class ExpressionError(ValueError):
@@ -68,6 +70,19 @@ def _number(value: Any) -> Decimal:
     raise ExpressionError(f"expected a number, got {type(value).__name__}")
 
 
+def _integer(value: Any) -> int:
+    """``int(x)``: the whole part of a number, refused when it has more than :data:`MAX_DIGITS`.
+
+    A text such as ``'1e999999'`` is a valid number of seven characters whose whole part has a
+    million digits: converting it took 23 s of one CPU (a billion digits would never end), so a
+    single value from either system could stall a pass.
+    """
+    number = _number(value)
+    if number.is_finite() and number.adjusted() >= MAX_DIGITS:
+        raise ExpressionError(f"int() of a number with more than {MAX_DIGITS} digits: {value!r}")
+    return int(number)
+
+
 def _substr(value: Any, start: int, length: int | None = None) -> str:
     text = _text(value)
     begin = int(start)
@@ -95,7 +110,7 @@ FUNCTIONS: Mapping[str, Callable[..., Any]] = {
     "concat": _concat,
     "coalesce": _coalesce,
     "round": _round,
-    "int": _null_safe(lambda v: int(_number(v))),
+    "int": _null_safe(_integer),
     "float": _null_safe(lambda v: float(_number(v))),
     "decimal": _null_safe(_number),
     "str": _null_safe(lambda v: v if isinstance(v, str) else str(v)),

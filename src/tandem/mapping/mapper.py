@@ -149,7 +149,8 @@ class Mapper:
                 present, value = self._read(step, side, native, record_key, refs)
                 if not present:
                     continue
-            if value is None:
+            # a blank text is no value (:func:`_blank`, written out: this runs for every field)
+            if value is None or (type(value) is str and (not value or value.isspace())):
                 _check_required(spec, step, record_key)
                 result[name] = None
                 continue
@@ -344,6 +345,8 @@ class Mapper:
             present, value = True, native[step.native]
         else:
             present, value = False, None
+        if isinstance(value, str) and _blank(value):
+            value = None  # no value, as a system that stores an empty text as null says
         if (not present or value is None) and step.default is not None:
             return True, step.default
         if present and value is not None and (step.translate or step.ref is not None):
@@ -514,6 +517,19 @@ def _evaluate(
         raise MappingError(
             f"{side}_expr failed: {exc}", record=record_key, field=field, value=inputs
         ) from None
+
+
+def _blank(text: str) -> bool:
+    """Whether a native text holds no value: empty or only whitespace.
+
+    An ERP column often holds ``''`` where a value was cleared (``NOT NULL DEFAULT ''``),
+    while Salesforce stores an empty text as null. Read as a value, the ERP's ``''`` was
+    refused by every typed text field (a customer whose city was cleared was dead-lettered),
+    and in an untyped or free-text field it never equalled the CRM's null, so each echo of
+    the write looked like an edit and was written back, every pass. Read as no value, both
+    systems' empty fields agree.
+    """
+    return not text or text.isspace()
 
 
 def _check_required(entity: EntitySpec, step: ReadStep, record_key: str) -> None:
