@@ -82,3 +82,23 @@ def test_public_api_is_small_and_sorted() -> None:
 def test_the_blamed_column_is_read_from_the_message(message: str, field: str | None) -> None:
     values = {"name": None, "crm_id": "001X", "country_code": "POL", "customer_id": 9}
     assert field_of(ValueError(message), message, values) == field
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    "setting",
+    [{"sslmode": "bogus"}, {"channel_binding": "bogus"}, {"target_session_attrs": "x"}],
+)
+def test_a_wrong_postgresql_connection_setting_is_fatal_not_retried(
+    pg_url: str, setting: dict[str, str]
+) -> None:
+    # libpq refuses such a setting with no SQLSTATE and an OperationalError, as it does a
+    # server that is down: retried, `tandem run` would back off on it forever.
+    url = sa.make_url(pg_url).update_query_dict(setting)
+    engine = sa.create_engine(url)
+    try:
+        with pytest.raises(sa.exc.OperationalError) as caught:
+            engine.connect()
+    finally:
+        engine.dispose()
+    assert classify(caught.value) == "fatal"

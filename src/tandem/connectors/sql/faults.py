@@ -52,6 +52,10 @@ _PG_CLASSES: Mapping[str, Action] = {
     "23": "record",
 }
 _AUTH_WORDS = ("password authentication", "authentication failed", "access denied", "role ")
+_BAD_SETTING = re.compile(r"invalid \w+ value|connection option")
+"""libpq's refusals of the connection settings themselves (``invalid sslmode value: "bogus"``,
+``invalid integer value "abc" for connection option "port"``): no SQLSTATE, an
+``OperationalError`` like a server that is down, but no retry will ever get past them."""
 
 
 def classify(exc: BaseException) -> Action:
@@ -101,6 +105,8 @@ def _classify_pg(orig: BaseException) -> Action:
         return _PG_CLASSES.get(state[:2], "fatal")
     text = str(orig).lower()
     if any(word in text for word in _AUTH_WORDS) or "does not exist" in text:
+        return "fatal"
+    if _BAD_SETTING.search(text):
         return "fatal"
     name = type(orig).__name__
     return "retriable" if name in ("OperationalError", "InterfaceError") else "fatal"
