@@ -64,12 +64,17 @@ class Change:
         fields: native field name -> value; empty for a delete.
         modified_at: when the system last changed the record (UTC).
         deleted: the record is gone (soft- or hard-deleted).
+        merged_into: for a deleted record, the key of the record it was merged into, when
+            the read tells (a Salesforce merge leaves its losers deleted with
+            ``MasterRecordId`` set); ``None`` for a plain delete, a live record, or a delete
+            read without it (see :class:`MergeLookup`).
     """
 
     key: str
     fields: Mapping[str, Any]
     modified_at: datetime
     deleted: bool = False
+    merged_into: str | None = None
 
     @property
     def cursor(self) -> Cursor:
@@ -305,6 +310,21 @@ class Submitter(Protocol):
 
 
 @runtime_checkable
+class MergeLookup(Protocol):
+    """Optional: tell which deleted records a merge deleted, and into which record.
+
+    A system whose users merge duplicates (Salesforce: Account, Contact, Lead) implements
+    it. The pipeline asks before it carries a delete of a linked record to the other system:
+    a delete may reach it without :attr:`Change.merged_into` (``getDeleted``, a record the
+    work queue found gone).
+    """
+
+    async def merged_into(self, binding: EntityBinding, keys: Sequence[str]) -> dict[str, str]:
+        """Of the deleted records among ``keys``, those a merge deleted: key -> the key of
+        the record each was merged into. An object that cannot be merged gives ``{}``."""
+
+
+@runtime_checkable
 class SchemaCache(Protocol):
     """Optional: take a description saved by an earlier run instead of describing again.
 
@@ -370,6 +390,7 @@ __all__ = [
     "FieldInfo",
     "FieldType",
     "Learner",
+    "MergeLookup",
     "SchemaCache",
     "Submitter",
     "WriteAction",

@@ -38,6 +38,10 @@ NOTHING: Mapping[str, Any] = MappingProxyType({})
 LINK_CLASH = "LINK_CLASH"
 """Dead-letter code of a record the target matched to a partner linked to another record."""
 
+MERGED_IN_CRM = "MERGED_IN_CRM"
+"""Dead-letter code of an ERP record whose CRM partner was merged into another CRM record:
+kept, unlinked and held (never created in the CRM) while its letter is open or retrying."""
+
 
 @dataclass(slots=True)
 class DeadLetterNote:
@@ -184,6 +188,10 @@ class BatchCommitter:
             if writes.unlinks:
                 # the delete's tombstone (its state, below) keeps both keys for the echoes
                 self.store.unlink_many(entity, source, writes.unlinks)
+            if writes.merged:
+                # a merge's loser: its partner's next link is a first one, against no state
+                self.store.unlink_many(entity, source, writes.merged)
+                self.store.delete_synced(entity, source, writes.merged)
             # A created record's state and audit entry share one dict: encode it once.
             with codec.encode_once():
                 if writes.states:
@@ -323,6 +331,8 @@ class _Writes:
     relinks: list[tuple[str, str]] = dc_field(default_factory=list)
     unlinks: list[str] = dc_field(default_factory=list)
     """Source keys whose link goes: their delete left the record in neither system."""
+    merged: list[str] = dc_field(default_factory=list)
+    """Source keys of records merged into another: their link and agreed state go."""
     conflicts: list[tuple[str | None, str | None, FieldConflict]] = dc_field(default_factory=list)
     succeeded: list[str] = dc_field(default_factory=list)
     again: list[str] = dc_field(default_factory=list)
@@ -364,6 +374,11 @@ def _collect(
                 continue
         plan, record, outcome = pending.plan, pending.record, pending.outcome
         key, partner = record.key, plan.partner
+        if plan.merged_into is not None:
+            # nothing written anywhere: the partner waits for a person (MERGED_IN_CRM)
+            writes.merged.append(key)
+            add_succeeded(key)
+            continue
         target_key = outcome.key if outcome is not None and outcome.key else partner
         linked_now = key in new_links
         if (
@@ -522,4 +537,12 @@ def counter_of(intent: Intent, outcome: WriteOutcome | None) -> str:
     return "updated"
 
 
-__all__ = ["BatchCommitter", "DeadLetterNote", "PendingRecord", "counter_of", "pair"]
+__all__ = [
+    "LINK_CLASH",
+    "MERGED_IN_CRM",
+    "BatchCommitter",
+    "DeadLetterNote",
+    "PendingRecord",
+    "counter_of",
+    "pair",
+]

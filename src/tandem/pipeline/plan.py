@@ -88,6 +88,9 @@ class SourceRecord:
     """The native value of the record's delete-policy flag field, when read (:data:`UNREAD`
     when not). Values read by :meth:`~tandem.mapping.Mapper.to_canonical` bring it along
     (:class:`~tandem.mapping.ValuesWithFlag`): it is taken from them when not given."""
+    merged_into: str | None = None
+    """For a deleted record: the key of the record its system merged it into (a Salesforce
+    merge's loser), else ``None``."""
 
     def __post_init__(self) -> None:
         if self.flag is UNREAD and isinstance(self.values, ValuesWithFlag):
@@ -150,6 +153,11 @@ class RecordPlan:
     unlinks: bool = False
     """A delete that leaves the record in neither system (the ``delete`` policy): the link of
     the two keys goes with it. A record brought back later under one of them is a new one."""
+    merged_into: str | None = None
+    """The CRM merged this linked record into the record with this key: a merge, not a
+    delete. The partner is left as it is (not deleted, archived or flagged); the link goes,
+    and so does the agreed state (a later link of the partner is a first link); a person
+    decides what becomes of the partner (a ``MERGED_IN_CRM`` dead letter)."""
     converged: bool = False
     """Both systems already hold a new value of a field (the same edit made in both, or a
     write whose pass died before its state was saved): nothing to write, but the agreed
@@ -190,6 +198,12 @@ def plan_record(
     target = other(source)
     if record.deleted:
         plan = RecordPlan(source=source, key=record.key, partner=partner)
+        if record.merged_into and source == "crm" and partner is not None and not base_deleted:
+            # a merge: the partner is not the loser's to take along (orders, invoices)
+            plan.deleted = plan.unlinks = True
+            plan.merged_into = record.merged_into
+            plan.values = dict(base or {})
+            return plan
         return _plan_delete(rules, plan, target, base, base_deleted, partner)
     if base_deleted and not _gone_both(rules, partner):
         survivor = _plan_survivor(rules, source, record, base, partner)

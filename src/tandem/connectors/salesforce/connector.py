@@ -2,8 +2,13 @@
 
 * Reads go by the compound cursor ``(SystemModstamp, Id)`` through ``queryAll`` (soft deletes
   arrive as ``IsDeleted = true``), plus ``getDeleted`` for the window so records already purged
-  from the recycle bin are still reported. A page that comes back full at or above
-  ``bulk_threshold`` rows hands the rest of the read to a Bulk API 2.0 query job.
+  from the recycle bin are still reported. On an object that can be merged (its describe has
+  ``MasterRecordId``: Account, Contact, Lead) a delete that a merge made says so
+  (:attr:`~tandem.connectors.base.Change.merged_into`) when ``queryAll`` read the row; a
+  delete known otherwise (``getDeleted``, a record not found) is looked up on demand
+  (:meth:`SalesforceConnector.merged_into`, one ``queryAll`` per 200). A page that comes
+  back full at or above ``bulk_threshold`` rows hands the rest of the read to a Bulk API 2.0
+  query job.
 * Writes are sObject Collections (200 per call, ``allOrNone=false``): upsert by the binding's
   external ID, update by Id, delete by Id. An action group above ``bulk_threshold`` ops goes
   through a Bulk API 2.0 ingest job. Per-record failures come back as outcomes naming record,
@@ -23,6 +28,7 @@ import random
 import re
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -74,6 +80,8 @@ _STOP_CODES = ("REQUEST_LIMIT_EXCEEDED", "QUOTA_RESERVE", "INVALID_SESSION_ID")
 _BULK_RATE = "bulk_seconds_per_row"
 _BULK_MARGIN = "bulk_results_margin"
 _GET_DELETED_REACH = timedelta(days=15)
+_MASTER = "MasterRecordId"
+"""Set on the records a merge deleted: the record they were merged into."""
 _RECORD_ID = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?")
 """A Salesforce record Id: 15 letters and digits, or 18 (with the case-safe suffix)."""
 
@@ -254,17 +262,20 @@ class SalesforceConnector:
     ) -> AsyncIterator[Sequence[Change]]:
         """Changes strictly after ``since`` in ``(SystemModstamp, Id)`` order, deletes included."""
         schema = await self.describe(binding)
+        merges = _MASTER in schema.fields
         purged = deque(await self._deleted_since(binding, since) if since is not None else [])
         deleted_seen: set[str] = set()
         batch: list[Change] = []
         fields = select_fields(binding, with_deleted=True)
+        if merges and _MASTER not in fields:
+            fields.append(_MASTER)
 
         def query(position: Cursor | None) -> Select:
             select = Select(binding.source, fields).order_by(MODSTAMP, binding.key)
             return select.where(cursor_condition(position, key=binding.key)) if position else select
 
         async for change in self._scan(
-            binding, schema, since, query, lambda c: c.cursor, include_deleted=True
+            binding, schema, since, query, lambda c: c.cursor, include_deleted=True, merges=merges
         ):
             while purged and purged[0].cursor < change.cursor:
                 gone = purged.popleft()
@@ -337,11 +348,13 @@ class SalesforceConnector:
         position_of: Callable[[Change], Any],
         *,
         include_deleted: bool,
+        merges: bool = False,
     ) -> AsyncIterator[Change]:
         """Rows in the query's order, re-querying from the last position per LIMIT round.
 
         A round that comes back full at or above ``bulk_threshold`` rows means a large read:
-        the rest is done by one Bulk query job instead of many REST pages.
+        the rest is done by one Bulk query job instead of many REST pages. ``merges``: the
+        query selects ``MasterRecordId``; a deleted row holding one is a merge's loser.
         """
         limit = max(self.settings.query_batch_size, 200)
         if self.settings.bulk_threshold <= limit:
@@ -354,6 +367,8 @@ class SalesforceConnector:
             async for page in self.client.query_pages(soql, include_deleted=include_deleted):
                 for row in page.records:
                     change = row_to_change(row, binding, schema)
+                    if merges:
+                        change = _merge_of(change, row)
                     position = position_of(change)
                     seen += 1
                     yield change
@@ -372,7 +387,8 @@ class SalesforceConnector:
         logger.info("salesforce %s: large read, continuing with a Bulk query", binding.source)
         async for rows in self.bulk.query(soql, include_deleted=include_deleted):
             for row in rows:
-                yield row_to_change(row, binding, schema, csv=True)
+                change = row_to_change(row, binding, schema, csv=True)
+                yield _merge_of(change, row) if merges else change
 
     async def _deleted_since(self, binding: EntityBinding, since: Cursor) -> list[Change]:
         """Deletes after ``since`` from ``getDeleted`` (covers purged records), cursor order."""
@@ -404,6 +420,34 @@ class SalesforceConnector:
             )
         changes = [Change(key, {}, when, deleted=True) for key, when in result.records]
         return sorted((c for c in changes if c.cursor > since), key=lambda c: c.cursor)
+
+    async def merged_into(self, binding: EntityBinding, keys: Sequence[str]) -> dict[str, str]:
+        """Of the deleted records among ``keys``, a merge's losers -> their master's Id.
+
+        The optional :class:`~tandem.connectors.base.MergeLookup` part of the contract.
+        ``getDeleted`` lists a merge's losers as plain deletes, and a record the work queue
+        looks for is simply not found; while a loser is in the recycle bin ``queryAll`` still
+        has it with ``MasterRecordId`` (one query per 200 keys). One purged since, or on an
+        object without the field, reads as a delete.
+        """
+        schema = await self.describe(binding)
+        if _MASTER not in schema.fields:
+            return {}
+        keys = [key for key in dict.fromkeys(keys) if _RECORD_ID.fullmatch(key)]
+        masters: dict[str, str] = {}
+        for start in range(0, len(keys), COLLECTION_LIMIT):
+            chunk = keys[start : start + COLLECTION_LIMIT]
+            soql = (
+                Select(binding.source, [binding.key, "IsDeleted", _MASTER])
+                .where(in_condition(binding.key, chunk))
+                .where(f"{_MASTER} != null")
+                .soql()
+            )
+            async for page in self.client.query_pages(soql, include_deleted=True):
+                for row in page.records:
+                    if row.get(_MASTER) and row.get("IsDeleted"):
+                        masters[str(row[binding.key])] = str(row[_MASTER])
+        return masters
 
     # --- writes ----------------------------------------------------------------------------
 
@@ -674,3 +718,9 @@ def _check_names(binding: EntityBinding) -> None:
             identifier(name)
         except ValueError as exc:
             raise ConfigError(str(exc), field=f"entities.{binding.name}.{where}") from None
+
+
+def _merge_of(change: Change, row: Mapping[str, Any]) -> Change:
+    """``change`` naming the record it was merged into, when the row is a merge's loser."""
+    master = row.get(_MASTER) if change.deleted else None
+    return replace(change, merged_into=str(master)) if master else change

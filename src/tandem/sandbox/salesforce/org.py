@@ -28,6 +28,7 @@ from tandem.sandbox.salesforce.ingest import (
     duplicate_error,
     duplicate_keys,
 )
+from tandem.sandbox.salesforce.merge import MergeResult, merge_records
 from tandem.sandbox.salesforce.querying import MAX_BATCH, QueryRunner
 from tandem.sandbox.salesforce.records import NOT_FOUND_MESSAGE, RecordWriter
 from tandem.sandbox.salesforce.results import ROLLED_BACK, BulkRowResult, QueryPage, SaveResult
@@ -35,7 +36,15 @@ from tandem.sandbox.salesforce.schema import FieldDef, Schema
 from tandem.sandbox.salesforce.store import Store, Table
 from tandem.sandbox.salesforce.values import to_wire
 
-__all__ = ["MAX_COLLECTION", "BulkOperation", "BulkRowResult", "Org", "QueryPage", "SaveResult"]
+__all__ = [
+    "MAX_COLLECTION",
+    "BulkOperation",
+    "BulkRowResult",
+    "MergeResult",
+    "Org",
+    "QueryPage",
+    "SaveResult",
+]
 
 MAX_COLLECTION = 200
 MAX_RETRIEVE = 2000
@@ -513,6 +522,37 @@ class Org:
         return self._batch(
             ids, action, False, lambda raw: to_18(raw) if isinstance(raw, str) else None
         )
+
+    def merge(
+        self,
+        sobject: str,
+        master_id: str,
+        loser_ids: list[str],
+        values: dict[str, Any] | None = None,
+    ) -> MergeResult:
+        """Merge up to two records into a master, as one SOAP ``MergeRequest``.
+
+        The master keeps its Id and takes ``values``; the losers' related records are
+        re-parented to it; the losers go to the recycle bin with ``MasterRecordId`` set.
+        One transaction: a refused request changes nothing and says why in its result.
+
+        Raises:
+            ApiError: 404 ``NOT_FOUND`` for an unknown object.
+        """
+        table = self._table(sobject)
+        with self._lock:
+            store = self._store
+            store.tick()
+            try:
+                with store.transaction():
+                    master, merged, related = merge_records(
+                        self._writer, table, master_id, loser_ids, dict(values or {})
+                    )
+            except RecordError as exc:
+                return MergeResult(None, errors=[(exc.code, exc.message)])
+            except sqlite3.IntegrityError as exc:
+                return MergeResult(None, errors=[("DUPLICATE_VALUE", f"duplicate value: {exc}")])
+        return MergeResult(master, merged, related)
 
     # ---- SOQL --------------------------------------------------------------------------------
 

@@ -24,7 +24,8 @@ parent's name for its children, e.g. ``Contacts``; derived when missing), ``casc
 (a format such as ``"INV-{000000}"``), ``calculated`` and ``nameField``.
 
 Every object also gets the system fields (Id, IsDeleted, CreatedDate, CreatedById,
-LastModifiedDate, LastModifiedById, SystemModstamp and, when owned, OwnerId).
+LastModifiedDate, LastModifiedById, SystemModstamp and, when owned, OwnerId); Account,
+Contact and Lead also ``MasterRecordId`` (see :data:`MERGEABLE`).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ import yaml
 from tandem.errors import ConfigError
 from tandem.sandbox.salesforce.ids import BASE62
 
-__all__ = ["FIELD_TYPES", "FieldDef", "ObjectDef", "PicklistValue", "Schema"]
+__all__ = ["FIELD_TYPES", "MERGEABLE", "FieldDef", "ObjectDef", "PicklistValue", "Schema"]
 
 DEFAULT_SCHEMA = Path(__file__).with_name("default_schema.yaml")
 
@@ -454,6 +455,26 @@ def _system_fields(owned: bool) -> list[FieldDef]:
     return fields
 
 
+MERGEABLE = frozenset({"Account", "Contact", "Lead"})
+"""The objects Salesforce merges (SOAP ``merge()``, the merge screens): they alone have
+``MasterRecordId``, which a merge sets on the records it deletes."""
+
+
+def _master_record_field(obj_name: str) -> FieldDef:
+    """``MasterRecordId``: the record a deleted one was merged into; null otherwise."""
+    return FieldDef(
+        name="MasterRecordId",
+        type="reference",
+        label="Master Record ID",
+        createable=False,
+        updateable=False,
+        system=True,
+        reference_to=[obj_name],
+        relationship_name="MasterRecord",
+        length=18,
+    )
+
+
 def _plural_relationship(child: str) -> str:
     if child.endswith("__c"):
         return child[:-3] + "s__r"
@@ -493,6 +514,8 @@ def _build_objects(raw: dict[str, dict[str, Any]]) -> dict[str, ObjectDef]:
             deletable=bool(spec.get("deletable", True)),
         )
         fields = _system_fields(owned)
+        if name in MERGEABLE:
+            fields.append(_master_record_field(name))
         declared = dict(spec["fields"])
         if name.endswith("__c") and "Name" not in declared:
             declared["Name"] = {

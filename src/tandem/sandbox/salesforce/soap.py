@@ -1,18 +1,44 @@
-"""The SOAP partner ``login`` call (``POST /services/Soap/u/NN.N``).
+"""The SOAP partner calls the sandbox answers (``POST /services/Soap/u/NN.N[/orgId]``).
 
-simple-salesforce uses it when a security token is given. It reads the un-prefixed
-``<sessionId>`` and ``<serverUrl>`` elements of the answer, and ``<sf:exceptionCode>`` /
-``<sf:exceptionMessage>`` of a fault (with the ``sf`` prefix spelled exactly so).
+``login``: simple-salesforce uses it when a security token is given. It reads the
+un-prefixed ``<sessionId>`` and ``<serverUrl>`` elements of the answer, and
+``<sf:exceptionCode>`` / ``<sf:exceptionMessage>`` of a fault (with the ``sf`` prefix spelled
+exactly so).
+
+``merge``: the only API call that merges records (REST has none). Its ``MergeRequest``s
+(up to 200) each name a ``masterRecord`` (an sObject: ``type`` or ``xsi:type``, ``Id`` and
+the field values it takes) and one or two ``recordToMergeIds``; the session travels in the
+``SessionHeader``. Field values arrive as XML text (``xsi:nil="true"`` for null).
 """
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 from xml.sax.saxutils import escape
 
-__all__ = ["SoapFault", "login_response", "parse_login"]
+from tandem.sandbox.salesforce.merge import MergeResult
+
+__all__ = [
+    "MAX_MERGE_REQUESTS",
+    "MergeRequest",
+    "SoapFault",
+    "login_response",
+    "merge_response",
+    "operation",
+    "parse_login",
+    "parse_merge",
+    "session_id",
+]
 
 _ENVELOPE_NS = "http://schemas.xmlsoap.org/soap/envelope/"
+_XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
+_SOBJECT_META = {"type", "Id", "fieldsToNull"}
+
+MAX_MERGE_REQUESTS = 200
+"""Merge requests one ``merge`` call may carry."""
 
 
 class SoapFault(Exception):
@@ -124,4 +150,114 @@ def login_response(
         f"<userName>{escape(username)}</userName>"
         "</userInfo>"
         "</result></loginResponse></soapenv:Body></soapenv:Envelope>"
+    )
+
+
+def _root(body: bytes) -> ET.Element:
+    try:
+        return ET.fromstring(body)
+    except ET.ParseError as exc:
+        raise SoapFault("INVALID_XML", f"Unable to parse the request: {exc}") from exc
+
+
+def _body_call(root: ET.Element) -> ET.Element | None:
+    body = next((el for el in root if _local(el.tag) == "Body"), None)
+    return next(iter(body), None) if body is not None else None
+
+
+def operation(body: bytes) -> str:
+    """The name of the call in a SOAP request's body (``login``, ``merge``, ...).
+
+    Raises:
+        SoapFault: the body is not a SOAP envelope holding a call.
+    """
+    call = _body_call(_root(body))
+    if call is None:
+        raise SoapFault("INVALID_XML", "The request holds no call")
+    return _local(call.tag)
+
+
+def session_id(body: bytes) -> str | None:
+    """The ``sessionId`` of the request's ``SessionHeader``, if any."""
+    root = _root(body)
+    header = next((el for el in root if _local(el.tag) == "Header"), None)
+    if header is None:
+        return None
+    found = next((el for el in header.iter() if _local(el.tag) == "sessionId"), None)
+    return (found.text or "").strip() if found is not None else None
+
+
+@dataclass(frozen=True)
+class MergeRequest:
+    """One ``MergeRequest``: the object, the master's Id and values, the losers' Ids."""
+
+    sobject: str
+    master_id: str
+    values: dict[str, Any]
+    loser_ids: list[str]
+
+
+def parse_merge(body: bytes) -> list[MergeRequest]:
+    """The ``MergeRequest``s of a ``merge`` call.
+
+    Raises:
+        SoapFault: not a ``merge`` call, too many requests, or a master without type or Id.
+    """
+    call = _body_call(_root(body))
+    if call is None or _local(call.tag) != "merge":
+        raise SoapFault("INVALID_XML", "The request is not a merge call")
+    requests = [el for el in call if _local(el.tag) == "request"]
+    if len(requests) > MAX_MERGE_REQUESTS:
+        raise SoapFault(
+            "LIMIT_EXCEEDED", f"Up to {MAX_MERGE_REQUESTS} merge requests can be made in one call"
+        )
+    return [_merge_request(el) for el in requests]
+
+
+def _merge_request(request: ET.Element) -> MergeRequest:
+    master = next((el for el in request if _local(el.tag) == "masterRecord"), None)
+    if master is None:
+        raise SoapFault("INVALID_XML", "A MergeRequest needs a masterRecord")
+    fields = {_local(el.tag): el for el in master}
+    sobject = (fields["type"].text or "").strip() if "type" in fields else ""
+    if not sobject:  # the enterprise WSDL types the element itself: xsi:type="ens:Account"
+        sobject = master.get(f"{{{_XSI_NS}}}type", "").rpartition(":")[2]
+    master_id = (fields["Id"].text or "").strip() if "Id" in fields else ""
+    if not sobject or not master_id:
+        raise SoapFault("INVALID_XML", "A masterRecord needs its type and Id")
+    values: dict[str, Any] = {}
+    for el in master:
+        name = _local(el.tag)
+        if name == "fieldsToNull":
+            values[(el.text or "").strip()] = None
+        elif name not in _SOBJECT_META:
+            nil = el.get(f"{{{_XSI_NS}}}nil") == "true"
+            values[name] = None if nil else (el.text or "")
+    losers = [(el.text or "").strip() for el in request if _local(el.tag) == "recordToMergeIds"]
+    return MergeRequest(sobject, master_id, values, losers)
+
+
+def merge_response(results: Sequence[MergeResult]) -> str:
+    """The partner ``mergeResponse`` envelope: one ``result`` per request, in order."""
+    parts: list[str] = []
+    for result in results:
+        items = [
+            f"<errors><message>{escape(message)}</message>"
+            f"<statusCode>{escape(code)}</statusCode></errors>"
+            for code, message in result.errors
+        ]
+        items.append(
+            f"<id>{escape(result.master_id)}</id>" if result.master_id else '<id xsi:nil="true"/>'
+        )
+        items += [f"<mergedRecordIds>{escape(i)}</mergedRecordIds>" for i in result.merged_ids]
+        items.append(f"<success>{'true' if result.success else 'false'}</success>")
+        items += [f"<updatedRelatedIds>{escape(i)}</updatedRelatedIds>" for i in result.related_ids]
+        parts.append("<result>" + "".join(items) + "</result>")
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        f'<soapenv:Envelope xmlns:soapenv="{_ENVELOPE_NS}" '
+        'xmlns="urn:partner.soap.sforce.com" '
+        f'xmlns:xsi="{_XSI_NS}">'
+        "<soapenv:Body><mergeResponse>" + "".join(parts) + "</mergeResponse>"
+        "</soapenv:Body></soapenv:Envelope>"
     )

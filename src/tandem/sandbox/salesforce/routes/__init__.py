@@ -12,6 +12,7 @@ from tandem.sandbox.salesforce.routes import (
     collections,
     composite,
     query,
+    soap,
     sobjects,
 )
 
@@ -37,8 +38,8 @@ def plain_routes() -> list[Route]:
     """Login, discovery and admin routes; the NOT_FOUND catch-all comes last."""
     return [
         Route("/services/oauth2/token", auth.token, methods=["POST"]),
-        Route("/services/Soap/u/{version}", auth.soap_login, methods=["POST"]),
-        Route("/services/Soap/u/{version}/{org_id}", auth.soap_login, methods=["POST"]),
+        Route("/services/Soap/u/{version}", soap.call, methods=["POST"]),
+        Route("/services/Soap/u/{version}/{org_id}", soap.call, methods=["POST"]),
         Route("/services/data", auth.versions, methods=["GET"]),
         Route("/id/{org_id}/{user_id}", auth.identity, methods=["GET"]),
         Route("/__sandbox/faults", admin.faults, methods=["GET", "POST", "DELETE"]),
