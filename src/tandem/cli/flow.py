@@ -155,15 +155,34 @@ def sync(
 
 @app.command()
 def run(config: ConfigOption = DEFAULT_CONFIG, verbose: VerboseOption = False) -> None:
-    """Sync continuously (or on the configured interval) until stopped (Ctrl-C / SIGTERM)."""
+    """Sync continuously (or on the configured interval) until stopped (Ctrl-C / SIGTERM).
+
+    The first signal stops after the pass under way; a second one stops at once (exit code
+    128 + the signal's number): batches already handed to a system settle first, and what
+    was not committed is read again and re-sent (idempotently) at the next start.
+    """
     setup_logging(verbose)
     flow = load(config)
+    hurried: list[int] = []
 
     async def forever() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
+        main = asyncio.current_task()
+
+        def on_signal(sig: signal.Signals) -> None:
+            if not stop.is_set():
+                stop.set()
+                err.print(
+                    f"tandem: {sig.name}: stopping after the pass under way "
+                    "(signal again to stop at once)"
+                )
+            elif not hurried and main is not None:
+                hurried.append(sig)
+                main.cancel()
+
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, on_signal, sig)
 
         def on_pass(report: PassReport) -> None:
             if report.writes or report.total("dead_lettered") or report.total("conflicts"):
@@ -180,7 +199,16 @@ def run(config: ConfigOption = DEFAULT_CONFIG, verbose: VerboseOption = False) -
             await engine.run(stop, on_pass=on_pass)
         console.print("tandem: stopped")
 
-    run_async(forever)
+    try:
+        run_async(forever)
+    except asyncio.CancelledError:
+        if not hurried:
+            raise
+        err.print(
+            "tandem: stopped in the middle of a pass; what it had not committed is read "
+            "again at the next start"
+        )
+        raise typer.Exit(128 + hurried[0]) from None
 
 
 def _plain(value: object) -> object:

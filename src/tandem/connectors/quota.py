@@ -4,8 +4,12 @@ Salesforce reports the org's rolling 24-hour usage on every REST response
 (``Sforce-Limit-Info: api-usage=USED/MAX``). The governor keeps the latest figures, counts the
 calls this process makes, and is asked before every call (:meth:`QuotaGovernor.acquire`). When
 one more call would eat into the reserve (``quota_reserve`` of the budget, 20% by default) it
-either refuses with :class:`~tandem.errors.Fatal`, so the flow stops early and resumes cleanly
-later, or waits for the budget to recover (``on_reserve="wait"``).
+either refuses with :class:`~tandem.errors.Fatal` (code :data:`RESERVE_CODE`), so the flow stops
+early and resumes cleanly later, or waits for the budget to recover (``on_reserve="wait"``).
+
+Refusing makes no call, so no answer brings newer figures: once they are ``wait_interval`` old,
+the next ask reads them again (``probe``) before refusing, and a long-running agent that paused
+on the reserve resumes when the rolling window has freed calls.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable
 from typing import Literal
 
@@ -20,9 +25,18 @@ import httpx
 
 from tandem.errors import Fatal
 
-__all__ = ["QuotaGovernor", "parse_limit_info"]
+__all__ = ["BUDGET_CODES", "RESERVE_CODE", "QuotaGovernor", "parse_limit_info"]
 
 logger = logging.getLogger(__name__)
+
+RESERVE_CODE = "QUOTA_RESERVE"
+"""The code of the :class:`~tandem.errors.Fatal` raised when the reserve is reached."""
+
+BUDGET_CODES = frozenset({RESERVE_CODE, "REQUEST_LIMIT_EXCEEDED"})
+"""Codes of a :class:`~tandem.errors.Fatal` that means "the daily budget is spent": this
+governor's refusal, and the org's own (Salesforce's answer once the integrations sharing the
+org spent its whole allocation, which the governor cannot foresee). Both pass as the rolling
+24-hour window frees calls."""
 
 _USAGE = re.compile(r"(?<![\w-])api-usage=(\d+)/(\d+)")
 
@@ -43,12 +57,14 @@ class QuotaGovernor:
     Args:
         reserve: share of the daily budget (0..1) Tandem must leave unused.
         on_reserve: ``fail`` raises :class:`~tandem.errors.Fatal`; ``wait`` sleeps and re-checks.
-        wait_interval: seconds between re-checks when waiting.
+        wait_interval: seconds between re-checks when waiting; in ``fail`` mode, how old the
+            figures may grow before a refusal reads them again.
         max_wait: give up waiting (``Fatal``) after this many seconds.
         probe: refreshes the figures while waiting (e.g. a call to the limits resource);
             without it the governor only sleeps and lets one call through to learn.
         sleep: the sleep function (tests inject a fake).
         system: system name for errors.
+        clock: seconds on a monotonic clock (tests inject their own).
 
     Attributes:
         used: the org's usage as last reported (plus calls made since).
@@ -66,6 +82,7 @@ class QuotaGovernor:
         probe: Callable[[], Awaitable[None]] | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         system: str = "salesforce",
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if not 0.0 <= reserve < 1.0:
             raise ValueError(f"quota reserve must be in [0, 1), got {reserve}")
@@ -76,6 +93,8 @@ class QuotaGovernor:
         self.probe = probe
         self.sleep = sleep
         self.system = system
+        self.clock = clock
+        self._updated_at = clock()
         self.used = 0
         self.max: int | None = None
         self.calls_made = 0
@@ -91,6 +110,7 @@ class QuotaGovernor:
         """Record the org's usage figures (from a header or the limits resource)."""
         self.used = used
         self.max = maximum
+        self._updated_at = self.clock()
 
     def observe(self, response: httpx.Response) -> None:
         """Read ``Sforce-Limit-Info`` from a response, when it carries one."""
@@ -111,9 +131,13 @@ class QuotaGovernor:
         """
         waited = 0.0
         while self.would_exceed():
+            if self.on_reserve == "fail" and self.probe is not None and self._stale():
+                await self.probe()
+                self._updated_at = self.clock()  # a probe without figures is not asked again
+                continue
             message = self._message()
             if self.on_reserve == "fail" or waited >= self.max_wait:
-                raise Fatal(message, system=self.system, operation="quota", code="QUOTA_RESERVE")
+                raise Fatal(message, system=self.system, operation="quota", code=RESERVE_CODE)
             logger.warning("%s: %s; waiting %.0fs", self.system, message, self.wait_interval)
             await self.sleep(self.wait_interval)
             waited += self.wait_interval
@@ -123,6 +147,10 @@ class QuotaGovernor:
                 break  # no way to learn but to try one call; its header updates the figures
         self.used += 1
         self.calls_made += 1
+
+    def _stale(self) -> bool:
+        """Whether the figures are too old to refuse on without reading them again."""
+        return self.clock() - self._updated_at >= self.wait_interval
 
     def _message(self) -> str:
         return (

@@ -17,6 +17,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from tandem.config import FlowSpec, Side
 from tandem.connectors.base import (
@@ -31,6 +32,7 @@ from tandem.connectors.base import (
     Submitter,
 )
 from tandem.connectors.clock import SourceClock
+from tandem.connectors.quota import BUDGET_CODES
 from tandem.errors import ConfigError, Fatal, MappingError, Retriable, StoreError
 from tandem.mapping import Mapper
 from tandem.pipeline.batch import BatchProcessor
@@ -46,9 +48,9 @@ from tandem.pipeline.prune import PRUNE_EVERY, prune_while_running
 from tandem.pipeline.rebatch import fresh_batches
 from tandem.pipeline.refs import StoreRefResolver
 from tandem.pipeline.report import PassReport
-from tandem.pipeline.schedule import Timetable
+from tandem.pipeline.schedule import MAX_BACKOFF_SECONDS, Timetable
 from tandem.pipeline.settling import SettleLine
-from tandem.store import StateStore, WorkItem
+from tandem.store import StateStore, WorkItem, state_location
 
 log = logging.getLogger(__name__)
 
@@ -414,16 +416,20 @@ class Engine:
         """Sync each entity on its own schedule until ``stop`` is set.
 
         Whenever entities are due (see :mod:`tandem.pipeline.schedule`), one pass runs over
-        them, in dependency order. A transient failure calls ``on_error`` and holds those
-        entities back for a backoff; a pass that ends well is handed to ``on_pass``. Every
-        ``describe_cache_seconds`` (unless 0) the systems are described again before a pass:
-        schema drift is logged, and a mapping that no longer fits stops the run.
+        them, in dependency order. A transient failure, or a call refused for the daily API
+        budget (the quota governor keeping its reserve, or the org's allocation spent), calls
+        ``on_error`` and holds those entities back for a backoff; a pass that ends well is
+        handed to ``on_pass``. Every ``describe_cache_seconds`` (unless 0) the systems are
+        described again before a pass: schema drift is logged, and a mapping that no longer
+        fits stops the run; a system down then holds the pass back like any outage.
 
         Raises:
             ConfigError: a describe found that the mapping no longer fits a system's schema
                 (each problem names file, line and field).
+            StoreError: the state store's file was deleted or replaced under the run.
         """
         timetable = Timetable.of(self.flow, clock=clock)
+        state = _StateFile(self.flow.state_url())
         for warning in self.warnings:
             log.warning("flow %s: %s", self.flow.name, warning)
         every = self.flow.describe_cache_seconds
@@ -433,17 +439,32 @@ class Engine:
             if not due:
                 await self._wait(timetable, stop)
                 continue
-            if every > 0 and clock() - described >= every:
-                await self._describe_again()
-                described = clock()
+            state.check()
             timetable.started(due)
             try:
+                # Inside the pass's own handling: a system that is down when the describe
+                # comes due holds the pass back like any other outage, and is described again
+                # before the next pass that reaches it.
+                if every > 0 and clock() - described >= every:
+                    await self._describe_again()
+                    described = clock()
                 report = await self.sync(entities=due)
             except Retriable as exc:
                 wait = timetable.failed(due, exc.retry_after)
                 log.warning(
                     "pass over %s interrupted, retrying in %.0f s: %s", ", ".join(due), wait, exc
                 )
+                if on_error is not None:
+                    on_error(exc)
+                continue
+            except Fatal as exc:
+                if exc.code not in BUDGET_CODES:
+                    raise
+                # The day's calls are spent, or all but the share left to others: nothing is
+                # written until the rolling window frees calls; then the entities go on from
+                # their cursors, which moved only with what was committed.
+                wait = timetable.failed(due, MAX_BACKOFF_SECONDS)
+                log.warning("%s; pausing %s for %.0f s", exc, ", ".join(due), wait)
                 if on_error is not None:
                     on_error(exc)
                 continue
@@ -467,13 +488,24 @@ class Engine:
 
         The systems are listened to only while a signal could wake an entity, so an interval
         entity is never woken early. A system whose wait fails is not listened to again
-        during this wait: the schedules' timers still run.
+        during this wait: the schedules' timers still run. The claim on the flow is renewed
+        while waiting too, so an agent idle longer than the claim lasts (an interval of some
+        minutes) is not taken over by a second agent started meanwhile.
+
+        Raises:
+            StoreError: another engine took the flow over.
         """
         listen = True
         while not stop.is_set():
             seconds = timetable.until_due()
             if seconds <= 0:
                 return
+            if self._claimed_at is not None:
+                renew = self._claimed_at + LEASE_SECONDS / 3 - time.monotonic()
+                if renew <= 0:
+                    self.claim()
+                    continue
+                seconds = min(seconds, renew)
             signals = []
             if listen and timetable.listens():
                 signals = [
@@ -692,6 +724,44 @@ class Engine:
                 raise
             if not dry_run:
                 self.store.finish_work(ids)
+
+
+class _StateFile:
+    """The SQLite file of the state store, as it was when a run started.
+
+    Deleted under a running agent (an operator's reset, a temp-folder cleaner), the file
+    lives on for the connections that hold it open: passes go on committing links, agreed
+    state and cursors where no later process reads them, without a word. A run checks the
+    file before each pass and stops once it is gone or another file took its place.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.path: Path | None = None
+        self._identity: tuple[int, int] | None = None
+        location = state_location(url)
+        if "://" in location or location.startswith("file:") or location == ":memory:":
+            return  # a database server's, or not a file this process can watch
+        path = Path(location)
+        self._identity = self._of(path)
+        if self._identity is not None:
+            self.path = path
+
+    @staticmethod
+    def _of(path: Path) -> tuple[int, int] | None:
+        try:
+            found = path.stat()
+        except FileNotFoundError:
+            return None
+        return found.st_dev, found.st_ino
+
+    def check(self) -> None:
+        """Raise :class:`StoreError` if the file is no longer the one the run started with."""
+        if self.path is not None and self._of(self.path) != self._identity:
+            raise StoreError(
+                f"the state store {self.path} was deleted or replaced while this agent used "
+                "it; stopping, so that nothing more is committed where no later run reads it. "
+                "Put it back (from a backup) before starting again"
+            )
 
 
 def _gone(holder: str) -> bool:
