@@ -49,8 +49,10 @@ class CachingCrm(MemoryConnector):
         super().__init__("crm", key_prefix="001")
         self.describes = 0
         self.primed: list[str] = []
+        self.forgotten: list[str] = []
         self.rate: float | None = None
         self.fail_writes = False
+        self.budget_spent = False
 
     async def describe(self, binding: EntityBinding) -> EntitySchema:
         self.describes += 1
@@ -58,6 +60,9 @@ class CachingCrm(MemoryConnector):
 
     def prime_schema(self, binding: EntityBinding, schema: EntitySchema) -> None:
         self.primed.append(schema.source)
+
+    def forget_schema(self, binding: EntityBinding) -> None:
+        self.forgotten.append(binding.source)
 
     def learned(self) -> dict[str, float]:
         return {} if self.rate is None else {"bulk_seconds_per_row": self.rate}
@@ -73,6 +78,13 @@ class CachingCrm(MemoryConnector):
                 "job failed: InvalidBatch: Field name not found : Name",
                 system="crm",
                 operation="bulk upsert Account",
+            )
+        if self.budget_spent:
+            raise Fatal(
+                "daily API budget reserve reached: used 800 of 1000, reserve 20%",
+                system="crm",
+                operation="quota",
+                code="QUOTA_RESERVE",
             )
         self.rate = 0.0005
         return await super().write_batch(binding, ops)
@@ -117,9 +129,10 @@ async def test_a_young_saved_description_spares_the_describe(tmp_path: Path) -> 
     assert crm.describes == 1 and crm.primed == ["Account"]
     assert second.context("customer").schemas["crm"].fields["Name"].type == "string"
 
-    # `tandem check` (fresh) always describes.
+    # `tandem check` (fresh) always describes, and so does a run's describe again: a
+    # description the connector holds for this process is forgotten first.
     await second.prepare(fresh=True)
-    assert crm.describes == 2
+    assert crm.describes == 2 and crm.forgotten == ["Account"]
 
 
 async def test_an_old_saved_description_is_described_again(tmp_path: Path) -> None:
@@ -151,6 +164,20 @@ async def test_a_write_refused_as_a_whole_makes_the_next_start_describe(tmp_path
         await engine.sync()
     await make(tmp_path, crm).prepare()
     assert crm.describes == 2 and crm.primed == []
+
+
+async def test_a_spent_budget_keeps_the_saved_description(tmp_path: Path) -> None:
+    # The budget says nothing of the schemas: describing at the next start would only spend
+    # calls the org has not got.
+    crm = CachingCrm()
+    engine = make(tmp_path, crm)
+    await engine.prepare()
+    engine.systems.erp.put("customers", "1", {"name": "Acme"})  # type: ignore[attr-defined]
+    crm.budget_spent = True
+    with pytest.raises(Fatal):
+        await engine.sync()
+    await make(tmp_path, crm).prepare()
+    assert crm.describes == 1 and crm.primed == ["Account"]
 
 
 async def test_what_a_connector_learned_is_told_to_the_next_process(tmp_path: Path) -> None:

@@ -335,6 +335,11 @@ class SchemaCache(Protocol):
     def prime_schema(self, binding: EntityBinding, schema: EntitySchema) -> None:
         """Use ``schema`` as the description of ``binding.source`` for this run."""
 
+    def forget_schema(self, binding: EntityBinding) -> None:
+        """Describe ``binding.source`` anew at the next :meth:`Connector.describe`: the engine's
+        describe again during a run (``describe_cache_seconds``), or after a write refused as a
+        whole, must reach the system, not a description this process holds."""
+
 
 @runtime_checkable
 class Advisor(Protocol):

@@ -249,6 +249,8 @@ class Engine:
                         "%s %s: description saved %.0f s ago reused", side, binding.source, age
                     )
                     return schema
+        if fresh and isinstance(connector, SchemaCache):
+            connector.forget_schema(binding)  # a run's describe again must reach the system
         try:
             schema = await connector.describe(binding)
         except ConfigError as exc:  # the connector names the setting; the flow knows its line
@@ -340,10 +342,12 @@ class Engine:
             # records parked for a reference that this pass linked follow it in this pass
             if not dry_run and release_parked(self.store, self.flow.name, self.contexts):
                 await self._drain_work(processor)
-        except Fatal:
+        except Fatal as exc:
             # A system refused work as a whole (say, a Bulk job naming a field that is gone):
-            # the next start must not trust a saved description.
-            self.store.expire_schema_snapshots(self.flow.name)
+            # the next start must not trust a saved description. Not for a spent API budget,
+            # which says nothing of the schemas: describing again would spend calls it lacks.
+            if exc.code not in BUDGET_CODES:
+                self.store.expire_schema_snapshots(self.flow.name)
             raise
         finally:
             if not dry_run:

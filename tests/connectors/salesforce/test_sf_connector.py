@@ -117,6 +117,11 @@ async def test_open_makes_no_call_and_describe_is_cached(
     second = await connector.describe(BINDING)
     assert first is second
     assert len(opened.calls("GET", f"{API}/sobjects/Account/describe")) == 1
+    # Forgotten (the engine's describe again during a run), the next describe asks the org.
+    opened.on("GET", f"{API}/sobjects/Account/describe", describe_reply())
+    connector.forget_schema(BINDING)
+    assert await connector.describe(BINDING) is not first
+    assert len(opened.calls("GET", f"{API}/sobjects/Account/describe")) == 2
     # The first answer's Sforce-Limit-Info taught the governor the org's usage.
     assert (connector.client.governor.used, connector.client.governor.max) == (10, 1000)
     await connector.close()

@@ -478,12 +478,14 @@ class SalesforceConnector:
         try:
             return await self._submit(binding, ops)
         except Fatal:
-            self._forget_schema(binding)
+            self.forget_schema(binding)
             raise
 
-    def _forget_schema(self, binding: EntityBinding) -> None:
-        """Describe ``binding.source`` anew next time: a write it refused as a whole may
-        mean the object changed since it was described (a field removed)."""
+    def forget_schema(self, binding: EntityBinding) -> None:
+        """Describe ``binding.source`` anew next time (the optional
+        :class:`~tandem.connectors.base.SchemaCache` part of the contract): the engine's
+        describe during a run, or a write refused as a whole, which may mean the object
+        changed since it was described (a field removed)."""
         self._schemas.pop(binding.source, None)
         self._builders.pop(binding.source, None)
 
@@ -548,7 +550,7 @@ class SalesforceConnector:
                 try:
                     results = await collect()
                 except Fatal:
-                    self._forget_schema(binding)
+                    self.forget_schema(binding)
                     raise
                 for i, result in zip(placed, results, strict=True):
                     outcomes[i] = outcome(ops[i], result, binding, operation)
