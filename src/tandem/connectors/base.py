@@ -224,8 +224,10 @@ class FieldInfo:
     reference_to: tuple[str, ...] = ()
     required_on_create: bool = False
     scale: int | None = None
-    """Decimal places a number, currency or percent field holds (Salesforce ``scale``, SQL
-    ``NUMERIC(p, s)``); None: not known, or not a fixed-point field."""
+    """Digits after the point: the decimal places a number, currency or percent field holds
+    (Salesforce ``scale``, SQL ``NUMERIC(p, s)``), or the fractional-second digits a datetime
+    field keeps (MariaDB ``DATETIME(fsp)``, PostgreSQL ``timestamp(p)``, Salesforce's
+    milliseconds); None: not known, or neither."""
 
 
 @dataclass(frozen=True, slots=True)

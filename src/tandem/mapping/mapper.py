@@ -10,6 +10,8 @@ binding checks do), the mapper keeps numbers to the decimal places the native fi
 (:mod:`~tandem.mapping.scale`): a value written is rounded half up to the target field's scale,
 as the system would round it, and a value read is rounded to the fewest places either system
 holds the field with, so both systems' values of a field compare at a scale both can hold.
+Datetimes alike, in fractional-second digits (a MariaDB ``DATETIME`` keeps none): cut, not
+rounded, to the target's digits when written and to the fewest either keeps when read.
 """
 
 from __future__ import annotations
@@ -277,7 +279,8 @@ class Mapper:
         """Map ``entity`` on ``side`` by the system's description of its object from now on.
 
         Numbers of a field whose native field has a scale (Salesforce currency, number and
-        percent fields; SQL ``NUMERIC(p, s)`` columns where the connector describes it) are
+        percent fields; SQL ``NUMERIC(p, s)`` columns where the connector describes it), and
+        datetimes of a field that keeps fewer fractional-second digits than microseconds, are
         kept to it: written rounded half up to the target field's scale, read rounded to the
         fewest places either side holds the field with. Once both sides are described,
         :meth:`binding_warnings` names each field whose two native fields hold different

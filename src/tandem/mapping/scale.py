@@ -8,11 +8,20 @@ the ERP's ``12.345`` and the CRM's ``12.35`` are then one value, neither drift n
 
 A native field's scale comes from its system's describe (:func:`native_scale`); a field whose
 describe gives none (a text field, a SQL ``FLOAT``, an unconstrained ``NUMERIC``) is not rounded.
+
+Datetimes the same way, in fractional-second digits (:func:`native_fraction`): MariaDB's
+``DATETIME`` keeps whole seconds unless declared ``DATETIME(3)``, PostgreSQL's
+``timestamp(0)`` too, and a CRM datetime's milliseconds would be dropped by the ERP, read back
+as a change and written over the CRM's value. A datetime is cut to the digits the target keeps
+before it is written (so the database has nothing left to round or cut, whichever it does) and
+read cut to the digits both systems keep: the CRM keeps its milliseconds, and they are no
+change. The digits travel as :attr:`FieldInfo.scale` (digits after the point, as a number's).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +48,33 @@ def native_scale(info: FieldInfo | None) -> int | None:
     return scale
 
 
+FRACTION_TYPES: frozenset[str] = frozenset({"datetime"})
+"""Native field types whose described scale is the fractional-second digits they keep."""
+_MICRO_DIGITS = 6
+"""The fractional-second digits a Python ``datetime`` holds (microseconds)."""
+
+
+def native_fraction(info: FieldInfo | None) -> int | None:
+    """The fractional-second digits a described datetime field keeps, when fewer than a
+    ``datetime`` holds; None: not known, not a datetime, or nothing to cut.
+    """
+    if info is None or info.type not in FRACTION_TYPES:
+        return None
+    digits = info.scale
+    if digits is None or not 0 <= digits < _MICRO_DIGITS:
+        return None
+    return digits
+
+
+def fit_fraction(value: datetime, digits: int) -> datetime:
+    """``value`` cut to ``digits`` fractional-second digits (``10:00:00.750`` at 0 digits is
+    ``10:00:00``: the second it fell in, never the next day's first)."""
+    if digits >= _MICRO_DIGITS:
+        return value
+    extra = value.microsecond % 10 ** (_MICRO_DIGITS - digits)
+    return value.replace(microsecond=value.microsecond - extra) if extra else value
+
+
 def round_half_up(number: Decimal, places: int) -> Decimal:
     """``number`` rounded to ``places`` decimal places, half away from zero (as Salesforce).
 
@@ -53,8 +89,9 @@ def round_half_up(number: Decimal, places: int) -> Decimal:
 def fit_scale(value: Any, places: int) -> Any:
     """``value`` as a field of ``places`` decimal places holds it.
 
-    A ``Decimal`` or ``float`` with more places is rounded half up (a float stays a float);
-    anything else, and a number that fits, is returned as it is.
+    A ``Decimal`` or ``float`` with more places is rounded half up (a float stays a float); a
+    ``datetime`` with more fractional-second digits is cut (:func:`fit_fraction`); anything
+    else, and a value that fits, is returned as it is.
     """
     kind = type(value)
     if kind is Decimal:
@@ -65,6 +102,8 @@ def fit_scale(value: Any, places: int) -> Any:
         number = Decimal(repr(value))
     elif isinstance(value, Decimal):
         number = value
+    elif isinstance(value, datetime):
+        return fit_fraction(value, places)
     else:
         return value
     if not number.is_finite():
@@ -102,10 +141,14 @@ def _plain_native(field: FieldSpec, side: Side) -> str | None:
 
 
 def field_scales(entity: EntitySpec, side: Side, schema: EntitySchema) -> dict[str, int]:
-    """Canonical field -> the scale of its native field in ``schema`` (fields with one)."""
+    """Canonical field -> the scale of its native field in ``schema`` (fields with one): a
+    number's decimal places, a datetime's fractional-second digits."""
     scales: dict[str, int] = {}
     for name, native in scaled_natives(entity, side).items():
-        scale = native_scale(lookup(schema, native))
+        info = lookup(schema, native)
+        scale = native_scale(info)
+        if scale is None:
+            scale = native_fraction(info)
         if scale is not None:
             scales[name] = scale
     return scales
@@ -131,11 +174,14 @@ def lookup(schema: EntitySchema, name: str) -> FieldInfo | None:
 
 
 __all__ = [
+    "FRACTION_TYPES",
     "SCALED_TYPES",
     "common_scales",
     "field_scales",
+    "fit_fraction",
     "fit_scale",
     "lookup",
+    "native_fraction",
     "native_scale",
     "round_half_up",
     "scaled_natives",

@@ -7,6 +7,7 @@ Every constraint lives in an ``Annotated`` type (never in a model ``field_valida
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -26,7 +27,10 @@ from tandem.model.codes import COUNTRIES, CURRENCIES, EU_VAT_PATTERNS
 NIP_WEIGHTS = (6, 5, 7, 2, 3, 4, 5, 6, 7)
 _ZERO = ord("0")
 _ZERO_WEIGHTS = _ZERO * sum(NIP_WEIGHTS)
-_SEPARATORS = re.compile(r"[\s\-./]")
+_SEPARATORS = re.compile(r"[\s\-./\u00ad\u2010-\u2015\u2212\ufe58\ufe63\uff0d]")
+"""Whitespace, ``.``, ``/`` and the dash-like characters a word processor or a PDF puts in a
+number: soft hyphen, hyphen, non-breaking hyphen, figure, en and em dash, horizontal bar, minus
+sign, and the small and full-width hyphen-minus."""
 _EMAIL = re.compile(
     r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@"
     r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+(?:[A-Za-z]{2,63}|[Xx][Nn]--[A-Za-z0-9-]{1,59})$"
@@ -38,8 +42,31 @@ _PHONE_CHARS = "0123456789 ()./-"
 
 
 def _compact(value: str) -> str:
-    """``value`` without separators (whitespace, ``-``, ``.``, ``/``)."""
-    return value if value.isalnum() else _SEPARATORS.sub("", value)
+    """``value`` without separators (:data:`_SEPARATORS`), its decimal digits made ASCII.
+
+    A tax ID typed in full-width or Arabic-Indic digits is the same number as in ASCII ones:
+    kept as typed it would never equal the ASCII form when records are linked by tax ID.
+
+    Raises:
+        ValueError: a digit that is not a decimal one (a superscript, a circled digit, ...).
+    """
+    if value.isascii():  # the common case
+        return value if value.isalnum() else _SEPARATORS.sub("", value)
+    text = _SEPARATORS.sub("", value)
+    return text if text.isascii() else _ascii_digits(text, value)
+
+
+def _ascii_digits(text: str, value: str) -> str:
+    """``text`` (compacted from ``value``) with every decimal digit of any script as ASCII."""
+    kept = []
+    for char in text:
+        if char.isdecimal():
+            kept.append(chr(_ZERO + unicodedata.decimal(char)))
+        elif char.isnumeric():
+            raise ValueError(f"{char!r} in {value!r} is not a decimal digit")
+        else:
+            kept.append(char)
+    return "".join(kept)
 
 
 def nip_checksum_ok(digits: str) -> bool:
@@ -52,7 +79,7 @@ def nip_checksum_ok(digits: str) -> bool:
         True when the weighted sum of the first nine digits modulo 11 equals the tenth digit
         (a remainder of 10 is never valid).
     """
-    if len(digits) != 10 or not digits.isdigit():
+    if len(digits) != 10 or not digits.isdecimal():  # int() takes decimal digits only
         return False
     if digits.isascii():  # the common case: byte arithmetic instead of ten int() calls
         return _ascii_nip_ok(digits)
@@ -87,7 +114,7 @@ def normalise_nip(value: str) -> str:
 
 def _nip_digits(text: str) -> str:
     """:func:`normalise_nip` of a text already compact, upper-case and without ``PL``."""
-    if len(text) != 10 or not text.isdigit():
+    if len(text) != 10 or not text.isdecimal():
         raise ValueError("a NIP has exactly 10 digits")
     if not nip_checksum_ok(text):
         raise ValueError("invalid NIP checksum")
@@ -125,7 +152,7 @@ def normalise_tax_id(value: str) -> str:
     Raises:
         ValueError: the identifier fails the rule that applies to it.
     """
-    if len(value) == 10 and value.isdigit() and value.isascii():
+    if len(value) == 10 and value.isascii() and value.isdigit():
         # the common case, a bare NIP: no separator, prefix or letter to look at
         if not _ascii_nip_ok(value):
             raise ValueError("invalid NIP checksum")

@@ -81,6 +81,12 @@ def compare(previous: dict[str, Any], current: dict[str, Any], mapped: set[str])
         for aspect in ("type", "length", "scale", "nillable", "createable", "updateable"):
             if aspect == "scale" and aspect not in before:
                 continue  # a snapshot from before scales were kept: no drift
+            if (
+                aspect == "scale"
+                and before.get(aspect) is None
+                and after.get("type") == before.get("type") == "datetime"
+            ):
+                continue  # from before a datetime's fractional digits were kept: no drift
             if before.get(aspect) != after.get(aspect):
                 changes.append(
                     f"field {tag(name)}: {aspect} {before.get(aspect)!r} -> {after.get(aspect)!r}"

@@ -6,11 +6,14 @@ key is in the index is linked to that record instead of creating a duplicate. Th
 holds only keys, not records, so memory stays small.
 
 At any time, an unlinked record whose own external-ID field names a partner that exists and
-is linked to no other record is linked to it (:func:`claim_named`).
+is linked to no other record is linked to it (:func:`claim_named`). A Salesforce Id named in
+its 15-character form is taken in its 18-character one (:func:`salesforce_id18`), the form
+Salesforce answers with and the links hold.
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -24,6 +27,28 @@ if TYPE_CHECKING:
     from tandem.pipeline.context import EntityContext, Systems
     from tandem.pipeline.outcome import PendingRecord
     from tandem.store import StateStore
+
+
+_ID15 = re.compile(r"[0-9A-Za-z]{15}")
+_ID_SUFFIX = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+
+
+def salesforce_id18(value: str) -> str:
+    """The 18-character (case-safe) form of a Salesforce Id; anything but 15 letters and
+    digits as it is.
+
+    Salesforce answers with 18-character Ids, and the links hold those; older integrations,
+    reports and the UI's URLs give the case-sensitive 15-character form. The suffix has one
+    character per 5-character chunk: a bit per upper-case letter (the chunk's first character
+    the lowest bit), the number indexing ``A-Z0-5``.
+    """
+    if len(value) != 15 or not _ID15.fullmatch(value):
+        return value
+    suffix = ""
+    for start in (0, 5, 10):
+        bits = sum(1 << i for i, char in enumerate(value[start : start + 5]) if char.isupper())
+        suffix += _ID_SUFFIX[bits]
+    return value + suffix
 
 
 def normalise(value: Any) -> str | None:
@@ -107,16 +132,18 @@ async def claim_named(
     field = ctx.bindings[source].external_id
     if not field:
         return Claims()
+    target = other(source)
+    # a 15-character Id is found by Salesforce but keyed, like the links, by its 18 characters
+    form = salesforce_id18 if systems.of(target).system == "salesforce" else str
     named: dict[str, str] = {}
     for key, change in changes.items():
         if change.deleted or key in partners:
             continue
         value = change.fields.get(field)
         if value is not None and str(value) != "":
-            named[key] = str(value)
+            named[key] = form(str(value))
     if not named:
         return Claims()
-    target = other(source)
     wanted = sorted(set(named.values()))
     taken = store.partners(ctx.name, target, wanted)
     free = [key for key in wanted if key not in taken]
@@ -168,4 +195,4 @@ def owed_keys(
     return ops
 
 
-__all__ = ["Claims", "MatchIndex", "claim_named", "normalise", "owed_keys"]
+__all__ = ["Claims", "MatchIndex", "claim_named", "normalise", "owed_keys", "salesforce_id18"]

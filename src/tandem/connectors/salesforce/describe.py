@@ -39,6 +39,10 @@ SF_TYPES: Mapping[str, FieldType] = {
 
 SCALED: frozenset[FieldType] = frozenset({"number", "currency", "percent"})
 """Field types whose describe ``scale`` is the decimal places a value is stored with."""
+DATETIME_DIGITS = 3
+"""The fractional-second digits a Salesforce datetime keeps (milliseconds), which its describe
+does not give: the scale of a ``datetime`` field, so an ERP's microseconds are compared at
+the milliseconds both systems keep instead of read back as a change."""
 
 
 def field_info(raw: Mapping[str, Any]) -> FieldInfo:
@@ -74,7 +78,7 @@ def field_info(raw: Mapping[str, Any]) -> FieldInfo:
             and not bool(raw.get("defaultedOnCreate", False))
             and kind != "boolean"
         ),
-        scale=scale if scaled else None,
+        scale=scale if scaled else (DATETIME_DIGITS if kind == "datetime" else None),
     )
 
 

@@ -66,9 +66,10 @@ def describe_source(conn: sa.Connection, src: Source) -> EntitySchema:
         computed = base.computed is not None or _always_generated(base)
         enums = tuple(base.type.enums) if isinstance(base.type, sa.Enum) else None
         writable = not (read_only or auto or computed)
+        kind = field_type(base)
         fields[col.name] = FieldInfo(
             name=col.name,
-            type=field_type(base),
+            type=kind,
             nillable=bool(base.nullable) and not base.primary_key,
             createable=writable,
             updateable=writable,
@@ -83,7 +84,7 @@ def describe_source(conn: sa.Connection, src: Source) -> EntitySchema:
             and base.server_default is None
             and base.default is None
             and base.autoincrement is not True,  # MariaDB AUTO_INCREMENT: numbered by it
-            scale=_scale(base),
+            scale=_fraction(base, conn) if kind == "datetime" else _scale(base),
         )
     return EntitySchema(source=src.binding.source, fields=fields)
 
@@ -142,6 +143,21 @@ def _scale(column: sa.Column[Any]) -> int | None:
         return None
     scale = kind.scale
     return scale if isinstance(scale, int) and not isinstance(scale, bool) else None
+
+
+def _fraction(column: sa.Column[Any], conn: sa.Connection) -> int | None:
+    """The fractional-second digits a datetime column keeps, given as its scale (digits after
+    the point): MariaDB's and MySQL's ``DATETIME`` and ``TIMESTAMP`` keep their ``fsp`` (0 when
+    not declared), PostgreSQL's ``timestamp`` its precision (6 when not declared); None where
+    it is not known (SQLite keeps the text it is given)."""
+    dialect = conn.dialect.name
+    if dialect in ("mysql", "mariadb"):
+        digits = getattr(column.type, "fsp", None)
+        return digits if isinstance(digits, int) else 0
+    if dialect == "postgresql":
+        digits = getattr(column.type, "precision", None)
+        return digits if isinstance(digits, int) else 6
+    return None
 
 
 def _unique_columns(conn: sa.Connection, table: sa.Table) -> set[str]:
