@@ -102,19 +102,9 @@ def deadletters_retry(config: ConfigOption = DEFAULT_CONFIG, ids: IdsArgument = 
     flow = load(config)
     store = existing_state(flow)
     try:
-        rows = _select(store, flow, ids)
+        rows = guard(lambda: _select(store, flow, ids))
         todo = [row for row in rows if row.status != "resolved"]
-        with store.transaction():
-            for row in todo:
-                store.enqueue(
-                    flow=flow.name,
-                    entity=row.entity,
-                    side=row.side,
-                    record_keys=[row.record_key],
-                    reason=f"retry dead letter {row.id}",
-                )
-            if todo:
-                store.set_dead_letter_status([row.id for row in todo], "retrying")
+        guard(lambda: _queue(store, flow, todo))
     finally:
         store.close()
     for row in rows:
@@ -126,6 +116,21 @@ def deadletters_retry(config: ConfigOption = DEFAULT_CONFIG, ids: IdsArgument = 
     console.print(f"{len(todo)} dead letters queued; the next `tandem sync` retries them")
     if unknown:
         raise typer.Exit(1)
+
+
+def _queue(store: StateStore, flow: FlowSpec, letters: list[DeadLetter]) -> None:
+    """Queue the records of ``letters`` to be read again, and mark the letters retrying."""
+    with store.transaction():
+        for row in letters:
+            store.enqueue(
+                flow=flow.name,
+                entity=row.entity,
+                side=row.side,
+                record_keys=[row.record_key],
+                reason=f"retry dead letter {row.id}",
+            )
+        if letters:
+            store.set_dead_letter_status([row.id for row in letters], "retrying")
 
 
 def _unknown(flow: FlowSpec, ids: list[int] | None, rows: list[DeadLetter]) -> list[int]:
@@ -147,10 +152,10 @@ def deadletters_drop(config: ConfigOption = DEFAULT_CONFIG, ids: IdsArgument = N
     flow = load(config)
     store = existing_state(flow)
     try:
-        rows = _select(store, flow, ids)
+        rows = guard(lambda: _select(store, flow, ids))
         todo = [row for row in rows if row.status in ("open", "retrying")]
         if todo:
-            store.set_dead_letter_status([row.id for row in todo], "dropped")
+            guard(lambda: store.set_dead_letter_status([row.id for row in todo], "dropped"))
     finally:
         store.close()
     dropped = {row.id for row in todo}

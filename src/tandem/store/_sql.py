@@ -34,6 +34,17 @@ def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
         yield items[start : start + size]
 
 
+def storable_ids(conn: sa.Connection, ids: Sequence[int]) -> list[int]:
+    """The distinct ``ids`` an id column can hold, sorted; no row has any other.
+
+    The id columns are ``INTEGER``: 32 bits on PostgreSQL and MariaDB, 64 on SQLite. An id
+    beyond that (a mistyped one, with a digit too many) would make the driver or the server
+    refuse the whole query, where it only names no row.
+    """
+    bits = 63 if conn.dialect.name == "sqlite" else 31
+    return sorted({one for one in ids if -(2**bits) <= one < 2**bits})
+
+
 def unique(items: Sequence[str]) -> list[str]:
     """The items without repeats, first occurrence order kept."""
     return list(dict.fromkeys(items))

@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from tandem.errors import StoreError
-from tandem.store._sql import chunks, unique
+from tandem.store._sql import chunks, storable_ids, unique
 from tandem.store.records import RESOLUTIONS, Conflict
 from tandem.store.schema import conflict as table
 
@@ -126,7 +126,10 @@ def resolve(
         raise StoreError(
             f"conflict resolution must be erp, crm, value, deleted or dropped, not {resolution!r}"
         )
-    row = conn.execute(sa.select(table).where(table.c.id == conflict_id).with_for_update()).first()
+    row = None
+    if storable_ids(conn, [conflict_id]):
+        query = sa.select(table).where(table.c.id == conflict_id).with_for_update()
+        row = conn.execute(query).first()
     if row is None:
         raise StoreError(f"conflict {conflict_id} does not exist")
     if row.status != "open":
@@ -146,6 +149,8 @@ def resolve(
 
 def by_id(conn: sa.Connection, conflict_id: int) -> Conflict | None:
     """The conflict with this id, or ``None``."""
+    if not storable_ids(conn, [conflict_id]):
+        return None
     row = conn.execute(sa.select(table).where(table.c.id == conflict_id)).first()
     return None if row is None else _conflict(row)
 

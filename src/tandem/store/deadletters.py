@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from tandem.errors import StoreError
-from tandem.store._sql import check_side, chunks, unique
+from tandem.store._sql import check_side, chunks, storable_ids, unique
 from tandem.store.records import DEAD_LETTER_STATUSES, DeadLetter, Side
 from tandem.store.schema import dead_letter as table
 
@@ -137,7 +137,7 @@ def listing(
 def by_ids(conn: sa.Connection, ids: Sequence[int]) -> list[DeadLetter]:
     """The dead letters with the given ids, in id order."""
     found: list[DeadLetter] = []
-    for part in chunks(sorted(set(ids))):
+    for part in chunks(storable_ids(conn, ids)):
         query = sa.select(table).where(table.c.id.in_(part)).order_by(table.c.id)
         found.extend(_letter(row) for row in conn.execute(query))
     return found
@@ -154,7 +154,7 @@ def set_status(conn: sa.Connection, ids: Sequence[int], status: str, now: dateti
     """Move dead letters to ``status``; returns how many changed."""
     _status(status)
     changed = 0
-    for part in chunks(sorted(set(ids))):
+    for part in chunks(storable_ids(conn, ids)):
         stmt = (
             sa.update(table)
             .where(table.c.id.in_(part), table.c.status != status)

@@ -217,11 +217,27 @@ def migrate(engine: sa.Engine) -> None:
         engine: the store's engine.
 
     Raises:
-        StoreError: the migration failed.
+        StoreError: the migration failed, or the schema is newer than this code (a store an
+            upgraded Tandem wrote: it is left as it is).
     """
     if not _at_head(engine, "migrate"):
+        _refuse_newer(engine)
         _upgrade(engine)
     log.info("state store schema at revision %s", head_revision())
+
+
+def _refuse_newer(engine: sa.Engine) -> None:
+    """Refuse a schema newer than this code; Alembic would only say it cannot find it."""
+    revision = current_revision(engine)
+    if revision is not None and revision not in _known_revisions():
+        raise StoreError(_newer(revision))
+
+
+def _newer(revision: str) -> str:
+    return (
+        f"state store schema revision {revision} is newer than this Tandem knows "
+        f"({head_revision()}): upgrade Tandem"
+    )
 
 
 def _upgrade(engine: sa.Engine) -> None:
@@ -268,10 +284,7 @@ def check_schema(engine: sa.Engine) -> None:
             f"state store schema is at revision {revision}, this Tandem needs {head}: "
             "run `tandem store migrate` (or StateStore.migrate())"
         )
-    raise StoreError(
-        f"state store schema revision {revision} is newer than this Tandem knows ({head}): "
-        "upgrade Tandem"
-    )
+    raise StoreError(_newer(revision))
 
 
 def _known_revisions() -> set[str]:

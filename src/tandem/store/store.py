@@ -64,7 +64,9 @@ class StateStore:
             ``postgresql+psycopg://user@host/db``, ``mariadb+pymysql://user@host/db``.
         auto_migrate: run :meth:`migrate` now instead of refusing an old schema.
         lease_seconds: how long a taken work item stays taken before it can be retaken.
-        clock: the source of "now" (aware UTC); tests pass a fake one.
+        clock: the source of "now" (aware UTC); tests pass a fake one. Without one, leases
+            are timed by the database server's clock (agents on machines whose clocks
+            disagree must agree on when a claim expires), everything else by this machine's.
 
     Raises:
         StoreError: the URL is invalid or its driver is not installed.
@@ -76,11 +78,12 @@ class StateStore:
         *,
         auto_migrate: bool = False,
         lease_seconds: float = 300.0,
-        clock: Callable[[], datetime] = now_utc,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self._engine = create_engine(url)
         self._lease = timedelta(seconds=lease_seconds)
-        self._clock = clock
+        self._clock = clock or now_utc
+        self._server_time = clock is None
         self._checked = False
         self._legacy_done: set[tuple[str, str]] = set()
         self._active: ContextVar[sa.Connection | None] = ContextVar(
@@ -303,7 +306,10 @@ class StateStore:
         ``replace`` names a holder known to be gone, whose lease may be taken before it expires.
         """
         with self._tx(f"lease {name}") as conn:
-            return _leases.acquire(conn, name, holder, seconds, self._clock(), replace=replace)
+            now = _leases.server_now(conn) if self._server_time else None
+            return _leases.acquire(
+                conn, name, holder, seconds, now or self._clock(), replace=replace
+            )
 
     def release_lease(self, name: str, holder: str) -> None:
         """Give a lease up (nothing happens if ``holder`` does not hold it)."""

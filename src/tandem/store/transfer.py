@@ -1,7 +1,11 @@
 """Moving the whole state from one database to another (e.g. SQLite to PostgreSQL).
 
 The copy streams every table in id order, in batches, so memory stays flat whatever the
-size. Ids are kept: a dead letter or conflict a person noted down keeps its number.
+size. Ids are kept: a dead letter or conflict a person noted down keeps its number. The
+memos go too: the flow the store belongs to, what the connectors learned and the mark the
+repair of old links works from (migration 0005); so do the saved schema descriptions, which
+the next run's drift report compares against. Leases do not: a claim on the old store says
+nothing about who syncs with the new one.
 """
 
 from __future__ import annotations
@@ -12,7 +16,9 @@ import sqlalchemy as sa
 
 from tandem.errors import StoreError
 from tandem.store.engine import check_schema, create_engine, migrate, translated
-from tandem.store.schema import metadata
+from tandem.store.leases import server_now
+from tandem.store.records import now_utc
+from tandem.store.schema import lease, metadata
 
 _ORDER = (
     "tandem_link",
@@ -22,14 +28,17 @@ _ORDER = (
     "tandem_conflict",
     "tandem_work",
     "tandem_audit",
+    "tandem_schema_snapshot",
+    "tandem_memo",
 )
 
 
 def copy_store(source_url: str, target_url: str, *, batch: int = 1000) -> dict[str, int]:
     """Copy every table of one state store into another, empty one.
 
-    Stop the engine first: rows written to the source during the copy may be missed.
-    The target is migrated first; the source must be at the newest schema.
+    Stop the engine first: a source an engine holds a claim on (an unexpired lease) is
+    refused, as rows it writes during the copy would be missed. The target is migrated
+    first; the source must be at the newest schema.
 
     Args:
         source_url: the store to copy from, e.g. ``sqlite:///.tandem/state.db``.
@@ -40,8 +49,8 @@ def copy_store(source_url: str, target_url: str, *, batch: int = 1000) -> dict[s
         Table name -> rows copied.
 
     Raises:
-        StoreError: the source is not migrated, the target already holds state, or a
-            database error.
+        StoreError: the source is not migrated or an engine is working on it, the target
+            already holds state, or a database error.
     """
     source = create_engine(source_url)
     target = create_engine(target_url)
@@ -50,17 +59,32 @@ def copy_store(source_url: str, target_url: str, *, batch: int = 1000) -> dict[s
         migrate(target)
         copied: dict[str, int] = {}
         with translated("copy state"), source.connect() as src, target.begin() as dst:
-            for name in _ORDER:
+            _refuse_running(src)
+            for name in (*_ORDER, lease.name):
                 table = metadata.tables[name]
                 if dst.execute(sa.select(sa.func.count()).select_from(table)).scalar_one():
                     raise StoreError(f"target store already holds rows in {name}; use an empty one")
-                copied[name] = _copy_table(src, dst, table, batch)
+            for name in _ORDER:
+                copied[name] = _copy_table(src, dst, metadata.tables[name], batch)
             if dst.dialect.name == "postgresql":
                 _reset_sequences(dst)
         return copied
     finally:
         source.dispose()
         target.dispose()
+
+
+def _refuse_running(src: sa.Connection) -> None:
+    """Refuse a source that an engine holds a claim on: what it writes next would be lost."""
+    now = server_now(src) or now_utc()  # leases are timed by the server's clock
+    held = src.execute(
+        sa.select(lease.c.name, lease.c.holder).where(lease.c.expires_at > now).limit(1)
+    ).first()
+    if held is not None:
+        raise StoreError(
+            f"the state store is in use: {held.holder} holds {held.name!r}; stop that engine"
+            " (or wait for its claim to expire) before copying its state"
+        )
 
 
 def _copy_table(src: sa.Connection, dst: sa.Connection, table: sa.Table, batch: int) -> int:
