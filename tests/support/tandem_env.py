@@ -87,15 +87,18 @@ def build_env(
     *,
     shape_erp: Callable[[str], None] | None = None,
     clock: Callable[[], datetime] | None = None,
+    crm_schema: str = CRM_SCHEMA,
+    shape_flow: Callable[[str], str] | None = None,
 ) -> Iterator[Env]:
     """The sample ERP at ``erp_url`` (``customers`` customers, then what ``shape_erp`` makes of
-    it) with change capture, the sandbox (on ``clock`` where given) and the demo flow."""
+    it) with change capture, the sandbox (on ``clock`` where given, with ``crm_schema``) and
+    the demo flow (its text as ``shape_flow`` makes it, where given)."""
     create_sample_erp(erp_url, customers=customers)
     if shape_erp is not None:
         shape_erp(erp_url)
     install_capture(erp_url, list(TABLES))
     schema = folder / "crm_schema.yaml"
-    schema.write_text(CRM_SCHEMA, encoding="utf-8")
+    schema.write_text(crm_schema, encoding="utf-8")
     with running_sandbox(folder / "crm", schema_files=[schema], clock=clock) as crm:
         config = write_flow(
             folder,
@@ -108,4 +111,7 @@ def build_env(
             password=crm.password,
             client_secret=crm.client_secret,
         )
+        if shape_flow is not None:
+            text = config.read_text(encoding="utf-8")
+            config.write_text(shape_flow(text), encoding="utf-8")
         yield Env(folder, erp_url, crm, config)

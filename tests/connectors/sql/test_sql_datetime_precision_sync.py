@@ -13,15 +13,12 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from tandem_env import Env
+from tandem_env import Env, build_env
 
-from tandem.connectors.sql.capture import install_capture
-from tandem.demo.erp import TABLES, create_sample_erp
-from tandem.demo.flow import CRM_SCHEMA, write_flow
+from tandem.demo.flow import CRM_SCHEMA
 from tandem.pipeline.reconcile import reconcile
 from tandem.pipeline.report import PassReport
 from tandem.pipeline.runtime import running_engine
-from tandem.sandbox.salesforce.server import running_sandbox
 
 COLUMN = {"mariadb": "DATETIME", "postgresql": "timestamp(0)", "sqlite": "DATETIME"}
 """The ERP column as each database declares it by default or as older schemas do."""
@@ -30,35 +27,29 @@ MILLIS = "2026-03-01T10:00:00.750Z"
 
 
 def _build(folder: Path, erp_url: str, kind: str) -> Iterator[Env]:
-    create_sample_erp(erp_url, customers=3)
-    engine = sa.create_engine(erp_url)
-    try:
-        with engine.begin() as conn:
-            conn.execute(sa.text(f"ALTER TABLE customers ADD last_contact_at {COLUMN[kind]}"))
-    finally:
-        engine.dispose()
-    install_capture(erp_url, list(TABLES))
-    schema = folder / "crm_schema.yaml"
-    extra = "      Last_Contact__c: {type: datetime, label: Last Contact}\n"
-    anchor = "      Credit_Hold__c: {type: boolean, default: false, label: Credit Hold}\n"
-    schema.write_text(CRM_SCHEMA.replace(anchor, anchor + extra), encoding="utf-8")
-    with running_sandbox(folder / "crm", schema_files=[schema]) as crm:
-        config = write_flow(
-            folder,
-            erp_url=erp_url,
-            state_db=folder / "state.db",
-            base_url=crm.base_url,
-            ca_file=Path(crm.ca_file),
-            username=crm.username,
-            client_id=crm.client_id,
-            password=crm.password,
-            client_secret=crm.client_secret,
-        )
-        text = config.read_text(encoding="utf-8")
+    def add_column(url: str) -> None:
+        engine = sa.create_engine(url)
+        try:
+            with engine.begin() as conn:
+                conn.execute(sa.text(f"ALTER TABLE customers ADD last_contact_at {COLUMN[kind]}"))
+        finally:
+            engine.dispose()
+
+    def add_field(text: str) -> str:
         anchor = "      - {field: credit_hold, erp: credit_hold, crm: Credit_Hold__c}\n"
         assert anchor in text
-        config.write_text(text.replace(anchor, anchor + FIELD, 1), encoding="utf-8")
-        yield Env(folder, erp_url, crm, config)
+        return text.replace(anchor, anchor + FIELD, 1)
+
+    extra = "      Last_Contact__c: {type: datetime, label: Last Contact}\n"
+    anchor = "      Credit_Hold__c: {type: boolean, default: false, label: Credit Hold}\n"
+    yield from build_env(
+        folder,
+        erp_url,
+        customers=3,
+        shape_erp=add_column,
+        crm_schema=CRM_SCHEMA.replace(anchor, anchor + extra),
+        shape_flow=add_field,
+    )
 
 
 @pytest.fixture(params=["mariadb", "postgresql", "sqlite"])
