@@ -10,6 +10,13 @@ MYSQL_RERUN = frozenset({1205, 1213})
 SQLSTATE_RERUN = frozenset({"40001", "40P01"})
 """PostgreSQL SQLSTATEs: serialization_failure, deadlock_detected."""
 
+SQLSTATE_LOCK_TIMEOUT = "55P03"
+"""PostgreSQL SQLSTATE lock_not_available: ``lock_timeout`` ran out waiting for a lock."""
+
+SQLITE_BUSY = frozenset({5, 6})
+"""SQLite primary result codes SQLITE_BUSY ("database is locked": ``busy_timeout`` ran out
+waiting for another connection's lock) and SQLITE_LOCKED (a lock within one connection)."""
+
 
 def is_deadlock(error: BaseException) -> bool:
     """Whether ``error`` (or a database error behind it, through ``orig`` and ``__cause__``)
@@ -28,4 +35,31 @@ def is_deadlock(error: BaseException) -> bool:
     return False
 
 
-__all__ = ["MYSQL_RERUN", "SQLSTATE_RERUN", "is_deadlock"]
+def is_busy(error: BaseException) -> bool:
+    """Whether ``error`` (or a database error behind it) says the database stayed locked
+    longer than the connection waits (SQLite's ``database is locked``, PostgreSQL's
+    ``lock_timeout``, MariaDB's lock wait timeout), or the transaction lost a deadlock: the
+    same transaction may pass later, once the other holder lets go."""
+    if is_deadlock(error):
+        return True
+    seen: BaseException | None = error
+    while seen is not None:
+        orig = getattr(seen, "orig", None)
+        if orig is not None:
+            if getattr(orig, "sqlstate", None) == SQLSTATE_LOCK_TIMEOUT:
+                return True
+            code = getattr(orig, "sqlite_errorcode", None)
+            if isinstance(code, int) and code & 0xFF in SQLITE_BUSY:
+                return True
+        seen = seen.__cause__
+    return False
+
+
+__all__ = [
+    "MYSQL_RERUN",
+    "SQLITE_BUSY",
+    "SQLSTATE_LOCK_TIMEOUT",
+    "SQLSTATE_RERUN",
+    "is_busy",
+    "is_deadlock",
+]

@@ -7,10 +7,12 @@ Errors are grouped by what the caller should do with them::
     |  +- BindingError        a connector found an entity's binding wrong (unknown column, table)
     +- ConnectorError         (system, operation) a call to an ERP or CRM failed
     |  +- Retriable           429, 5xx, timeouts, UNABLE_TO_LOCK_ROW: back off, honour Retry-After
+    |     +- Stopping         a wait between tries cut short: the agent is stopping
     |  +- Fatal               auth after one refresh, permission, quota spent: stop this flow, alert
     |  +- RecordRejected      one record's data is bad: dead-letter it, with the message; go on
     +- MappingError           a value cannot be mapped or fails validation; becomes a dead letter
     +- StoreError             state could not be saved: stop, resume later, lose nothing
+       +- StoreBusy           a lock held elsewhere outlasted the wait: nothing saved, try again
 
 Vendor exceptions (httpx, SQLAlchemy, ...) are translated at the boundary with ``raise X from exc``.
 Messages never carry secrets.
@@ -125,6 +127,11 @@ class Retriable(ConnectorError):
         self.retry_after = retry_after
 
 
+class Stopping(Retriable):
+    """A wait before the next try (a long ``Retry-After``) was cut short because the agent is
+    stopping: the call was not made again, so nothing of it can be committed."""
+
+
 class Fatal(ConnectorError):
     """A failure that retrying will not fix: stop the flow and alert a person."""
 
@@ -195,6 +202,15 @@ class StoreError(TandemError):
     """The state store could not be read or written; the pass stops and resumes later."""
 
 
+class StoreBusy(StoreError):
+    """The state database stayed locked longer than Tandem waits (SQLite's ``database is
+    locked``, a lock or deadlock timeout on a server), another process holding a lock.
+
+    The transaction was rolled back whole, so nothing of it was saved: a continuous run
+    backs off and tries the pass again, a one-off command stops with the message.
+    """
+
+
 class LinkClash(StoreError):
     """A link asked for would take a key already linked to another partner.
 
@@ -218,6 +234,8 @@ __all__ = [
     "MappingError",
     "RecordRejected",
     "Retriable",
+    "Stopping",
+    "StoreBusy",
     "StoreError",
     "TandemError",
     "UnlinkedReference",

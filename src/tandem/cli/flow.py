@@ -157,9 +157,10 @@ def sync(
 def run(config: ConfigOption = DEFAULT_CONFIG, verbose: VerboseOption = False) -> None:
     """Sync continuously (or on the configured interval) until stopped (Ctrl-C / SIGTERM).
 
-    The first signal stops after the pass under way; a second one stops at once (exit code
-    128 + the signal's number): batches already handed to a system settle first, and what
-    was not committed is read again and re-sent (idempotently) at the next start.
+    The first signal stops after the pass under way (a pass waiting to try a call again, as a
+    Retry-After asks, is abandoned at once: exit code 0); a second one stops at once (exit
+    code 128 + the signal's number): batches already handed to a system settle first, and
+    what was not committed is read again and re-sent (idempotently) at the next start.
     """
     setup_logging(verbose)
     flow = load(config)

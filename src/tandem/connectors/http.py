@@ -11,7 +11,10 @@ One place for what every vendor call needs, so connectors stay about their syste
   and the call retried once, a second refusal is :class:`~tandem.errors.Fatal`;
 * **quota**: a :class:`CallGate` (the quota governor) is asked before every call and shown every
   response;
-* **secrets** are filtered from every message this module raises or logs (:class:`SecretFilter`).
+* **secrets** are filtered from every message this module raises or logs (:class:`SecretFilter`);
+* **stopping**: within :func:`waits_cut_short_by`, a wait between tries (a ``Retry-After`` of
+  up to two minutes) ends as soon as the agent is told to stop, raising
+  :class:`~tandem.errors.Stopping` instead of trying again.
 
 Vendor exceptions (``httpx``) are translated at this boundary into :mod:`tandem.errors`.
 """
@@ -22,7 +25,17 @@ import asyncio
 import logging
 import random
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -30,7 +43,7 @@ from typing import Any, Literal, Protocol
 
 import httpx
 
-from tandem.errors import Fatal, RecordRejected, Retriable
+from tandem.errors import Fatal, RecordRejected, Retriable, Stopping
 
 __all__ = [
     "DEFAULT_RULES",
@@ -46,6 +59,8 @@ __all__ = [
     "SecretFilter",
     "parse_retry_after",
     "resolve",
+    "wait_unless_stopping",
+    "waits_cut_short_by",
 ]
 
 logger = logging.getLogger(__name__)
@@ -55,6 +70,43 @@ Action = Literal["retry", "refresh_auth", "reject", "fatal"]
 
 Sleep = Callable[[float], Awaitable[None]]
 Body = bytes | str | Callable[[], AsyncIterator[bytes]]
+
+_stop: ContextVar[asyncio.Event | None] = ContextVar("tandem_http_stop", default=None)
+"""The event that cuts waits between tries short, in the task and the tasks it starts."""
+
+
+@contextmanager
+def waits_cut_short_by(stop: asyncio.Event) -> Iterator[None]:
+    """Within (and in every task started within): a wait between tries ends once ``stop`` is
+    set, and the call raises :class:`~tandem.errors.Stopping` instead of trying again."""
+    token = _stop.set(stop)
+    try:
+        yield
+    finally:
+        _stop.reset(token)
+
+
+async def wait_unless_stopping(sleep: Sleep, seconds: float) -> bool:
+    """``sleep(seconds)``, unless the agent is told to stop first (see
+    :func:`waits_cut_short_by`); ``False`` when it was (or already had been)."""
+    stop = _stop.get()
+    if stop is None:
+        await sleep(seconds)
+        return True
+    if stop.is_set():
+        return False
+    sleeper = asyncio.ensure_future(sleep(seconds))
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait((sleeper, stopped), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in (sleeper, stopped):
+            waiter.cancel()
+        await asyncio.gather(sleeper, stopped, return_exceptions=True)
+    if stop.is_set():
+        return False
+    sleeper.result()  # a failing sleep's error
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -386,7 +438,14 @@ class HttpTransport:
                     attempt + 1,
                     wait,
                 )
-                await self.sleep(wait)
+                if not await wait_unless_stopping(self.sleep, wait):
+                    raise Stopping(
+                        f"{message} (not tried again: the agent is stopping)",
+                        system=self.system,
+                        operation=operation,
+                        code=detail.code,
+                        retry_after=retry_after,
+                    )
                 attempt += 1
                 # A renewed session that met a transient failure was not refused: a 401 after
                 # it is a session that expired again, renewed once more (retries bound this).

@@ -32,8 +32,9 @@ from tandem.connectors.base import (
     Submitter,
 )
 from tandem.connectors.clock import SourceClock
+from tandem.connectors.http import waits_cut_short_by
 from tandem.connectors.quota import BUDGET_CODES
-from tandem.errors import ConfigError, Fatal, MappingError, Retriable, StoreError
+from tandem.errors import ConfigError, Fatal, MappingError, Retriable, StoreBusy, StoreError
 from tandem.mapping import Mapper
 from tandem.pipeline.batch import BatchProcessor
 from tandem.pipeline.contested import readable
@@ -63,6 +64,9 @@ SETTLING = 1
 SIDES: tuple[Side, Side] = ("erp", "crm")
 LEASE_SECONDS = 120.0
 """How long a claim on a flow lasts unless renewed (renewed every third of that)."""
+RENEW_RETRY_SECONDS = 5.0
+"""How soon a renewal of the claim that found the state store busy is tried again (the claim
+still has two thirds of its time to run)."""
 PROBE_TRUST_SECONDS = 60.0
 """An unchanged probe spares reads for at most this long; then the source is read anyway."""
 
@@ -168,10 +172,23 @@ class Engine:
         self._claimed_at = time.monotonic()
 
     def release(self) -> None:
-        """Give the flow up, if this engine claimed it."""
+        """Give the flow up, if this engine claimed it.
+
+        A store that cannot take the release now (locked by another process, unreachable) is
+        logged, not raised: the claim expires by itself, and an error it would raise would hide
+        the one the engine is stopping for.
+        """
         if self._claimed_at is not None:
-            self.store.release_lease(self.lease_name, self.holder)
             self._claimed_at = None
+            try:
+                self.store.release_lease(self.lease_name, self.holder)
+            except StoreError as exc:
+                log.warning(
+                    "could not give up the claim on flow %s (it expires within %.0f s): %s",
+                    self.flow.name,
+                    LEASE_SECONDS,
+                    exc,
+                )
 
     def _heartbeat(self) -> None:
         """Renew the claim during long work, well before it expires."""
@@ -179,6 +196,50 @@ class Engine:
             time.monotonic() - self._claimed_at > LEASE_SECONDS / 3
         ):
             self.claim()
+
+    async def _renew(self) -> bool:
+        """Renew the claim on a worker thread, so that a state store waiting for a lock does
+        not hold the event loop; ``False`` (logged) when the store stayed busy: try again
+        soon. A renewal under way when the caller is cancelled is waited for, so that no
+        claim is written behind a later :meth:`release`.
+
+        Raises:
+            StoreError: another engine holds the flow now.
+        """
+        renewal = asyncio.ensure_future(asyncio.to_thread(self.claim))
+        try:
+            await asyncio.shield(renewal)
+        except asyncio.CancelledError:
+            await asyncio.wait([renewal])
+            raise
+        except StoreBusy as exc:
+            log.warning(
+                "could not renew the claim on flow %s, trying again in %.0f s: %s",
+                self.flow.name,
+                min(RENEW_RETRY_SECONDS, LEASE_SECONDS / 12),
+                exc,
+            )
+            return False
+        return True
+
+    async def _keep_claim(self, work: asyncio.Future[PassReport], lost: list[StoreError]) -> None:
+        """Renew the claim every third of its length until cancelled; should the flow be
+        found taken by another engine, note why in ``lost`` and cancel ``work``."""
+        while self._claimed_at is not None:
+            due = self._claimed_at + LEASE_SECONDS / 3 - time.monotonic()
+            if due > 0:
+                await asyncio.sleep(due)
+                continue
+            try:
+                if not await self._renew():
+                    await asyncio.sleep(min(RENEW_RETRY_SECONDS, LEASE_SECONDS / 12))
+            except StoreError as exc:
+                log.error(
+                    "flow %s was taken over during a pass; stopping it: %s", self.flow.name, exc
+                )
+                lost.append(exc)
+                work.cancel()
+                return
 
     async def prepare(self, *, fresh: bool = False, keep: bool = True) -> list[Problem]:
         """Describe every bound object in both systems and check the mapping against them.
@@ -303,10 +364,34 @@ class Engine:
     ) -> PassReport:
         """One pass over the flow (or over ``entities``).
 
+        While it runs, the claim on the flow is renewed on a task of its own: one step (a Bulk
+        job's poll, a wait a system asked for) may last longer than the claim. Should a
+        renewal find the flow taken by another engine, the pass is cancelled (what it handed
+        over settles as far as it can, nothing else is committed) and ends with that error.
+
         Raises:
             ConfigError: an entity of ``entities`` is not in the flow.
+            StoreError: another engine holds the flow (or took it over during the pass).
         """
         self.check_entities(entities)
+        if self._claimed_at is None:  # a dry run, a check: no claim to keep
+            return await self._sync(dry_run=dry_run, entities=entities)
+        work = asyncio.ensure_future(self._sync(dry_run=dry_run, entities=entities))
+        lost: list[StoreError] = []
+        keeper = asyncio.ensure_future(self._keep_claim(work, lost))
+        try:
+            return await work
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if lost and (current is None or not current.cancelling()):
+                raise lost[0] from None
+            raise
+        finally:
+            keeper.cancel()
+            await asyncio.gather(keeper, return_exceptions=True)
+
+    async def _sync(self, *, dry_run: bool, entities: Sequence[str] | None) -> PassReport:
+        """:meth:`sync`'s pass itself."""
         self._heartbeat()
         report = PassReport()
         processor = BatchProcessor(
@@ -425,7 +510,13 @@ class Engine:
         ``on_error`` and holds those entities back for a backoff; a pass that ends well is
         handed to ``on_pass``. Every ``describe_cache_seconds`` (unless 0) the systems are
         described again before a pass: schema drift is logged, and a mapping that no longer
-        fits stops the run; a system down then holds the pass back like any outage.
+        fits stops the run; a system down then holds the pass back like any outage. A state
+        store that stayed locked past its wait (:class:`StoreBusy`: another process held a
+        lock) holds the pass back the same way.
+
+        Once ``stop`` is set, a wait between tries (a ``Retry-After`` of up to two minutes) is
+        cut short: the pass is abandoned there, having committed only what the targets had
+        confirmed, and the run ends.
 
         Raises:
             ConfigError: a describe found that the mapping no longer fits a system's schema
@@ -449,11 +540,17 @@ class Engine:
                 # Inside the pass's own handling: a system that is down when the describe
                 # comes due holds the pass back like any other outage, and is described again
                 # before the next pass that reaches it.
-                if every > 0 and clock() - described >= every:
-                    await self._describe_again()
-                    described = clock()
-                report = await self.sync(entities=due)
+                with waits_cut_short_by(stop):
+                    if every > 0 and clock() - described >= every:
+                        await self._describe_again()
+                        described = clock()
+                    report = await self.sync(entities=due)
             except Retriable as exc:
+                if stop.is_set():
+                    # a wait between tries cut short (or a failure while stopping): what was
+                    # not committed is read again at the next start
+                    log.warning("pass over %s abandoned to stop: %s", ", ".join(due), exc)
+                    continue
                 wait = timetable.failed(due, exc.retry_after)
                 log.warning(
                     "pass over %s interrupted, retrying in %.0f s: %s", ", ".join(due), wait, exc
@@ -469,6 +566,17 @@ class Engine:
                 # their cursors, which moved only with what was committed.
                 wait = timetable.failed(due, MAX_BACKOFF_SECONDS)
                 log.warning("%s; pausing %s for %.0f s", exc, ", ".join(due), wait)
+                if on_error is not None:
+                    on_error(exc)
+                continue
+            except StoreBusy as exc:
+                # Another process held the state store locked past the store's wait: the
+                # transaction that met it was rolled back whole; the pass goes again from the
+                # cursors, which moved only with what was committed.
+                wait = timetable.failed(due, None)
+                log.warning(
+                    "pass over %s held back, retrying in %.0f s: %s", ", ".join(due), wait, exc
+                )
                 if on_error is not None:
                     on_error(exc)
                 continue
@@ -507,8 +615,9 @@ class Engine:
             if self._claimed_at is not None:
                 renew = self._claimed_at + LEASE_SECONDS / 3 - time.monotonic()
                 if renew <= 0:
-                    self.claim()
-                    continue
+                    if await self._renew():
+                        continue
+                    renew = min(RENEW_RETRY_SECONDS, LEASE_SECONDS / 12)
                 seconds = min(seconds, renew)
             signals = []
             if listen and timetable.listens():

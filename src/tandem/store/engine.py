@@ -2,9 +2,12 @@
 
 SQLite gets WAL (readers never block the writer), a 30 s ``busy_timeout`` and ``BEGIN
 IMMEDIATE`` transactions (a transaction that reads then writes cannot fail half-way with
-"database is locked"). ``synchronous=NORMAL`` is enough under WAL: a crash of the process
-loses nothing; a power cut may lose the last commits, which the pipeline re-syncs
-idempotently because cursors, state and links roll back together.
+"database is locked"); PostgreSQL a 30 s ``lock_timeout`` and MariaDB a 30 s
+``innodb_lock_wait_timeout``, so a lock another process holds is waited for, but not for ever
+(PostgreSQL's default): past the wait the store raises :class:`~tandem.errors.StoreBusy`.
+``synchronous=NORMAL`` is enough under WAL: a crash of the process loses nothing; a power cut
+may lose the last commits, which the pipeline re-syncs idempotently because cursors, state and
+links roll back together.
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.pool import StaticPool
 
-from tandem.errors import StoreError
+from tandem.dbretry import is_busy
+from tandem.errors import StoreBusy, StoreError
 
 if TYPE_CHECKING:  # Alembic loads only when a migration or its services are needed
     from alembic.config import Config
@@ -30,6 +34,10 @@ log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).with_name("migrations")
 VERSION_TABLE = "tandem_alembic_version"
 SCHEMA_HEAD = "0005"
+LOCK_WAIT_SECONDS = 30
+"""How long a state store transaction waits for a lock another connection holds (SQLite's
+``busy_timeout``, PostgreSQL's ``lock_timeout``) before it fails with
+:class:`~tandem.errors.StoreBusy`."""
 READ_ONLY = "tandem_read_only"
 """Execution option marking a connection that only reads (a deferred transaction on SQLite)."""
 """The newest migration under ``migrations/versions``: a new migration moves it (a test holds
@@ -81,7 +89,12 @@ def create_engine(url: str) -> sa.Engine:
     if parsed.drivername == "postgresql+psycopg":
         # No server-side prepared statements: their cached generic plans, made while a table
         # was still small, kept seq-scanning it as it grew (10x slower by 20,000 rows).
-        kwargs["connect_args"] = {"prepare_threshold": None}
+        # A bounded wait for locks, as SQLite's busy_timeout: without it a lock another
+        # session holds would hold the agent (and its event loop) for as long.
+        kwargs["connect_args"] = {
+            "prepare_threshold": None,
+            "options": f"-c lock_timeout={LOCK_WAIT_SECONDS * 1000}",
+        }
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
         if database in ("", ":memory:") or database.startswith("file:"):
@@ -99,7 +112,17 @@ def create_engine(url: str) -> sa.Engine:
         raise StoreError(f"cannot open state store {safe}: {exc}") from exc
     if engine.dialect.name == "sqlite":
         _tune_sqlite(engine)
+    elif engine.dialect.name in ("mysql", "mariadb"):
+        _tune_mysql(engine)
     return engine
+
+
+def _tune_mysql(engine: sa.Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute(f"SET SESSION innodb_lock_wait_timeout = {LOCK_WAIT_SECONDS}")
+        cur.close()
 
 
 def _tune_sqlite(engine: sa.Engine) -> None:
@@ -110,7 +133,7 @@ def _tune_sqlite(engine: sa.Engine) -> None:
         cur = dbapi_conn.cursor()
         for pragma in (
             "journal_mode=WAL",
-            "busy_timeout=30000",
+            f"busy_timeout={LOCK_WAIT_SECONDS * 1000}",
             "synchronous=NORMAL",
             "foreign_keys=ON",
         ):
@@ -127,7 +150,9 @@ def _tune_sqlite(engine: sa.Engine) -> None:
 
 @contextmanager
 def translated(operation: str) -> Iterator[None]:
-    """Turn any database error raised inside into :class:`~tandem.errors.StoreError`.
+    """Turn any database error raised inside into :class:`~tandem.errors.StoreError`, or
+    :class:`~tandem.errors.StoreBusy` when the database stayed locked longer than the store
+    waits (or the transaction lost a deadlock).
 
     Args:
         operation: what was being done, for the message (``save synced state of customer``).
@@ -138,6 +163,12 @@ def translated(operation: str) -> Iterator[None]:
         orig = getattr(exc, "orig", None)
         detail = str(orig if orig is not None else exc).strip().splitlines()
         text = " ".join(line.strip() for line in detail)[:500]
+        if is_busy(exc):
+            raise StoreBusy(
+                f"state store: {operation} failed: the database is busy ({text}): another "
+                f"process held a lock on it for longer than {LOCK_WAIT_SECONDS} s; nothing of "
+                "this transaction was saved, try again once it lets go"
+            ) from exc
         raise StoreError(f"state store: {operation} failed: {type(exc).__name__}: {text}") from exc
 
 
@@ -295,6 +326,7 @@ def _known_revisions() -> set[str]:
 
 
 __all__ = [
+    "LOCK_WAIT_SECONDS",
     "READ_ONLY",
     "SCHEMA_HEAD",
     "VERSION_TABLE",

@@ -31,6 +31,7 @@ from tandem.connectors.http import (
     RetryPolicy,
     SecretFilter,
     Sleep,
+    wait_unless_stopping,
 )
 from tandem.connectors.quota import QuotaGovernor
 from tandem.connectors.salesforce.auth import SalesforceAuthenticator
@@ -42,7 +43,7 @@ from tandem.connectors.salesforce.errors import (
 )
 from tandem.connectors.salesforce.settings import SalesforceSettings
 from tandem.connectors.salesforce.values import dumps, parse_datetime
-from tandem.errors import Fatal, Retriable
+from tandem.errors import Fatal, Retriable, Stopping
 
 __all__ = [
     "COLLECTION_LIMIT",
@@ -477,7 +478,13 @@ class SalesforceClient:
                 len(chunk),
                 wait,
             )
-            await self.sleep(wait)
+            if not await wait_unless_stopping(self.sleep, wait):
+                raise Stopping(
+                    f"{len(pending)} record(s) failed transiently; not resent: the agent is "
+                    "stopping",
+                    system="salesforce",
+                    operation=operation,
+                )
             again = await once([chunk[i] for i in pending])
             for i, result in zip(pending, again, strict=True):
                 results[i] = result
