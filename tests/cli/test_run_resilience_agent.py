@@ -7,20 +7,16 @@ what an outage throws at it and deliver every edit once the system is back, with
 
 from __future__ import annotations
 
-import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from pg_server import _as_owner, _free_port, binaries
+from pg_server import Server, restartable_server
 from tandem_env import Env, build_env
 
 TANDEM = (sys.executable, "-c", "from tandem.cli import main; main()")
@@ -37,57 +33,6 @@ def wait_until(what: str, condition: Callable[[], bool], timeout: float = DEADLI
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.1)
-
-
-@dataclass
-class Server:
-    """A private PostgreSQL cluster that can be stopped and started again as it was."""
-
-    bindir: Path
-    data: Path
-    log: Path
-    options: str
-    url: str
-
-    def _ctl(self, *args: str) -> None:
-        command = [str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l", str(self.log)]
-        subprocess.run(_as_owner([*command, "-o", self.options, "-w", *args]), check=True)
-
-    def start(self) -> None:
-        self._ctl("start")
-
-    def stop(self) -> None:
-        self._ctl("-m", "fast", "stop")
-
-
-@contextmanager
-def restartable_server() -> Iterator[Server]:
-    """A fresh PostgreSQL cluster on a free port (as ``pg_server.private_server`` makes one),
-    which the test may stop and start again on the same port and data."""
-    bindir = binaries()
-    root = Path(tempfile.mkdtemp(prefix="tandem-pg-"))
-    data, sockets = root / "data", root / "sockets"
-    sockets.mkdir()
-    if os.geteuid() == 0:
-        for folder in (root, sockets):
-            shutil.chown(folder, "postgres", "postgres")
-    initdb = [str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust"]
-    subprocess.run(_as_owner(initdb), check=True, capture_output=True)
-    port = _free_port()
-    options = (
-        f"-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={sockets} -c fsync=off"
-    )
-    url = f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
-    server = Server(bindir, data, root / "server.log", options, url)
-    server.start()
-    try:
-        yield server
-    finally:
-        subprocess.run(
-            _as_owner([str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
-            capture_output=True,
-        )
-        shutil.rmtree(root, ignore_errors=True)
 
 
 class Agent:

@@ -46,6 +46,16 @@ def _accounts(env: Env) -> tuple[dict[str, object], dict[str, object]]:
     return master, loser
 
 
+async def _merged(env: Env, engine: Engine) -> tuple[dict[str, object], dict[str, object]]:
+    """Sync, merge the second account into the first in the CRM (SOAP ``merge()``), sync
+    again: the master and the loser, as read before the merge."""
+    await engine.sync()
+    master, loser = _accounts(env)
+    _merge(env, "Account", str(master["Id"]), str(loser["Id"]))
+    await engine.sync()
+    return master, loser
+
+
 def _letters(engine: Engine, status: str | None = "open") -> list[DeadLetter]:
     return engine.store.dead_letters(flow=engine.flow.name, status=status, code=MERGED_IN_CRM)
 
@@ -92,11 +102,8 @@ async def test_a_merged_accounts_erp_customer_is_kept_and_put_before_a_person(en
 async def test_the_held_customer_is_not_created_in_the_crm_when_edited_or_retried(env: Env) -> None:
     env.fix_the_bad_nip()
     async with running_engine(env.flow()) as engine:
-        await engine.sync()
-        master, loser = _accounts(env)
+        _, loser = await _merged(env, engine)
         erp_loser = str(loser["ERP_Id__c"])
-        _merge(env, "Account", str(master["Id"]), str(loser["Id"]))
-        await engine.sync()
         env.erp("UPDATE customers SET name = 'Renamed in the ERP' WHERE id = :k", k=erp_loser)
         await engine.sync()
         (letter,) = _letters(engine)
@@ -139,11 +146,8 @@ async def test_the_masters_customer_keeps_syncing_both_ways(env: Env) -> None:
 async def test_merged_in_the_erp_too_resolves_the_letter(env: Env) -> None:
     env.fix_the_bad_nip()
     async with running_engine(env.flow()) as engine:
-        await engine.sync()
-        master, loser = _accounts(env)
+        master, loser = await _merged(env, engine)
         erp_master, erp_loser = str(master["ERP_Id__c"]), str(loser["ERP_Id__c"])
-        _merge(env, "Account", str(master["Id"]), str(loser["Id"]))
-        await engine.sync()
         # a person merges the two customers in the ERP: moves what refers to it, deletes it
         env.erp(
             "UPDATE contacts SET customer_id = :m WHERE customer_id = :k", m=erp_master, k=erp_loser
@@ -161,11 +165,8 @@ async def test_merged_in_the_erp_too_resolves_the_letter(env: Env) -> None:
 async def test_a_dropped_letter_lets_the_customer_sync_as_its_own(env: Env) -> None:
     env.fix_the_bad_nip()
     async with running_engine(env.flow()) as engine:
-        await engine.sync()
-        master, loser = _accounts(env)
+        _, loser = await _merged(env, engine)
         erp_loser = str(loser["ERP_Id__c"])
-        _merge(env, "Account", str(master["Id"]), str(loser["Id"]))
-        await engine.sync()
         (letter,) = _letters(engine)
         engine.store.set_dead_letter_status([letter.id], "dropped")  # `deadletters drop`
         env.erp("UPDATE customers SET name = 'On its own' WHERE id = :k", k=erp_loser)

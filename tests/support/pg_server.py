@@ -15,6 +15,7 @@ import subprocess
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 BIN_DIRS = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
@@ -48,12 +49,39 @@ def _as_owner(command: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *command]
 
 
+@dataclass
+class Server:
+    """A private PostgreSQL cluster that can be stopped and started again as it was (same
+    port, same data)."""
+
+    bindir: Path
+    data: Path
+    log: Path
+    options: str
+    url: str
+    """Its admin URL."""
+
+    def _ctl(self, *args: str) -> None:
+        command = [str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l", str(self.log)]
+        subprocess.run(
+            _as_owner([*command, "-o", self.options, "-w", *args]), check=True, capture_output=True
+        )
+
+    def start(self) -> None:
+        self._ctl("start")
+
+    def stop(self) -> None:
+        self._ctl("-m", "fast", "stop")
+
+
 @contextmanager
-def private_server(settings: Mapping[str, str]) -> Iterator[str]:
-    """Run a fresh PostgreSQL cluster with ``settings``; yield its admin URL.
+def restartable_server(settings: Mapping[str, str] | None = None) -> Iterator[Server]:
+    """Run a fresh PostgreSQL cluster with ``settings`` on a free port; yield it (the test may
+    stop and start it again).
 
     The cluster lives in a new directory under the system's temporary directory (the server's
-    user must reach it, which pytest's per-user one does not allow), removed at the end.
+    user must reach it, which pytest's per-user one does not allow), stopped and removed at
+    the end.
 
     Raises:
         FileNotFoundError: no server binaries.
@@ -67,38 +95,35 @@ def private_server(settings: Mapping[str, str]) -> Iterator[str]:
         for folder in (root, sockets):
             shutil.chown(folder, "postgres", "postgres")
     try:
-        yield from _run(bindir, root, data, sockets, settings)
+        initdb = [str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust"]
+        subprocess.run(_as_owner(initdb), check=True, capture_output=True)
+        port = _free_port()
+        options = [
+            f"-p {port}",
+            "-c listen_addresses=127.0.0.1",
+            f"-c unix_socket_directories={sockets}",
+            "-c fsync=off",
+            *(f"-c {name}={value}" for name, value in (settings or {}).items()),
+        ]
+        url = f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+        server = Server(bindir, data, root / "server.log", " ".join(options), url)
+        server.start()
+        try:
+            yield server
+        finally:
+            subprocess.run(
+                _as_owner(
+                    [str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"]
+                ),
+                capture_output=True,
+            )
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def _run(
-    bindir: Path, root: Path, data: Path, sockets: Path, settings: Mapping[str, str]
-) -> Iterator[str]:
-    subprocess.run(
-        _as_owner([str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust"]),
-        check=True,
-        capture_output=True,
-    )
-    port = _free_port()
-    options = [
-        f"-p {port}",
-        "-c listen_addresses=127.0.0.1",
-        f"-c unix_socket_directories={sockets}",
-        "-c fsync=off",
-        *(f"-c {name}={value}" for name, value in settings.items()),
-    ]
-    ctl = str(bindir / "pg_ctl")
-    log = root / "server.log"
-    subprocess.run(
-        _as_owner([ctl, "-D", str(data), "-l", str(log), "-o", " ".join(options), "-w", "start"]),
-        check=True,
-        capture_output=True,
-    )
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
-    finally:
-        subprocess.run(
-            _as_owner([ctl, "-D", str(data), "-m", "immediate", "-w", "stop"]),
-            capture_output=True,
-        )
+@contextmanager
+def private_server(settings: Mapping[str, str]) -> Iterator[str]:
+    """Run a fresh PostgreSQL cluster with ``settings`` (:func:`restartable_server`); yield
+    its admin URL."""
+    with restartable_server(settings) as server:
+        yield server.url

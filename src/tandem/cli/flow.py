@@ -65,7 +65,9 @@ def check(config: ConfigOption = DEFAULT_CONFIG, verbose: VerboseOption = False)
     )
 
     async def probe() -> list[Problem]:
-        async with running_engine(flow, check=False, claim=False, fresh_describe=True) as engine:
+        async with running_engine(
+            flow, check=False, claim=False, fresh_describe=True, audit=True
+        ) as engine:
             console.print("[green]✓[/green] connected to erp and crm")
             for change in engine.drift:
                 console.print(f"[yellow]![/yellow] schema drift since the last run: {change}")

@@ -327,6 +327,23 @@ class MergeLookup(Protocol):
 
 
 @runtime_checkable
+class KeyNormaliser(Protocol):
+    """Optional: take a key of this system, written in any of its forms, in the one form its
+    reads answer with.
+
+    A system that names a record in several forms (Salesforce: the case-sensitive
+    15-character Id and the case-safe 18-character one) implements it. The pipeline takes a
+    key that the other system holds of this system's record (its external-ID field) in this
+    form before it looks the record up or links it: the links hold the form reads answer
+    with. A connector without it has one form of each key, taken as it is.
+    """
+
+    def normalise_key(self, key: str) -> str:
+        """``key`` in the form this system's reads answer with; a key in no form this
+        system knows as it is (it is found by no read)."""
+
+
+@runtime_checkable
 class SchemaCache(Protocol):
     """Optional: take a description saved by an earlier run instead of describing again.
 
@@ -353,6 +370,32 @@ class Advisor(Protocol):
 
     async def advice(self) -> list[str]:
         """Each a sentence naming what is missing, what it costs and what to do."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What a connector found about one binding's setup at ``tandem check``.
+
+    ``setting`` names the binding's setting it concerns (``key``); ``error``: writes would be
+    refused (check fails), else a warning: the flow runs, but nothing guards what it relies on.
+    """
+
+    message: str
+    setting: str
+    error: bool = False
+
+
+@runtime_checkable
+class Auditor(Protocol):
+    """Optional: what ``tandem check`` should say about one binding beyond its schema.
+
+    For example a SQL table whose key column nothing declares unique: a write by a key that
+    several rows hold is refused, so check names the column and the duplicates it finds.
+    Only ``tandem check`` asks (an audit may cost a look at the data, bounded in time).
+    """
+
+    async def audit(self, binding: EntityBinding) -> list[Finding]:
+        """What is wrong or unguarded in ``binding``'s setup, each naming table and column."""
 
 
 @runtime_checkable
@@ -388,6 +431,7 @@ __all__ = [
     "EPOCH",
     "KEY_LENGTH",
     "Advisor",
+    "Auditor",
     "Change",
     "ChangeProbe",
     "Connector",
@@ -396,6 +440,8 @@ __all__ = [
     "EntitySchema",
     "FieldInfo",
     "FieldType",
+    "Finding",
+    "KeyNormaliser",
     "Learner",
     "MergeLookup",
     "SchemaCache",

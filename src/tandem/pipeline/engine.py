@@ -17,11 +17,11 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from tandem.config import FlowSpec, Side
 from tandem.connectors.base import (
     Advisor,
+    Auditor,
     Change,
     ChangeProbe,
     Cursor,
@@ -51,7 +51,7 @@ from tandem.pipeline.refs import StoreRefResolver
 from tandem.pipeline.report import PassReport
 from tandem.pipeline.schedule import MAX_BACKOFF_SECONDS, Timetable
 from tandem.pipeline.settling import SettleLine
-from tandem.store import StateStore, WorkItem, state_location
+from tandem.store import StateFile, StateStore, WorkItem
 
 log = logging.getLogger(__name__)
 
@@ -241,14 +241,18 @@ class Engine:
                 work.cancel()
                 return
 
-    async def prepare(self, *, fresh: bool = False, keep: bool = True) -> list[Problem]:
+    async def prepare(
+        self, *, fresh: bool = False, keep: bool = True, audit: bool = False
+    ) -> list[Problem]:
         """Describe every bound object in both systems and check the mapping against them.
 
         A connector that can take a saved description (:class:`SchemaCache`) gets the one the
         store holds while it is younger than ``describe_cache_seconds``, unless ``fresh``;
         a connector that learns (:class:`Learner`) is told what earlier runs learned. Each
         new description is kept in the store for the next run's drift report, unless not
-        ``keep`` (a dry run: the drift it finds is still the next sync's to report).
+        ``keep`` (a dry run: the drift it finds is still the next sync's to report). With
+        ``audit`` (``tandem check``) a connector that audits its bindings (:class:`Auditor`)
+        adds its findings: an error as a problem, else a warning.
 
         Returns:
             The problems, each placed at its setting in the config file; empty when the flow
@@ -275,6 +279,10 @@ class Engine:
                 at = ("entities", ctx.name)
                 for found in self.mapper.binding_problems(ctx.spec, side, schema, writes=writes):
                     problems.append(locate(self.flow, (*at, *found.path), found.message))
+                if audit and isinstance(connector := self.systems.of(side), Auditor):
+                    for finding in await connector.audit(binding):
+                        placed = locate(self.flow, (*at, side, finding.setting), finding.message)
+                        (problems if finding.error else self.warnings).append(placed)
                 if writes and not binding.external_id:
                     message = (
                         f"Tandem writes {binding.source} but no external_id field is set:"
@@ -524,7 +532,7 @@ class Engine:
             StoreError: the state store's file was deleted or replaced under the run.
         """
         timetable = Timetable.of(self.flow, clock=clock)
-        state = _StateFile(self.flow.state_url())
+        state = StateFile(self.flow.state_url())
         for warning in self.warnings:
             log.warning("flow %s: %s", self.flow.name, warning)
         every = self.flow.describe_cache_seconds
@@ -837,44 +845,6 @@ class Engine:
                 raise
             if not dry_run:
                 self.store.finish_work(ids)
-
-
-class _StateFile:
-    """The SQLite file of the state store, as it was when a run started.
-
-    Deleted under a running agent (an operator's reset, a temp-folder cleaner), the file
-    lives on for the connections that hold it open: passes go on committing links, agreed
-    state and cursors where no later process reads them, without a word. A run checks the
-    file before each pass and stops once it is gone or another file took its place.
-    """
-
-    def __init__(self, url: str) -> None:
-        self.path: Path | None = None
-        self._identity: tuple[int, int] | None = None
-        location = state_location(url)
-        if "://" in location or location.startswith("file:") or location == ":memory:":
-            return  # a database server's, or not a file this process can watch
-        path = Path(location)
-        self._identity = self._of(path)
-        if self._identity is not None:
-            self.path = path
-
-    @staticmethod
-    def _of(path: Path) -> tuple[int, int] | None:
-        try:
-            found = path.stat()
-        except FileNotFoundError:
-            return None
-        return found.st_dev, found.st_ino
-
-    def check(self) -> None:
-        """Raise :class:`StoreError` if the file is no longer the one the run started with."""
-        if self.path is not None and self._of(self.path) != self._identity:
-            raise StoreError(
-                f"the state store {self.path} was deleted or replaced while this agent used "
-                "it; stopping, so that nothing more is committed where no later run reads it. "
-                "Put it back (from a backup) before starting again"
-            )
 
 
 def _gone(holder: str) -> bool:

@@ -6,14 +6,14 @@ key is in the index is linked to that record instead of creating a duplicate. Th
 holds only keys, not records, so memory stays small.
 
 At any time, an unlinked record whose own external-ID field names a partner that exists and
-is linked to no other record is linked to it (:func:`claim_named`). A Salesforce Id named in
-its 15-character form is taken in its 18-character one (:func:`salesforce_id18`), the form
-Salesforce answers with and the links hold.
+is linked to no other record is linked to it (:func:`claim_named`). A key named in another
+form than the target's reads answer with (a Salesforce Id in its 15-character form) is taken in
+that form first, by the target's :class:`~tandem.connectors.base.KeyNormaliser`, the form the
+links hold.
 """
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -21,34 +21,12 @@ from dataclasses import field as dc_field
 from typing import TYPE_CHECKING, Any
 
 from tandem.config import Side, other
-from tandem.connectors.base import Change, WriteOp
+from tandem.connectors.base import Change, KeyNormaliser, WriteOp
 
 if TYPE_CHECKING:
     from tandem.pipeline.context import EntityContext, Systems
     from tandem.pipeline.outcome import PendingRecord
     from tandem.store import StateStore
-
-
-_ID15 = re.compile(r"[0-9A-Za-z]{15}")
-_ID_SUFFIX = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
-
-
-def salesforce_id18(value: str) -> str:
-    """The 18-character (case-safe) form of a Salesforce Id; anything but 15 letters and
-    digits as it is.
-
-    Salesforce answers with 18-character Ids, and the links hold those; older integrations,
-    reports and the UI's URLs give the case-sensitive 15-character form. The suffix has one
-    character per 5-character chunk: a bit per upper-case letter (the chunk's first character
-    the lowest bit), the number indexing ``A-Z0-5``.
-    """
-    if len(value) != 15 or not _ID15.fullmatch(value):
-        return value
-    suffix = ""
-    for start in (0, 5, 10):
-        bits = sum(1 << i for i, char in enumerate(value[start : start + 5]) if char.isupper())
-        suffix += _ID_SUFFIX[bits]
-    return value + suffix
 
 
 def normalise(value: Any) -> str | None:
@@ -133,8 +111,10 @@ async def claim_named(
     if not field:
         return Claims()
     target = other(source)
-    # a 15-character Id is found by Salesforce but keyed, like the links, by its 18 characters
-    form = salesforce_id18 if systems.of(target).system == "salesforce" else str
+    # a key the target names in several forms (a 15-character Salesforce Id) is found in any,
+    # but keyed, like the links, by the form its reads answer with
+    connector = systems.of(target)
+    form = connector.normalise_key if isinstance(connector, KeyNormaliser) else str
     named: dict[str, str] = {}
     for key, change in changes.items():
         if change.deleted or key in partners:
@@ -150,7 +130,7 @@ async def claim_named(
     if not free:
         return Claims()
     back = ctx.bindings[target].external_id
-    found = await systems.of(target).read_records(ctx.bindings[target], free)
+    found = await connector.read_records(ctx.bindings[target], free)
     made: dict[str, str] = {}
     owed: set[str] = set()
     claimed: set[str] = set()
@@ -195,4 +175,4 @@ def owed_keys(
     return ops
 
 
-__all__ = ["Claims", "MatchIndex", "claim_named", "normalise", "owed_keys", "salesforce_id18"]
+__all__ = ["Claims", "MatchIndex", "claim_named", "normalise", "owed_keys"]

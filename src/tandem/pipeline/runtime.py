@@ -73,6 +73,7 @@ async def running_engine(
     claim: bool = True,
     fresh_describe: bool = False,
     keep_schema: bool | None = None,
+    audit: bool = False,
 ) -> AsyncIterator[Engine]:
     """Open the store and both connectors, describe and check the mapping, yield the engine.
 
@@ -88,6 +89,8 @@ async def running_engine(
             writes) or describes afresh (``check``, which reports the drift it found); one
             that does neither (``plan``, ``reconcile`` without ``--heal``) writes nothing,
             and the drift it found is still the next sync's to report.
+        audit: add what the connectors find wrong or unguarded in the bindings' setup
+            (``check``: an audit may cost a bounded look at the data).
 
     Raises:
         ConfigError: the mapping does not fit the systems' schemas (nothing was written).
@@ -104,7 +107,7 @@ async def running_engine(
             engine.claim()
         try:
             keep = (claim or fresh_describe) if keep_schema is None else keep_schema
-            problems = await engine.prepare(fresh=fresh_describe, keep=keep)
+            problems = await engine.prepare(fresh=fresh_describe, keep=keep, audit=audit)
             if problems and check:
                 raise unfit(problems)
             yield engine

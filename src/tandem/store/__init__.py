@@ -15,7 +15,7 @@ Example::
 """
 
 from tandem.store.leases import Lease
-from tandem.store.presence import holds_state, state_location
+from tandem.store.presence import StateFile, holds_state, state_location
 from tandem.store.records import (
     AuditEntry,
     Conflict,
@@ -33,6 +33,7 @@ __all__ = [
     "DeadLetter",
     "Lease",
     "Side",
+    "StateFile",
     "StateStore",
     "SyncedState",
     "WorkItem",

@@ -1,10 +1,12 @@
 """Whether a state store exists at a URL, and where it is, for a person: asked without
-creating anything (the read-only commands must not leave an empty store behind)."""
+creating anything (the read-only commands must not leave an empty store behind); and whether
+a SQLite state file is still the one a long-running process opened (:class:`StateFile`)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from tandem.errors import StoreError
 from tandem.store.engine import (
     READ_ONLY,
     create_engine,
@@ -50,6 +52,62 @@ def holds_state(url: str) -> bool:
     return bool(revisions)
 
 
+class StateFile:
+    """The SQLite file of a state store, as it was when a long-running process opened it.
+
+    Deleted under a running agent (an operator's reset, a temp-folder cleaner), the file
+    lives on for the connections that hold it open: passes go on committing links, agreed
+    state and cursors where no later process reads them, without a word. ``tandem run``
+    makes one when it starts and calls :meth:`check` before each pass, stopping once the file
+    is gone or another file took its place (told by its device and inode).
+
+    Only a SQLite file on disk is watched: for a database server's URL, a store in memory, a
+    ``file:`` URI, or a file not there when it is made, :attr:`path` is ``None`` and
+    :meth:`check` never raises.
+
+    Attributes:
+        path: the watched file, or ``None`` when there is none to watch.
+    """
+
+    def __init__(self, url: str) -> None:
+        """Note which file the state store at ``url`` is now.
+
+        Raises:
+            StoreError: bad URL.
+        """
+        self.path: Path | None = None
+        self._identity: tuple[int, int] | None = None
+        location = state_location(url)
+        if "://" in location or location.startswith("file:") or location == ":memory:":
+            return  # a database server's, or not a file this process can watch
+        path = Path(location)
+        self._identity = _identity(path)
+        if self._identity is not None:
+            self.path = path
+
+    def check(self) -> None:
+        """Raise :class:`StoreError` if the file is no longer the one this was made with.
+
+        Raises:
+            StoreError: the file was deleted or replaced; the message names it.
+        """
+        if self.path is not None and _identity(self.path) != self._identity:
+            raise StoreError(
+                f"the state store {self.path} was deleted or replaced while this agent used "
+                "it; stopping, so that nothing more is committed where no later run reads it. "
+                "Put it back (from a backup) before starting again"
+            )
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """The file at ``path`` as ``(device, inode)``, or ``None`` when there is none."""
+    try:
+        found = path.stat()
+    except FileNotFoundError:
+        return None
+    return found.st_dev, found.st_ino
+
+
 def _is_sqlite_file(path: Path) -> bool:
     """Whether ``path`` is a file that starts as every SQLite database does."""
     try:
@@ -62,4 +120,4 @@ def _is_sqlite_file(path: Path) -> bool:
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
-__all__ = ["holds_state", "state_location"]
+__all__ = ["StateFile", "holds_state", "state_location"]

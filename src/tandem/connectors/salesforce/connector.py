@@ -18,6 +18,8 @@
   run can stand in for a describe (:meth:`SalesforceConnector.prime_schema`), and the org's
   Bulk time per row can be kept across processes (:attr:`SalesforceConnector.bulk_rate`,
   :meth:`~SalesforceConnector.learned` / :meth:`~SalesforceConnector.recall`).
+* An Id written in its 15-character form (an ERP column filled by an older integration) is
+  taken in its 18-character one (:meth:`SalesforceConnector.normalise_key`).
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ from tandem.connectors.salesforce.client import COLLECTION_LIMIT, SalesforceClie
 from tandem.connectors.salesforce.describe import diff_schemas, to_schema
 from tandem.connectors.salesforce.errors import record_action
 from tandem.connectors.salesforce.guarded import write_guarded
+from tandem.connectors.salesforce.ids import id18
 from tandem.connectors.salesforce.records import (
     MODSTAMP,
     RecordBuilder,
@@ -224,6 +227,12 @@ class SalesforceConnector:
     ) -> dict[str, str]:
         """Whether objects changed, for up to 25 objects a call (see :mod:`.probe`)."""
         return await probe.fingerprints(self.client, self.settings.api_version, windows)
+
+    def normalise_key(self, key: str) -> str:
+        """A record Id in its 18-character form, the one Salesforce answers with: a
+        15-character Id (older integrations, reports, the UI's URLs) gets its case-safe
+        suffix; anything else is kept as it is (:func:`.ids.id18`)."""
+        return id18(key)
 
     # --- schema ----------------------------------------------------------------------------
 

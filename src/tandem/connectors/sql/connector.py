@@ -23,6 +23,7 @@ from tandem.connectors.base import (
     Cursor,
     EntityBinding,
     EntitySchema,
+    Finding,
     WriteOp,
     WriteOutcome,
 )
@@ -30,6 +31,7 @@ from tandem.connectors.clock import ClockOffset
 from tandem.connectors.sql import capture, faults, reader
 from tandem.connectors.sql.clock import database_time
 from tandem.connectors.sql.describe import describe_source
+from tandem.connectors.sql.keys import audit_key
 from tandem.connectors.sql.late import Horizon, Horizons
 from tandem.connectors.sql.settings import SqlSettings, create_engine, settings_from
 from tandem.connectors.sql.source import Source, resolve
@@ -140,6 +142,12 @@ class SqlConnector:
         self._sources.pop(_identity(binding), None)
         src = await self._source(binding)
         return await self._run(f"describe {binding.source}", self._with_conn, describe_source, src)
+
+    async def audit(self, binding: EntityBinding) -> list[Finding]:
+        """A key column that nothing declares unique, and the keys rows share now
+        (:mod:`.keys`)."""
+        src = await self._source(binding)
+        return await self._run(f"check {binding.source}", self._with_conn, audit_key, src)
 
     async def read_changes(
         self, binding: EntityBinding, since: Cursor | None, batch_size: int

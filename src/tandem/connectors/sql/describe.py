@@ -53,7 +53,7 @@ def describe_source(conn: sa.Connection, src: Source) -> EntitySchema:
     _refuse_enum_domain_key(src, table if table is not None else src.relation)
     read_only = table is None
     reflected = table if table is not None else src.relation
-    unique = _unique_columns(conn, table) if table is not None else set()
+    unique = unique_columns(conn, table) if table is not None else set()
     fields: dict[str, FieldInfo] = {}
     for col in src.relation.c:
         base = reflected.c.get(col.name) if col.name in reflected.c else None
@@ -160,7 +160,10 @@ def _fraction(column: sa.Column[Any], conn: sa.Connection) -> int | None:
     return None
 
 
-def _unique_columns(conn: sa.Connection, table: sa.Table) -> set[str]:
+def unique_columns(conn: sa.Connection, table: sa.Table) -> set[str]:
+    """The columns of ``table`` each of which a unique constraint or a unique index covers on
+    its own: an index over several columns, over an expression or over some rows only (a
+    partial index, ``WHERE``) lets two rows share the column's value."""
     insp = sa.inspect(conn)
     found = set()
     for uc in insp.get_unique_constraints(table.name, schema=table.schema):
@@ -169,7 +172,8 @@ def _unique_columns(conn: sa.Connection, table: sa.Table) -> set[str]:
     # SQLite keeps a column's own UNIQUE (``crm_id TEXT UNIQUE``) as an automatic index only.
     auto = {"include_auto_indexes": True} if conn.dialect.name == "sqlite" else {}
     for ix in insp.get_indexes(table.name, schema=table.schema, **auto):
-        names = [n for n in ix["column_names"] if n]
-        if ix.get("unique") and len(names) == 1:
+        names = ix["column_names"]
+        partial = any(k.endswith("_where") for k in ix.get("dialect_options", {}))
+        if ix.get("unique") and len(names) == 1 and names[0] and not partial:
             found.add(str(names[0]))
     return found
