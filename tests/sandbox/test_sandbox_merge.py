@@ -192,3 +192,45 @@ def test_get_deleted_lists_a_merge_loser_as_a_delete(tmp_path: Path) -> None:
         )
     assert answer.status_code == 200, answer.text
     assert [d["id"] for d in answer.json()["deletedRecords"]] == [loser]
+
+
+def _loser_kept(crm: SandboxHandle, loser: str) -> bool:
+    with api_client(crm) as fresh:
+        return fresh.get(f"sobjects/Account/{loser}").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("faults", "status", "code"),
+    [
+        ({"error_rates": {"503": 1.0}, "retry_after_s": 7}, 503, "SERVER_UNAVAILABLE"),
+        ({"error_rates": {"500": 1.0}}, 500, "UNKNOWN_EXCEPTION"),
+        ({"lock_rate": 1.0}, 500, "UNABLE_TO_LOCK_ROW"),
+        ({"limit_after": 0}, 500, "REQUEST_LIMIT_EXCEEDED"),
+        ({"expire_every": 1}, 500, "INVALID_SESSION_ID"),
+    ],
+)
+def test_injected_faults_reach_a_soap_merge_as_soap_faults(
+    crm: SandboxHandle,
+    api: httpx.Client,
+    soap: httpx.Client,
+    faults: dict[str, object],
+    status: int,
+    code: str,
+) -> None:
+    master, loser = _create(api, "Account", Name="Master"), _create(api, "Account", Name="Loser")
+    session = crm.issue_token()
+    crm.set_faults(faults)
+    try:
+        refused = _merge(soap, crm, _request("Account", master, [loser]), session=session)
+    finally:
+        crm.clear_faults()
+    assert refused.status_code == status, refused.text
+    assert f"<faultcode>sf:{code}</faultcode>" in refused.text
+    assert f"<sf:exceptionCode>{code}</sf:exceptionCode>" in refused.text
+    if status == 503:
+        assert refused.headers["Retry-After"] == "7"
+    assert _loser_kept(crm, loser)  # a faulted merge changed nothing
+    again = _merge(soap, crm, _request("Account", master, [loser]))  # a fresh session
+    assert again.status_code == 200, again.text
+    assert "<success>true</success>" in again.text
+    assert not _loser_kept(crm, loser)

@@ -2,11 +2,15 @@
 
 ``login`` is answered by :func:`~.auth.soap_login`; ``merge`` here. A merge call needs a
 valid session in its ``SessionHeader`` and counts against the daily API allocation, as any
-call made with a session does.
+call made with a session does. The configured faults reach it as they reach the REST calls
+(latency first, then one decision), answered the SOAP way: an expired session, a spent limit
+and a locked row as SOAP faults with HTTP 500; an HTTP error rate with that status (a 503 with
+``Retry-After``), its body a SOAP fault too.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -15,6 +19,7 @@ from starlette.responses import Response
 
 from tandem.sandbox.salesforce.app import SandboxState
 from tandem.sandbox.salesforce.errors import ApiError
+from tandem.sandbox.salesforce.faults import Fault
 from tandem.sandbox.salesforce.merge import MergeResult
 from tandem.sandbox.salesforce.routes.auth import soap_login
 from tandem.sandbox.salesforce.schema import NUMBER_TYPES, FieldDef
@@ -48,6 +53,9 @@ async def call(request: Request) -> Response:
                 "INVALID_SESSION_ID", "Invalid Session ID found in SessionHeader: Illegal Session"
             )
         requests = parse_merge(body)
+        faulted = await _injected(state)
+        if faulted is not None:
+            return faulted
         if not state.usage.try_consume():
             raise SoapFault("REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
         results = [await run_in_threadpool(_merge_one, state, item) for item in requests]
@@ -56,6 +64,57 @@ async def call(request: Request) -> Response:
         return Response(fault.to_xml(), status_code=500, media_type=_XML)
     state.count("POST soap 200")
     return Response(merge_response(results), status_code=200, media_type=_XML)
+
+
+async def _injected(state: SandboxState) -> Response | None:
+    """The configured latency, then the configured fault for this call as a SOAP answer."""
+    faults = state.faults
+    if faults.quiet:
+        return None
+    delay = faults.latency_s()
+    if delay:
+        await asyncio.sleep(delay)
+    fault = faults.decide(write=True)
+    if fault is None:
+        return None
+    status, headers, soap_fault = _as_soap(fault, state)
+    state.count(f"POST soap {status}")
+    return Response(soap_fault.to_xml(), status_code=status, media_type=_XML, headers=headers)
+
+
+def _as_soap(fault: Fault, state: SandboxState) -> tuple[int, dict[str, str], SoapFault]:
+    """An injected fault as the SOAP API words it: status, headers and the fault."""
+    if fault.kind == "limit":
+        return 500, {}, SoapFault("REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
+    if fault.kind == "expire":
+        state.tokens.expire_all()
+        return (
+            500,
+            {},
+            SoapFault(
+                "INVALID_SESSION_ID", "Invalid Session ID found in SessionHeader: Illegal Session"
+            ),
+        )
+    if fault.kind == "lock":
+        return (
+            500,
+            {},
+            SoapFault(
+                "UNABLE_TO_LOCK_ROW",
+                "unable to obtain exclusive access to this record or 1 records",
+            ),
+        )
+    headers = {"Retry-After": str(state.faults.config.retry_after_s)} if fault.status == 503 else {}
+    return (
+        fault.status,
+        headers,
+        SoapFault(
+            "SERVER_UNAVAILABLE" if fault.status == 503 else "UNKNOWN_EXCEPTION",
+            "Server temporarily unavailable. Try again later."
+            if fault.status == 503
+            else "An unexpected error occurred.",
+        ),
+    )
 
 
 def _merge_one(state: SandboxState, item: MergeRequest) -> MergeResult:
