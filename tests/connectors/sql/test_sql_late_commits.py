@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
+import mariadb_server
 import pytest
 import sqlalchemy as sa
 from sqlerp import Erp, changes_after, customer
@@ -23,17 +25,40 @@ from tandem.connectors.base import Change, Cursor
 from tandem.connectors.sql import SqlConnector, SqlSettings, late, prune_changelog
 from tandem.connectors.sql.late import NO_PROCESS
 
+OS_ZONE = "Asia/Tokyo"
+"""The operating-system time zone of the private MariaDB server: east of UTC all year."""
+
+
+@pytest.fixture(scope="module")
+def mariadb_os_zone_url() -> Iterator[str]:
+    """A database on a MariaDB server of this module's own whose operating system's clock is
+    in :data:`OS_ZONE` (the shared server's is in UTC): ``INNODB_TRX.trx_started`` is that
+    zone's wall time, whatever the session's ``time_zone``."""
+    with mariadb_server.private_server(OS_ZONE) as admin_url:
+        admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text("CREATE DATABASE tandem_test"))
+        admin.dispose()
+        yield sa.engine.make_url(admin_url).set(database="tandem_test").render_as_string()
+
 
 @pytest.fixture(
     params=[
         pytest.param("postgresql", marks=pytest.mark.postgres),
         pytest.param("mariadb", marks=pytest.mark.mariadb),
+        pytest.param("mariadb_os_zone", marks=pytest.mark.mariadb),
     ]
 )
 def db_url(request: pytest.FixtureRequest) -> str:
     """The session's PostgreSQL or MariaDB database (SQLite has one writer at a time); for
-    ``postgresql_2pc`` one on a server that allows prepared transactions."""
-    fixture = {"postgresql": "pg_url", "mariadb": "mariadb_url", "postgresql_2pc": "pg_2pc_url"}
+    ``postgresql_2pc`` one on a server that allows prepared transactions; for
+    ``mariadb_os_zone`` one on a MariaDB server whose operating system is not in UTC."""
+    fixture = {
+        "postgresql": "pg_url",
+        "mariadb": "mariadb_url",
+        "mariadb_os_zone": "mariadb_os_zone_url",
+        "postgresql_2pc": "pg_2pc_url",
+    }
     return str(request.getfixturevalue(fixture[request.param]))
 
 
@@ -104,6 +129,52 @@ async def test_a_long_transaction_arrives_after_several_reads(erp: Erp, held: li
     late = [change for change in third if change.key == str(a)]
     assert [change.fields["name"] for change in late] == ["Alfa late"]
     assert late[0].cursor < passed  # stamped behind the cursor: a late commit
+
+
+def _until_entries_are_older_than_stale(erp: Erp) -> None:
+    """Wait until the change log's newest entry is more than ``late.STALE`` seconds old on the
+    server's clock: a read then no longer holds itself back for ``INNODB_TRX``'s lag, only for
+    the transactions that table shows."""
+    newest = f"SELECT MAX(changed_at) FROM {erp.changelog}"
+    with erp.engine.connect() as db:
+        while True:
+            now = db.exec_driver_sql(f"SELECT {_SERVER_NOW[erp.dialect]}").scalar_one()
+            if now - db.exec_driver_sql(newest).scalar_one() > timedelta(seconds=late.STALE):
+                return
+            db.rollback()
+            time.sleep(0.1)
+
+
+_SERVER_NOW = {
+    "postgresql": "clock_timestamp() AT TIME ZONE 'UTC'",
+    "mariadb": "UTC_TIMESTAMP(6)",
+    "mysql": "UTC_TIMESTAMP(6)",
+}
+
+
+async def test_a_long_transaction_older_than_the_lag_allowance_arrives(
+    erp: Erp, held: list[Open]
+) -> None:
+    """The read that passes the long transaction's entry sees it open only in
+    ``INNODB_TRX`` (its entries are older than the lag allowance): the start noted there must
+    be a UTC time whatever the zone of the server's operating system (``trx_started`` is
+    that zone's wall time)."""
+    a, b = erp.insert(customer("Alfa"), customer("Beta"))
+    erp.install()
+    conn = SqlConnector(erp.settings())
+    await conn.open()
+    try:
+        _, start = await _read(conn, erp, None)
+        held.append(Open(erp, a, "Alfa late"))
+        _rename(erp, b, "Beta 2")
+        _until_entries_are_older_than_stale(erp)
+        first, cursor = await _read(conn, erp, start)
+        assert _names(first, start) == {str(b): "Beta 2"}
+        held[0].commit()
+        second, _ = await _read(conn, erp, cursor)
+    finally:
+        await conn.close()
+    assert _names(second).get(str(a)) == "Alfa late"
 
 
 async def test_a_long_transaction_arrives_in_a_new_process(erp: Erp, held: list[Open]) -> None:

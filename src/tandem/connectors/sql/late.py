@@ -87,18 +87,35 @@ _MARIADB_OPEN = (
     "(SELECT MIN(trx_started) FROM information_schema.INNODB_TRX "
     "WHERE trx_mysql_thread_id <> CONNECTION_ID() AND trx_rows_modified > 0)"
 )
+_EPOCH = "TIMESTAMP'1970-01-01 00:00:00'"
+_MARIADB_OPEN_UTC = (
+    "(SELECT TIMESTAMPADD(SECOND, LEAST(UNIX_TIMESTAMP(o.t), "
+    f"UNIX_TIMESTAMP(o.t - INTERVAL 1 HOUR) + 3600), {_EPOCH}) "
+    f"FROM (SELECT {_MARIADB_OPEN} AS t) o)"
+)
+"""The start of the oldest write transaction open, in UTC.
+
+``trx_started`` is the wall time of the server's *operating-system* clock (InnoDB formats it
+with ``localtime_r``), not of the session's ``time_zone``: read under ``time_zone =
+'SYSTEM'`` (:data:`_MARIADB`), ``UNIX_TIMESTAMP`` makes it an instant. A wall time repeated
+when daylight saving ends is taken as the earlier of its two instants (its time an hour before,
+plus an hour), so the read is held back too far rather than not enough."""
 _MARIADB = """
-SELECT UTC_TIMESTAMP(6), {open_},
+{in_os_zone}
+SELECT {hint} UTC_TIMESTAMP(6), {open_},
   EXISTS (SELECT 1 FROM {log} WHERE table_name = :table
           AND changed_at > TIMESTAMPADD(SECOND, -{stale}, UTC_TIMESTAMP(6))),
   (SELECT MIN(r.held_at) FROM {reads} r
    JOIN (SELECT MIN(taken_at) AS at FROM {reads} WHERE taken_at >= :since) f
    WHERE r.taken_at >= f.at AND r.taken_at < TIMESTAMPADD(SECOND, 1, f.at))
 """
-"""The read's time; the start of the oldest write transaction open (UTC: the session's zone;
-whole seconds, rounded down); whether the table has entries of the last :data:`STALE` seconds
-(which the read may reach); and the oldest start that the first reads noted at or after
-``since``."""
+"""The read's time; the start of the oldest write transaction open (UTC, whole seconds,
+rounded down: :data:`_MARIADB_OPEN_UTC`); whether the table has entries of the last
+:data:`STALE` seconds (which the read may reach); and the oldest start that the first reads
+noted at or after ``since``.
+
+It runs in the operating system's zone (MariaDB ``SET STATEMENT``, MySQL ``SET_VAR``), which
+changes nothing else in it: every other time in it is UTC arithmetic or a comparison."""
 STALE = 1
 """Seconds that ``INNODB_TRX`` may lag behind: InnoDB refreshes it at most every 0.1 s, so a
 transaction begun (or first writing) just before a read may be missing from it. A read that
@@ -210,7 +227,15 @@ class Horizons:
         at: datetime | None,
     ) -> Horizon:
         log = conn.dialect.identifier_preparer.format_table(self.log)
-        sql = _MARIADB.format(reads=reads, log=log, open_=_MARIADB_OPEN, stale=STALE)
+        mariadb = bool(getattr(conn.dialect, "is_mariadb", False))
+        sql = _MARIADB.format(
+            in_os_zone="SET STATEMENT time_zone = 'SYSTEM' FOR" if mariadb else "",
+            hint="" if mariadb else "/*+ SET_VAR(time_zone = 'SYSTEM') */",
+            reads=reads,
+            log=log,
+            open_=_MARIADB_OPEN_UTC,
+            stale=STALE,
+        )
         upto, oldest, recent, held = conn.execute(sa.text(sql), {"since": at, "table": table}).one()
         if recent:
             lagging = upto - timedelta(seconds=STALE)
