@@ -4,6 +4,8 @@ its own short transactions) and the SQL connector (which reports them as retriab
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 MYSQL_RERUN = frozenset({1205, 1213})
 """MariaDB/MySQL error numbers: lock wait timeout, deadlock found."""
 
@@ -18,20 +20,26 @@ SQLITE_BUSY = frozenset({5, 6})
 waiting for another connection's lock) and SQLITE_LOCKED (a lock within one connection)."""
 
 
-def is_deadlock(error: BaseException) -> bool:
-    """Whether ``error`` (or a database error behind it, through ``orig`` and ``__cause__``)
-    says the transaction lost a deadlock or a serialization conflict: run again, it will
-    likely pass."""
+def _driver_errors(error: BaseException) -> Iterator[BaseException]:
+    """The driver's errors behind ``error``: each ``orig`` along its ``__cause__`` chain."""
     seen: BaseException | None = error
     while seen is not None:
         orig = getattr(seen, "orig", None)
         if orig is not None:
-            if getattr(orig, "sqlstate", None) in SQLSTATE_RERUN:
-                return True
-            args = getattr(orig, "args", ())
-            if args and isinstance(args[0], int) and args[0] in MYSQL_RERUN:
-                return True
+            yield orig
         seen = seen.__cause__
+
+
+def is_deadlock(error: BaseException) -> bool:
+    """Whether ``error`` (or a database error behind it, through ``orig`` and ``__cause__``)
+    says the transaction lost a deadlock or a serialization conflict: run again, it will
+    likely pass."""
+    for orig in _driver_errors(error):
+        if getattr(orig, "sqlstate", None) in SQLSTATE_RERUN:
+            return True
+        args = getattr(orig, "args", ())
+        if args and isinstance(args[0], int) and args[0] in MYSQL_RERUN:
+            return True
     return False
 
 
@@ -42,16 +50,12 @@ def is_busy(error: BaseException) -> bool:
     same transaction may pass later, once the other holder lets go."""
     if is_deadlock(error):
         return True
-    seen: BaseException | None = error
-    while seen is not None:
-        orig = getattr(seen, "orig", None)
-        if orig is not None:
-            if getattr(orig, "sqlstate", None) == SQLSTATE_LOCK_TIMEOUT:
-                return True
-            code = getattr(orig, "sqlite_errorcode", None)
-            if isinstance(code, int) and code & 0xFF in SQLITE_BUSY:
-                return True
-        seen = seen.__cause__
+    for orig in _driver_errors(error):
+        if getattr(orig, "sqlstate", None) == SQLSTATE_LOCK_TIMEOUT:
+            return True
+        code = getattr(orig, "sqlite_errorcode", None)
+        if isinstance(code, int) and code & 0xFF in SQLITE_BUSY:
+            return True
     return False
 
 
