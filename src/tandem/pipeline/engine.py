@@ -190,13 +190,6 @@ class Engine:
                     exc,
                 )
 
-    def _heartbeat(self) -> None:
-        """Renew the claim during long work, well before it expires."""
-        if self._claimed_at is not None and (
-            time.monotonic() - self._claimed_at > LEASE_SECONDS / 3
-        ):
-            self.claim()
-
     async def _renew(self) -> bool:
         """Renew the claim on a worker thread, so that a state store waiting for a lock does
         not hold the event loop; ``False`` (logged) when the store stayed busy: try again
@@ -400,7 +393,6 @@ class Engine:
 
     async def _sync(self, *, dry_run: bool, entities: Sequence[str] | None) -> PassReport:
         """:meth:`sync`'s pass itself."""
-        self._heartbeat()
         report = PassReport()
         processor = BatchProcessor(
             flow=self.flow.name,
@@ -676,7 +668,6 @@ class Engine:
             stream = self.systems.of(side).read_changes(binding, start, size)
             async for batch in fresh_batches(stream, since, size, spec.batch_size):
                 fetched_at = read_at
-                self._heartbeat()
                 if not batch:
                     continue
                 await line.wait_for(change.key for change in batch)
