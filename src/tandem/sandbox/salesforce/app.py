@@ -289,49 +289,61 @@ def new_error_id() -> str:
     return f"{first:07d}-{second:05d} (-{secrets.randbelow(10**9)})"
 
 
-def fault_reply(fault: Fault, state: SandboxState, record_id: str | None = None) -> Reply:
-    """The answer to an injected fault (``record_id`` names the locked record, if known)."""
+@dataclass(frozen=True)
+class FaultWords:
+    """How Salesforce words an injected fault: the REST status, the error code, the message
+    (the REST one, and the SOAP one where the SOAP API words it otherwise) and headers."""
+
+    status: int
+    code: str
+    message: str
+    soap_message: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+def fault_words(fault: Fault, state: SandboxState, record_id: str | None = None) -> FaultWords:
+    """The words of an injected fault, for a REST or a SOAP answer alike; an expiring session
+    is expired here (``record_id`` names the locked record, if known)."""
     if fault.kind == "limit":
-        return Reply(
-            403,
-            [{"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}],
-        )
+        return FaultWords(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
     if fault.kind == "expire":
         state.tokens.expire_all()
-        return Reply(
-            401, [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}]
+        return FaultWords(
+            401,
+            "INVALID_SESSION_ID",
+            "Session expired or invalid",
+            "Invalid Session ID found in SessionHeader: Illegal Session",
         )
     if fault.kind == "lock":
-        return Reply(
+        return FaultWords(
             400,
-            [
-                {
-                    "errorCode": "UNABLE_TO_LOCK_ROW",
-                    "message": "unable to obtain exclusive access to this record or 1 records: "
-                    f"{record_id or '001000000000000AAA'}",
-                }
-            ],
+            "UNABLE_TO_LOCK_ROW",
+            "unable to obtain exclusive access to this record or 1 records: "
+            f"{record_id or '001000000000000AAA'}",
+            "unable to obtain exclusive access to this record or 1 records",
         )
     if fault.status == 503:
-        retry = str(state.faults.config.retry_after_s)
-        return Reply(
+        return FaultWords(
             503,
-            [
-                {
-                    "errorCode": "SERVER_UNAVAILABLE",
-                    "message": "Server temporarily unavailable. Try again later.",
-                }
-            ],
-            headers={"Retry-After": retry},
+            "SERVER_UNAVAILABLE",
+            "Server temporarily unavailable. Try again later.",
+            headers={"Retry-After": str(state.faults.config.retry_after_s)},
         )
-    return Reply(
+    return FaultWords(
         fault.status,
-        [
-            {
-                "errorCode": "UNKNOWN_EXCEPTION",
-                "message": "An unexpected error occurred (injected fault).",
-            }
-        ],
+        "UNKNOWN_EXCEPTION",
+        "An unexpected error occurred (injected fault).",
+        "An unexpected error occurred.",
+    )
+
+
+def fault_reply(fault: Fault, state: SandboxState, record_id: str | None = None) -> Reply:
+    """The REST answer to an injected fault (``record_id`` names the locked record, if known)."""
+    words = fault_words(fault, state, record_id)
+    return Reply(
+        words.status,
+        [{"errorCode": words.code, "message": words.message}],
+        headers=dict(words.headers),
     )
 
 

@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from tandem.sandbox.salesforce.app import SandboxState
+from tandem.sandbox.salesforce.app import SandboxState, fault_words
 from tandem.sandbox.salesforce.errors import ApiError
 from tandem.sandbox.salesforce.faults import Fault
 from tandem.sandbox.salesforce.merge import MergeResult
@@ -83,38 +83,11 @@ async def _injected(state: SandboxState) -> Response | None:
 
 
 def _as_soap(fault: Fault, state: SandboxState) -> tuple[int, dict[str, str], SoapFault]:
-    """An injected fault as the SOAP API words it: status, headers and the fault."""
-    if fault.kind == "limit":
-        return 500, {}, SoapFault("REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
-    if fault.kind == "expire":
-        state.tokens.expire_all()
-        return (
-            500,
-            {},
-            SoapFault(
-                "INVALID_SESSION_ID", "Invalid Session ID found in SessionHeader: Illegal Session"
-            ),
-        )
-    if fault.kind == "lock":
-        return (
-            500,
-            {},
-            SoapFault(
-                "UNABLE_TO_LOCK_ROW",
-                "unable to obtain exclusive access to this record or 1 records",
-            ),
-        )
-    headers = {"Retry-After": str(state.faults.config.retry_after_s)} if fault.status == 503 else {}
-    return (
-        fault.status,
-        headers,
-        SoapFault(
-            "SERVER_UNAVAILABLE" if fault.status == 503 else "UNKNOWN_EXCEPTION",
-            "Server temporarily unavailable. Try again later."
-            if fault.status == 503
-            else "An unexpected error occurred.",
-        ),
-    )
+    """An injected fault as the SOAP API words it: status, headers and the fault. The SOAP
+    API answers a refused call with HTTP 500; only an HTTP error keeps its own status."""
+    words = fault_words(fault, state)
+    status = 500 if fault.kind in ("limit", "expire", "lock") else words.status
+    return status, dict(words.headers), SoapFault(words.code, words.soap_message or words.message)
 
 
 def _merge_one(state: SandboxState, item: MergeRequest) -> MergeResult:
