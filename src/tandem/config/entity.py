@@ -219,6 +219,18 @@ def entity_issues(entity: EntitySpec) -> list[tuple[Path, str]]:
                     " field set when the record is deleted on the other side",
                 )
             )
+    delete = entity.delete
+    if "cleared" in delete.model_fields_set and delete.policy not in ("flag", "archive"):
+        issues.append(
+            (("delete", "cleared"), f"cleared has no flag to clear under policy {delete.policy}")
+        )
+    elif "cleared" in delete.model_fields_set and delete.cleared == delete.value:
+        issues.append(
+            (
+                ("delete", "cleared"),
+                f"cleared ({delete.cleared!r}) must differ from value, the deleted mark",
+            )
+        )
     return issues
 
 

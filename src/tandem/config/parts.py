@@ -60,12 +60,26 @@ class DeleteSpec(_Strict):
     erp_field: str | None = Field(None, description="ERP field set to `value` (flag, archive).")
     crm_field: str | None = Field(None, description="CRM field set to `value` (flag).")
     value: Any = Field(False, description="The value that marks a record deleted.")
+    cleared: Any = Field(
+        None,
+        description="The value that marks a record not deleted (flag, archive): written to a "
+        "flagged survivor when its partner comes back (undeleted in the CRM, or created again "
+        "with the same key, then edited). Unset: the flag is left for a person to clear.",
+    )
 
     def flag_field(self, side: Side) -> str | None:
         """The field flagged on ``side`` when a delete arrives there (None: no flag)."""
         if self.policy == "flag" or (self.policy == "archive" and side == "erp"):
             return self.erp_field if side == "erp" else self.crm_field
         return None
+
+    def clears(self, side: Side) -> tuple[str, Any] | None:
+        """The flag field of ``side`` and the ``cleared`` value written to it when a
+        survivor's partner comes back (None: no flag there, or no ``cleared`` set)."""
+        name = self.flag_field(side)
+        if name is None or "cleared" not in self.model_fields_set:
+            return None
+        return name, self.cleared
 
 
 def _norm(value: Any) -> tuple[str, Any]:

@@ -566,6 +566,9 @@ class BatchProcessor:
             if external_id:
                 values[external_id] = ref
             if action == "create":
+                # a record created or brought back on a flagged side is not deleted there
+                if (clear := ctx.spec.delete.clears(side)) is not None:
+                    values.setdefault(*clear)
                 return WriteOp("upsert", ref, values, match=ref if external_id else None)
             return WriteOp("update", ref, values, key=intent.key)
         if action == "flag" and (flag := ctx.flag(side)) is not None:
