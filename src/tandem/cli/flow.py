@@ -35,6 +35,8 @@ from tandem.cli.render import (
 )
 from tandem.config import flow_json_schema
 from tandem.connectors.base import Cursor
+from tandem.connectors.http import waits_cut_short_by
+from tandem.errors import Stopping
 from tandem.pipeline.events import EventBus
 from tandem.pipeline.problems import Problem
 from tandem.pipeline.reconcile import ReconcileReport
@@ -159,8 +161,9 @@ def sync(
 def run(config: ConfigOption = DEFAULT_CONFIG, verbose: VerboseOption = False) -> None:
     """Sync continuously (or on the configured interval) until stopped (Ctrl-C / SIGTERM).
 
-    The first signal stops after the pass under way (a pass waiting to try a call again, as a
-    Retry-After asks, is abandoned at once: exit code 0); a second one stops at once (exit
+    The first signal stops after the pass under way (a pass or a start waiting, to try a call
+    again as a Retry-After asks, for a Bulk job or for the API budget, is abandoned at once:
+    exit code 0); a second one stops at once (exit
     code 128 + the signal's number): batches already handed to a system settle first, and
     what was not committed is read again and re-sent (idempotently) at the next start.
     """
@@ -197,9 +200,15 @@ def run(config: ConfigOption = DEFAULT_CONFIG, verbose: VerboseOption = False) -
 
         # A long-running agent checks the mapping against each system's schema as it is now
         # (and reports drift) once at start, whatever description an earlier run saved.
-        async with running_engine(flow, fresh_describe=True) as engine:
-            console.print(f"tandem: running flow [bold]{flow.name}[/bold]; Ctrl-C stops")
-            await engine.run(stop, on_pass=on_pass)
+        # A wait met while starting (a Retry-After during the describe) ends on the first
+        # signal too: the agent stops before its first pass, having written nothing.
+        try:
+            with waits_cut_short_by(stop):
+                async with running_engine(flow, fresh_describe=True) as engine:
+                    console.print(f"tandem: running flow [bold]{flow.name}[/bold]; Ctrl-C stops")
+                    await engine.run(stop, on_pass=on_pass)
+        except Stopping as exc:
+            err.print(f"tandem: start abandoned to stop: {escape(str(exc))}")
         console.print("tandem: stopped")
 
     try:

@@ -14,7 +14,8 @@ One place for what every vendor call needs, so connectors stay about their syste
 * **secrets** are filtered from every message this module raises or logs (:class:`SecretFilter`);
 * **stopping**: within :func:`waits_cut_short_by`, a wait between tries (a ``Retry-After`` of
   up to two minutes) ends as soon as the agent is told to stop, raising
-  :class:`~tandem.errors.Stopping` instead of trying again.
+  :class:`~tandem.errors.Stopping` instead of trying again; the quota governor's wait for the
+  budget and a Bulk job's polls end the same way (:func:`wait_unless_stopping`).
 
 Vendor exceptions (``httpx``) are translated at this boundary into :mod:`tandem.errors`.
 """

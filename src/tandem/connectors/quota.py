@@ -10,6 +10,9 @@ early and resumes cleanly later, or waits for the budget to recover (``on_reserv
 Refusing makes no call, so no answer brings newer figures: once they are ``wait_interval`` old,
 the next ask reads them again (``probe``) before refusing, and a long-running agent that paused
 on the reserve resumes when the rolling window has freed calls.
+
+Within :func:`~tandem.connectors.http.waits_cut_short_by`, a wait for the budget ends as soon as
+the agent is told to stop, raising :class:`~tandem.errors.Stopping`: no call was made.
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ from typing import Literal
 
 import httpx
 
-from tandem.errors import Fatal
+from tandem.connectors.http import wait_unless_stopping
+from tandem.errors import Fatal, Stopping
 
 __all__ = ["BUDGET_CODES", "RESERVE_CODE", "QuotaGovernor", "parse_limit_info"]
 
@@ -128,6 +132,7 @@ class QuotaGovernor:
 
         Raises:
             Fatal: the reserve is reached (``fail``), or waiting took longer than ``max_wait``.
+            Stopping: the agent was told to stop while waiting (``wait``): no call was made.
         """
         waited = 0.0
         while self.would_exceed():
@@ -139,7 +144,13 @@ class QuotaGovernor:
             if self.on_reserve == "fail" or waited >= self.max_wait:
                 raise Fatal(message, system=self.system, operation="quota", code=RESERVE_CODE)
             logger.warning("%s: %s; waiting %.0fs", self.system, message, self.wait_interval)
-            await self.sleep(self.wait_interval)
+            if not await wait_unless_stopping(self.sleep, self.wait_interval):
+                raise Stopping(
+                    f"{message}; the wait for the budget was cut short: the agent is stopping",
+                    system=self.system,
+                    operation="quota",
+                    code=RESERVE_CODE,
+                )
             waited += self.wait_interval
             if self.probe is not None:
                 await self.probe()

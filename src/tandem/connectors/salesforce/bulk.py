@@ -22,6 +22,13 @@ Every call counts against the org's daily API allocation, so the wait is spent s
 
 Query: create the job, poll, then read the CSV result pages, following ``Sforce-Locator`` until
 it is ``null``; each page is at most ``bulk_page_size`` rows.
+
+Stopping: within :func:`~tandem.connectors.http.waits_cut_short_by`, a wait for a job ends as
+soon as the agent is told to stop, raising :class:`~tandem.errors.Stopping`. An ingest job left
+uncollected so is aborted first (rows it already saved stay saved, the rest are not
+processed): nothing of it is committed, and the next start reads its records again and sends
+them as idempotent writes (upserts by external ID, updates and deletes by Id), so no job of a
+stopped agent lands later over newer values.
 """
 
 from __future__ import annotations
@@ -38,10 +45,10 @@ from itertools import chain, islice
 from operator import itemgetter, methodcaller
 from typing import Any, Literal, overload
 
-from tandem.connectors.http import Sleep
+from tandem.connectors.http import Sleep, wait_unless_stopping
 from tandem.connectors.salesforce.client import RecordError, SalesforceClient, SaveResult
 from tandem.connectors.salesforce.values import parse_datetime
-from tandem.errors import Fatal, Retriable
+from tandem.errors import ConnectorError, Fatal, Retriable, Stopping
 
 __all__ = [
     "UPLOAD_BYTES",
@@ -195,9 +202,18 @@ class _Clock:
         self.waited = 0.0
 
     async def pause(self, seconds: float) -> None:
-        """Sleep ``seconds`` (nothing for 0) and count it."""
+        """Sleep ``seconds`` (nothing for 0) and count it.
+
+        Raises:
+            Stopping: the agent was told to stop before the time was up.
+        """
         if seconds > 0:
-            await self.sleep(seconds)
+            if not await wait_unless_stopping(self.sleep, seconds):
+                raise Stopping(
+                    "the wait for a Bulk job was cut short: the agent is stopping",
+                    system="salesforce",
+                    operation="bulk",
+                )
             self.waited += seconds
 
     async def pause_until(self, seconds: float) -> None:
@@ -433,7 +449,31 @@ class BulkApi:
         Raises:
             Fatal: the job failed as a whole (its ``errorMessage`` is quoted).
             Retriable: the job was aborted or did not finish within ``bulk_timeout``.
+            Stopping: the agent was told to stop while waiting (the job is aborted).
         """
+        try:
+            return await self._collect(job, since_close=since_close)
+        except Stopping:
+            fate = "aborted" if await self._abort(job) else "not aborted"
+            raise Stopping(
+                f"job {job.job_id} ({len(job.keys)} row(s)) not collected: the agent is "
+                f"stopping ({fate}; the next start sends its records again)",
+                system="salesforce",
+                operation=job.op,
+            ) from None
+
+    async def _abort(self, job: IngestJob) -> bool:
+        """Abort a job left uncollected, so it does not go on writing after the agent
+        stopped; a job that already ended (or an org that refuses the call) is left as is.
+        Whether it was aborted."""
+        try:
+            await self.client.call("PATCH", job.path, operation=job.op, body={"state": "Aborted"})
+        except ConnectorError as exc:
+            logger.info("%s: job %s not aborted (it may have ended): %s", job.op, job.job_id, exc)
+            return False
+        return True
+
+    async def _collect(self, job: IngestJob, *, since_close: bool) -> list[SaveResult | None]:
         path, op, operation, clock = job.path, job.op, job.operation, job.clock
         keys, key_column = job.keys, job.key_column
         total = len(keys)
@@ -533,7 +573,15 @@ class BulkApi:
         }
         job = await self.client.call("POST", "jobs/query", operation=op, body=spec)
         job_id = str(job["id"])
-        await self._wait(f"jobs/query/{job_id}", op)
+        try:
+            await self._wait(f"jobs/query/{job_id}", op)
+        except Stopping:
+            # a read: the job may run on, nothing of it is kept (the cursor did not move)
+            raise Stopping(
+                f"query job {job_id} not read: the agent is stopping",
+                system="salesforce",
+                operation=op,
+            ) from None
         locator: str | None = None
         while True:
             params = {"maxRecords": str(self.settings.bulk_page_size)}
