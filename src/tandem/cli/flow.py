@@ -161,11 +161,11 @@ def sync(
 def run(config: ConfigOption = DEFAULT_CONFIG, verbose: VerboseOption = False) -> None:
     """Sync continuously (or on the configured interval) until stopped (Ctrl-C / SIGTERM).
 
-    The first signal stops after the pass under way (a pass or a start waiting, to try a call
-    again as a Retry-After asks, for a Bulk job or for the API budget, is abandoned at once:
-    exit code 0); a second one stops at once (exit
-    code 128 + the signal's number): batches already handed to a system settle first, and
-    what was not committed is read again and re-sent (idempotently) at the next start.
+    The first signal stops the pass under way at its next batch (a pass or a start waiting, to
+    try a call again as a Retry-After asks, for a Bulk job or for the API budget, is abandoned
+    at once: exit code 0); a second one stops at once (exit code 128 + the signal's number):
+    batches already handed to a system settle first, and what was not committed is read again
+    and re-sent (idempotently) at the next start.
     """
     setup_logging(verbose)
     flow = load(config)
@@ -180,7 +180,7 @@ def run(config: ConfigOption = DEFAULT_CONFIG, verbose: VerboseOption = False) -
             if not stop.is_set():
                 stop.set()
                 err.print(
-                    f"tandem: {sig.name}: stopping after the pass under way "
+                    f"tandem: {sig.name}: stopping at the pass's next batch "
                     "(signal again to stop at once)"
                 )
             elif not hurried and main is not None:

@@ -87,6 +87,12 @@ def waits_cut_short_by(stop: asyncio.Event) -> Iterator[None]:
         _stop.reset(token)
 
 
+def stopping() -> bool:
+    """Whether the agent was told to stop (within :func:`waits_cut_short_by`)."""
+    stop = _stop.get()
+    return stop is not None and stop.is_set()
+
+
 async def wait_unless_stopping(sleep: Sleep, seconds: float) -> bool:
     """``sleep(seconds)``, unless the agent is told to stop first (see
     :func:`waits_cut_short_by`); ``False`` when it was (or already had been)."""

@@ -32,9 +32,17 @@ from tandem.connectors.base import (
     Submitter,
 )
 from tandem.connectors.clock import SourceClock
-from tandem.connectors.http import waits_cut_short_by
+from tandem.connectors.http import stopping, waits_cut_short_by
 from tandem.connectors.quota import BUDGET_CODES
-from tandem.errors import ConfigError, Fatal, MappingError, Retriable, StoreBusy, StoreError
+from tandem.errors import (
+    ConfigError,
+    Fatal,
+    MappingError,
+    Retriable,
+    Stopping,
+    StoreBusy,
+    StoreError,
+)
 from tandem.mapping import Mapper
 from tandem.pipeline.batch import BatchProcessor
 from tandem.pipeline.contested import readable
@@ -667,6 +675,17 @@ class Engine:
         try:
             stream = self.systems.of(side).read_changes(binding, start, size)
             async for batch in fresh_batches(stream, since, size, spec.batch_size):
+                if stopping():
+                    # Told to stop: no new batch is handed over. Those handed over settle,
+                    # the rest is read again at the next start (the cursor moved only with
+                    # what was committed).
+                    await line.settle_to(0)
+                    raise Stopping(
+                        f"{ctx.name} from the {side.upper()}: no further batch read, the "
+                        "agent is stopping",
+                        system=side,
+                        operation="capture",
+                    )
                 fetched_at = read_at
                 if not batch:
                     continue
