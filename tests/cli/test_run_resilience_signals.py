@@ -20,8 +20,9 @@ def env(tmp_path: Path) -> Iterator[Env]:
 
 
 def test_a_second_signal_stops_a_pass_held_up_by_a_slow_call(env: Env) -> None:
-    """The CRM takes 40 s to answer each call: the first signal lets the pass under way end
-    (a call in flight is not a wait that can be cut short), Ctrl-C then stops it at once, and
+    """The CRM takes 40 s to answer each call: the first signal lets the pass under way go on
+    to its next batch (a call in flight is not a wait that can be cut short), Ctrl-C then
+    stops it at once, and
     the next start delivers the edit the stopped pass had not, creating nothing twice."""
     with agent(env.config, env.folder) as run:
         wait_until("the initial load", lambda: linked(env) == 5)
@@ -29,7 +30,7 @@ def test_a_second_signal_stops_a_pass_held_up_by_a_slow_call(env: Env) -> None:
         env.erp("UPDATE customers SET phone = '+48 666 666 666' WHERE id = 2")
         time.sleep(3)  # the agent polls every second: a pass's first call is in flight
         run.process.send_signal(signal.SIGTERM)
-        wait_until("the first signal noted", lambda: "stopping after the pass" in run.log())
+        wait_until("the first signal noted", lambda: "stopping at the pass" in run.log())
         assert run.alive(), run.log()  # held by the call in flight
         run.process.send_signal(signal.SIGINT)
         assert run.process.wait(timeout=60) == 128 + signal.SIGINT, run.log()

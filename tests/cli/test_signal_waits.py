@@ -176,9 +176,9 @@ def test_the_first_signal_ends_a_retry_after_met_while_starting(env: Env) -> Non
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_a_signal_ends_tandem_sync_waiting_for_a_bulk_job(env: Env, sig: signal.Signals) -> None:
-    """``tandem sync`` (one pass) waits 300 s to poll its Bulk job: a signal ends it at once,
-    as a pass left unfinished (a non-zero exit), nothing committed; the next sync links the
-    accounts the job created, creating none again."""
+    """``tandem sync`` (one pass) waits 300 s to poll its Bulk job: a signal ends the wait at
+    once, as a pass left unfinished (exit code 128 + the signal's number), nothing committed;
+    the next sync links the accounts the job created, creating none again."""
     _crm_settings(env, SLOW_BULK)
     command = [*TANDEM, "sync", "-c", str(env.config), "--no-progress"]
     with (env.folder / "sync.log").open("w") as sink:
@@ -186,10 +186,12 @@ def test_a_signal_ends_tandem_sync_waiting_for_a_bulk_job(env: Env, sig: signal.
         try:
             wait_until("a Bulk job done in the CRM", lambda: _ingest_states(env) == ["JobComplete"])
             sync.send_signal(sig)
-            assert sync.wait(timeout=STOPPED_WITHIN) != 0
+            assert sync.wait(timeout=STOPPED_WITHIN) == 128 + sig
         finally:
             sync.kill()
             sync.wait()
+    log = " ".join((env.folder / "sync.log").read_text(encoding="utf-8").split())
+    assert "tandem: sync stopped" in log and "read again by the next sync" in log, log
     assert linked(env) == 0
 
     _crm_settings(env, "")

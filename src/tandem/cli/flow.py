@@ -136,21 +136,49 @@ def sync(
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
     verbose: VerboseOption = False,
 ) -> None:
-    """One sync pass: every change since the last pass, both ways."""
+    """One sync pass: every change since the last pass, both ways.
+
+    A first Ctrl-C / SIGTERM ends the pass at its next batch, and any wait of it at once
+    (a Retry-After, a Bulk job, the API budget; a Bulk job not collected is aborted); a second
+    one stops at once. Either way the exit code is 128 + the signal's number, and what the
+    pass had not committed is read again and re-sent (idempotently) by the next sync.
+    """
     setup_logging(verbose)
     flow = load(config)
     bus = EventBus()
+    signals: list[signal.Signals] = []
 
-    async def once() -> PassReport:
-        async with running_engine(flow, bus=bus) as engine:
-            for change in engine.drift:
-                err.print(f"[yellow]schema drift:[/yellow] {change}")
-            for warning in engine.warnings:
-                err.print(f"[yellow]warning:[/yellow] {escape(str(warning))}", soft_wrap=True)
-            with progress_on(bus, enabled=progress and not as_json):
-                return await engine.sync(entities=entity)
+    async def once() -> PassReport | None:
+        stop = asyncio.Event()
+        _stop_on_signals(stop, signals, "stopping the pass at its next batch")
+        try:
+            with waits_cut_short_by(stop):
+                async with running_engine(flow, bus=bus) as engine:
+                    for change in engine.drift:
+                        err.print(f"[yellow]schema drift:[/yellow] {change}")
+                    for warning in engine.warnings:
+                        err.print(
+                            f"[yellow]warning:[/yellow] {escape(str(warning))}", soft_wrap=True
+                        )
+                    with progress_on(bus, enabled=progress and not as_json):
+                        return await engine.sync(entities=entity)
+        except Stopping as exc:
+            err.print(f"tandem: sync stopped: {escape(str(exc))}")
+            return None
 
-    report = run_async(once)
+    try:
+        done = run_async(once)
+    except asyncio.CancelledError:
+        if not signals:
+            raise
+        done = None
+    if done is None:
+        err.print(
+            "tandem: the pass did not finish; what it had not committed is read again by "
+            "the next sync"
+        )
+        raise typer.Exit(128 + signals[0])
+    report = done
     if as_json:
         console.print_json(json.dumps(report.as_dict()))
     else:
@@ -169,26 +197,11 @@ def run(config: ConfigOption = DEFAULT_CONFIG, verbose: VerboseOption = False) -
     """
     setup_logging(verbose)
     flow = load(config)
-    hurried: list[int] = []
+    signals: list[signal.Signals] = []
 
     async def forever() -> None:
         stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        main = asyncio.current_task()
-
-        def on_signal(sig: signal.Signals) -> None:
-            if not stop.is_set():
-                stop.set()
-                err.print(
-                    f"tandem: {sig.name}: stopping at the pass's next batch "
-                    "(signal again to stop at once)"
-                )
-            elif not hurried and main is not None:
-                hurried.append(sig)
-                main.cancel()
-
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, on_signal, sig)
+        _stop_on_signals(stop, signals, "stopping at the pass's next batch")
 
         def on_pass(report: PassReport) -> None:
             if report.writes or report.total("dead_lettered") or report.total("conflicts"):
@@ -214,13 +227,31 @@ def run(config: ConfigOption = DEFAULT_CONFIG, verbose: VerboseOption = False) -
     try:
         run_async(forever)
     except asyncio.CancelledError:
-        if not hurried:
+        if len(signals) < 2:
             raise
         err.print(
             "tandem: stopped in the middle of a pass; what it had not committed is read "
             "again at the next start"
         )
-        raise typer.Exit(128 + hurried[0]) from None
+        raise typer.Exit(128 + signals[1]) from None
+
+
+def _stop_on_signals(stop: asyncio.Event, signals: list[signal.Signals], doing: str) -> None:
+    """SIGINT / SIGTERM: the first sets ``stop`` (``doing`` says what follows), a second
+    cancels the running task; ``signals`` lists them as they come."""
+    main = asyncio.current_task()
+
+    def on_signal(sig: signal.Signals) -> None:
+        signals.append(sig)
+        if len(signals) == 1:
+            stop.set()
+            err.print(f"tandem: {sig.name}: {doing} (signal again to stop at once)")
+        elif len(signals) == 2 and main is not None:
+            main.cancel()
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal, sig)
 
 
 def _plain(value: object) -> object:
