@@ -58,8 +58,9 @@ def test_the_first_signal_ends_a_bulk_job_poll_and_a_restart_creates_nothing_twi
     env: Env,
 ) -> None:
     """The initial load goes by Bulk, and the agent means to poll the job after 300 s: the job
-    is done in the CRM, but nothing of it was collected or committed. SIGTERM ends the wait
-    (exit 0); the next start links the five accounts the job created, creating none again."""
+    is done in the CRM but not collected. SIGTERM ends the wait (exit 0); one look finds the
+    job complete, so its results are collected and committed rather than sent again; the next
+    start creates nothing twice."""
     _crm_settings(env, SLOW_BULK)
     with agent(env.config, env.folder) as run:
         wait_until("a Bulk job done in the CRM", lambda: _ingest_states(env) == ["JobComplete"])
@@ -69,11 +70,12 @@ def test_the_first_signal_ends_a_bulk_job_poll_and_a_restart_creates_nothing_twi
     assert "abandoned to stop" in log, log
     assert "tandem: stopped" in log
     assert len(env.crm_rows("SELECT Id FROM Account")) == 5
-    assert linked(env) == 0  # the job's outcome was never collected: nothing committed
+    assert linked(env) == 5  # the finished job was collected at the stop
 
     _crm_settings(env, "")
+    env.erp("UPDATE customers SET phone = '+48 600 100 200' WHERE id = 4")
     with agent(env.config, env.folder, "again") as again:
-        wait_until("the initial load", lambda: linked(env) == 5)
+        wait_until("the edit in the CRM", lambda: crm_phone(env, 4) == "+48 600 100 200")
         assert again.stop() == 0, again.log()
     _agreed(env)
 
@@ -177,8 +179,8 @@ def test_the_first_signal_ends_a_retry_after_met_while_starting(env: Env) -> Non
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_a_signal_ends_tandem_sync_waiting_for_a_bulk_job(env: Env, sig: signal.Signals) -> None:
     """``tandem sync`` (one pass) waits 300 s to poll its Bulk job: a signal ends the wait at
-    once, as a pass left unfinished (exit code 128 + the signal's number), nothing committed;
-    the next sync links the accounts the job created, creating none again."""
+    once, as a pass left unfinished (exit code 128 + the signal's number); the job, found
+    complete by one look, is collected and committed; the next sync creates none again."""
     _crm_settings(env, SLOW_BULK)
     command = [*TANDEM, "sync", "-c", str(env.config), "--no-progress"]
     with (env.folder / "sync.log").open("w") as sink:
@@ -192,7 +194,7 @@ def test_a_signal_ends_tandem_sync_waiting_for_a_bulk_job(env: Env, sig: signal.
             sync.wait()
     log = " ".join((env.folder / "sync.log").read_text(encoding="utf-8").split())
     assert "tandem: sync stopped" in log and "read again by the next sync" in log, log
-    assert linked(env) == 0
+    assert linked(env) == 5  # the finished job was collected at the stop
 
     _crm_settings(env, "")
     again = subprocess.run(command, capture_output=True, text=True, cwd=env.folder, timeout=120)

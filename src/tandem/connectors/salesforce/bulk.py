@@ -24,8 +24,9 @@ Query: create the job, poll, then read the CSV result pages, following ``Sforce-
 it is ``null``; each page is at most ``bulk_page_size`` rows.
 
 Stopping: within :func:`~tandem.connectors.http.waits_cut_short_by`, a wait for a job ends as
-soon as the agent is told to stop, raising :class:`~tandem.errors.Stopping`. An ingest job left
-uncollected so is aborted first (rows it already saved stay saved, the rest are not
+soon as the agent is told to stop, raising :class:`~tandem.errors.Stopping`. An ingest job is
+looked at once first: one the org has finished is collected as usual (its records are not
+sent again). One still running is aborted (rows it already saved stay saved, the rest are not
 processed): nothing of it is committed, and the next start reads its records again and sends
 them as idempotent writes (upserts by external ID, updates and deletes by Id), so no job of a
 stopped agent lands later over newer values.
@@ -449,11 +450,17 @@ class BulkApi:
         Raises:
             Fatal: the job failed as a whole (its ``errorMessage`` is quoted).
             Retriable: the job was aborted or did not finish within ``bulk_timeout``.
-            Stopping: the agent was told to stop while waiting (the job is aborted).
+            Stopping: the agent was told to stop while waiting, and the job was not complete
+                (it is aborted).
         """
         try:
             return await self._collect(job, since_close=since_close)
         except Stopping:
+            # One look before giving up: a job the org has finished is collected (no wait
+            # is left), so its records are not sent again.
+            done = await self._complete_info(job)
+            if done is not None:
+                return await self._finish(job, done, None)
             fate = "aborted" if await self._abort(job) else "not aborted"
             raise Stopping(
                 f"job {job.job_id} ({len(job.keys)} row(s)) not collected: the agent is "
@@ -461,6 +468,15 @@ class BulkApi:
                 system="salesforce",
                 operation=job.op,
             ) from None
+
+    async def _complete_info(self, job: IngestJob) -> dict[str, Any] | None:
+        """The job's JobInfo if it is complete now (None: not yet, or not known)."""
+        try:
+            info = dict(await self.client.call("GET", job.path, operation=job.op))
+        except ConnectorError as exc:
+            logger.info("%s: job %s not looked at: %s", job.op, job.job_id, exc)
+            return None
+        return info if info.get("state") == "JobComplete" else None
 
     async def _abort(self, job: IngestJob) -> bool:
         """Abort a job left uncollected, so it does not go on writing after the agent
@@ -512,6 +528,18 @@ class BulkApi:
             operation=operation,
             since_close=since_close,
         )
+        return await self._finish(job, info, success)
+
+    async def _finish(
+        self,
+        job: IngestJob,
+        info: Mapping[str, Any],
+        success: list[tuple[str, str, str]] | None,
+    ) -> list[SaveResult | None]:
+        """The results of a job seen complete (``info``: its JobInfo; ``success``: the success
+        file's rows if already read)."""
+        path, op, operation = job.path, job.op, job.operation
+        keys, key_column, total = job.keys, job.key_column, len(job.keys)
         failed = _count(info, "numberRecordsFailed")
         processed = _count(info, "numberRecordsProcessed")
         if operation in ("update", "delete") and failed == 0 and processed == total:
