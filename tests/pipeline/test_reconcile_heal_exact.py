@@ -131,7 +131,10 @@ async def test_a_repair_the_crm_refuses_is_listed_with_its_dead_letter(tmp_path:
     engine, _, crm = await synced(tmp_path, ["Acme", "Globex"])
     globex = crm_key(engine, "2")
     behind_our_back(crm, globex, Name="Edited")
-    crm.refuse = lambda op: "FIELD_CUSTOM_VALIDATION_EXCEPTION: no" if op.ref == "2" else None
+    # the CRM refuses every write of Globex: the ERP's (ref "2") or a revert of its own record
+    crm.refuse = lambda op: (
+        "FIELD_CUSTOM_VALIDATION_EXCEPTION: no" if globex in (op.ref, op.key) else None
+    )
 
     report = await reconcile(engine, heal=True)
 

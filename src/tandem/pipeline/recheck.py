@@ -24,7 +24,9 @@ from tandem.pipeline.context import EntityContext
 from tandem.pipeline.engine import Engine
 from tandem.pipeline.refs import StoreRefResolver
 
-DriftKind = Literal["differs", "missing_in_crm", "missing_in_erp", "orphan_in_crm", "unmappable"]
+DriftKind = Literal[
+    "differs", "missing_in_crm", "missing_in_erp", "orphan_in_crm", "duplicate_in_crm", "unmappable"
+]
 READ_BATCH = 2000
 """Records read (or looked up by key) at a time; a connector splits it further by its own
 limits (Salesforce: 200 ids a query)."""

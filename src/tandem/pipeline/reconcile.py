@@ -1,19 +1,24 @@
 """Reconcile: compare both systems record by record, report drift, optionally heal it.
 
 The CRM side is streamed first and kept only as a hash of each record's comparable canonical
-values (about 100 bytes a record); the ERP side is then streamed against it. Records whose
-hashes differ are re-read in batches to name the differing fields. Healing clears the agreed
-state of drifted records and queues them, so the next pass rewrites them by the normal rules
-(ownership, conflict policy), never by a side channel; then it reads the queued records again
+values, in a temporary file (:class:`~tandem.pipeline.spill.Spill`: memory does not grow with
+the record count); the ERP side is then streamed against it. Records whose hashes differ are
+re-read in batches to name the differing fields. An unlinked CRM record carrying the ERP id of
+a record linked to another CRM record is a duplicate (``duplicate_in_crm``), left to a person.
+Healing forgets the link or the synced versions of drifted records (keeping the agreed values
+of a differing pair, which tell the side that changed from the side that did not) and queues
+them, so the next pass rewrites them by the normal rules (ownership, conflict policy), never
+by a side channel; then it reads the queued records again
 from both systems (:func:`~tandem.pipeline.recheck.recheck`, the same comparison) and counts
 as unrepaired each that still differs, is still missing on one side, or is held by an open
-dead letter or conflict.
-"""
+dead letter or conflict."""
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from tandem.config import Side
 from tandem.errors import MappingError
@@ -33,10 +38,16 @@ from tandem.pipeline.recheck import (
     recheck,
 )
 from tandem.pipeline.report import PassReport
+from tandem.pipeline.spill import Spill
 from tandem.store import SyncedState
 
 DETAIL_LIMIT = 1000
 """Drifts a report lists (each kind is counted in full)."""
+COLLECT_EVERY = 20
+"""Batches read between full garbage collections. The CLI raises the collector's thresholds
+for batch work (:func:`tandem.cli.common.tune_collector`), so the reference cycles a read
+leaves (the connectors' responses, generators) wait for a full collection: without one every
+so often, a scan of 1,000,000 records peaked over 600 MB instead of under 200."""
 
 
 @dataclass(slots=True)
@@ -113,78 +124,9 @@ async def reconcile(
 async def _reconcile_entity(
     engine: Engine, ctx: EntityContext, report: ReconcileReport, heal: bool
 ) -> None:
-    store = engine.store
-    counts = report.entities.setdefault(ctx.name, EntityReconciliation())
-    crm = Canonical(engine, ctx, "crm")
-    erp = Canonical(engine, ctx, "erp")
-    crm_binding = ctx.bindings["crm"]
-    crm_hashes: dict[str, str] = {}
-    crm_unlinked: dict[str, bool] = {}
-    drifts: list[Drift] = []
-
-    async for batch in engine.systems.crm.read_all(crm_binding, READ_BATCH):
-        counts.crm_records += len(batch)
-        await engine.bus.publish(RecordsCompared(ctx.name, "crm", len(batch)))
-        crm.prefetch([c.fields for c in batch])
-        linked = store.partners(ctx.name, "crm", [c.key for c in batch])
-        for change in batch:
-            try:
-                crm_hashes[change.key] = crm.digest(change.key, change.fields)
-            except MappingError as exc:
-                drifts.append(
-                    Drift(
-                        ctx.name, "unmappable", linked.get(change.key), change.key, message=str(exc)
-                    )
-                )
-                continue
-            if change.key not in linked:
-                ext = change.fields.get(crm_binding.external_id or "")
-                crm_unlinked[change.key] = bool(ext)
-
-    differing: list[tuple[str, str]] = []
-    async for batch in engine.systems.erp.read_all(ctx.bindings["erp"], READ_BATCH):
-        counts.erp_records += len(batch)
-        await engine.bus.publish(RecordsCompared(ctx.name, "erp", len(batch)))
-        erp.prefetch([c.fields for c in batch])
-        keys = [c.key for c in batch]
-        partners = store.partners(ctx.name, "erp", keys)
-        lone = [k for k in keys if partners.get(k) not in crm_hashes]
-        kept = erp_survivors(engine, ctx, lone, partners)
-        for change in batch:
-            if change.key in kept:
-                counts.archived += 1
-                if (partner := partners.get(change.key)) is not None:
-                    crm_hashes.pop(partner, None)
-                continue
-            partner = partners.get(change.key)
-            try:
-                digest = erp.digest(change.key, change.fields)
-            except MappingError as exc:
-                drifts.append(Drift(ctx.name, "unmappable", change.key, partner, message=str(exc)))
-                continue
-            theirs = crm_hashes.pop(partner, None) if partner is not None else None
-            if theirs is None:
-                if (alone := erp_alone(ctx, change.key, partner)) is not None:
-                    drifts.append(alone)
-                continue
-            if theirs == digest:
-                counts.in_sync += 1
-            else:
-                differing.append((change.key, partner or ""))
-
-    kept = deleted_by_policy(engine, ctx, "crm", [k for k in crm_hashes if k not in crm_unlinked])
-    for crm_key in crm_hashes:
-        if crm_key in kept:
-            counts.archived += 1
-            continue
-        erp_key = store.partner(ctx.name, "crm", crm_key) if crm_key not in crm_unlinked else None
-        alone = crm_alone(ctx, crm_key, erp_key, crm_unlinked.get(crm_key, False))
-        if alone is not None:
-            drifts.append(alone)
-        else:
-            counts.crm_only += 1
-
-    drifts.extend(await _detail(engine, ctx, erp, crm, differing))
+    with Spill() as crm_side:
+        drifts = await _scan(engine, ctx, report, crm_side)
+    counts = report.entities[ctx.name]
     for drift in drifts:
         counts.drift[drift.kind] = counts.drift.get(drift.kind, 0) + 1
     report.drifts.extend(drifts[: max(0, DETAIL_LIMIT - len(report.drifts))])
@@ -192,6 +134,144 @@ async def _reconcile_entity(
         queued = _queue_heal(engine, ctx, drifts)
         report.healed += len(queued)
         report.queued.extend(queued)
+
+
+async def _scan(
+    engine: Engine, ctx: EntityContext, report: ReconcileReport, crm_side: Spill
+) -> list[Drift]:
+    """Stream the CRM into ``crm_side`` (digests on disk), then the ERP against it; the
+    drifts found."""
+    store = engine.store
+    counts = report.entities.setdefault(ctx.name, EntityReconciliation())
+    crm = Canonical(engine, ctx, "crm")
+    erp = Canonical(engine, ctx, "erp")
+    crm_binding = ctx.bindings["crm"]
+    drifts: list[Drift] = []
+
+    batches = 0
+    async for batch in engine.systems.crm.read_all(crm_binding, READ_BATCH):
+        batches = _collect(batches)
+        counts.crm_records += len(batch)
+        await engine.bus.publish(RecordsCompared(ctx.name, "crm", len(batch)))
+        crm.prefetch([c.fields for c in batch])
+        linked = store.partners(ctx.name, "crm", [c.key for c in batch])
+        rows: list[tuple[str, str, str | None]] = []
+        for change in batch:
+            try:
+                digest = crm.digest(change.key, change.fields)
+            except MappingError as exc:
+                drifts.append(
+                    Drift(
+                        ctx.name, "unmappable", linked.get(change.key), change.key, message=str(exc)
+                    )
+                )
+                continue
+            ext: str | None = None
+            if change.key not in linked:
+                carried = change.fields.get(crm_binding.external_id or "")
+                ext = str(carried) if carried not in (None, "") else ""
+            rows.append((change.key, digest, ext))
+        crm_side.add(rows)
+
+    differing: list[tuple[str, str]] = []
+    unlinked_erp: dict[str, Drift] = {}
+    """ERP records missing in the CRM and linked to nothing: a CRM record carrying one's id
+    is its other half, not linked (a pass killed between the CRM's write and the state's
+    commit), and the two are one difference."""
+    async for batch in engine.systems.erp.read_all(ctx.bindings["erp"], READ_BATCH):
+        batches = _collect(batches)
+        counts.erp_records += len(batch)
+        await engine.bus.publish(RecordsCompared(ctx.name, "erp", len(batch)))
+        erp.prefetch([c.fields for c in batch])
+        keys = [c.key for c in batch]
+        partners = store.partners(ctx.name, "erp", keys)
+        crm_hashes = crm_side.take(list(partners.values()))
+        lone = [k for k in keys if partners.get(k) not in crm_hashes]
+        kept = erp_survivors(engine, ctx, lone, partners)
+        back: list[tuple[str, str, str | None]] = []
+        for change in batch:
+            partner = partners.get(change.key)
+            if change.key in kept:
+                counts.archived += 1
+                continue
+            try:
+                digest = erp.digest(change.key, change.fields)
+            except MappingError as exc:
+                drifts.append(Drift(ctx.name, "unmappable", change.key, partner, message=str(exc)))
+                if partner is not None and partner in crm_hashes:
+                    back.append((partner, crm_hashes[partner], None))  # judged on its own
+                continue
+            theirs = crm_hashes.get(partner) if partner is not None else None
+            if theirs is None:
+                if (alone := erp_alone(ctx, change.key, partner)) is not None:
+                    drifts.append(alone)
+                    if partner is None:
+                        unlinked_erp[change.key] = alone
+                continue
+            if theirs == digest:
+                counts.in_sync += 1
+            else:
+                differing.append((change.key, partner or ""))
+        crm_side.add(back)
+
+    for page in crm_side.pages(READ_BATCH):
+        kept = deleted_by_policy(engine, ctx, "crm", [k for k, _, e in page if e is None])
+        claimed = await _claimed(engine, ctx, {k: e for k, _, e in page if e})
+        linked_now = store.partners(ctx.name, "crm", [k for k, _, e in page if e is None])
+        for crm_key, _, ext in page:
+            if crm_key in kept:
+                counts.archived += 1
+                continue
+            if (twin := claimed.get(crm_key)) is not None:
+                drifts.append(twin)
+                continue
+            if ext and (half := unlinked_erp.pop(ext, None)) is not None:
+                half.message = f"not linked to CRM record {crm_key}, which carries its ERP id"
+                continue
+            erp_key = linked_now.get(crm_key) if ext is None else None
+            alone = crm_alone(ctx, crm_key, erp_key, bool(ext))
+            if alone is not None:
+                drifts.append(alone)
+            else:
+                counts.crm_only += 1
+
+    drifts.extend(await _detail(engine, ctx, erp, crm, differing))
+    return drifts
+
+
+def _collect(batches: int) -> int:
+    """Count one more batch read; a full garbage collection every :data:`COLLECT_EVERY`."""
+    batches += 1
+    if batches % COLLECT_EVERY == 0:
+        gc.collect()
+    return batches
+
+
+async def _claimed(
+    engine: Engine, ctx: EntityContext, unlinked: dict[str, str]
+) -> dict[str, Drift]:
+    """Of unlinked CRM records (key -> the ERP id they carry), those whose ERP record is linked
+    to another CRM record that is there: a duplicate in the CRM, not a record missing in the
+    ERP. Healing leaves it to a person (which of the two is kept, what is merged): a pass would
+    create the ERP record a second time."""
+    found: dict[str, Drift] = {}
+    items = list(unlinked.items())
+    for start in range(0, len(items), READ_BATCH):
+        chunk = items[start : start + READ_BATCH]
+        partners = engine.store.partners(ctx.name, "erp", list({e for _, e in chunk}))
+        twins = {c: (e, o) for c, e in chunk if (o := partners.get(e)) is not None and o != c}
+        if not twins:
+            continue
+        live = await engine.systems.crm.read_records(
+            ctx.bindings["crm"], list({o for _, o in twins.values()})
+        )
+        for crm_key, (erp_key, other) in twins.items():
+            if other in live:
+                message = f"carries ERP id {erp_key!r}, linked to CRM record {other}"
+                found[crm_key] = Drift(
+                    ctx.name, "duplicate_in_crm", erp_key, crm_key, message=message
+                )
+    return found
 
 
 async def _detail(
@@ -222,11 +302,17 @@ async def _detail(
 
 
 def _queue_heal(engine: Engine, ctx: EntityContext, drifts: Sequence[Drift]) -> list[Drift]:
-    """Forget the agreed state of drifted records and queue them for the next pass; the drifts
-    queued."""
+    """Forget what makes drifted records pass for synced (the link of a record missing on one
+    side, the versions synced of a differing pair) and queue them for the next pass; the
+    drifts queued."""
     store = engine.store
     flow = engine.flow.name
     queued: list[Drift] = []
+    differing = [d.erp_key for d in drifts if d.kind == "differs" and d.erp_key and d.crm_key]
+    agreed_values: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(differing), READ_BATCH):
+        states = store.synced(ctx.name, "erp", differing[start : start + READ_BATCH])
+        agreed_values.update((k, s.values) for k, s in states.items() if not s.deleted)
     with store.transaction():
         for drift in drifts:
             if drift.kind == "unmappable":
@@ -256,8 +342,13 @@ def _queue_heal(engine: Engine, ctx: EntityContext, drifts: Sequence[Drift]) -> 
                 else:
                     continue
             elif drift.kind == "differs" and drift.erp_key and drift.crm_key:
+                # The agreed values stay: they tell the side that changed from the side
+                # that did not (the pass carries the change over, whatever the clocks say);
+                # only a field changed in both is a conflict for the policy. The versions
+                # synced go, so neither record passes for one already synced.
+                agreed = agreed_values.get(drift.erp_key, {})
                 store.save_synced(
-                    [SyncedState(ctx.name, drift.erp_key, drift.crm_key, {}, None, None)]
+                    [SyncedState(ctx.name, drift.erp_key, drift.crm_key, agreed, None, None)]
                 )
                 keys: tuple[tuple[Side, str], ...] = (
                     ("erp", drift.erp_key),
