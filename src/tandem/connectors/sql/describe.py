@@ -41,7 +41,9 @@ def field_type(column: sa.Column[Any]) -> FieldType:
 def describe_source(conn: sa.Connection, src: Source) -> EntitySchema:
     """The schema of ``src``: reflected columns of the table (or of ``write_table``).
 
-    A column that only a view or query provides is described as read-only; the
+    A column is ``unique`` when it is the single-column primary key or a unique constraint or
+    index covers it on its own (:func:`unique_columns`); no column of a composite primary key
+    is. A column that only a view or query provides is described as read-only; the
     autoincrement primary key is neither createable nor updateable.
 
     Raises:
@@ -54,6 +56,8 @@ def describe_source(conn: sa.Connection, src: Source) -> EntitySchema:
     read_only = table is None
     reflected = table if table is not None else src.relation
     unique = unique_columns(conn, table) if table is not None else set()
+    # A composite primary key makes no single column of it unique.
+    sole_key = len(list(reflected.primary_key)) == 1
     fields: dict[str, FieldInfo] = {}
     for col in src.relation.c:
         base = reflected.c.get(col.name) if col.name in reflected.c else None
@@ -74,7 +78,7 @@ def describe_source(conn: sa.Connection, src: Source) -> EntitySchema:
             createable=writable,
             updateable=writable,
             length=getattr(base.type, "length", None) if isinstance(base.type, sa.String) else None,
-            unique=base.primary_key or col.name in unique,
+            unique=(base.primary_key and sole_key) or col.name in unique,
             external_id=col.name == src.binding.external_id,
             picklist=enums,
             restricted_picklist=enums is not None,

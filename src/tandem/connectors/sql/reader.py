@@ -173,7 +173,10 @@ def _modified_at(
 def _keyed(conn: sa.Connection, src: Source) -> sa.ColumnElement[bool]:
     """The rows a modified-at read takes: with a modified-at value, and with a key."""
     assert src.modified is not None
-    return sa.and_(src.modified.is_not(None), has_key(conn, src))
+    dated: list[sa.ColumnElement[bool]] = []
+    if conn.dialect.name in ("mysql", "mariadb"):  # a zero date ('0000-00-00') is no value
+        dated = [sa.func.month(src.modified) > 0, sa.func.dayofmonth(src.modified) > 0]
+    return sa.and_(src.modified.is_not(None), *dated, has_key(conn, src))
 
 
 def has_key(conn: sa.Connection, src: Source) -> sa.ColumnElement[bool]:

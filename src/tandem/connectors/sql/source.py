@@ -16,6 +16,7 @@ Date-times stored without a time zone are local times of the connection's ``time
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 from sqlalchemy.sql.elements import KeyedColumnElement
 
-from tandem.connectors.base import KEY_LENGTH, EntityBinding, utc
+from tandem.connectors.base import EPOCH, KEY_LENGTH, EntityBinding, utc
 from tandem.connectors.sql.domains import see_through_domains
 from tandem.errors import BindingError, ConfigError
 
@@ -142,7 +143,7 @@ class Source:
     _soft_at: int = field(init=False)
     _modified_at: int = field(init=False)
     _modified_zone: tzinfo = field(init=False)
-    _checked: tuple[tuple[str, bool, tzinfo], ...] = field(init=False)
+    _checked: tuple[tuple[str, bool, tzinfo, bool], ...] = field(init=False)
 
     def __post_init__(self) -> None:
         names = [self.key.name, *self.fields]
@@ -161,7 +162,7 @@ class Source:
             self, "_modified_zone", UTC if modified is None else self.zone_of(modified.name)
         )
         checked = [
-            (name, name in self.booleans, self.zone_of(name))
+            (name, name in self.booleans, self.zone_of(name), _dated(self.relation.c[name]))
             for name in dict.fromkeys(self.fields)
             if name in self.booleans or _may_hold_datetime(self.relation.c[name])
         ]
@@ -194,7 +195,10 @@ class Source:
         return row[self._modified_at]
 
     def modified_instant(self, raw: datetime | str) -> datetime:
-        """A modified-at value as read (a datetime, or ISO text on SQLite) as aware UTC."""
+        """A modified-at value as read (a datetime, or ISO text on SQLite) as aware UTC; a
+        MariaDB zero date (:func:`zero_date`) as the epoch, as no value."""
+        if isinstance(raw, str) and zero_date(raw):
+            return EPOCH
         value = datetime.fromisoformat(raw) if isinstance(raw, str) else raw
         return from_local(value, self._modified_zone)
 
@@ -231,8 +235,12 @@ class Source:
         and columns whose type may yield a ``datetime``; only those are looked at.
         """
         fields = dict(zip(self.fields, row[1 : 1 + len(self.fields)], strict=True))
-        for name, boolean, zone in self._checked:
-            fields[name] = read_value(fields[name], boolean, zone)
+        for name, boolean, zone, dated in self._checked:
+            value = fields[name]
+            if dated and isinstance(value, str) and zero_date(value):
+                fields[name] = None  # a MariaDB zero date, which the driver gives as text
+            else:
+                fields[name] = read_value(value, boolean, zone)
         return fields
 
 
@@ -247,6 +255,16 @@ def read_value(value: Any, boolean: bool = False, zone: tzinfo = UTC) -> Any:
     if boolean and value is not None:
         return bool(value)
     return value
+
+
+_ZERO_DATE = re.compile(r"\d{4}-(?:00-\d{2}|\d{2}-00)(?: \d{2}:\d{2}:\d{2}(?:\.\d{1,6})?)?")
+
+
+def zero_date(text: str) -> bool:
+    """Whether ``text`` is a MariaDB date or date-time with a zero month or day
+    (``0000-00-00``, ``2026-05-00 10:00:00``), which the driver returns as text: a server
+    without ``NO_ZERO_DATE`` / ``NO_ZERO_IN_DATE`` stores them, and they mean no date."""
+    return _ZERO_DATE.fullmatch(text) is not None
 
 
 def from_local(value: datetime, zone: tzinfo) -> datetime:
@@ -267,6 +285,15 @@ def to_local(value: datetime, zone: tzinfo) -> datetime:
 
 _PLAIN_TYPES = frozenset({str, int, float, bool, bytes, Decimal})
 """Python types of column values that :func:`read_value` passes through unchanged."""
+
+
+def _dated(column: sa.ColumnElement[Any]) -> bool:
+    """Whether ``column`` is declared a date or date-time: a text value read from it can only
+    be a MariaDB zero date (:func:`zero_date`)."""
+    try:
+        return column.type.python_type in (date, datetime)
+    except NotImplementedError:
+        return False
 
 
 def _may_hold_datetime(column: sa.ColumnElement[Any]) -> bool:

@@ -157,6 +157,10 @@ class _Dialect(ABC):
             f"INSERT INTO {table} (release_no) VALUES ({CAPTURE_RELEASE})",
         ]
 
+    def lit(self, value: str) -> str:
+        """``value`` as an SQL string literal of this database."""
+        return _lit(value)
+
     @abstractmethod
     def key_text(self, ref: str, key: str, kind: KeyKind) -> str:
         """SQL rendering ``ref.key`` (``NEW``, ``OLD``, an alias) as text.

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable
+from datetime import datetime
+
 import sqlalchemy as sa
 
 from tandem.connectors.base import KEY_LENGTH
@@ -12,6 +16,8 @@ from tandem.connectors.sql.capture.common import (
     _lit,
     _trigger_name,
 )
+
+log = logging.getLogger(__name__)
 
 
 class _Mysql(_Dialect):
@@ -57,6 +63,13 @@ class _Mysql(_Dialect):
             ") ENGINE=InnoDB",
         ]
 
+    def lit(self, value: str) -> str:
+        """A backslash in a MariaDB literal is an escape (unless the session's ``sql_mode``
+        has ``NO_BACKSLASH_ESCAPES``): a name with one is written as its UTF-8 bytes."""
+        if "\\" not in value:
+            return _lit(value)
+        return f"CONVERT(X'{value.encode().hex()}' USING utf8mb4)"
+
     def key_text(self, ref: str, key: str, kind: KeyKind) -> str:
         # No '%' here: PyMySQL would take it for a parameter marker.
         col = f"{ref}.{self.prep.quote(key)}"
@@ -79,7 +92,7 @@ class _Mysql(_Dialect):
     def _insert(self, table: str, ref: str, key: str, kind: KeyKind, op: str) -> str:
         return (
             f"INSERT INTO {self.q(self.changelog)} (table_name, row_key, op, changed_at) "
-            f"VALUES ({_lit(table)}, {self.key_text(ref, key, kind)}, '{op}', {self.NOW})"
+            f"VALUES ({self.lit(table)}, {self.key_text(ref, key, kind)}, '{op}', {self.NOW})"
         )
 
     def create_triggers(self, table: str, key: str, kind: KeyKind) -> list[str]:
@@ -118,7 +131,79 @@ class _Mysql(_Dialect):
         ]
 
     def trigger_names_sql(self) -> str:
-        schema = _lit(self.schema) if self.schema else "DATABASE()"
+        schema = self.lit(self.schema) if self.schema else "DATABASE()"
         return (
             f"SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = {schema}"
         )
+
+
+PRUNE_CHUNK = 10_000
+"""The most change-log entries one transaction of a MariaDB prune deletes."""
+
+
+def prune_in_chunks(engine: sa.Engine, d: _Dialect, cutoff: datetime) -> int:
+    """Delete the entries (and reads) logged before ``cutoff``; return how many entries went.
+
+    In ``READ COMMITTED``, and :data:`PRUNE_CHUNK` entries per transaction: in the server's
+    default ``REPEATABLE READ`` the delete, which scans the log (no index leads with
+    ``changed_at``), would next-key lock every entry and the gap after the last, where each
+    capture trigger inserts, and every write of the ERP to a captured table would wait for the
+    prune to commit (or fail, ``Lock wait timeout exceeded``). Needs ``binlog_format`` ``ROW``
+    or ``MIXED`` (the default) where the server keeps a binary log.
+    """
+    committed = engine.execution_options(isolation_level="READ COMMITTED")
+    delete = sa.text(
+        f"DELETE FROM {d.q(d.changelog)} WHERE changed_at < :cutoff ORDER BY seq LIMIT :n"
+    )
+    pruned = 0
+    while True:
+        with committed.begin() as conn:
+            gone = int(conn.execute(delete, {"cutoff": cutoff, "n": PRUNE_CHUNK}).rowcount)
+        pruned += gone
+        if gone < PRUNE_CHUNK:
+            break
+    with committed.begin() as conn:
+        if sa.inspect(conn).has_table(d.reads, schema=d.schema):
+            conn.execute(
+                sa.text(f"DELETE FROM {d.q(d.reads)} WHERE taken_at < :cutoff"),
+                {"cutoff": cutoff},
+            )
+    return pruned
+
+
+def warn_cascades(conn: sa.Connection, d: _Dialect, tables: Iterable[str]) -> None:
+    """Name, in a warning, each foreign key of ``tables`` whose action changes their rows.
+
+    InnoDB runs ``ON DELETE CASCADE`` / ``SET NULL`` and ``ON UPDATE CASCADE`` / ``SET NULL``
+    below the SQL layer, and fires no trigger for the rows they delete or change: those
+    changes never reach the change log (only ``tandem reconcile`` finds them).
+    """
+    query = sa.text(
+        "SELECT CONSTRAINT_NAME, REFERENCED_TABLE_NAME, DELETE_RULE, UPDATE_RULE "
+        "FROM information_schema.REFERENTIAL_CONSTRAINTS "
+        "WHERE CONSTRAINT_SCHEMA = COALESCE(:schema, DATABASE()) AND TABLE_NAME = :table "
+        "ORDER BY CONSTRAINT_NAME"
+    )
+    for table in tables:
+        found = conn.execute(query, {"schema": d.schema, "table": table}).all()
+        for name, parent, on_delete, on_update in found:
+            acts = [
+                f"ON {event} {rule}"
+                for event, rule in (("DELETE", on_delete), ("UPDATE", on_update))
+                if rule in _ACTIONS
+            ]
+            if acts:
+                log.warning(
+                    "table %r: foreign key %r to %r (%s): InnoDB fires no trigger for the rows "
+                    "a foreign key's action deletes or changes, so these deletes and changes "
+                    "are not in the change log and only `tandem reconcile` finds them (have the "
+                    "ERP delete or change such rows itself, or make the foreign key RESTRICT)",
+                    table,
+                    name,
+                    parent,
+                    ", ".join(acts),
+                )
+
+
+_ACTIONS = frozenset({"CASCADE", "SET NULL", "SET DEFAULT"})
+"""Foreign-key rules that change the referencing rows."""

@@ -13,10 +13,10 @@ from tandem.connectors.sql.capture.common import (
     OPS,
     EngineLike,
     _engine,
-    _lit,
     _trigger_name,
     release_table_name,
 )
+from tandem.connectors.sql.capture.mysql import _Mysql, prune_in_chunks, warn_cascades
 from tandem.connectors.sql.capture.postgres import allows_prepared
 from tandem.connectors.sql.capture.registry import _dialect, changelog_table_for
 from tandem.connectors.sql.capture.sqlite import _Sqlite
@@ -104,6 +104,8 @@ def install_capture(
             d.notify = notify if notify is not None else not allows_prepared(conn)
             d.home = schema or str(conn.exec_driver_sql("SELECT current_schema()").scalar_one())
         kinds = _check_tables(conn, d, targets, schema)
+        if isinstance(d, _Mysql):
+            warn_cascades(conn, d, [target.table for target in targets])
         for stmt in d.create_changelog():
             conn.exec_driver_sql(stmt)
         cl = changelog_table_for(d)
@@ -128,7 +130,7 @@ def install_capture(
             if table in relog:  # keys logged in the writers' time zone: every row again
                 conn.exec_driver_sql(
                     f"INSERT INTO {d.q(d.changelog)} (table_name, row_key, op, changed_at) "
-                    f"SELECT {_lit(table)}, {d.key_text('tandem_src', key, kind)}, 'U', "
+                    f"SELECT {d.lit(table)}, {d.key_text('tandem_src', key, kind)}, 'U', "
                     f"{d.NOW} FROM {d.q(table)} tandem_src {keyed}"
                 )
             if seed:
@@ -138,7 +140,7 @@ def install_capture(
                 if has is None:
                     conn.exec_driver_sql(
                         f"INSERT INTO {d.q(d.changelog)} (table_name, row_key, op, changed_at) "
-                        f"SELECT {_lit(table)}, {d.key_text('tandem_src', key, kind)}, 'I', "
+                        f"SELECT {d.lit(table)}, {d.key_text('tandem_src', key, kind)}, 'I', "
                         f"{d.NOW} FROM {d.q(table)} tandem_src {keyed}"
                     )
         for stmt in d.mark_release():
@@ -223,12 +225,15 @@ def prune_changelog(
     if isinstance(engine_or_url, SqlSettings):
         changelog_table = engine_or_url.changelog_table
         schema = schema or engine_or_url.db_schema
-    with _engine(engine_or_url) as engine, engine.begin() as conn:
+    cutoff = utc(before).replace(tzinfo=None)
+    with _engine(engine_or_url) as engine:
         d = _dialect(engine, changelog_table, schema, "tandem_changes")
-        cl = changelog_table_for(d)
-        cutoff = utc(before).replace(tzinfo=None)
-        pruned = int(conn.execute(sa.delete(cl).where(cl.c.changed_at < cutoff)).rowcount)
-        if not isinstance(d, _Sqlite) and sa.inspect(conn).has_table(d.reads, schema=d.schema):
-            reads = sa.table(d.reads, sa.column("taken_at"), schema=d.schema)
-            conn.execute(sa.delete(reads).where(reads.c.taken_at < cutoff))
-        return pruned
+        if isinstance(d, _Mysql):  # in chunks, holding up no write of the ERP
+            return prune_in_chunks(engine, d, cutoff)
+        with engine.begin() as conn:
+            cl = changelog_table_for(d)
+            pruned = int(conn.execute(sa.delete(cl).where(cl.c.changed_at < cutoff)).rowcount)
+            if not isinstance(d, _Sqlite) and sa.inspect(conn).has_table(d.reads, d.schema):
+                reads = sa.table(d.reads, sa.column("taken_at"), schema=d.schema)
+                conn.execute(sa.delete(reads).where(reads.c.taken_at < cutoff))
+            return pruned
