@@ -14,6 +14,11 @@ if TYPE_CHECKING:  # psycopg is the optional PostgreSQL extra: imported only whe
     import psycopg
 
 
+_DRAIN_ROUNDS = 1000
+"""Most reads of already received notifications after a wake-up (each takes what one socket
+read holds)."""
+
+
 class Listener:
     """A psycopg 3 async connection LISTENing on the capture triggers' channel.
 
@@ -29,6 +34,9 @@ class Listener:
         self._channel = channel
         self._secrets = secrets
         self._conn: psycopg.AsyncConnection[Any] | None = None
+        self._lost = False
+        """The listening connection was lost since the last wait: notifications sent
+        meanwhile reached no one."""
 
     async def start(self) -> None:
         """Connect and LISTEN; raises a Tandem error when the server refuses."""
@@ -45,19 +53,49 @@ class Listener:
         self._conn = conn
 
     async def wait(self, seconds: float) -> bool:
-        """True when a notification arrives within ``seconds``."""
+        """True when a notification arrives within ``seconds``.
+
+        Also True at once when the listening connection had been lost (terminated, the server
+        restarted) and is back: a change made meanwhile signalled no one, so the caller must
+        read. A connection found lost is reconnected at once; if that fails the error is
+        raised and the next wait tries again.
+        """
         import psycopg
 
         if self._conn is None or self._conn.closed:
-            await self.start()
-        assert self._conn is not None
+            self._lost = self._lost or self._conn is not None
+            await self._reconnect()
+        if self._lost:
+            self._lost = False
+            return True
+        conn = self._conn
+        assert conn is not None
         try:
-            async for _ in self._conn.notifies(timeout=seconds, stop_after=1):
-                return True
-        except psycopg.OperationalError as exc:
-            await self.close()
-            raise faults.translate(exc, operation="listen", secrets=self._secrets) from None
-        return False
+            # The generator holds the connection's lock until it ends: drained after it.
+            woke = [n async for n in conn.notifies(timeout=seconds, stop_after=1)]
+            if woke:
+                await self._drain(conn)
+        except psycopg.OperationalError:
+            self._lost = True
+            await self._reconnect()
+            self._lost = False
+            return True
+        return bool(woke)
+
+    async def _reconnect(self) -> None:
+        """Close what is left of the connection and listen again; on failure the connection
+        stays lost (:attr:`_lost`) and the error is raised."""
+        await self.close()
+        await self.start()
+
+    async def _drain(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        """Consume the notifications already received: the read that follows a wake-up sees
+        what they announce, so they must not wake the next waits again (a burst of many
+        small transactions would otherwise wake one wait per transaction). Bounded, so that
+        a steady stream cannot hold the wake-up back."""
+        for _ in range(_DRAIN_ROUNDS):
+            if not [n async for n in conn.notifies(timeout=0)]:
+                return
 
     async def close(self) -> None:
         """Close the listening connection; safe to call twice."""

@@ -13,6 +13,9 @@ from tandem.connectors.sql.capture.common import (
     _trigger_name,
 )
 
+TRUNCATE = "T"
+"""The trigger-name suffix of the ``BEFORE TRUNCATE`` trigger (PostgreSQL only)."""
+
 
 class _Postgres(_Dialect):
     NOW = "(clock_timestamp() AT TIME ZONE 'UTC')"
@@ -27,6 +30,10 @@ class _Postgres(_Dialect):
     @property
     def key_function(self) -> str:
         return self.q(f"{self.changelog}_key")
+
+    @property
+    def truncate_function(self) -> str:
+        return self.q(f"{self.changelog}_truncated")
 
     def create_changelog(self) -> list[str]:
         cl = self.q(self.changelog)
@@ -83,7 +90,32 @@ class _Postgres(_Dialect):
             f"{self._notify()}"
             "  RETURN NULL;\n"
             "END\n$fn$",
+            self._truncate_function(),
         ]
+
+    def _truncate_function(self) -> str:
+        """``<changelog>_truncated()``: a ``BEFORE TRUNCATE`` statement trigger logging every
+        row the table still holds as deleted (TRUNCATE fires no row trigger), with the row
+        triggers' key text; ``TRUNCATE ... CASCADE`` fires it on every captured table it
+        empties. Same rights and ``search_path`` as the row triggers' function."""
+        head = (
+            f"INSERT INTO {self.q(self.changelog)} (table_name, row_key, op, changed_at) "
+            f"SELECT $1, k, 'D', {self.NOW} FROM "
+            f"(SELECT {self.key_function}(to_jsonb(t) ->> $2, $3) AS k FROM "
+        )
+        tail = f" t) s WHERE k IS NOT NULL AND char_length(k) <= {KEY_LENGTH}"
+        return (
+            f"CREATE OR REPLACE FUNCTION {self.truncate_function}() RETURNS trigger "
+            "LANGUAGE plpgsql SECURITY DEFINER "
+            f"SET search_path = {self.prep.quote(self.home)}, pg_catalog, pg_temp AS $fn$\n"
+            "BEGIN\n"
+            f"  EXECUTE {_lit(head)} || quote_ident(TG_TABLE_SCHEMA) || '.'\n"
+            f"    || quote_ident(TG_TABLE_NAME) || {_lit(tail)}\n"
+            "    USING TG_TABLE_NAME, TG_ARGV[0], TG_ARGV[1];\n"
+            f"{self._notify()}"
+            "  RETURN NULL;\n"
+            "END\n$fn$"
+        )
 
     def _notify(self) -> str:
         """The trigger function's signal to waiting readers, when :attr:`notify` (a transaction
@@ -145,7 +177,7 @@ class _Postgres(_Dialect):
         return [
             f"DROP TRIGGER IF EXISTS {self.prep.quote(_trigger_name(self.changelog, table, op))}"
             f" ON {self.q(table)}"
-            for op in OPS
+            for op in (*OPS, TRUNCATE)
         ]
 
     def drop_all(self) -> list[str]:
@@ -153,6 +185,7 @@ class _Postgres(_Dialect):
             *super().drop_all(),
             f"DROP FUNCTION IF EXISTS {self.function}()",
             f"DROP FUNCTION IF EXISTS {self.key_function}(text, text)",
+            f"DROP FUNCTION IF EXISTS {self.truncate_function}()",
         ]
 
     def key_text(self, ref: str, key: str, kind: KeyKind) -> str:
@@ -165,6 +198,10 @@ class _Postgres(_Dialect):
             f"AFTER {verb} ON {self.q(table)} FOR EACH ROW "
             f"EXECUTE FUNCTION {self.function}({_lit(key)}, {_lit(kind)})"
             for op, verb in OPS.items()
+        ] + [
+            f"CREATE TRIGGER {self.prep.quote(_trigger_name(self.changelog, table, TRUNCATE))} "
+            f"BEFORE TRUNCATE ON {self.q(table)} FOR EACH STATEMENT "
+            f"EXECUTE FUNCTION {self.truncate_function}({_lit(key)}, {_lit(kind)})"
         ]
 
     def trigger_names_sql(self) -> str:
