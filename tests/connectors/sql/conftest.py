@@ -79,3 +79,13 @@ async def connector(erp: Erp) -> AsyncIterator[SqlConnector]:
         yield conn
     finally:
         await conn.close()
+
+
+@pytest.fixture
+def maria_engine(mariadb_url: str) -> Iterator[sa.Engine]:
+    """An engine on the test MariaDB, disposed of afterwards."""
+    engine = create_engine(SqlSettings(url=mariadb_url))
+    try:
+        yield engine
+    finally:
+        engine.dispose()

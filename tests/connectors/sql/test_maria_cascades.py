@@ -11,31 +11,20 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
 
-from tandem.connectors.sql import SqlSettings, install_capture
-from tandem.connectors.sql.settings import create_engine
+from tandem.connectors.sql import install_capture
 
 pytestmark = pytest.mark.mariadb
 
 CASCADES = "tandem.connectors.sql.capture.mysql"
 
 
-@pytest.fixture
-def engine(mariadb_url: str) -> Iterator[sa.Engine]:
-    engine = create_engine(SqlSettings(url=mariadb_url))
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-
-
-def _tables(engine: sa.Engine, action: str) -> tuple[str, str]:
+def _tables(maria_engine: sa.Engine, action: str) -> tuple[str, str]:
     parent, child = f"cust_{uuid.uuid4().hex[:8]}", f"cont_{uuid.uuid4().hex[:8]}"
-    with engine.begin() as conn:
+    with maria_engine.begin() as conn:
         conn.exec_driver_sql(f"CREATE TABLE {parent} (id INT PRIMARY KEY, name VARCHAR(20))")
         conn.exec_driver_sql(
             f"CREATE TABLE {child} (id INT PRIMARY KEY, cust INT, "
@@ -46,14 +35,14 @@ def _tables(engine: sa.Engine, action: str) -> tuple[str, str]:
     return parent, child
 
 
-def test_a_cascaded_delete_is_not_logged(engine: sa.Engine) -> None:
+def test_a_cascaded_delete_is_not_logged(maria_engine: sa.Engine) -> None:
     """What the warning is about: the contacts' deletes leave no entry."""
-    parent, child = _tables(engine, "ON DELETE CASCADE")
+    parent, child = _tables(maria_engine, "ON DELETE CASCADE")
     cl = f"cl_{uuid.uuid4().hex[:8]}"
-    install_capture(engine, [(parent, "id"), (child, "id")], changelog_table=cl, seed=False)
-    with engine.begin() as conn:
+    install_capture(maria_engine, [(parent, "id"), (child, "id")], changelog_table=cl, seed=False)
+    with maria_engine.begin() as conn:
         conn.exec_driver_sql(f"DELETE FROM {parent} WHERE id = 1")
-    with engine.connect() as conn:
+    with maria_engine.connect() as conn:
         logged = conn.exec_driver_sql(f"SELECT table_name, row_key, op FROM {cl}").all()
         left = conn.exec_driver_sql(f"SELECT COUNT(*) FROM {child}").scalar_one()
     assert [tuple(r) for r in logged] == [(parent, "1", "D")] and left == 0
@@ -69,11 +58,11 @@ def test_a_cascaded_delete_is_not_logged(engine: sa.Engine) -> None:
     ],
 )
 def test_install_names_a_foreign_key_whose_action_fires_no_trigger(
-    engine: sa.Engine, caplog: pytest.LogCaptureFixture, action: str, said: str
+    maria_engine: sa.Engine, caplog: pytest.LogCaptureFixture, action: str, said: str
 ) -> None:
-    parent, child = _tables(engine, action)
+    parent, child = _tables(maria_engine, action)
     with caplog.at_level(logging.WARNING, logger=CASCADES):
-        install_capture(engine, [(child, "id")], changelog_table=f"cl_{uuid.uuid4().hex[:8]}")
+        install_capture(maria_engine, [(child, "id")], changelog_table=f"cl_{uuid.uuid4().hex[:8]}")
     warned = [r.getMessage() for r in caplog.records if r.name == CASCADES]
     assert len(warned) == 1, warned
     assert f"table {child!r}: foreign key {child + '_fk'!r} to {parent!r} ({said})" in warned[0]
@@ -81,11 +70,13 @@ def test_install_names_a_foreign_key_whose_action_fires_no_trigger(
 
 
 def test_install_says_nothing_of_a_foreign_key_without_an_action(
-    engine: sa.Engine, caplog: pytest.LogCaptureFixture
+    maria_engine: sa.Engine, caplog: pytest.LogCaptureFixture
 ) -> None:
-    parent, child = _tables(engine, "ON DELETE RESTRICT")
+    parent, child = _tables(maria_engine, "ON DELETE RESTRICT")
     with caplog.at_level(logging.WARNING, logger=CASCADES):
         install_capture(
-            engine, [(parent, "id"), (child, "id")], changelog_table=f"cl_{uuid.uuid4().hex[:8]}"
+            maria_engine,
+            [(parent, "id"), (child, "id")],
+            changelog_table=f"cl_{uuid.uuid4().hex[:8]}",
         )
     assert [r for r in caplog.records if r.name == CASCADES] == []

@@ -11,7 +11,6 @@ probed along with it and are kept here.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
@@ -19,18 +18,8 @@ from sqlerp import changes_after
 
 from tandem.connectors.base import EntityBinding
 from tandem.connectors.sql import SqlConnector, SqlSettings, capture_status, install_capture
-from tandem.connectors.sql.settings import create_engine
 
 pytestmark = pytest.mark.mariadb
-
-
-@pytest.fixture
-def engine(mariadb_url: str) -> Iterator[sa.Engine]:
-    engine = create_engine(SqlSettings(url=mariadb_url))
-    try:
-        yield engine
-    finally:
-        engine.dispose()
 
 
 @pytest.mark.parametrize(
@@ -44,15 +33,15 @@ def engine(mariadb_url: str) -> Iterator[sa.Engine]:
     ],
 )
 async def test_every_change_of_a_table_is_read_whatever_its_name(
-    engine: sa.Engine, mariadb_url: str, table: str, key: str, field: str
+    maria_engine: sa.Engine, mariadb_url: str, table: str, key: str, field: str
 ) -> None:
-    q = engine.dialect.identifier_preparer.quote
+    q = maria_engine.dialect.identifier_preparer.quote
     cl = f"cl_{uuid.uuid4().hex[:8]}"
-    with engine.begin() as conn:
+    with maria_engine.begin() as conn:
         conn.exec_driver_sql(f"CREATE TABLE {q(table)} ({q(key)} INT PRIMARY KEY, {q(field)} INT)")
         conn.exec_driver_sql(f"INSERT INTO {q(table)} VALUES (1, 1), (2, 2)")
-    install_capture(engine, [(table, key)], changelog_table=cl)
-    with engine.begin() as conn:
+    install_capture(maria_engine, [(table, key)], changelog_table=cl)
+    with maria_engine.begin() as conn:
         conn.exec_driver_sql(f"UPDATE {q(table)} SET {q(field)} = 9 WHERE {q(key)} = 1")
         conn.exec_driver_sql(f"DELETE FROM {q(table)} WHERE {q(key)} = 2")
         conn.exec_driver_sql(f"INSERT INTO {q(table)} VALUES (3, 3)")
@@ -68,21 +57,21 @@ async def test_every_change_of_a_table_is_read_whatever_its_name(
         "2": (True, {}),
         "3": (False, {field: 3}),
     }
-    assert capture_status(engine, [table], changelog_table=cl).tables == {table: True}
+    assert capture_status(maria_engine, [table], changelog_table=cl).tables == {table: True}
 
 
-async def test_a_table_in_another_database(engine: sa.Engine, mariadb_url: str) -> None:
+async def test_a_table_in_another_database(maria_engine: sa.Engine, mariadb_url: str) -> None:
     other = f"tandem_other_{uuid.uuid4().hex[:8]}"
     cl = f"cl_{uuid.uuid4().hex[:8]}"
-    with engine.begin() as conn:
+    with maria_engine.begin() as conn:
         conn.exec_driver_sql(f"CREATE DATABASE {other}")
     try:
-        with engine.begin() as conn:
+        with maria_engine.begin() as conn:
             conn.exec_driver_sql(f"CREATE TABLE {other}.far (id INT PRIMARY KEY, v INT)")
             conn.exec_driver_sql(f"INSERT INTO {other}.far VALUES (1, 1)")
         settings = SqlSettings(url=mariadb_url, changelog_table=cl, schema=other)
         install_capture(settings, [("far", "id")])
-        with engine.begin() as conn:
+        with maria_engine.begin() as conn:
             conn.exec_driver_sql(f"UPDATE {other}.far SET v = 2")
             conn.exec_driver_sql(f"INSERT INTO {other}.far VALUES (2, 2)")
         conn = SqlConnector(settings)
@@ -93,9 +82,9 @@ async def test_a_table_in_another_database(engine: sa.Engine, mariadb_url: str) 
         finally:
             await conn.close()
         assert {c.key: c.fields for c in changes} == {"1": {"v": 2}, "2": {"v": 2}}
-        with engine.connect() as db:
+        with maria_engine.connect() as db:
             logged = db.exec_driver_sql(f"SELECT COUNT(*) FROM {other}.{cl}").scalar_one()
             assert logged == 3  # the log lives next to the table, not in the default database
     finally:
-        with engine.begin() as conn:
+        with maria_engine.begin() as conn:
             conn.exec_driver_sql(f"DROP DATABASE {other}")
