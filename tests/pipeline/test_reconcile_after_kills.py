@@ -9,14 +9,13 @@ second run dies the same way before the third completes.
 
 from __future__ import annotations
 
-import json
 import signal
 import sqlite3
 import time
 from pathlib import Path
 
 import pytest
-from test_crash_recovery import RECORDS, _count, _tandem, crash_env
+from test_crash_recovery import RECORDS, _count, _tandem, crash_env, restart_then_reconcile
 
 from tandem.sandbox.salesforce.server import SandboxHandle
 
@@ -63,17 +62,4 @@ def test_killed_twice_between_crm_write_and_commit_then_reconcile_finds_nothing(
     first = _kill_before_commit(config, crm, RECORDS // 5)
     _kill_before_commit(config, crm, first + RECORDS // 5)
 
-    last = _tandem("sync", "-c", str(config), "--no-progress")
-    _, err = last.communicate(timeout=900)
-    assert last.returncode == 0, err
-
-    check = _tandem("reconcile", "-c", str(config), "--json")
-    out, err = check.communicate(timeout=600)
-    assert check.returncode == 0, err
-    report = json.loads(out)
-    assert report["differences"] == 0
-    assert report["entities"]["customer"]["in_sync"] == RECORDS
-    _, rows = crm.org.query_rows("SELECT ERP_Id__c FROM Account", include_deleted=True)
-    ids = [row[0] for row in rows]
-    assert len(ids) == RECORDS
-    assert len(set(ids)) == RECORDS
+    restart_then_reconcile(config, crm)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from sqlerp import Erp
+from sqlerp import Erp, new_erp
 
 from tandem.connectors.sql import SqlConnector, SqlSettings
 from tandem.connectors.sql.settings import create_engine
@@ -34,39 +33,11 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
 @pytest.fixture
 def erp(db_url: str) -> Iterator[Erp]:
     """Realistic ERP tables with names unique to the test."""
-    suffix = uuid.uuid4().hex[:8]
-    engine = create_engine(SqlSettings(url=db_url))
-    md = sa.MetaData()
-    customers = sa.Table(
-        f"customers_{suffix}",
-        md,
-        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column("name", sa.String(80), nullable=False),
-        sa.Column("nip", sa.String(10)),
-        sa.Column("email", sa.String(120)),
-        sa.Column("country_code", sa.String(2)),
-        sa.Column("updated_at", sa.DateTime),
-        sa.Column("crm_id", sa.String(18), unique=True),
-        sa.Column("credit_limit", sa.Numeric(12, 2)),
-        sa.Column("since", sa.Date),
-        sa.Column("vip", sa.Boolean),
-        sa.Column("deleted", sa.Boolean, nullable=False, server_default=sa.false()),
-        sa.UniqueConstraint("nip", name=f"uq_tax_{suffix}"),
-    )
-    contacts = sa.Table(
-        f"contacts_{suffix}",
-        md,
-        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column("customer_id", sa.Integer, sa.ForeignKey(customers.c.id), nullable=False),
-        sa.Column("first_name", sa.String(40), nullable=False),
-        sa.Column("email", sa.String(120)),
-        sa.Column("crm_id", sa.String(18), unique=True),
-    )
-    md.create_all(engine)
+    made = new_erp(db_url)
     try:
-        yield Erp(db_url, engine, customers, contacts, f"cl_{suffix}", f"ch_{suffix}")
+        yield made
     finally:
-        engine.dispose()
+        made.engine.dispose()
 
 
 @pytest.fixture

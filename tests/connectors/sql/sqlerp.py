@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,6 +12,7 @@ import sqlalchemy as sa
 
 from tandem.connectors.base import Change, Cursor, EntityBinding
 from tandem.connectors.sql import SqlConnector, SqlSettings, install_capture
+from tandem.connectors.sql.settings import create_engine
 
 FIELDS = ("name", "nip", "email", "country_code", "updated_at")
 
@@ -119,3 +121,38 @@ def customer(name: str, **values: Any) -> dict[str, Any]:
 def at(text: str) -> datetime:
     """A naive UTC timestamp from ISO text."""
     return datetime.fromisoformat(text)
+
+
+def new_erp(url: str) -> Erp:
+    """Realistic ERP tables (customers, their contacts) with names unique to the caller, and
+    change-log and channel names to match."""
+    suffix = uuid.uuid4().hex[:8]
+    engine = create_engine(SqlSettings(url=url))
+    md = sa.MetaData()
+    customers = sa.Table(
+        f"customers_{suffix}",
+        md,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("name", sa.String(80), nullable=False),
+        sa.Column("nip", sa.String(10)),
+        sa.Column("email", sa.String(120)),
+        sa.Column("country_code", sa.String(2)),
+        sa.Column("updated_at", sa.DateTime),
+        sa.Column("crm_id", sa.String(18), unique=True),
+        sa.Column("credit_limit", sa.Numeric(12, 2)),
+        sa.Column("since", sa.Date),
+        sa.Column("vip", sa.Boolean),
+        sa.Column("deleted", sa.Boolean, nullable=False, server_default=sa.false()),
+        sa.UniqueConstraint("nip", name=f"uq_tax_{suffix}"),
+    )
+    contacts = sa.Table(
+        f"contacts_{suffix}",
+        md,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("customer_id", sa.Integer, sa.ForeignKey(customers.c.id), nullable=False),
+        sa.Column("first_name", sa.String(40), nullable=False),
+        sa.Column("email", sa.String(120)),
+        sa.Column("crm_id", sa.String(18), unique=True),
+    )
+    md.create_all(engine)
+    return Erp(url, engine, customers, contacts, f"cl_{suffix}", f"ch_{suffix}")

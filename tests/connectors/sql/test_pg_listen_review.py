@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
 import sqlalchemy as sa
 from pg_server import Server, restartable_server
-from sqlerp import Erp, customer
+from sqlerp import Erp, customer, new_erp
 
-from tandem.connectors.sql import SqlConnector, SqlSettings
-from tandem.connectors.sql.settings import create_engine
+from tandem.connectors.sql import SqlConnector
 from tandem.errors import TandemError
 
 pytestmark = pytest.mark.postgres
@@ -19,27 +17,9 @@ pytestmark = pytest.mark.postgres
 WAIT = 5.0
 
 
-def _erp(url: str) -> Erp:
-    suffix = uuid.uuid4().hex[:8]
-    engine = create_engine(SqlSettings(url=url))
-    md = sa.MetaData()
-    customers = sa.Table(
-        f"customers_{suffix}",
-        md,
-        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column("name", sa.String(80), nullable=False),
-        sa.Column("email", sa.String(120)),
-        sa.Column("country_code", sa.String(2)),
-        sa.Column("crm_id", sa.String(18), unique=True),
-    )
-    contacts = sa.Table(f"contacts_{suffix}", md, sa.Column("id", sa.Integer, primary_key=True))
-    md.create_all(engine)
-    return Erp(url, engine, customers, contacts, f"cl_{suffix}", f"ch_{suffix}")
-
-
 @pytest.fixture
 def pg_erp(pg_url: str) -> Iterator[Erp]:
-    erp = _erp(pg_url)
+    erp = new_erp(pg_url)
     try:
         yield erp
     finally:
@@ -91,7 +71,7 @@ async def test_pg_a_change_while_the_listener_was_terminated_wakes_a_wait(
 
 async def test_pg_a_change_while_the_listener_reconnects_after_a_restart_wakes_a_wait() -> None:
     with restartable_server() as server:
-        erp = _erp(server.url)
+        erp = new_erp(server.url)
         try:
             erp.install(notify=True)
             connector = SqlConnector(erp.settings())
