@@ -127,6 +127,31 @@ def binding_problems(
             problems.extend(BindingProblem(at, message) for message in messages)
     if writes:
         problems.extend(_check_writes(entity, side, where, schema))
+        problems.extend(_check_flag_values(entity, side, where, schema))
+    return problems
+
+
+def _check_flag_values(
+    entity: EntitySpec, side: Side, where: str, schema: EntitySchema
+) -> list[BindingProblem]:
+    """The delete policy's ``value`` and ``cleared`` against the flag field they are written
+    to on ``side``: one the system refuses would dead-letter every flag or restore."""
+    flag = entity.delete.flag_field(side)
+    info = _lookup(schema, flag) if flag else None
+    if info is None:
+        return []
+    settings = [("value", entity.delete.value)]
+    if (clear := entity.delete.clears(side)) is not None:
+        settings.append(("cleared", clear[1]))
+    problems: list[BindingProblem] = []
+    for setting, value in settings:
+        reason = _refusal(info, value)
+        if reason is not None:
+            message = (
+                f"{where}: delete {setting} {value!r} cannot be written to {info.name}"
+                f" (entity {entity.name}): {reason}"
+            )
+            problems.append(BindingProblem(("delete", setting), message))
     return problems
 
 
