@@ -398,13 +398,12 @@ class SqlConnector:
             "check", self._with_conn, capture.capture_release, changelog.name, changelog.schema
         )
         if release < capture.CAPTURE_RELEASE:
+            # One release number for every database: each gap says where it applies.
+            gaps = [gap for number, gap in sorted(capture.RELEASE_GAPS.items()) if number > release]
             return [
                 f"{changelog.name}: the change capture was installed by an earlier release "
                 f"(capture release {release}; this one installs {capture.CAPTURE_RELEASE}): run "
-                "`tandem erp install-capture` again. Until then its triggers may fail an ERP "
-                "write they should let through (a row without a key; on PostgreSQL a writer "
-                "without rights on the change log, or a prepared transaction), and a write "
-                "transaction held open longer than overlap_seconds can be missed"
+                f"`tandem erp install-capture` again. Until then {'; '.join(gaps)}"
             ]
         if engine.dialect.name not in ("postgresql", "mysql", "mariadb"):
             return []

@@ -24,6 +24,7 @@ from __future__ import annotations
 from tandem.connectors.sql.capture.common import (
     CAPTURE_RELEASE,
     OPS,
+    RELEASE_GAPS,
     EngineLike,
     KeyKind,
     _Dialect,
@@ -50,6 +51,7 @@ from tandem.connectors.sql.capture.targets import CaptureTable, _check_tables, c
 __all__ = [
     "CAPTURE_RELEASE",
     "OPS",
+    "RELEASE_GAPS",
     "CaptureStatus",
     "CaptureTable",
     "EngineLike",

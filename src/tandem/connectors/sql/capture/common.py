@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from typing import ClassVar, Literal
 
 import sqlalchemy as sa
@@ -40,14 +41,29 @@ day. ``boolean``: ``True`` / ``False``.
 """
 
 
-CAPTURE_RELEASE = 2
+CAPTURE_RELEASE = 3
 """The form of the change capture this Tandem installs, kept in ``<changelog>_release``.
+
+One number for every database: each install records it, and a lower one asks for
+``install-capture`` again, also where that release changed nothing on this database.
 
 1. Every release before the table (none is kept: read as 1).
 2. The triggers skip a row whose key is NULL or longer than :data:`KEY_LENGTH` instead
    of failing the ERP's write; on PostgreSQL the trigger function runs with its owner's
    rights, and leaves out NOTIFY where the server allows prepared transactions.
+3. PostgreSQL: a ``BEFORE TRUNCATE`` trigger (``<changelog>_truncated()``) logs every row a
+   ``TRUNCATE`` empties as deleted. MariaDB and SQLite: no change.
 """
+
+RELEASE_GAPS = {
+    2: "its triggers may fail an ERP write they should let through (a row without a key; on "
+    "PostgreSQL a writer without rights on the change log, or a prepared transaction), and a "
+    "write transaction held open longer than overlap_seconds can be missed",
+    3: "on PostgreSQL a TRUNCATE of a captured table is not logged, so only `tandem reconcile` "
+    "finds the deletes of its rows (release 3 logs them)",
+}
+"""What an install of a release below each number lacks, for the advice to run
+``install-capture`` again."""
 
 
 def release_table_name(changelog: str) -> str:
@@ -101,6 +117,8 @@ class _Dialect(ABC):
     """Why a kind outside :attr:`KINDS` is refused."""
     LENGTH: ClassVar[str] = "char_length"
     """The SQL function giving a text's length in characters."""
+    READS: ClassVar[bool] = True
+    """Whether readers keep a table of earlier reads (:attr:`reads`) next to the change log."""
 
     def __init__(self, engine: sa.Engine, changelog: str, schema: str | None, channel: str):
         self.changelog = check_identifier(changelog, "changelog_table")
@@ -140,6 +158,32 @@ class _Dialect(ABC):
     def reads(self) -> str:
         """The name of the table of earlier reads next to the change log (not on SQLite)."""
         return reads_table_name(self.changelog)
+
+    @property
+    def log_schema(self) -> str | None:
+        """The schema in which SQLAlchemy finds the change log (:attr:`schema`)."""
+        return self.schema
+
+    def check_capture(self, conn: sa.Connection, tables: Sequence[str]) -> None:
+        """Before the triggers are installed on ``tables``: warn of the writes to them that
+        this database fires no trigger for. Nothing by default."""
+        return  # every write fires a trigger
+
+    def prune(self, engine: sa.Engine, cutoff: datetime) -> int:
+        """Delete the entries (and reads) logged before ``cutoff`` (naive UTC), in one
+        transaction; return how many entries went."""
+        with engine.begin() as conn:
+            cl = changelog_table(self.changelog, self.log_schema)
+            pruned = int(conn.execute(sa.delete(cl).where(cl.c.changed_at < cutoff)).rowcount)
+            self.prune_reads(conn, cutoff)
+            return pruned
+
+    def prune_reads(self, conn: sa.Connection, cutoff: datetime) -> None:
+        """Delete the reads noted before ``cutoff``, where the table of reads exists (never
+        on SQLite): a reader behind ``cutoff`` is not served any more."""
+        if self.READS and sa.inspect(conn).has_table(self.reads, schema=self.schema):
+            reads = sa.table(self.reads, sa.column("taken_at"), schema=self.schema)
+            conn.execute(sa.delete(reads).where(reads.c.taken_at < cutoff))
 
     def drop_all(self) -> list[str]:
         return [

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -136,39 +136,39 @@ class _Mysql(_Dialect):
             f"SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = {schema}"
         )
 
+    def check_capture(self, conn: sa.Connection, tables: Sequence[str]) -> None:
+        warn_cascades(conn, self, tables)
+
+    def prune(self, engine: sa.Engine, cutoff: datetime) -> int:
+        """Delete the entries (and reads) logged before ``cutoff``; return how many entries
+        went.
+
+        In ``READ COMMITTED``, and :data:`PRUNE_CHUNK` entries per transaction, holding up no
+        write of the ERP: in the server's default ``REPEATABLE READ`` the delete, which scans
+        the log (no index leads with ``changed_at``), would next-key lock every entry and the
+        gap after the last, where each capture trigger inserts, and every write of the ERP to a
+        captured table would wait for the prune to commit (or fail, ``Lock wait timeout
+        exceeded``). Needs ``binlog_format`` ``ROW`` or ``MIXED`` (the default) where the
+        server keeps a binary log.
+        """
+        committed = engine.execution_options(isolation_level="READ COMMITTED")
+        delete = sa.text(
+            f"DELETE FROM {self.q(self.changelog)} WHERE changed_at < :cutoff ORDER BY seq LIMIT :n"
+        )
+        pruned = 0
+        while True:
+            with committed.begin() as conn:
+                gone = int(conn.execute(delete, {"cutoff": cutoff, "n": PRUNE_CHUNK}).rowcount)
+            pruned += gone
+            if gone < PRUNE_CHUNK:
+                break
+        with committed.begin() as conn:
+            self.prune_reads(conn, cutoff)
+        return pruned
+
 
 PRUNE_CHUNK = 10_000
 """The most change-log entries one transaction of a MariaDB prune deletes."""
-
-
-def prune_in_chunks(engine: sa.Engine, d: _Dialect, cutoff: datetime) -> int:
-    """Delete the entries (and reads) logged before ``cutoff``; return how many entries went.
-
-    In ``READ COMMITTED``, and :data:`PRUNE_CHUNK` entries per transaction: in the server's
-    default ``REPEATABLE READ`` the delete, which scans the log (no index leads with
-    ``changed_at``), would next-key lock every entry and the gap after the last, where each
-    capture trigger inserts, and every write of the ERP to a captured table would wait for the
-    prune to commit (or fail, ``Lock wait timeout exceeded``). Needs ``binlog_format`` ``ROW``
-    or ``MIXED`` (the default) where the server keeps a binary log.
-    """
-    committed = engine.execution_options(isolation_level="READ COMMITTED")
-    delete = sa.text(
-        f"DELETE FROM {d.q(d.changelog)} WHERE changed_at < :cutoff ORDER BY seq LIMIT :n"
-    )
-    pruned = 0
-    while True:
-        with committed.begin() as conn:
-            gone = int(conn.execute(delete, {"cutoff": cutoff, "n": PRUNE_CHUNK}).rowcount)
-        pruned += gone
-        if gone < PRUNE_CHUNK:
-            break
-    with committed.begin() as conn:
-        if sa.inspect(conn).has_table(d.reads, schema=d.schema):
-            conn.execute(
-                sa.text(f"DELETE FROM {d.q(d.reads)} WHERE taken_at < :cutoff"),
-                {"cutoff": cutoff},
-            )
-    return pruned
 
 
 def warn_cascades(conn: sa.Connection, d: _Dialect, tables: Iterable[str]) -> None:

@@ -16,10 +16,8 @@ from tandem.connectors.sql.capture.common import (
     _trigger_name,
     release_table_name,
 )
-from tandem.connectors.sql.capture.mysql import _Mysql, prune_in_chunks, warn_cascades
 from tandem.connectors.sql.capture.postgres import allows_prepared
 from tandem.connectors.sql.capture.registry import _dialect, changelog_table_for
-from tandem.connectors.sql.capture.sqlite import _Sqlite
 from tandem.connectors.sql.capture.targets import CaptureTable, _check_tables, name_unloggable
 from tandem.connectors.sql.settings import SqlSettings
 from tandem.connectors.sql.upgrade import (
@@ -104,8 +102,7 @@ def install_capture(
             d.notify = notify if notify is not None else not allows_prepared(conn)
             d.home = schema or str(conn.exec_driver_sql("SELECT current_schema()").scalar_one())
         kinds = _check_tables(conn, d, targets, schema)
-        if isinstance(d, _Mysql):
-            warn_cascades(conn, d, [target.table for target in targets])
+        d.check_capture(conn, [target.table for target in targets])
         for stmt in d.create_changelog():
             conn.exec_driver_sql(stmt)
         cl = changelog_table_for(d)
@@ -227,13 +224,5 @@ def prune_changelog(
         schema = schema or engine_or_url.db_schema
     cutoff = utc(before).replace(tzinfo=None)
     with _engine(engine_or_url) as engine:
-        d = _dialect(engine, changelog_table, schema, "tandem_changes")
-        if isinstance(d, _Mysql):  # in chunks, holding up no write of the ERP
-            return prune_in_chunks(engine, d, cutoff)
-        with engine.begin() as conn:
-            cl = changelog_table_for(d)
-            pruned = int(conn.execute(sa.delete(cl).where(cl.c.changed_at < cutoff)).rowcount)
-            if not isinstance(d, _Sqlite) and sa.inspect(conn).has_table(d.reads, d.schema):
-                reads = sa.table(d.reads, sa.column("taken_at"), schema=d.schema)
-                conn.execute(sa.delete(reads).where(reads.c.taken_at < cutoff))
-            return pruned
+        # MariaDB: in chunks, holding up no write of the ERP (``_Mysql.prune``)
+        return _dialect(engine, changelog_table, schema, "tandem_changes").prune(engine, cutoff)

@@ -15,10 +15,15 @@ class _Sqlite(_Dialect):
     NOW = "(strftime('%Y-%m-%d %H:%M:%f', 'now') || '000')"
     KINDS = frozenset({"integer", "text"})
     LENGTH = "length"
+    READS = False  # one writer at a time: no transaction commits behind a read
     REFUSED = (
         "SQLite keeps such values in whatever form they were written and the reader converts "
         "them, so a logged key would not find its row (declare the key INTEGER or TEXT)"
     )
+
+    @property
+    def log_schema(self) -> str | None:
+        return None  # trigger bodies cannot name another schema
 
     def q(self, name: str) -> str:
         return self.prep.quote(name)  # trigger bodies cannot name another schema
