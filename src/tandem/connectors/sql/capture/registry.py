@@ -26,4 +26,4 @@ def _dialect(engine: sa.Engine, changelog: str, schema: str | None, channel: str
 
 def changelog_table_for(d: _Dialect) -> sa.Table:
     """The change-log :class:`sa.Table` of a dialect helper (internal)."""
-    return changelog_table(d.changelog, None if isinstance(d, _Sqlite) else d.schema)
+    return changelog_table(d.changelog, d.log_schema)
