@@ -8,14 +8,19 @@ import sqlalchemy as sa
 
 from tandem.connectors.base import EntitySchema, FieldInfo, FieldType
 from tandem.connectors.sql.domains import NO_ENUM_DOMAIN_KEY, enum_domain
-from tandem.connectors.sql.source import Source, is_boolean
+from tandem.connectors.sql.source import Source, is_boolean, reflected_name
 from tandem.errors import BindingError
 
 
 def field_type(column: sa.Column[Any]) -> FieldType:
-    """The contract's field type for a reflected column."""
+    """The contract's field type for a reflected column.
+
+    A single-column primary key is ``id``: it names a record on its own. A column of a
+    composite primary key does not, and is typed as its column (``string``, ``date``, ...), so
+    the mapping checks hold a field mapped to it to the column's own type.
+    """
     kind = column.type
-    if column.primary_key:
+    if column.primary_key and len(column.table.primary_key.columns) == 1:
         return "id"
     if column.foreign_keys:
         return "reference"
@@ -172,12 +177,12 @@ def unique_columns(conn: sa.Connection, table: sa.Table) -> set[str]:
     found = set()
     for uc in insp.get_unique_constraints(table.name, schema=table.schema):
         if len(uc["column_names"]) == 1:
-            found.add(str(uc["column_names"][0]))
+            found.add(reflected_name(conn.dialect, str(uc["column_names"][0])))
     # SQLite keeps a column's own UNIQUE (``crm_id TEXT UNIQUE``) as an automatic index only.
     auto = {"include_auto_indexes": True} if conn.dialect.name == "sqlite" else {}
     for ix in insp.get_indexes(table.name, schema=table.schema, **auto):
         names = ix["column_names"]
         partial = any(k.endswith("_where") for k in ix.get("dialect_options", {}))
         if ix.get("unique") and len(names) == 1 and names[0] and not partial:
-            found.add(str(names[0]))
+            found.add(reflected_name(conn.dialect, str(names[0])))
     return found

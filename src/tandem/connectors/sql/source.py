@@ -382,12 +382,37 @@ def reflect(conn: sa.Connection, name: str, schema: str | None) -> sa.Table:
     """
     metadata = sa.MetaData()
     sa.event.listen(metadata, "column_reflect", see_through_domains)
+    if conn.dialect.name in ("mysql", "mariadb"):
+        sa.event.listen(metadata, "column_reflect", _undouble_backticks)
     try:
         return sa.Table(name, metadata, autoload_with=conn, schema=schema)
     except sa.exc.NoSuchTableError:
         raise ConfigError(
             f"no table or view {name!r} in the ERP database", field="source"
         ) from None
+
+
+def reflected_name(dialect: sa.Dialect, name: str) -> str:
+    """A column name as the catalogue holds it, from the name SQLAlchemy reflected.
+
+    SQLAlchemy's MySQL/MariaDB reflection (2.x) parses ``SHOW CREATE TABLE`` and keeps a
+    backtick inside a quoted name doubled as the statement writes it (a column ``a`b`` comes
+    back as ``a``b``); its column lists of keys and indexes too. Taken as is, a binding naming
+    ``a`b`` is refused and the reflected name, quoted again, names no column. Undone here,
+    where the reflected names are taken.
+    """
+    if dialect.name in ("mysql", "mariadb"):
+        return name.replace("``", "`")
+    return name
+
+
+def _undouble_backticks(
+    inspector: sa.Inspector, table: sa.Table, column_info: dict[str, Any]
+) -> None:
+    """``column_reflect`` listener: a column's name as the catalogue holds it
+    (:func:`reflected_name`); SQLAlchemy still finds the column of a key or an index by the
+    name it reflected."""
+    column_info["name"] = reflected_name(inspector.dialect, str(column_info["name"]))
 
 
 def resolve(
@@ -399,7 +424,9 @@ def resolve(
 
     Raises:
         BindingError: a table or column the binding names is not in the database (the error
-            names the binding setting and the name; ``FlowSpec.place`` locates it in the flow).
+            names the binding setting and the name; ``FlowSpec.place`` locates it in the flow);
+            or a binary column is mapped (:func:`_refuse_binary`). Unmapped binary columns are
+            left out of the fields read when the binding names none.
     """
     opts = binding.options
     query = opts.get("query")
@@ -412,6 +439,7 @@ def resolve(
     relation: sa.FromClause
     typed: sa.FromClause | None
     key_type: type | None = None  # of a query's key, by the driver's type code
+    description: Sequence[Sequence[Any]] | None = None  # of a query's result columns
     if query is None:
         table = _reflect_bound(conn, binding, binding.source, schema, "source")
         if write_table is None and not _is_view(conn, binding.source, schema):
@@ -422,15 +450,19 @@ def resolve(
         sql = str(query).strip().rstrip(";")
         probe = conn.execute(sa.text(f"SELECT * FROM ({sql}) tandem_q WHERE 1 = 0"))
         names = list(probe.keys())
-        zoned = _zoned_query_columns(conn.dialect.name, probe.cursor.description)
-        key_type = _query_column_type(conn.dialect.name, probe.cursor.description, binding.key)
+        description = probe.cursor.description
+        zoned = _zoned_query_columns(conn.dialect.name, description)
+        key_type = _query_column_type(conn.dialect.name, description, binding.key)
         probe.close()
         relation = sa.text(sql).columns(*(sa.column(n) for n in names)).subquery("tandem_q")
         typed = write_table
         if typed is None and opts.get("capture_table"):
             capture_name = str(opts["capture_table"])
             typed = _reflect_bound(conn, binding, capture_name, schema, "options.capture_table")
-    fields = tuple(binding.fields) or tuple(c.name for c in relation.c if c.name != binding.key)
+    binary = _binary_columns(conn.dialect, relation, typed, description)
+    fields = tuple(binding.fields) or tuple(
+        c.name for c in relation.c if c.name != binding.key and c.name not in binary
+    )
     if binding.external_id and binding.external_id not in fields:
         fields = (*fields, binding.external_id)
     needed = [
@@ -447,6 +479,7 @@ def resolve(
                 setting=setting,
                 native=str(name),
             )
+    _refuse_binary(binding, binary)
     typed_key = typed.c[binding.key] if typed is not None and binding.key in typed.c else None
     column_type = python_type_of(typed_key)
     if column_type is not None:
@@ -475,6 +508,60 @@ def resolve(
         zone=zone,
         zoned=zoned,
     )
+
+
+_PG_BYTEA = 17
+"""PostgreSQL type OID of ``bytea`` (a query column's type code under psycopg)."""
+
+
+def _binary_columns(
+    dialect: sa.Dialect,
+    relation: sa.FromClause,
+    typed: sa.FromClause | None,
+    description: Sequence[Sequence[Any]] | None,
+) -> dict[str, str]:
+    """The binary columns of ``relation`` (``bytea``, ``BLOB``, ``VARBINARY``: their values
+    are ``bytes``), with their types' names: by the column's type, or the typed table's column
+    of the same name; a query's PostgreSQL ``bytea`` columns by their type code."""
+    found: dict[str, str] = {}
+    for column in relation.c:
+        if python_type_of(column) is not bytes and typed is not None and column.name in typed.c:
+            column = typed.c[column.name]
+        if python_type_of(column) is bytes:
+            try:
+                found[column.name] = str(column.type.compile(dialect=dialect))
+            except sa.exc.CompileError:
+                found[column.name] = type(column.type).__name__
+    if dialect.name == "postgresql" and description:
+        for d in description:
+            if d[1] == _PG_BYTEA and str(d[0]) not in found:
+                found[str(d[0])] = "BYTEA"
+    return found
+
+
+def _refuse_binary(binding: EntityBinding, binary: dict[str, str]) -> None:
+    """Refuse a binary column that ``binding`` maps (a field or the external id).
+
+    Its values are ``bytes``, which the connector contract does not carry: no field of the
+    other system takes them as read. A binary column the binding does not map is left out of
+    reads (:func:`resolve`) and left as it is by writes.
+
+    Raises:
+        BindingError: naming the entity, the setting, the column and its type.
+    """
+    mapped = [(n, "fields") for n in binding.fields]
+    if binding.external_id:
+        mapped.append((binding.external_id, "external_id"))
+    for name, setting in mapped:
+        if name in binary:
+            raise BindingError(
+                f"column {name!r} of {binding.source!r} is binary ({binary[name]}): its values "
+                "are bytes, which Tandem does not sync; leave the column unmapped (it is then "
+                "left alone) or map a text column instead",
+                entity=binding.name,
+                setting=setting,
+                native=name,
+            )
 
 
 def _reflect_bound(
