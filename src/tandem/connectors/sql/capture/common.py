@@ -52,15 +52,18 @@ One number for every database: each install records it, and a lower one asks for
    of failing the ERP's write; on PostgreSQL the trigger function runs with its owner's
    rights, and leaves out NOTIFY where the server allows prepared transactions.
 3. PostgreSQL: a ``BEFORE TRUNCATE`` trigger (``<changelog>_truncated()``) logs every row a
-   ``TRUNCATE`` empties as deleted. MariaDB and SQLite: no change.
+   ``TRUNCATE`` empties as deleted. MariaDB/MySQL: triggers on the parent tables of a
+   captured table log the rows its foreign keys' ``CASCADE`` / ``SET NULL`` actions delete or
+   change (InnoDB fires no trigger for them). SQLite: no change.
 """
 
 RELEASE_GAPS = {
     2: "its triggers may fail an ERP write they should let through (a row without a key; on "
     "PostgreSQL a writer without rights on the change log, or a prepared transaction), and a "
     "write transaction held open longer than overlap_seconds can be missed",
-    3: "on PostgreSQL a TRUNCATE of a captured table is not logged, so only `tandem reconcile` "
-    "finds the deletes of its rows (release 3 logs them)",
+    3: "on PostgreSQL a TRUNCATE of a captured table is not logged, and on MariaDB/MySQL the "
+    "rows a foreign key's CASCADE or SET NULL action deletes or changes are not logged, so only "
+    "`tandem reconcile` finds those changes (release 3 logs them)",
 }
 """What an install of a release below each number lacks, for the advice to run
 ``install-capture`` again."""
@@ -168,6 +171,18 @@ class _Dialect(ABC):
         """Before the triggers are installed on ``tables``: warn of the writes to them that
         this database fires no trigger for. Nothing by default."""
         return  # every write fires a trigger
+
+    def install_more(
+        self, conn: sa.Connection, targets: Sequence[tuple[str, str, KeyKind]]
+    ) -> None:
+        """After the capture triggers of ``targets`` (table, key column, key kind) are in
+        place: whatever else this database needs to log their changes. Nothing by default."""
+        return
+
+    def uninstall_more(self, conn: sa.Connection, tables: Sequence[str]) -> None:
+        """After the capture triggers of ``tables`` are dropped: drop what
+        :meth:`install_more` made for them. Nothing by default."""
+        return
 
     def prune(self, engine: sa.Engine, cutoff: datetime) -> int:
         """Delete the entries (and reads) logged before ``cutoff`` (naive UTC), in one

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -136,8 +139,33 @@ class _Mysql(_Dialect):
             f"SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = {schema}"
         )
 
-    def check_capture(self, conn: sa.Connection, tables: Sequence[str]) -> None:
-        warn_cascades(conn, self, tables)
+    def install_more(
+        self, conn: sa.Connection, targets: Sequence[tuple[str, str, KeyKind]]
+    ) -> None:
+        """Install the triggers that log the rows a foreign key's action deletes or changes
+        in each target (:func:`cascade_triggers`), dropping those of actions gone since; warn
+        of what they cannot cover (:func:`warn_cascades`)."""
+        names = {str(r[0]) for r in conn.exec_driver_sql(self.trigger_names_sql())}
+        for table, key, kind in targets:
+            fks = foreign_keys(conn, self, table)
+            wanted = cascade_triggers(self, fks, key, kind)
+            for name in sorted(_cascade_names(self.changelog, table, names) - set(wanted)):
+                conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {self.q(name)}")
+            for name, stmt in wanted.items():
+                if self.mariadb:  # swapped under the table's metadata lock (replace_triggers)
+                    stmt = "CREATE OR REPLACE TRIGGER " + stmt.removeprefix("CREATE TRIGGER ")
+                else:
+                    conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {self.q(name)}")
+                conn.exec_driver_sql(stmt)
+        warn_cascades(conn, self, [(table, key) for table, key, _ in targets])
+
+    def uninstall_more(self, conn: sa.Connection, tables: Sequence[str]) -> None:
+        """Drop the triggers on other tables that log the rows of ``tables`` a foreign key's
+        action deletes or changes."""
+        names = {str(r[0]) for r in conn.exec_driver_sql(self.trigger_names_sql())}
+        for table in tables:
+            for name in sorted(_cascade_names(self.changelog, table, names)):
+                conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {self.q(name)}")
 
     def prune(self, engine: sa.Engine, cutoff: datetime) -> int:
         """Delete the entries (and reads) logged before ``cutoff``; return how many entries
@@ -171,39 +199,206 @@ PRUNE_CHUNK = 10_000
 """The most change-log entries one transaction of a MariaDB prune deletes."""
 
 
-def warn_cascades(conn: sa.Connection, d: _Dialect, tables: Iterable[str]) -> None:
-    """Name, in a warning, each foreign key of ``tables`` whose action changes their rows.
+@dataclass(frozen=True, slots=True)
+class ForeignKey:
+    """A foreign key of a captured (child) table, as ``information_schema`` describes it.
+
+    Attributes:
+        name: the constraint's name (unique in its database).
+        child: the table that has the foreign key.
+        parent: the table it references.
+        on_delete: its ``DELETE_RULE`` (``CASCADE``, ``SET NULL``, ``RESTRICT``, ...).
+        on_update: its ``UPDATE_RULE``.
+        columns: the child's columns, in the key's order.
+        referenced: the parent's columns they reference, in the same order.
+        elsewhere: the parent is in another database than the child.
+    """
+
+    name: str
+    child: str
+    parent: str
+    on_delete: str
+    on_update: str
+    columns: tuple[str, ...]
+    referenced: tuple[str, ...]
+    elsewhere: bool
+
+    def acts(self) -> list[tuple[str, str]]:
+        """The ``(event, rule)`` pairs whose action deletes or changes child rows."""
+        return [
+            (event, rule)
+            for event, rule in (("DELETE", self.on_delete), ("UPDATE", self.on_update))
+            if rule in _ACTIONS
+        ]
+
+    def covers(self, event: str, rule: str, key: str) -> bool:
+        """Whether :func:`cascade_triggers` logs the child rows of this action (keyed by the
+        child's ``key`` column).
+
+        Not ``SET DEFAULT`` (InnoDB refuses it), nor a parent in another database, nor an
+        ``ON UPDATE`` action that changes the child's own key column: the rows would have to
+        be logged under their new key as well as deleted under the old.
+        """
+        if rule not in _LOGGED or self.elsewhere:
+            return False
+        return event == "DELETE" or key not in self.columns
+
+    def changes(self, columns: Iterable[str]) -> bool:
+        """Whether one of this key's actions changes (or deletes) child rows' ``columns``."""
+        sets = self.on_delete == "SET NULL" or self.on_update in _ACTIONS
+        return self.on_delete == "CASCADE" or (sets and bool(set(columns) & set(self.columns)))
+
+
+def foreign_keys(conn: sa.Connection, d: _Dialect, table: str) -> list[ForeignKey]:
+    """The foreign keys of ``table``, by name."""
+    query = sa.text(
+        "SELECT r.CONSTRAINT_NAME, r.REFERENCED_TABLE_NAME, r.DELETE_RULE, r.UPDATE_RULE, "
+        "k.COLUMN_NAME, k.REFERENCED_COLUMN_NAME, "
+        "r.UNIQUE_CONSTRAINT_SCHEMA <> r.CONSTRAINT_SCHEMA "
+        "FROM information_schema.REFERENTIAL_CONSTRAINTS r "
+        "JOIN information_schema.KEY_COLUMN_USAGE k "
+        "ON k.CONSTRAINT_SCHEMA = r.CONSTRAINT_SCHEMA AND k.TABLE_NAME = r.TABLE_NAME "
+        "AND k.CONSTRAINT_NAME = r.CONSTRAINT_NAME AND k.REFERENCED_COLUMN_NAME IS NOT NULL "
+        "WHERE r.CONSTRAINT_SCHEMA = COALESCE(:schema, DATABASE()) AND r.TABLE_NAME = :table "
+        "ORDER BY r.CONSTRAINT_NAME, k.ORDINAL_POSITION"
+    )
+    rows = conn.execute(query, {"schema": d.schema, "table": table}).all()
+    found: dict[str, ForeignKey] = {}
+    for name, parent, on_delete, on_update, column, referenced, elsewhere in rows:
+        was = found.get(name)
+        found[name] = ForeignKey(
+            str(name),
+            table,
+            str(parent),
+            str(on_delete),
+            str(on_update),
+            (*(was.columns if was else ()), str(column)),
+            (*(was.referenced if was else ()), str(referenced)),
+            bool(elsewhere),
+        )
+    return list(found.values())
+
+
+def cascade_triggers(
+    d: _Dialect, fks: Iterable[ForeignKey], key: str, kind: KeyKind
+) -> dict[str, str]:
+    """The triggers on the parent tables of ``fks`` that log the child rows their actions
+    delete or change (``CREATE TRIGGER`` statements by trigger name).
+
+    One per foreign key and event, named after the child table (:func:`_cascade_name`): a
+    ``BEFORE DELETE`` trigger logs, for ``ON DELETE CASCADE``, each child row that references
+    the deleted row as deleted (``D``), for ``SET NULL`` as updated (``U``); a ``BEFORE
+    UPDATE`` trigger logs, when a referenced column's value changes (byte for byte, as InnoDB
+    compares them), each child row referencing the old values as updated. The key is the
+    child's ``key`` column, rendered as its own triggers render it (:meth:`key_text`). If the
+    parent's row is not deleted or changed after all, the statement is undone with the rows
+    its triggers logged.
+    """
+    child = "tandem_child"
+    q = d.prep.quote
+    triggers = {}
+    for fk in fks:
+        for event, rule in fk.acts():
+            if not fk.covers(event, rule, key):
+                continue
+            name = _cascade_name(d.changelog, fk.child, fk.name, event)
+            op = "D" if (event, rule) == ("DELETE", "CASCADE") else "U"
+            refs = " AND ".join(
+                f"{child}.{q(col)} = OLD.{q(ref)}"
+                for col, ref in zip(fk.columns, fk.referenced, strict=True)
+            )
+            body = (
+                f"INSERT INTO {d.q(d.changelog)} (table_name, row_key, op, changed_at) "
+                f"SELECT {d.lit(fk.child)}, {d.key_text(child, key, kind)}, '{op}', {d.NOW} "
+                f"FROM {d.q(fk.child)} {child} WHERE {refs} AND {d.loggable(child, key, kind)}"
+            )
+            if event == "UPDATE":
+                changed = " OR ".join(
+                    f"NOT (CAST(OLD.{q(ref)} AS BINARY) <=> CAST(NEW.{q(ref)} AS BINARY))"
+                    for ref in fk.referenced
+                )
+                body = f"IF {changed} THEN {body}; END IF"
+            triggers[name] = (
+                f"CREATE TRIGGER {d.q(name)} BEFORE {event} ON {d.q(fk.parent)} "
+                f"FOR EACH ROW BEGIN {body}; END"
+            )
+    return triggers
+
+
+def _cascade_name(changelog: str, child: str, constraint: str, event: str) -> str:
+    """The name of the trigger logging the rows of ``child`` that its foreign key
+    ``constraint``'s action on ``event`` deletes or changes: the change log's trigger name
+    for ``child`` (:func:`_trigger_name`), with ``x``, ``d`` or ``u`` and six hex digits of
+    the constraint's name for the operation (never a row trigger's one letter)."""
+    tag = hashlib.sha1(constraint.encode()).hexdigest()[:6]
+    return _trigger_name(changelog, child, f"x{event[0].lower()}{tag}")
+
+
+def _cascade_names(changelog: str, child: str, names: Iterable[str]) -> set[str]:
+    """Those of ``names`` that :func:`_cascade_name` gives for ``child``."""
+    prefix = _cascade_name(changelog, child, "", "d")[:-8]
+    pattern = re.compile(re.escape(prefix) + "x[du][0-9a-f]{6}")
+    return {name for name in names if pattern.fullmatch(name)}
+
+
+def warn_cascades(conn: sa.Connection, d: _Dialect, tables: Iterable[tuple[str, str]]) -> None:
+    """Name, in a warning, each foreign key of ``tables`` (table, key column) whose action
+    changes their rows and whose changes :func:`cascade_triggers` does not log.
 
     InnoDB runs ``ON DELETE CASCADE`` / ``SET NULL`` and ``ON UPDATE CASCADE`` / ``SET NULL``
-    below the SQL layer, and fires no trigger for the rows they delete or change: those
-    changes never reach the change log (only ``tandem reconcile`` finds them).
+    below the SQL layer, and fires no trigger for the rows they delete or change: a trigger
+    on the parent logs them, but not where :meth:`ForeignKey.covers` says no, nor when the
+    parent's rows are themselves deleted or changed by the action of one of the parent's own
+    foreign keys (InnoDB fires the parent's triggers no more than the child's).
     """
-    query = sa.text(
-        "SELECT CONSTRAINT_NAME, REFERENCED_TABLE_NAME, DELETE_RULE, UPDATE_RULE "
-        "FROM information_schema.REFERENTIAL_CONSTRAINTS "
-        "WHERE CONSTRAINT_SCHEMA = COALESCE(:schema, DATABASE()) AND TABLE_NAME = :table "
-        "ORDER BY CONSTRAINT_NAME"
-    )
-    for table in tables:
-        found = conn.execute(query, {"schema": d.schema, "table": table}).all()
-        for name, parent, on_delete, on_update in found:
-            acts = [
-                f"ON {event} {rule}"
-                for event, rule in (("DELETE", on_delete), ("UPDATE", on_update))
-                if rule in _ACTIONS
+    for table, key in tables:
+        for fk in foreign_keys(conn, d, table):
+            acts = fk.acts()
+            missed = [
+                f"ON {event} {rule}" for event, rule in acts if not fk.covers(event, rule, key)
             ]
-            if acts:
+            if missed:
                 log.warning(
                     "table %r: foreign key %r to %r (%s): InnoDB fires no trigger for the rows "
-                    "a foreign key's action deletes or changes, so these deletes and changes "
-                    "are not in the change log and only `tandem reconcile` finds them (have the "
-                    "ERP delete or change such rows itself, or make the foreign key RESTRICT)",
+                    "a foreign key's action deletes or changes, and Tandem cannot log these "
+                    "(SET DEFAULT, a parent in another database, or an update of the table's "
+                    "key column), so they are not in the change log and only `tandem "
+                    "reconcile` finds them (have the ERP delete or change such rows itself, or "
+                    "make the foreign key RESTRICT)",
                     table,
-                    name,
-                    parent,
-                    ", ".join(acts),
+                    fk.name,
+                    fk.parent,
+                    ", ".join(missed),
                 )
+            covered = [(e, r) for e, r in acts if fk.covers(e, r, key)]
+            if not covered:
+                continue
+            for feeder in foreign_keys(conn, d, fk.parent):
+                fed = [
+                    f"ON {event} {rule}"
+                    for event, rule in covered
+                    if (event == "DELETE" and feeder.on_delete == "CASCADE")
+                    or (event == "UPDATE" and feeder.changes(fk.referenced))
+                ]
+                if fed:
+                    log.warning(
+                        "table %r: foreign key %r to %r (%s): the rows of %r that its foreign "
+                        "key %r deletes or changes fire no trigger either, so the rows of %r "
+                        "this deletes or changes in turn are not in the change log and only "
+                        "`tandem reconcile` finds them (have the ERP delete or change such rows "
+                        "itself, or make one of the foreign keys RESTRICT)",
+                        table,
+                        fk.name,
+                        fk.parent,
+                        ", ".join(fed),
+                        fk.parent,
+                        feeder.name,
+                        table,
+                    )
 
 
 _ACTIONS = frozenset({"CASCADE", "SET NULL", "SET DEFAULT"})
 """Foreign-key rules that change the referencing rows."""
+
+_LOGGED = frozenset({"CASCADE", "SET NULL"})
+"""The rules whose changes :func:`cascade_triggers` logs."""

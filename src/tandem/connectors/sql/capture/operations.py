@@ -140,6 +140,9 @@ def install_capture(
                         f"SELECT {d.lit(table)}, {d.key_text('tandem_src', key, kind)}, 'I', "
                         f"{d.NOW} FROM {d.q(table)} tandem_src {keyed}"
                     )
+        d.install_more(
+            conn, [(t.table, t.key, kind) for t, kind in zip(targets, kinds, strict=True)]
+        )
         for stmt in d.mark_release():
             conn.exec_driver_sql(stmt)
 
@@ -172,6 +175,7 @@ def uninstall_capture(
         for table in tables:
             for stmt in d.drop_triggers(table):
                 conn.exec_driver_sql(stmt)
+        d.uninstall_more(conn, tables)
         if drop_changelog:
             for stmt in d.drop_all():
                 conn.exec_driver_sql(stmt)
