@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Final, Literal
 
@@ -32,6 +32,10 @@ class _Unread:
     def __repr__(self) -> str:
         return "UNREAD"
 
+
+NO_TIME: Final = datetime(1970, 1, 1, tzinfo=UTC)
+"""The modification time of an ERP row the change log holds no entry for (the connectors'
+``EPOCH``): no time at all, so never the newest."""
 
 UNREAD: Final[Any] = _Unread()
 """A source record's :attr:`SourceRecord.flag` when its flag field was not read."""
@@ -372,9 +376,17 @@ def _plan_delete(
 
 
 def _winner(rules: Rules, source: Side, record: SourceRecord, current: TargetRecord) -> Side | None:
+    """The side whose value of a field changed in both wins; None: a conflict for a person.
+
+    Under ``newest_wins`` an ERP row with no change time (no change-log entry: read as
+    modified at :data:`NO_TIME`) has no newest side: it is queued, as under ``manual``.
+    """
     if rules.conflict == "owner_wins":
         return rules.default_owner
     if rules.conflict == "newest_wins":
+        erp_at = record.modified_at if source == "erp" else current.modified_at
+        if erp_at <= NO_TIME:
+            return None
         return source if record.modified_at >= current.modified_at else other(source)
     return None
 

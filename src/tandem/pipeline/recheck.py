@@ -25,7 +25,13 @@ from tandem.pipeline.engine import Engine
 from tandem.pipeline.refs import StoreRefResolver
 
 DriftKind = Literal[
-    "differs", "missing_in_crm", "missing_in_erp", "orphan_in_crm", "duplicate_in_crm", "unmappable"
+    "differs",
+    "missing_in_crm",
+    "missing_in_erp",
+    "orphan_in_crm",
+    "duplicate_in_crm",
+    "gone_both_sides",
+    "unmappable",
 ]
 READ_BATCH = 2000
 """Records read (or looked up by key) at a time; a connector splits it further by its own

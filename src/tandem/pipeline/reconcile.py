@@ -11,7 +11,13 @@ them, so the next pass rewrites them by the normal rules (ownership, conflict po
 by a side channel; then it reads the queued records again
 from both systems (:func:`~tandem.pipeline.recheck.recheck`, the same comparison) and counts
 as unrepaired each that still differs, is still missing on one side, or is held by an open
-dead letter or conflict."""
+dead letter or conflict.
+
+A link whose records are gone from both systems (both deleted while nothing watched) is read
+by neither scan: when the links outnumber the linked ERP records read, the links are paged
+and those whose records are missing on both sides are reported (``gone_both_sides``);
+healing forgets such a link and its synced versions, as a synced delete forgets its link, so
+a record created again under the same key is synced as a new one."""
 
 from __future__ import annotations
 
@@ -132,7 +138,7 @@ async def _reconcile_entity(
     report.drifts.extend(drifts[: max(0, DETAIL_LIMIT - len(report.drifts))])
     if heal:
         queued = _queue_heal(engine, ctx, drifts)
-        report.healed += len(queued)
+        report.healed += len(queued) + _forget_gone(engine, ctx, drifts)
         report.queued.extend(queued)
 
 
@@ -174,6 +180,9 @@ async def _scan(
         crm_side.add(rows)
 
     differing: list[tuple[str, str]] = []
+    linked_erp = 0
+    """ERP records read that are linked: fewer than the links, and some link may have lost
+    both of its records."""
     unlinked_erp: dict[str, Drift] = {}
     """ERP records missing in the CRM and linked to nothing: a CRM record carrying one's id
     is its other half, not linked (a pass killed between the CRM's write and the state's
@@ -185,6 +194,7 @@ async def _scan(
         erp.prefetch([c.fields for c in batch])
         keys = [c.key for c in batch]
         partners = store.partners(ctx.name, "erp", keys)
+        linked_erp += len(partners)
         crm_hashes = crm_side.take(list(partners.values()))
         lone = [k for k in keys if partners.get(k) not in crm_hashes]
         kept = erp_survivors(engine, ctx, lone, partners)
@@ -236,7 +246,27 @@ async def _scan(
                 counts.crm_only += 1
 
     drifts.extend(await _detail(engine, ctx, erp, crm, differing))
+    if store.count_links(ctx.name) > linked_erp:
+        drifts.extend(await _gone_both_sides(engine, ctx))
     return drifts
+
+
+async def _gone_both_sides(engine: Engine, ctx: EntityContext) -> list[Drift]:
+    """The links whose records are missing in both systems, the links paged and each page's
+    records looked up by key (in the CRM only those missing in the ERP)."""
+    found: list[Drift] = []
+    for page in engine.store.iter_links(ctx.name, READ_BATCH):
+        erp_rows = await engine.systems.erp.read_records(ctx.bindings["erp"], [e for e, _ in page])
+        lost = [(e, c) for e, c in page if e not in erp_rows]
+        if not lost:
+            continue
+        crm_rows = await engine.systems.crm.read_records(ctx.bindings["crm"], [c for _, c in lost])
+        found.extend(
+            Drift(ctx.name, "gone_both_sides", e, c, message="deleted in both systems")
+            for e, c in lost
+            if c not in crm_rows
+        )
+    return found
 
 
 def _collect(batches: int) -> int:
@@ -299,6 +329,22 @@ async def _detail(
             )
             drifts.append(Drift(ctx.name, "differs", erp_key, crm_key, fields))
     return drifts
+
+
+def _forget_gone(engine: Engine, ctx: EntityContext, drifts: Sequence[Drift]) -> int:
+    """Forget the links, and their synced versions, of records gone from both systems (as a
+    synced delete forgets its link); how many. Nothing is left to write or to check again."""
+    gone = [d for d in drifts if d.kind == "gone_both_sides" and d.erp_key and d.crm_key]
+    store = engine.store
+    for start in range(0, len(gone), READ_BATCH):
+        chunk = gone[start : start + READ_BATCH]
+        erp_keys = [d.erp_key for d in chunk if d.erp_key]
+        crm_keys = [d.crm_key for d in chunk if d.crm_key]
+        with store.transaction():
+            store.unlink_many(ctx.name, "erp", erp_keys)
+            store.delete_synced(ctx.name, "erp", erp_keys)
+            store.delete_synced(ctx.name, "crm", crm_keys)
+    return len(gone)
 
 
 def _queue_heal(engine: Engine, ctx: EntityContext, drifts: Sequence[Drift]) -> list[Drift]:

@@ -228,6 +228,18 @@ class StateStore:
         with self._read(f"read links of {entity}") as conn:
             return _xref.partners(conn, entity, side, keys)
 
+    def iter_links(self, entity: str, batch: int = 1000) -> Iterator[list[tuple[str, str]]]:
+        """Every link of ``entity`` as ``(erp_key, crm_key)``, in batches (memory stays
+        bounded)."""
+        after = ""
+        while True:
+            with self._read(f"read links of {entity}") as conn:
+                pairs = _xref.page(conn, entity, after, batch)
+            if not pairs:
+                return
+            yield pairs
+            after = pairs[-1][0]
+
     def count_links(self, entity: str) -> int:
         """How many records of ``entity`` are linked."""
         with self._read(f"count links of {entity}") as conn:

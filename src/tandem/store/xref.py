@@ -130,6 +130,17 @@ def partners(conn: sa.Connection, entity: str, side: Side, keys: Sequence[str]) 
     return {row[0]: row[1] for row in rows}
 
 
+def page(conn: sa.Connection, entity: str, after_erp_key: str, size: int) -> list[tuple[str, str]]:
+    """One page of an entity's links, ``(erp_key, crm_key)`` in ERP key order, after a key."""
+    query = (
+        sa.select(link.c.erp_key, link.c.crm_key)
+        .where(link.c.entity == entity, link.c.erp_key > after_erp_key)
+        .order_by(link.c.erp_key)
+        .limit(size)
+    )
+    return [(row[0], row[1]) for row in conn.execute(query)]
+
+
 def count(conn: sa.Connection, entity: str | None = None) -> dict[str, int]:
     """Links per entity (only ``entity`` when given)."""
     query = sa.select(link.c.entity, sa.func.count()).group_by(link.c.entity)
@@ -138,4 +149,4 @@ def count(conn: sa.Connection, entity: str | None = None) -> dict[str, int]:
     return {row[0]: int(row[1]) for row in conn.execute(query)}
 
 
-__all__ = ["clashes", "count", "link_many", "partners", "unlink"]
+__all__ = ["clashes", "count", "link_many", "page", "partners", "unlink"]
