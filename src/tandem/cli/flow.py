@@ -35,7 +35,7 @@ from tandem.cli.render import (
 )
 from tandem.config import flow_json_schema
 from tandem.connectors.base import Cursor
-from tandem.connectors.http import waits_cut_short_by
+from tandem.connectors.http import InFlight, waits_cut_short_by
 from tandem.errors import Stopping
 from tandem.pipeline.events import EventBus
 from tandem.pipeline.problems import Problem
@@ -139,8 +139,9 @@ def sync(
     """One sync pass: every change since the last pass, both ways.
 
     A first Ctrl-C / SIGTERM ends the pass at its next batch, and any wait of it at once
-    (a Retry-After, a Bulk job, the API budget; a Bulk job not collected is aborted); a second
-    one stops at once. Either way the exit code is 128 + the signal's number, and what the
+    (a Retry-After, a Bulk job, the API budget; a Bulk job not collected within its
+    ``stop_grace_seconds`` is aborted); a second one aborts the Bulk jobs in flight and stops
+    at once. Either way the exit code is 128 + the signal's number, and what the
     pass had not committed is read again and re-sent (idempotently) by the next sync.
     """
     setup_logging(verbose)
@@ -149,10 +150,10 @@ def sync(
     signals: list[signal.Signals] = []
 
     async def once() -> PassReport | None:
-        stop = asyncio.Event()
-        _stop_on_signals(stop, signals, "stopping the pass at its next batch")
+        stop, now, held = asyncio.Event(), asyncio.Event(), InFlight()
+        _stop_on_signals(stop, signals, "stopping the pass at its next batch", now, held)
         try:
-            with waits_cut_short_by(stop):
+            with waits_cut_short_by(stop, now, held):
                 async with running_engine(flow, bus=bus) as engine:
                     for change in engine.drift:
                         err.print(f"[yellow]schema drift:[/yellow] {change}")
@@ -191,17 +192,18 @@ def run(config: ConfigOption = DEFAULT_CONFIG, verbose: VerboseOption = False) -
 
     The first signal stops the pass under way at its next batch (a pass or a start waiting, to
     try a call again as a Retry-After asks, for a Bulk job or for the API budget, is abandoned
-    at once: exit code 0); a second one stops at once (exit code 128 + the signal's number):
-    batches already handed to a system settle first, and what was not committed is read again
-    and re-sent (idempotently) at the next start.
+    at once: exit code 0; a Bulk job still running gets ``stop_grace_seconds`` to complete); a
+    second one stops at once (exit code 128 + the signal's number): the Bulk jobs in flight are
+    aborted first, and what was not committed is read again and re-sent (idempotently) at the
+    next start.
     """
     setup_logging(verbose)
     flow = load(config)
     signals: list[signal.Signals] = []
 
     async def forever() -> None:
-        stop = asyncio.Event()
-        _stop_on_signals(stop, signals, "stopping at the pass's next batch")
+        stop, now, held = asyncio.Event(), asyncio.Event(), InFlight()
+        _stop_on_signals(stop, signals, "stopping at the pass's next batch", now, held)
 
         def on_pass(report: PassReport) -> None:
             if report.writes or report.total("dead_lettered") or report.total("conflicts"):
@@ -216,7 +218,7 @@ def run(config: ConfigOption = DEFAULT_CONFIG, verbose: VerboseOption = False) -
         # A wait met while starting (a Retry-After during the describe) ends on the first
         # signal too: the agent stops before its first pass, having written nothing.
         try:
-            with waits_cut_short_by(stop):
+            with waits_cut_short_by(stop, now, held):
                 async with running_engine(flow, fresh_describe=True) as engine:
                     console.print(f"tandem: running flow [bold]{flow.name}[/bold]; Ctrl-C stops")
                     await engine.run(stop, on_pass=on_pass)
@@ -236,18 +238,43 @@ def run(config: ConfigOption = DEFAULT_CONFIG, verbose: VerboseOption = False) -
         raise typer.Exit(128 + signals[1]) from None
 
 
-def _stop_on_signals(stop: asyncio.Event, signals: list[signal.Signals], doing: str) -> None:
-    """SIGINT / SIGTERM: the first sets ``stop`` (``doing`` says what follows), a second
-    cancels the running task; ``signals`` lists them as they come."""
+ABORT_WITHIN = 10.0
+"""Seconds a second signal gives the aborts of the Bulk jobs in flight before the exit."""
+
+
+def _stop_on_signals(
+    stop: asyncio.Event,
+    signals: list[signal.Signals],
+    doing: str,
+    now: asyncio.Event,
+    held: InFlight,
+) -> None:
+    """SIGINT / SIGTERM: the first sets ``stop`` (``doing`` says what follows); a second sets
+    ``now`` (a Bulk job's grace ends), aborts the work ``held`` in flight (one call each, for
+    at most :data:`ABORT_WITHIN` seconds) and then cancels the running task; ``signals`` lists
+    them as they come."""
     main = asyncio.current_task()
+    tasks: set[asyncio.Task[None]] = set()
+
+    async def abort_then_cancel() -> None:
+        try:
+            await held.cancel_all(ABORT_WITHIN)
+        finally:
+            if main is not None:
+                main.cancel()
 
     def on_signal(sig: signal.Signals) -> None:
         signals.append(sig)
         if len(signals) == 1:
             stop.set()
             err.print(f"tandem: {sig.name}: {doing} (signal again to stop at once)")
-        elif len(signals) == 2 and main is not None:
-            main.cancel()
+        elif len(signals) == 2:
+            now.set()
+            if held:
+                err.print(f"tandem: {sig.name}: aborting {len(held)} Bulk job(s) in flight")
+            task = asyncio.ensure_future(abort_then_cancel())
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
 
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

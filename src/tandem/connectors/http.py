@@ -55,12 +55,16 @@ __all__ = [
     "ErrorParser",
     "ErrorResolution",
     "HttpTransport",
+    "InFlight",
     "ResolutionRule",
     "RetryPolicy",
     "SecretFilter",
+    "in_flight",
     "parse_retry_after",
     "resolve",
+    "stopping_now",
     "wait_unless_stopping",
+    "wait_unless_stopping_now",
     "waits_cut_short_by",
 ]
 
@@ -74,17 +78,72 @@ Body = bytes | str | Callable[[], AsyncIterator[bytes]]
 
 _stop: ContextVar[asyncio.Event | None] = ContextVar("tandem_http_stop", default=None)
 """The event that cuts waits between tries short, in the task and the tasks it starts."""
+_now: ContextVar[asyncio.Event | None] = ContextVar("tandem_http_stop_now", default=None)
+"""The event set when the agent is told to stop at once (a second signal): graces end."""
+
+
+class InFlight:
+    """Work handed to a system that a stop at once calls off (Bulk jobs not collected).
+
+    Each piece is called off once: by whoever :meth:`take` s it first.
+    """
+
+    def __init__(self) -> None:
+        self._cancels: dict[str, Callable[[], Awaitable[object]]] = {}
+
+    def add(self, key: str, cancel: Callable[[], Awaitable[object]]) -> None:
+        """Hold ``cancel`` for the work ``key`` until it is taken."""
+        self._cancels[key] = cancel
+
+    def take(self, key: str) -> bool:
+        """Let go of ``key``; whether it was still held (the caller may call it off)."""
+        return self._cancels.pop(key, None) is not None
+
+    def __len__(self) -> int:
+        return len(self._cancels)
+
+    async def cancel_all(self, within: float) -> None:
+        """Call off everything held, together, for at most ``within`` seconds (best effort:
+        a failing call is logged and left)."""
+        cancels = list(self._cancels.values())
+        self._cancels.clear()
+        if not cancels:
+            return
+        tasks = [asyncio.ensure_future(cancel()) for cancel in cancels]
+        done, pending = await asyncio.wait(tasks, timeout=within)
+        for task in pending:
+            task.cancel()
+        for task in done:
+            if not task.cancelled() and task.exception() is not None:
+                logger.info("work in flight not called off: %s", task.exception())
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+
+
+_in_flight: ContextVar[InFlight | None] = ContextVar("tandem_http_in_flight", default=None)
+"""Work handed to a system, to call off when the agent stops at once."""
 
 
 @contextmanager
-def waits_cut_short_by(stop: asyncio.Event) -> Iterator[None]:
+def waits_cut_short_by(
+    stop: asyncio.Event,
+    now: asyncio.Event | None = None,
+    in_flight: InFlight | None = None,
+) -> Iterator[None]:
     """Within (and in every task started within): a wait between tries ends once ``stop`` is
-    set, and the call raises :class:`~tandem.errors.Stopping` instead of trying again."""
-    token = _stop.set(stop)
+    set, and the call raises :class:`~tandem.errors.Stopping` instead of trying again.
+
+    ``now``: set when the agent is to stop at once; a grace given after ``stop`` (see
+    :func:`wait_unless_stopping_now`) ends. ``in_flight``: where work handed to a system is
+    held, to be called off on a stop at once (see :func:`in_flight`).
+    """
+    tokens = (_stop.set(stop), _now.set(now), _in_flight.set(in_flight))
     try:
         yield
     finally:
-        _stop.reset(token)
+        _in_flight.reset(tokens[2])
+        _now.reset(tokens[1])
+        _stop.reset(tokens[0])
 
 
 def stopping() -> bool:
@@ -93,10 +152,30 @@ def stopping() -> bool:
     return stop is not None and stop.is_set()
 
 
+def stopping_now() -> bool:
+    """Whether the agent was told to stop at once (a second signal)."""
+    now = _now.get()
+    return now is not None and now.is_set()
+
+
+def in_flight() -> InFlight | None:
+    """Where work handed to a system is held for a stop at once (None: outside a stop scope)."""
+    return _in_flight.get()
+
+
 async def wait_unless_stopping(sleep: Sleep, seconds: float) -> bool:
     """``sleep(seconds)``, unless the agent is told to stop first (see
     :func:`waits_cut_short_by`); ``False`` when it was (or already had been)."""
-    stop = _stop.get()
+    return await _wait_unless(_stop.get(), sleep, seconds)
+
+
+async def wait_unless_stopping_now(sleep: Sleep, seconds: float) -> bool:
+    """``sleep(seconds)``, unless the agent is told to stop at once first; ``False`` when it
+    was (or already had been)."""
+    return await _wait_unless(_now.get(), sleep, seconds)
+
+
+async def _wait_unless(stop: asyncio.Event | None, sleep: Sleep, seconds: float) -> bool:
     if stop is None:
         await sleep(seconds)
         return True

@@ -25,11 +25,15 @@ it is ``null``; each page is at most ``bulk_page_size`` rows.
 
 Stopping: within :func:`~tandem.connectors.http.waits_cut_short_by`, a wait for a job ends as
 soon as the agent is told to stop, raising :class:`~tandem.errors.Stopping`. An ingest job is
-looked at once first: one the org has finished is collected as usual (its records are not
-sent again). One still running is aborted (rows it already saved stay saved, the rest are not
-processed): nothing of it is committed, and the next start reads its records again and sends
+then polled for ``stop_grace_seconds`` (every ``bulk_poll_interval``, at least one look): one
+the org finishes meanwhile is collected as usual (its records are not sent again). One still
+running after the grace, or when the agent is told to stop at once (which ends the grace), is
+aborted (rows it already saved stay saved, the rest are not processed): nothing of it is
+committed, and the next start reads its records again and sends
 them as idempotent writes (upserts by external ID, updates and deletes by Id), so no job of a
 stopped agent lands later over newer values.
+A submitted job is held in the stop scope's :class:`~tandem.connectors.http.InFlight` until
+collected: a stop at once aborts every job held there (one PATCH each).
 """
 
 from __future__ import annotations
@@ -46,7 +50,13 @@ from itertools import chain, islice
 from operator import itemgetter, methodcaller
 from typing import Any, Literal, overload
 
-from tandem.connectors.http import Sleep, wait_unless_stopping
+from tandem.connectors.http import (
+    Sleep,
+    in_flight,
+    stopping_now,
+    wait_unless_stopping,
+    wait_unless_stopping_now,
+)
 from tandem.connectors.salesforce.client import RecordError, SalesforceClient, SaveResult
 from tandem.connectors.salesforce.values import parse_datetime
 from tandem.errors import ConnectorError, Fatal, Retriable, Stopping
@@ -437,7 +447,11 @@ class BulkApi:
         clock = _Clock(self.client.sleep, stamp)
         key_index = list(columns).index(key_column)
         keys = [cells[key_index] for cells in rows]
-        return IngestJob(str(job["id"]), path, op, operation, keys, key_column, clock)
+        handed = IngestJob(str(job["id"]), path, op, operation, keys, key_column, clock)
+        held = in_flight()
+        if held is not None:  # a stop at once aborts it, if not collected by then
+            held.add(handed.path, lambda: self._abort(handed))
+        return handed
 
     async def collect(self, job: IngestJob, *, since_close: bool = True) -> list[SaveResult | None]:
         """Wait for a submitted job; one result per row in row order (``None``: not processed).
@@ -456,27 +470,58 @@ class BulkApi:
         try:
             return await self._collect(job, since_close=since_close)
         except Stopping:
-            # One look before giving up: a job the org has finished is collected (no wait
-            # is left), so its records are not sent again.
-            done = await self._complete_info(job)
+            # A job the org finishes within the grace is collected (its records are not
+            # sent again); a job still running after it is aborted.
+            done = await self._within_grace(job)
             if done is not None:
                 return await self._finish(job, done, None)
-            fate = "aborted" if await self._abort(job) else "not aborted"
+            fate = "aborted" if await self._abort_once(job) else "not aborted"
             raise Stopping(
                 f"job {job.job_id} ({len(job.keys)} row(s)) not collected: the agent is "
                 f"stopping ({fate}; the next start sends its records again)",
                 system="salesforce",
                 operation=job.op,
             ) from None
+        finally:
+            held = in_flight()
+            if held is not None:
+                held.take(job.path)
 
-    async def _complete_info(self, job: IngestJob) -> dict[str, Any] | None:
-        """The job's JobInfo if it is complete now (None: not yet, or not known)."""
+    async def _within_grace(self, job: IngestJob) -> dict[str, Any] | None:
+        """The job's JobInfo if it completes within ``stop_grace_seconds`` of the stop, polled
+        at ``bulk_poll_interval`` (at least one look); None when it does not, has ended
+        otherwise, or the agent is told to stop at once."""
+        grace = self.settings.stop_grace_seconds
+        started, waited = time.monotonic(), 0.0
+        while True:
+            info = await self._job_info(job)
+            state = None if info is None else info.get("state")
+            if state == "JobComplete":
+                return info
+            if state in ("Failed", "Aborted"):
+                return None
+            left = grace - max(waited, time.monotonic() - started)
+            if left <= 0 or stopping_now():
+                return None
+            pause = min(self.settings.bulk_poll_interval, left)
+            if not await wait_unless_stopping_now(self.client.sleep, pause):
+                return None
+            waited += pause
+
+    async def _abort_once(self, job: IngestJob) -> bool:
+        """:meth:`_abort`, unless a stop at once has aborted the job already."""
+        held = in_flight()
+        if held is not None and not held.take(job.path):
+            return False
+        return await self._abort(job)
+
+    async def _job_info(self, job: IngestJob) -> dict[str, Any] | None:
+        """The job's JobInfo now (None: not known)."""
         try:
-            info = dict(await self.client.call("GET", job.path, operation=job.op))
+            return dict(await self.client.call("GET", job.path, operation=job.op))
         except ConnectorError as exc:
             logger.info("%s: job %s not looked at: %s", job.op, job.job_id, exc)
             return None
-        return info if info.get("state") == "JobComplete" else None
 
     async def _abort(self, job: IngestJob) -> bool:
         """Abort a job left uncollected, so it does not go on writing after the agent

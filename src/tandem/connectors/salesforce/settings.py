@@ -137,6 +137,12 @@ class SalesforceSettings(BaseModel):
     bulk_timeout: float = Field(
         default=1800.0, gt=0, description="Give up on a Bulk job after this many seconds."
     )
+    stop_grace_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description="On a first stop signal, how long a running Bulk ingest job is still "
+        "polled (and collected if it completes) before it is aborted, seconds.",
+    )
     bulk_page_size: int = Field(
         default=10000, ge=1, description="Rows per Bulk query result page (bounds memory)."
     )
