@@ -138,8 +138,9 @@ async def test_a_stop_at_once_ends_the_grace_and_aborts_the_job(
             external_id="ERP_Id__c",
         )
         stop.set()
-        with pytest.raises(Stopping, match=job.job_id):
+        with pytest.raises(Stopping, match=job.job_id) as stopped:
             await asyncio.wait_for(c.bulk.collect(job), timeout=HANG)
+    assert "aborted on the stop at once" in str(stopped.value)
     assert _states(sandbox) == ["Aborted"]
     assert calls.count("PATCH 200") == 2  # the close and one abort
     await c.close()

@@ -475,7 +475,7 @@ class BulkApi:
             done = await self._within_grace(job)
             if done is not None:
                 return await self._finish(job, done, None)
-            fate = "aborted" if await self._abort_once(job) else "not aborted"
+            fate = await self._abort_once(job)
             raise Stopping(
                 f"job {job.job_id} ({len(job.keys)} row(s)) not collected: the agent is "
                 f"stopping ({fate}; the next start sends its records again)",
@@ -508,12 +508,13 @@ class BulkApi:
                 return None
             waited += pause
 
-    async def _abort_once(self, job: IngestJob) -> bool:
-        """:meth:`_abort`, unless a stop at once has aborted the job already."""
+    async def _abort_once(self, job: IngestJob) -> str:
+        """:meth:`_abort`, unless the stop at once has called the job off already; what
+        became of it, in words."""
         held = in_flight()
         if held is not None and not held.take(job.path):
-            return False
-        return await self._abort(job)
+            return "aborted on the stop at once"
+        return "aborted" if await self._abort(job) else "not aborted"
 
     async def _job_info(self, job: IngestJob) -> dict[str, Any] | None:
         """The job's JobInfo now (None: not known)."""
