@@ -9,6 +9,8 @@ signal) ends the grace and aborts every job handed over and not yet collected, o
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +20,7 @@ import httpx
 import pytest
 from test_sf_sandbox import settings_for
 
+from tandem.cli.flow import _stop_on_signals
 from tandem.connectors.http import InFlight, waits_cut_short_by
 from tandem.connectors.salesforce import SalesforceConnector
 from tandem.errors import Stopping
@@ -169,4 +172,50 @@ async def test_a_stop_at_once_aborts_every_job_handed_over_and_not_collected(
     assert _states(sandbox) == ["Aborted", "Aborted"]
     assert calls.count("PATCH 200") == 4  # two closes, two aborts
     assert len(held) == 0
+    await c.close()
+
+
+async def test_the_second_signal_aborts_the_jobs_in_flight_then_cancels(
+    sandbox: SandboxHandle, held_worker: threading.Event
+) -> None:
+    """The CLI's signal handler on the test's event loop, real SIGTERMs sent to this process:
+    the second aborts the jobs handed over and not collected, then cancels the agent's task."""
+    c = SalesforceConnector(settings_for(sandbox))
+    await c.open()
+    signals: list[signal.Signals] = []
+    cancelled = asyncio.Event()
+
+    async def agent() -> None:
+        stop, now, held = asyncio.Event(), asyncio.Event(), InFlight()
+        _stop_on_signals(stop, signals, "stopping", now, held)
+        with waits_cut_short_by(stop, now, held):
+            for prefix in ("A", "B"):
+                rows = [[f"{prefix}-{i}", f"{prefix} {i}"] for i in range(20)]
+                await c.bulk.submit(
+                    "Account",
+                    "upsert",
+                    ["ERP_Id__c", "Name"],
+                    rows,
+                    key_column="ERP_Id__c",
+                    external_id="ERP_Id__c",
+                )
+            os.kill(os.getpid(), signal.SIGTERM)
+            await stop.wait()
+            os.kill(os.getpid(), signal.SIGTERM)
+            try:
+                await asyncio.sleep(HANG)  # handed over, not collected: other work
+            except asyncio.CancelledError:
+                cancelled.set()
+                raise
+
+    task = asyncio.ensure_future(agent())
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, timeout=HANG)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.remove_signal_handler(sig)
+    assert signals == [signal.SIGTERM, signal.SIGTERM]
+    assert cancelled.is_set()
+    states = [str(job["state"]) for job in sandbox.state.bulk.list_jobs("ingest")]
+    assert states == ["Aborted", "Aborted"]
     await c.close()
