@@ -145,9 +145,37 @@ class SqlConnector:
 
     async def audit(self, binding: EntityBinding) -> list[Finding]:
         """A key column that nothing declares unique, and the keys rows share now
-        (:mod:`.keys`)."""
+        (:mod:`.keys`); with the change log installed, capture triggers the binding's table
+        lacks (its own, or on MariaDB those on its parent tables)."""
         src = await self._source(binding)
-        return await self._run(f"check {binding.source}", self._with_conn, audit_key, src)
+        operation = f"check {binding.source}"
+        found: list[Finding] = await self._run(operation, self._with_conn, audit_key, src)
+        if self.settings.capture == "changelog" and self._log is not None:
+            found += await self._run(operation, self._capture_gaps, binding)
+        return found
+
+    def _capture_gaps(self, binding: EntityBinding) -> list[Finding]:
+        """The capture triggers ``binding``'s table lacks, as a warning at its setting."""
+        (target,) = capture.capture_tables([binding])
+        status = capture.capture_status(
+            self._require(),
+            [target],
+            changelog_table=self.settings.changelog_table,
+            schema=self.settings.db_schema,
+        )
+        if status.tables.get(target.table, True):
+            return []
+        lacking = status.missing.get(target.table)
+        what = (
+            f"the triggers that log the rows foreign-key actions change: {'; '.join(lacking)}"
+            if lacking
+            else "its change-capture triggers"
+        )
+        message = (
+            f"table {target.table!r} lacks {what}, so changes are missed: run "
+            "`tandem erp install-capture`"
+        )
+        return [Finding(message, target.setting or "source")]
 
     async def read_changes(
         self, binding: EntityBinding, since: Cursor | None, batch_size: int

@@ -184,6 +184,13 @@ class _Dialect(ABC):
         :meth:`install_more` made for them. Nothing by default."""
         return
 
+    def missing_more(
+        self, conn: sa.Connection, targets: Sequence[tuple[str, str | None]]
+    ) -> dict[str, list[str]]:
+        """What :meth:`install_more` made for ``targets`` (table, key column or ``None`` when
+        unknown) that is missing, by table, each said in words. Nothing by default."""
+        return {}
+
     def prune(self, engine: sa.Engine, cutoff: datetime) -> int:
         """Delete the entries (and reads) logged before ``cutoff`` (naive UTC), in one
         transaction; return how many entries went."""

@@ -167,6 +167,32 @@ class _Mysql(_Dialect):
             for name in sorted(_cascade_names(self.changelog, table, names)):
                 conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {self.q(name)}")
 
+    def missing_more(
+        self, conn: sa.Connection, targets: Sequence[tuple[str, str | None]]
+    ) -> dict[str, list[str]]:
+        """The triggers on parent tables that :func:`cascade_triggers` makes for ``targets``
+        and that are missing (dropped by hand, or lost when the parent was rebuilt), by
+        table. A target without its key column (``None``) is checked for the ``DELETE``
+        ones only: whether an ``ON UPDATE`` action is logged depends on the key
+        (:meth:`ForeignKey.covers`)."""
+        names = {str(r[0]) for r in conn.exec_driver_sql(self.trigger_names_sql())}
+        missing: dict[str, list[str]] = {}
+        for table, key in targets:
+            for fk in foreign_keys(conn, self, table):
+                for event, rule in fk.acts():
+                    if key is None and event != "DELETE":
+                        continue
+                    name = _cascade_name(self.changelog, table, fk.name, event)
+                    if name in names or not fk.covers(event, rule, key or ""):
+                        continue
+                    said = (
+                        f"trigger {name} on {fk.parent} (foreign key {fk.name} ON {event} {rule})"
+                    )
+                    lacking = missing.setdefault(table, [])
+                    if said not in lacking:  # a table named twice (with and without its key)
+                        lacking.append(said)
+        return missing
+
     def prune(self, engine: sa.Engine, cutoff: datetime) -> int:
         """Delete the entries (and reads) logged before ``cutoff``; return how many entries
         went.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -34,10 +34,15 @@ class CaptureStatus:
     Attributes:
         dialect: ``sqlite``, ``postgresql`` or ``mysql`` (MariaDB).
         changelog_exists: the change-log table is there.
-        tables: captured table -> all three triggers present.
+        tables: captured table -> all three triggers present, and (MariaDB) the triggers
+            on its parent tables that log the rows a foreign key's action deletes or
+            changes (``missing``).
         entries: rows in the change log.
         last_seq: the highest sequence number, ``None`` when empty.
         oldest: the oldest entry's time (UTC), ``None`` when empty.
+        missing: captured table -> the triggers on other tables it needs that are missing,
+            each in words (trigger, table, foreign key and action); tables lacking none
+            are not in it.
     """
 
     dialect: str
@@ -46,6 +51,7 @@ class CaptureStatus:
     entries: int
     last_seq: int | None
     oldest: datetime | None
+    missing: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
 
 def install_capture(
@@ -183,21 +189,36 @@ def uninstall_capture(
 
 def capture_status(
     engine_or_url: EngineLike,
-    tables: Sequence[str] = (),
+    tables: Sequence[str | tuple[str, str] | CaptureTable] = (),
     *,
     changelog_table: str = "tandem_changelog",
     schema: str | None = None,
 ) -> CaptureStatus:
-    """Report whether the change log and the triggers on ``tables`` are installed."""
+    """Report whether the change log and the triggers on ``tables`` are installed.
+
+    ``tables``: the :class:`CaptureTable` of a flow's bindings (:func:`capture_tables`),
+    ``(table, key column)`` pairs, or plain table names. On MariaDB a table is installed only
+    with the triggers on its parent tables that log the rows its foreign keys' actions delete
+    or change; for a plain name, whose key is unknown, only those of ``ON DELETE`` actions
+    are checked (whether an ``ON UPDATE`` action is logged depends on the key column).
+    """
     if isinstance(engine_or_url, SqlSettings):
         changelog_table = engine_or_url.changelog_table
         schema = schema or engine_or_url.db_schema
+    targets: dict[tuple[str, str | None], None] = {}
+    for t in tables:
+        if isinstance(t, CaptureTable):
+            targets[t.table, t.key] = None
+        else:
+            targets[(t, None) if isinstance(t, str) else (t[0], t[1])] = None
     with _engine(engine_or_url) as engine, engine.connect() as conn:
         d = _dialect(engine, changelog_table, schema, "tandem_changes")
         exists = sa.inspect(conn).has_table(changelog_table, schema=schema)
         names = {str(r[0]) for r in conn.exec_driver_sql(d.trigger_names_sql())}
+        missing = d.missing_more(conn, list(targets))
         installed = {
-            t: all(_trigger_name(d.changelog, t, op) in names for op in OPS) for t in tables
+            t: all(_trigger_name(d.changelog, t, op) in names for op in OPS) and t not in missing
+            for t, _ in targets
         }
         entries, last, oldest = 0, None, None
         if exists:
@@ -207,7 +228,7 @@ def capture_status(
             ).one()
             entries, last = int(row[0]), (int(row[1]) if row[1] is not None else None)
             oldest = utc(row[2]) if row[2] is not None else None
-        return CaptureStatus(engine.dialect.name, exists, installed, entries, last, oldest)
+        return CaptureStatus(engine.dialect.name, exists, installed, entries, last, oldest, missing)
 
 
 def prune_changelog(
