@@ -6,16 +6,12 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 from sqlerp import Erp, changes_after, customer, new_erp
+from test_capture_release import _advice, _release
 
 from tandem.connectors.sql import SqlConnector
-from tandem.connectors.sql.capture import CAPTURE_RELEASE, capture_release
+from tandem.connectors.sql.capture import CAPTURE_RELEASE
 from tandem.connectors.sql.capture.common import _trigger_name
 from tandem.connectors.sql.capture.postgres import TRUNCATE
-
-
-def _release(erp: Erp) -> int:
-    with erp.engine.connect() as conn:
-        return capture_release(conn, erp.changelog, None)
 
 
 def _as_release_2(erp: Erp) -> None:
@@ -28,15 +24,6 @@ def _as_release_2(erp: Erp) -> None:
                 name = _trigger_name(erp.changelog, table, TRUNCATE)
                 conn.exec_driver_sql(f'DROP TRIGGER "{name}" ON "{table}"')
             conn.exec_driver_sql(f'DROP FUNCTION "{erp.changelog}_truncated"()')
-
-
-async def _advice(erp: Erp) -> list[str]:
-    conn = SqlConnector(erp.settings())
-    await conn.open()
-    try:
-        return await conn.advice()
-    finally:
-        await conn.close()
 
 
 async def test_an_install_of_release_2_is_asked_to_install_again(erp: Erp) -> None:
