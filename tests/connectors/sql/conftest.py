@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+import functools
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
+import cascade_pair
 import pytest
 import sqlalchemy as sa
 from sqlerp import Erp, new_erp
@@ -60,3 +62,10 @@ def maria_engine(mariadb_url: str) -> Iterator[sa.Engine]:
         yield engine
     finally:
         engine.dispose()
+
+
+@pytest.fixture
+def make_pair(maria_engine: sa.Engine, mariadb_url: str) -> Callable[..., cascade_pair.Pair]:
+    """Make a customer table and a contact table whose foreign key has an action
+    (:func:`cascade_pair.make_pair`: ``action``, ``fk_column``), on the test MariaDB."""
+    return functools.partial(cascade_pair.make_pair, maria_engine, mariadb_url)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 import sqlalchemy as sa
@@ -18,18 +18,16 @@ WAIT = 5.0
 
 
 @pytest.fixture
-def pg_erp(pg_url: str) -> Iterator[Erp]:
-    erp = new_erp(pg_url)
-    try:
-        yield erp
-    finally:
-        erp.engine.dispose()
+def db_url(pg_url: str) -> str:
+    """The sql conftest's ``erp`` on PostgreSQL only, the one database that notifies."""
+    return pg_url
 
 
 @pytest.fixture
-async def listening(pg_erp: Erp) -> AsyncIterator[SqlConnector]:
-    pg_erp.install(notify=True)
-    conn = SqlConnector(pg_erp.settings())
+async def listening(erp: Erp) -> AsyncIterator[SqlConnector]:
+    """An open connector over ``erp`` whose triggers NOTIFY, listening."""
+    erp.install(notify=True)
+    conn = SqlConnector(erp.settings())
     await conn.open()
     assert conn.listening
     try:
@@ -62,10 +60,10 @@ async def _woken(connector: SqlConnector, tries: int = 2) -> list[bool]:
 
 
 async def test_pg_a_change_while_the_listener_was_terminated_wakes_a_wait(
-    pg_erp: Erp, listening: SqlConnector
+    erp: Erp, listening: SqlConnector
 ) -> None:
-    _terminate_listener(pg_erp)
-    pg_erp.insert(customer("Unheard"))  # its NOTIFY reaches no one
+    _terminate_listener(erp)
+    erp.insert(customer("Unheard"))  # its NOTIFY reaches no one
     assert await _woken(listening) == [True]
 
 
@@ -93,18 +91,18 @@ def _restart(server: Server) -> None:
 
 
 async def test_pg_a_burst_of_notifies_wakes_one_wait_not_thousands(
-    pg_erp: Erp, listening: SqlConnector
+    erp: Erp, listening: SqlConnector
 ) -> None:
-    with pg_erp.engine.connect() as conn:
+    with erp.engine.connect() as conn:
         conn.execution_options(isolation_level="AUTOCOMMIT")
         for _ in range(10_000):  # each its own transaction: the server merges none
-            conn.exec_driver_sql(f"NOTIFY \"{pg_erp.channel}\", 'x'")
+            conn.exec_driver_sql(f"NOTIFY \"{erp.channel}\", 'x'")
     assert await listening.wait_for_change(WAIT) is True
     assert await listening.wait_for_change(0.5) is False  # all 10,000 came before the read
 
 
-async def test_pg_a_rolled_back_write_wakes_no_one(pg_erp: Erp, listening: SqlConnector) -> None:
-    with pg_erp.engine.connect() as conn, conn.begin() as tx:
-        conn.execute(sa.insert(pg_erp.customers).values(customer("Undone")))
+async def test_pg_a_rolled_back_write_wakes_no_one(erp: Erp, listening: SqlConnector) -> None:
+    with erp.engine.connect() as conn, conn.begin() as tx:
+        conn.execute(sa.insert(erp.customers).values(customer("Undone")))
         tx.rollback()
     assert await listening.wait_for_change(0.5) is False

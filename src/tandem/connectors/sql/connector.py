@@ -155,9 +155,10 @@ class SqlConnector:
         return found
 
     def _capture_gaps(self, binding: EntityBinding) -> list[Finding]:
-        """The capture triggers ``binding``'s table lacks, as a warning at its setting."""
+        """The capture triggers ``binding``'s table lacks, as a warning at its setting (the
+        triggers only: no count of the change log, which may be big, at every start)."""
         (target,) = capture.capture_tables([binding])
-        status = capture.capture_status(
+        status = capture.capture_triggers(
             self._require(),
             [target],
             changelog_table=self.settings.changelog_table,

@@ -37,8 +37,10 @@ from tandem.connectors.sql.capture.kinds import key_kind
 from tandem.connectors.sql.capture.mysql import _Mysql
 from tandem.connectors.sql.capture.operations import (
     CaptureStatus,
+    TriggerStatus,
     capture_release,
     capture_status,
+    capture_triggers,
     install_capture,
     prune_changelog,
     uninstall_capture,
@@ -56,6 +58,7 @@ __all__ = [
     "CaptureTable",
     "EngineLike",
     "KeyKind",
+    "TriggerStatus",
     "_Dialect",
     "_Mysql",
     "_Postgres",
@@ -69,6 +72,7 @@ __all__ = [
     "capture_release",
     "capture_status",
     "capture_tables",
+    "capture_triggers",
     "changelog_table",
     "changelog_table_for",
     "install_capture",

@@ -41,7 +41,7 @@ day. ``boolean``: ``True`` / ``False``.
 """
 
 
-CAPTURE_RELEASE = 3
+CAPTURE_RELEASE = 4
 """The form of the change capture this Tandem installs, kept in ``<changelog>_release``.
 
 One number for every database: each install records it, and a lower one asks for
@@ -55,6 +55,9 @@ One number for every database: each install records it, and a lower one asks for
    ``TRUNCATE`` empties as deleted. MariaDB/MySQL: triggers on the parent tables of a
    captured table log the rows its foreign keys' ``CASCADE`` / ``SET NULL`` actions delete or
    change (InnoDB fires no trigger for them). SQLite: no change.
+4. MariaDB/MySQL: the cascade triggers follow chains (a grandparent's ``ON DELETE CASCADE``
+   reaching a captured table's parent) and self-references (every descendant of a deleted
+   row). PostgreSQL, SQLite: no change.
 """
 
 RELEASE_GAPS = {
@@ -64,6 +67,9 @@ RELEASE_GAPS = {
     3: "on PostgreSQL a TRUNCATE of a captured table is not logged, and on MariaDB/MySQL the "
     "rows a foreign key's CASCADE or SET NULL action deletes or changes are not logged, so only "
     "`tandem reconcile` finds those changes (release 3 logs them)",
+    4: "on MariaDB/MySQL the rows a cascade deletes further down a chain (a grandparent's "
+    "ON DELETE CASCADE) or below a self-referencing row are not logged, so only `tandem "
+    "reconcile` finds those deletes (release 4 logs them)",
 }
 """What an install of a release below each number lacks, for the advice to run
 ``install-capture`` again."""
@@ -166,11 +172,6 @@ class _Dialect(ABC):
     def log_schema(self) -> str | None:
         """The schema in which SQLAlchemy finds the change log (:attr:`schema`)."""
         return self.schema
-
-    def check_capture(self, conn: sa.Connection, tables: Sequence[str]) -> None:
-        """Before the triggers are installed on ``tables``: warn of the writes to them that
-        this database fires no trigger for. Nothing by default."""
-        return  # every write fires a trigger
 
     def install_more(
         self, conn: sa.Connection, targets: Sequence[tuple[str, str, KeyKind]]

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
 
 from tandem.connectors.base import KEY_LENGTH
+from tandem.connectors.sql.capture.cascades import (
+    ForeignKey,
+    ForeignKeysOf,
+    _cascade_names,
+    cascade_triggers,
+    chains,
+    fk_lookup,
+    parent_triggers,
+)
 from tandem.connectors.sql.capture.common import (
     OPS,
     KeyKind,
@@ -146,9 +152,9 @@ class _Mysql(_Dialect):
         in each target (:func:`cascade_triggers`), dropping those of actions gone since; warn
         of what they cannot cover (:func:`warn_cascades`)."""
         names = {str(r[0]) for r in conn.exec_driver_sql(self.trigger_names_sql())}
+        fks_of = fk_lookup(conn, self)
         for table, key, kind in targets:
-            fks = foreign_keys(conn, self, table)
-            wanted = cascade_triggers(self, fks, key, kind)
+            wanted = cascade_triggers(self, fks_of(table), key, kind, fks_of)
             for name in sorted(_cascade_names(self.changelog, table, names) - set(wanted)):
                 conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {self.q(name)}")
             for name, stmt in wanted.items():
@@ -157,7 +163,7 @@ class _Mysql(_Dialect):
                 else:
                     conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {self.q(name)}")
                 conn.exec_driver_sql(stmt)
-        warn_cascades(conn, self, [(table, key) for table, key, _ in targets])
+        warn_cascades(fks_of, [(table, key) for table, key, _ in targets])
 
     def uninstall_more(self, conn: sa.Connection, tables: Sequence[str]) -> None:
         """Drop the triggers on other tables that log the rows of ``tables`` a foreign key's
@@ -173,24 +179,18 @@ class _Mysql(_Dialect):
         """The triggers on parent tables that :func:`cascade_triggers` makes for ``targets``
         and that are missing (dropped by hand, or lost when the parent was rebuilt), by
         table. A target without its key column (``None``) is checked for the ``DELETE``
-        ones only: whether an ``ON UPDATE`` action is logged depends on the key
-        (:meth:`ForeignKey.covers`)."""
+        ones only (:func:`parent_triggers`)."""
         names = {str(r[0]) for r in conn.exec_driver_sql(self.trigger_names_sql())}
+        fks_of = fk_lookup(conn, self)
         missing: dict[str, list[str]] = {}
         for table, key in targets:
-            for fk in foreign_keys(conn, self, table):
-                for event, rule in fk.acts():
-                    if key is None and event != "DELETE":
-                        continue
-                    name = _cascade_name(self.changelog, table, fk.name, event)
-                    if name in names or not fk.covers(event, rule, key or ""):
-                        continue
-                    said = (
-                        f"trigger {name} on {fk.parent} (foreign key {fk.name} ON {event} {rule})"
-                    )
-                    lacking = missing.setdefault(table, [])
-                    if said not in lacking:  # a table named twice (with and without its key)
-                        lacking.append(said)
+            for t in parent_triggers(self.changelog, fks_of(table), key, fks_of):
+                if t.name in names:
+                    continue
+                said = t.said()
+                lacking = missing.setdefault(table, [])
+                if said not in lacking:  # a table named twice (with and without its key)
+                    lacking.append(said)
         return missing
 
     def prune(self, engine: sa.Engine, cutoff: datetime) -> int:
@@ -225,163 +225,22 @@ PRUNE_CHUNK = 10_000
 """The most change-log entries one transaction of a MariaDB prune deletes."""
 
 
-@dataclass(frozen=True, slots=True)
-class ForeignKey:
-    """A foreign key of a captured (child) table, as ``information_schema`` describes it.
-
-    Attributes:
-        name: the constraint's name (unique in its database).
-        child: the table that has the foreign key.
-        parent: the table it references.
-        on_delete: its ``DELETE_RULE`` (``CASCADE``, ``SET NULL``, ``RESTRICT``, ...).
-        on_update: its ``UPDATE_RULE``.
-        columns: the child's columns, in the key's order.
-        referenced: the parent's columns they reference, in the same order.
-        elsewhere: the parent is in another database than the child.
-    """
-
-    name: str
-    child: str
-    parent: str
-    on_delete: str
-    on_update: str
-    columns: tuple[str, ...]
-    referenced: tuple[str, ...]
-    elsewhere: bool
-
-    def acts(self) -> list[tuple[str, str]]:
-        """The ``(event, rule)`` pairs whose action deletes or changes child rows."""
-        return [
-            (event, rule)
-            for event, rule in (("DELETE", self.on_delete), ("UPDATE", self.on_update))
-            if rule in _ACTIONS
-        ]
-
-    def covers(self, event: str, rule: str, key: str) -> bool:
-        """Whether :func:`cascade_triggers` logs the child rows of this action (keyed by the
-        child's ``key`` column).
-
-        Not ``SET DEFAULT`` (InnoDB refuses it), nor a parent in another database, nor an
-        ``ON UPDATE`` action that changes the child's own key column: the rows would have to
-        be logged under their new key as well as deleted under the old.
-        """
-        if rule not in _LOGGED or self.elsewhere:
-            return False
-        return event == "DELETE" or key not in self.columns
-
-    def changes(self, columns: Iterable[str]) -> bool:
-        """Whether one of this key's actions changes (or deletes) child rows' ``columns``."""
-        sets = self.on_delete == "SET NULL" or self.on_update in _ACTIONS
-        return self.on_delete == "CASCADE" or (sets and bool(set(columns) & set(self.columns)))
-
-
-def foreign_keys(conn: sa.Connection, d: _Dialect, table: str) -> list[ForeignKey]:
-    """The foreign keys of ``table``, by name."""
-    query = sa.text(
-        "SELECT r.CONSTRAINT_NAME, r.REFERENCED_TABLE_NAME, r.DELETE_RULE, r.UPDATE_RULE, "
-        "k.COLUMN_NAME, k.REFERENCED_COLUMN_NAME, "
-        "r.UNIQUE_CONSTRAINT_SCHEMA <> r.CONSTRAINT_SCHEMA "
-        "FROM information_schema.REFERENTIAL_CONSTRAINTS r "
-        "JOIN information_schema.KEY_COLUMN_USAGE k "
-        "ON k.CONSTRAINT_SCHEMA = r.CONSTRAINT_SCHEMA AND k.TABLE_NAME = r.TABLE_NAME "
-        "AND k.CONSTRAINT_NAME = r.CONSTRAINT_NAME AND k.REFERENCED_COLUMN_NAME IS NOT NULL "
-        "WHERE r.CONSTRAINT_SCHEMA = COALESCE(:schema, DATABASE()) AND r.TABLE_NAME = :table "
-        "ORDER BY r.CONSTRAINT_NAME, k.ORDINAL_POSITION"
-    )
-    rows = conn.execute(query, {"schema": d.schema, "table": table}).all()
-    found: dict[str, ForeignKey] = {}
-    for name, parent, on_delete, on_update, column, referenced, elsewhere in rows:
-        was = found.get(name)
-        found[name] = ForeignKey(
-            str(name),
-            table,
-            str(parent),
-            str(on_delete),
-            str(on_update),
-            (*(was.columns if was else ()), str(column)),
-            (*(was.referenced if was else ()), str(referenced)),
-            bool(elsewhere),
-        )
-    return list(found.values())
-
-
-def cascade_triggers(
-    d: _Dialect, fks: Iterable[ForeignKey], key: str, kind: KeyKind
-) -> dict[str, str]:
-    """The triggers on the parent tables of ``fks`` that log the child rows their actions
-    delete or change (``CREATE TRIGGER`` statements by trigger name).
-
-    One per foreign key and event, named after the child table (:func:`_cascade_name`): a
-    ``BEFORE DELETE`` trigger logs, for ``ON DELETE CASCADE``, each child row that references
-    the deleted row as deleted (``D``), for ``SET NULL`` as updated (``U``); a ``BEFORE
-    UPDATE`` trigger logs, when a referenced column's value changes (byte for byte, as InnoDB
-    compares them), each child row referencing the old values as updated. The key is the
-    child's ``key`` column, rendered as its own triggers render it (:meth:`key_text`). If the
-    parent's row is not deleted or changed after all, the statement is undone with the rows
-    its triggers logged.
-    """
-    child = "tandem_child"
-    q = d.prep.quote
-    triggers = {}
-    for fk in fks:
-        for event, rule in fk.acts():
-            if not fk.covers(event, rule, key):
-                continue
-            name = _cascade_name(d.changelog, fk.child, fk.name, event)
-            op = "D" if (event, rule) == ("DELETE", "CASCADE") else "U"
-            refs = " AND ".join(
-                f"{child}.{q(col)} = OLD.{q(ref)}"
-                for col, ref in zip(fk.columns, fk.referenced, strict=True)
-            )
-            body = (
-                f"INSERT INTO {d.q(d.changelog)} (table_name, row_key, op, changed_at) "
-                f"SELECT {d.lit(fk.child)}, {d.key_text(child, key, kind)}, '{op}', {d.NOW} "
-                f"FROM {d.q(fk.child)} {child} WHERE {refs} AND {d.loggable(child, key, kind)}"
-            )
-            if event == "UPDATE":
-                changed = " OR ".join(
-                    f"NOT (CAST(OLD.{q(ref)} AS BINARY) <=> CAST(NEW.{q(ref)} AS BINARY))"
-                    for ref in fk.referenced
-                )
-                body = f"IF {changed} THEN {body}; END IF"
-            triggers[name] = (
-                f"CREATE TRIGGER {d.q(name)} BEFORE {event} ON {d.q(fk.parent)} "
-                f"FOR EACH ROW BEGIN {body}; END"
-            )
-    return triggers
-
-
-def _cascade_name(changelog: str, child: str, constraint: str, event: str) -> str:
-    """The name of the trigger logging the rows of ``child`` that its foreign key
-    ``constraint``'s action on ``event`` deletes or changes: the change log's trigger name
-    for ``child`` (:func:`_trigger_name`), with ``x``, ``d`` or ``u`` and six hex digits of
-    the constraint's name for the operation (never a row trigger's one letter)."""
-    tag = hashlib.sha1(constraint.encode()).hexdigest()[:6]
-    return _trigger_name(changelog, child, f"x{event[0].lower()}{tag}")
-
-
-def _cascade_names(changelog: str, child: str, names: Iterable[str]) -> set[str]:
-    """Those of ``names`` that :func:`_cascade_name` gives for ``child``."""
-    prefix = _cascade_name(changelog, child, "", "d")[:-8]
-    pattern = re.compile(re.escape(prefix) + "x[du][0-9a-f]{6}")
-    return {name for name in names if pattern.fullmatch(name)}
-
-
-def warn_cascades(conn: sa.Connection, d: _Dialect, tables: Iterable[tuple[str, str]]) -> None:
+def warn_cascades(fks_of: ForeignKeysOf, tables: Iterable[tuple[str, str]]) -> None:
     """Name, in a warning, each foreign key of ``tables`` (table, key column) whose action
     changes their rows and whose changes :func:`cascade_triggers` does not log.
 
     InnoDB runs ``ON DELETE CASCADE`` / ``SET NULL`` and ``ON UPDATE CASCADE`` / ``SET NULL``
     below the SQL layer, and fires no trigger for the rows they delete or change: a trigger
-    on the parent logs them, but not where :meth:`ForeignKey.covers` says no, nor when the
-    parent's rows are themselves deleted or changed by the action of one of the parent's own
-    foreign keys (InnoDB fires the parent's triggers no more than the child's).
+    on the parent logs them, and one on each table whose ``ON DELETE CASCADE`` reaches the
+    parent (:func:`chains`), but not where :meth:`ForeignKey.covers` says no, nor where such
+    a chain leads to another database or round a cycle of tables, nor when the parent's
+    referenced columns are changed by the action of one of the parent's own foreign keys
+    (InnoDB fires the parent's triggers no more than the child's).
     """
     for table, key in tables:
-        for fk in foreign_keys(conn, d, table):
-            acts = fk.acts()
+        for fk in fks_of(table):
             missed = [
-                f"ON {event} {rule}" for event, rule in acts if not fk.covers(event, rule, key)
+                f"ON {event} {rule}" for event, rule in fk.acts() if not fk.covers(event, rule, key)
             ]
             if missed:
                 log.warning(
@@ -396,17 +255,8 @@ def warn_cascades(conn: sa.Connection, d: _Dialect, tables: Iterable[tuple[str, 
                     fk.parent,
                     ", ".join(missed),
                 )
-            covered = [(e, r) for e, r in acts if fk.covers(e, r, key)]
-            if not covered:
-                continue
-            for feeder in foreign_keys(conn, d, fk.parent):
-                fed = [
-                    f"ON {event} {rule}"
-                    for event, rule in covered
-                    if (event == "DELETE" and feeder.on_delete == "CASCADE")
-                    or (event == "UPDATE" and feeder.changes(fk.referenced))
-                ]
-                if fed:
+            for event, rule in [(e, r) for e, r in fk.acts() if fk.covers(e, r, key)]:
+                for above, feeder in _unlogged_feeders(fk, event, fks_of):
                     log.warning(
                         "table %r: foreign key %r to %r (%s): the rows of %r that its foreign "
                         "key %r deletes or changes fire no trigger either, so the rows of %r "
@@ -416,15 +266,31 @@ def warn_cascades(conn: sa.Connection, d: _Dialect, tables: Iterable[tuple[str, 
                         table,
                         fk.name,
                         fk.parent,
-                        ", ".join(fed),
-                        fk.parent,
+                        f"ON {event} {rule}",
+                        above,
                         feeder.name,
                         table,
                     )
 
 
-_ACTIONS = frozenset({"CASCADE", "SET NULL", "SET DEFAULT"})
-"""Foreign-key rules that change the referencing rows."""
+def _unlogged_feeders(
+    fk: ForeignKey, event: str, fks_of: ForeignKeysOf
+) -> list[tuple[str, ForeignKey]]:
+    """The foreign keys (with their table) whose action deletes or changes, without a
+    trigger, the rows of ``fk``'s parent that ``fk``'s action on ``event`` follows, and
+    that no trigger of :func:`parent_triggers` logs.
 
-_LOGGED = frozenset({"CASCADE", "SET NULL"})
-"""The rules whose changes :func:`cascade_triggers` logs."""
+    ``UPDATE``: a foreign key of the parent whose action changes the referenced columns.
+    ``DELETE``: an ``ON DELETE CASCADE`` up the chains from the parent (:func:`chains`;
+    a self-reference is covered) to a parent in another database, or round a cycle.
+    """
+    if event == "UPDATE":
+        return [(fk.parent, f) for f in fks_of(fk.parent) if f.sets(fk.referenced)]
+    found = []
+    for via in [(), *chains(fk.parent, fks_of)]:
+        at = via[-1].parent if via else fk.parent
+        seen = {fk.parent, *(f.parent for f in via)}
+        for f in fks_of(at):
+            if f.on_delete == "CASCADE" and (f.elsewhere or (f.parent in seen and f.parent != at)):
+                found.append((at, f))
+    return found

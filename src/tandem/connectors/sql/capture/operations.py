@@ -12,6 +12,7 @@ from tandem.connectors.base import utc
 from tandem.connectors.sql.capture.common import (
     OPS,
     EngineLike,
+    _Dialect,
     _engine,
     _trigger_name,
     release_table_name,
@@ -52,6 +53,28 @@ class CaptureStatus:
     last_seq: int | None
     oldest: datetime | None
     missing: Mapping[str, Sequence[str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class TriggerStatus:
+    """Whether the capture triggers of some tables are in place (:func:`capture_triggers`).
+
+    Attributes:
+        tables: captured table -> all three triggers present, and (MariaDB) the triggers
+            on its parent tables that log the rows a foreign key's action deletes or
+            changes (``missing``).
+        missing: captured table -> the triggers on other tables it needs that are missing,
+            each in words (trigger, table, foreign key and action); tables lacking none
+            are not in it.
+    """
+
+    tables: Mapping[str, bool]
+    missing: Mapping[str, Sequence[str]] = field(default_factory=dict)
+
+
+Tables = Sequence[str | tuple[str, str] | CaptureTable]
+"""Tables to inspect: the :class:`CaptureTable` of a flow's bindings, ``(table, key column)``
+pairs, or plain table names (key unknown)."""
 
 
 def install_capture(
@@ -108,7 +131,6 @@ def install_capture(
             d.notify = notify if notify is not None else not allows_prepared(conn)
             d.home = schema or str(conn.exec_driver_sql("SELECT current_schema()").scalar_one())
         kinds = _check_tables(conn, d, targets, schema)
-        d.check_capture(conn, [target.table for target in targets])
         for stmt in d.create_changelog():
             conn.exec_driver_sql(stmt)
         cl = changelog_table_for(d)
@@ -189,7 +211,7 @@ def uninstall_capture(
 
 def capture_status(
     engine_or_url: EngineLike,
-    tables: Sequence[str | tuple[str, str] | CaptureTable] = (),
+    tables: Tables = (),
     *,
     changelog_table: str = "tandem_changelog",
     schema: str | None = None,
@@ -205,21 +227,11 @@ def capture_status(
     if isinstance(engine_or_url, SqlSettings):
         changelog_table = engine_or_url.changelog_table
         schema = schema or engine_or_url.db_schema
-    targets: dict[tuple[str, str | None], None] = {}
-    for t in tables:
-        if isinstance(t, CaptureTable):
-            targets[t.table, t.key] = None
-        else:
-            targets[(t, None) if isinstance(t, str) else (t[0], t[1])] = None
     with _engine(engine_or_url) as engine, engine.connect() as conn:
         d = _dialect(engine, changelog_table, schema, "tandem_changes")
         exists = sa.inspect(conn).has_table(changelog_table, schema=schema)
-        names = {str(r[0]) for r in conn.exec_driver_sql(d.trigger_names_sql())}
-        missing = d.missing_more(conn, list(targets))
-        installed = {
-            t: all(_trigger_name(d.changelog, t, op) in names for op in OPS) and t not in missing
-            for t, _ in targets
-        }
+        triggers = _triggers(conn, d, tables)
+        installed, missing = triggers.tables, triggers.missing
         entries, last, oldest = 0, None, None
         if exists:
             cl = changelog_table_for(d)
@@ -229,6 +241,44 @@ def capture_status(
             entries, last = int(row[0]), (int(row[1]) if row[1] is not None else None)
             oldest = utc(row[2]) if row[2] is not None else None
         return CaptureStatus(engine.dialect.name, exists, installed, entries, last, oldest, missing)
+
+
+def capture_triggers(
+    engine_or_url: EngineLike,
+    tables: Tables,
+    *,
+    changelog_table: str = "tandem_changelog",
+    schema: str | None = None,
+) -> TriggerStatus:
+    """Whether the capture triggers of ``tables`` are in place, as :func:`capture_status`
+    says, without reading the change log itself: what ``tandem check`` and every start ask
+    of each binding, where a count of a big change log's rows would be slow.
+
+    ``tables`` as for :func:`capture_status`.
+    """
+    if isinstance(engine_or_url, SqlSettings):
+        changelog_table = engine_or_url.changelog_table
+        schema = schema or engine_or_url.db_schema
+    with _engine(engine_or_url) as engine, engine.connect() as conn:
+        return _triggers(conn, _dialect(engine, changelog_table, schema, "tandem_changes"), tables)
+
+
+def _triggers(conn: sa.Connection, d: _Dialect, tables: Tables) -> TriggerStatus:
+    """The trigger part of the status of ``tables`` (one query of the trigger names, and on
+    MariaDB those of the foreign keys: :meth:`_Dialect.missing_more`)."""
+    targets: dict[tuple[str, str | None], None] = {}  # in order, without repeats
+    for t in tables:
+        if isinstance(t, CaptureTable):
+            targets[t.table, t.key] = None
+        else:
+            targets[(t, None) if isinstance(t, str) else (t[0], t[1])] = None
+    names = {str(r[0]) for r in conn.exec_driver_sql(d.trigger_names_sql())}
+    missing = d.missing_more(conn, list(targets))
+    installed = {
+        t: all(_trigger_name(d.changelog, t, op) in names for op in OPS) and t not in missing
+        for t, _ in targets
+    }
+    return TriggerStatus(installed, missing)
 
 
 def prune_changelog(
