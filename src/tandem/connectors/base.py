@@ -16,7 +16,9 @@ nothing of the pipeline, the state store or the screen. The pipeline drives it t
 * ``wait_for_change``: block until the system signals a change or the timeout passes.
 
 Values travel as JSON-compatible Python values: ``str``, ``int``, ``float``, ``bool``, ``None``,
-``decimal.Decimal``, ``datetime.date`` and timezone-aware ``datetime.datetime`` (UTC).
+``decimal.Decimal``, ``datetime.date`` and timezone-aware ``datetime.datetime`` (UTC). A
+record holding a value that is none of these (binary data) is read as
+:class:`UnreadableFields`, which the mapper refuses: the pipeline dead-letters the record.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol, runtime_checkable
 
-from tandem.errors import RecordRejected
+from tandem.errors import MappingError, RecordRejected
 
 WriteAction = Literal["upsert", "update", "delete"]
 
@@ -61,7 +63,8 @@ class Change:
 
     Attributes:
         key: the record's native key in this system (Salesforce Id, ERP primary key as text).
-        fields: native field name -> value; empty for a delete.
+        fields: native field name -> value; empty for a delete; :class:`UnreadableFields`
+            when a value could not be read as one the contract carries.
         modified_at: when the system last changed the record (UTC).
         deleted: the record is gone (soft- or hard-deleted).
         merged_into: for a deleted record, the key of the record it was merged into, when
@@ -80,6 +83,31 @@ class Change:
     def cursor(self) -> Cursor:
         """The cursor position just at this change."""
         return Cursor(self.modified_at, self.key)
+
+
+class UnreadableFields(dict[str, Any]):
+    """The fields of a record that held a value the contract cannot carry (binary data that
+    is not text), the value left out: a connector reads such a record as this, and the mapper
+    refuses it (:meth:`error`), so the pipeline dead-letters it instead of syncing it without
+    the value or passing the value on.
+
+    Attributes:
+        field: the native field holding the value.
+        value: the value as far as it is shown (the start of the bytes).
+        reason: what is wrong and what to do, naming the entity and the field.
+    """
+
+    __slots__ = ("field", "reason", "value")
+
+    def __init__(self, fields: Mapping[str, Any], *, field: str, value: Any, reason: str) -> None:
+        super().__init__(fields)
+        self.field = field
+        self.value = value
+        self.reason = reason
+
+    def error(self, record_key: str) -> MappingError:
+        """The mapping error of the record ``record_key`` (names its field and value)."""
+        return MappingError(self.reason, record=record_key, field=self.field, value=self.value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -446,6 +474,7 @@ __all__ = [
     "MergeLookup",
     "SchemaCache",
     "Submitter",
+    "UnreadableFields",
     "WriteAction",
     "WriteGuard",
     "WriteOp",

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from tandem.connectors.base import EntitySchema
+from tandem.connectors.base import EntitySchema, UnreadableFields
 from tandem.errors import MappingError, UnlinkedReference
 from tandem.mapping.compare import values_equal
 from tandem.mapping.expressions import Expression, ExpressionError
@@ -134,9 +134,12 @@ class Mapper:
         :class:`ValuesWithFlag` carrying its value.
 
         Raises:
-            MappingError: a value fails its expression, value map, reference or validation;
-                it names ``record_key``, the field and the value.
+            MappingError: a value fails its expression, value map, reference or validation,
+                or the connector could not read one (:class:`UnreadableFields`); it names
+                ``record_key``, the field and the value.
         """
+        if type(native) is UnreadableFields:  # a value the connector could not read
+            raise native.error(record_key)
         spec = self._entity(entity)
         plan = self._read_plan(spec, side)
         get = native.get

@@ -7,45 +7,30 @@ single-column primary key, or a unique constraint or index on the column alone, 
 
 from __future__ import annotations
 
-import uuid
-
-import sqlalchemy as sa
+from sqltables import describe_fields, new_table
 
 from tandem.connectors.base import EntityBinding
 from tandem.connectors.sql import SqlConnector, SqlSettings
-from tandem.connectors.sql.settings import create_engine
 
 
 def _lines(url: str) -> str:
     """A table keyed by (order_no, line_no), with a column unique on its own and one unique
     only together with another."""
-    name = f"lines_{uuid.uuid4().hex[:8]}"
-    engine = create_engine(SqlSettings(url=url))
-    try:
-        with engine.begin() as conn:
-            conn.exec_driver_sql(
-                f"CREATE TABLE {name} (order_no INTEGER NOT NULL, line_no INTEGER NOT NULL, "
-                "code VARCHAR(20) NOT NULL UNIQUE, sku VARCHAR(20) NOT NULL, "
-                "qty INTEGER NOT NULL, PRIMARY KEY (order_no, line_no), "
-                f"CONSTRAINT {name}_sq UNIQUE (sku, qty))"
-            )
-            conn.execute(
-                sa.text(f"INSERT INTO {name} VALUES (1, 1, 'a', 's', 1), (1, 2, 'b', 's', 2)")
-            )
-    finally:
-        engine.dispose()
-    return name
+    return new_table(
+        url,
+        "order_no INTEGER NOT NULL, line_no INTEGER NOT NULL, "
+        "code VARCHAR(20) NOT NULL UNIQUE, sku VARCHAR(20) NOT NULL, "
+        "qty INTEGER NOT NULL, PRIMARY KEY (order_no, line_no), "
+        "CONSTRAINT {table}_sq UNIQUE (sku, qty)",
+        "lines",
+        rows="(1, 1, 'a', 's', 1), (1, 2, 'b', 's', 2)",
+    )
 
 
 async def test_no_column_of_a_composite_primary_key_is_described_unique(db_url: str) -> None:
     table = _lines(db_url)
-    conn = SqlConnector(SqlSettings(url=db_url))
-    await conn.open()
-    try:
-        binding = EntityBinding(name="line", source=table, key="code", fields=())
-        fields = (await conn.describe(binding)).fields
-    finally:
-        await conn.close()
+    binding = EntityBinding(name="line", source=table, key="code", fields=())
+    fields = await describe_fields(db_url, binding)
     unique = {name for name, info in fields.items() if info.unique}
     assert unique == {"code"}, fields
     # Typed as their columns: only a single-column primary key is an ``id``.
@@ -53,20 +38,9 @@ async def test_no_column_of_a_composite_primary_key_is_described_unique(db_url: 
 
 
 async def test_a_single_column_primary_key_is_still_unique(db_url: str) -> None:
-    name = f"single_{uuid.uuid4().hex[:8]}"
-    engine = create_engine(SqlSettings(url=db_url))
-    try:
-        with engine.begin() as c:
-            c.exec_driver_sql(f"CREATE TABLE {name} (id INTEGER PRIMARY KEY, label VARCHAR(9))")
-    finally:
-        engine.dispose()
-    conn = SqlConnector(SqlSettings(url=db_url))
-    await conn.open()
-    try:
-        binding = EntityBinding(name="one", source=name, key="id", fields=())
-        fields = (await conn.describe(binding)).fields
-    finally:
-        await conn.close()
+    name = new_table(db_url, "id INTEGER PRIMARY KEY, label VARCHAR(9)", "single")
+    binding = EntityBinding(name="one", source=name, key="id", fields=())
+    fields = await describe_fields(db_url, binding)
     assert fields["id"].unique and not fields["label"].unique
 
 

@@ -10,26 +10,18 @@ write a number the database generates.
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 import pytest
+from sqltables import describe_fields, new_table
 
 from tandem.connectors.base import EntityBinding, WriteOp
 from tandem.connectors.sql import SqlConnector, SqlSettings
-from tandem.connectors.sql.settings import create_engine
 from tandem.errors import Fatal
 
 
 def _table(url: str, columns: str) -> str:
-    name = f"numbered_{uuid.uuid4().hex[:8]}"
-    engine = create_engine(SqlSettings(url=url))
-    try:
-        with engine.begin() as conn:
-            conn.exec_driver_sql(f"CREATE TABLE {name} ({columns})")
-    finally:
-        engine.dispose()
-    return name
+    return new_table(url, columns, "numbered")
 
 
 async def test_an_always_generated_identity_column_is_read_only(pg_url: str) -> None:
@@ -87,10 +79,5 @@ async def test_a_column_declared_unique_on_its_own_line_is_unique_on_sqlite(
     binding = EntityBinding(
         name="doc", source=table, key="id", fields=("name",), external_id="crm_id"
     )
-    connector = SqlConnector(SqlSettings(url=url))
-    await connector.open()
-    try:
-        fields = (await connector.describe(binding)).fields
-        assert fields["crm_id"].unique and not fields["name"].unique
-    finally:
-        await connector.close()
+    fields = await describe_fields(url, binding)
+    assert fields["crm_id"].unique and not fields["name"].unique

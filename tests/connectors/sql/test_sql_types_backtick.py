@@ -8,11 +8,10 @@ failed in the database ("Unknown column").
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 import sqlalchemy as sa
 from sqlerp import collect
+from sqltables import new_table
 
 from tandem.connectors.base import EntityBinding, WriteOp
 from tandem.connectors.sql import SqlConnector, SqlSettings
@@ -23,13 +22,12 @@ pytestmark = pytest.mark.mariadb
 async def test_a_column_named_with_a_backtick_is_described_read_and_written(
     maria_engine: sa.Engine, mariadb_url: str
 ) -> None:
-    table = f"bt_{uuid.uuid4().hex[:8]}"
-    with maria_engine.begin() as conn:
-        conn.exec_driver_sql(
-            f"CREATE TABLE {table} (`i``d` INT AUTO_INCREMENT PRIMARY KEY, "
-            "`a``b` VARCHAR(10), `c````d` VARCHAR(10) UNIQUE)"
-        )
-        conn.exec_driver_sql(f"INSERT INTO {table} VALUES (1, 'one', 'x1')")
+    table = new_table(
+        mariadb_url,
+        "`i``d` INT AUTO_INCREMENT PRIMARY KEY, `a``b` VARCHAR(10), `c````d` VARCHAR(10) UNIQUE",
+        "bt",
+        rows="(1, 'one', 'x1')",
+    )
     binding = EntityBinding(
         name="odd", source=table, key="i`d", fields=("a`b",), external_id="c``d"
     )

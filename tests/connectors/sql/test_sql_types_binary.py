@@ -9,11 +9,10 @@ left out of reads, and writes leave it as it is.
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 import sqlalchemy as sa
 from sqlerp import collect
+from sqltables import new_table
 
 from tandem.connectors.base import EntityBinding, WriteOp
 from tandem.connectors.sql import SqlConnector, SqlSettings
@@ -26,18 +25,16 @@ _BINARY = {"postgresql": "BYTEA", "sqlite": "BLOB"}
 
 def _documents(url: str) -> tuple[str, sa.Engine]:
     """A table with a binary column holding a value, and its engine."""
-    name = f"docs_{uuid.uuid4().hex[:8]}"
     engine = create_engine(SqlSettings(url=url))
     binary = _BINARY.get(engine.dialect.name, "VARBINARY(16)")
-    with engine.begin() as conn:
-        conn.exec_driver_sql(
-            f"CREATE TABLE {name} (id INTEGER PRIMARY KEY, title VARCHAR(20), "
-            f"data {binary}, blob2 {'BLOB' if binary == 'VARBINARY(16)' else binary})"
-        )
-        conn.execute(
-            sa.text(f"INSERT INTO {name} (id, title, data) VALUES (1, 'a', :b)"),
-            {"b": b"\x00\xff"},
-        )
+    name = new_table(
+        url,
+        f"id INTEGER PRIMARY KEY, title VARCHAR(20), "
+        f"data {binary}, blob2 {'BLOB' if binary == 'VARBINARY(16)' else binary}",
+        "docs",
+        rows="(1, 'a', :b, NULL)",
+        params={"b": b"\x00\xff"},
+    )
     return name, engine
 
 

@@ -29,6 +29,13 @@ from sqlalchemy.dialects import mysql
 from sqlalchemy.sql.elements import KeyedColumnElement
 
 from tandem.connectors.base import EPOCH, KEY_LENGTH, EntityBinding, utc
+from tandem.connectors.sql.binary import (
+    binary_columns,
+    decode_texts,
+    python_type_of,
+    refuse_binary,
+    unreadable,
+)
 from tandem.connectors.sql.domains import see_through_domains
 from tandem.errors import BindingError, ConfigError
 
@@ -232,16 +239,22 @@ class Source:
         """The fields of a row (of :meth:`select_columns`) as the contract's values.
 
         Values pass as read, except where :func:`read_value` may change one: boolean columns,
-        and columns whose type may yield a ``datetime``; only those are looked at.
+        and columns whose type may yield a ``datetime``; only those are looked at. And
+        ``bytes``, which no mapped column's type yields but a query's untyped one may (MariaDB,
+        SQLite) and any column on SQLite: UTF-8 text is read as that text, other bytes make the
+        fields :class:`UnreadableFields` without them
+        (:func:`~tandem.connectors.sql.binary.decode_texts`).
         """
         fields = dict(zip(self.fields, row[1 : 1 + len(self.fields)], strict=True))
+        # the types of a row's values are compared in C: a fraction of a microsecond a row
+        bad = decode_texts(fields) if bytes in map(type, row) else None
         for name, boolean, zone, dated in self._checked:
             value = fields[name]
             if dated and isinstance(value, str) and zero_date(value):
                 fields[name] = None  # a MariaDB zero date, which the driver gives as text
             else:
                 fields[name] = read_value(value, boolean, zone)
-        return fields
+        return unreadable(self.binding, fields, bad) if bad else fields
 
 
 def read_value(value: Any, boolean: bool = False, zone: tzinfo = UTC) -> Any:
@@ -364,16 +377,6 @@ def parser_of(python_type: type | None) -> KeyParser:
     return _KEY_PARSERS.get(python_type, str)
 
 
-def python_type_of(column: KeyedColumnElement[Any] | None) -> type | None:
-    """The Python type of ``column``'s values, ``None`` when its type does not say (untyped)."""
-    if column is None or isinstance(column.type, sa.types.NullType):
-        return None
-    try:
-        return column.type.python_type
-    except NotImplementedError:
-        return None
-
-
 def reflect(conn: sa.Connection, name: str, schema: str | None) -> sa.Table:
     """Reflect the table or view ``name`` (a domain's column as of its base type).
 
@@ -425,8 +428,9 @@ def resolve(
     Raises:
         BindingError: a table or column the binding names is not in the database (the error
             names the binding setting and the name; ``FlowSpec.place`` locates it in the flow);
-            or a binary column is mapped (:func:`_refuse_binary`). Unmapped binary columns are
-            left out of the fields read when the binding names none.
+            or a binary column is mapped (:func:`~tandem.connectors.sql.binary.refuse_binary`).
+            Unmapped binary columns are left out of the fields read when the binding names
+            none.
     """
     opts = binding.options
     query = opts.get("query")
@@ -459,7 +463,7 @@ def resolve(
         if typed is None and opts.get("capture_table"):
             capture_name = str(opts["capture_table"])
             typed = _reflect_bound(conn, binding, capture_name, schema, "options.capture_table")
-    binary = _binary_columns(conn.dialect, relation, typed, description)
+    binary = binary_columns(conn.dialect, relation, typed, description)
     fields = tuple(binding.fields) or tuple(
         c.name for c in relation.c if c.name != binding.key and c.name not in binary
     )
@@ -479,7 +483,7 @@ def resolve(
                 setting=setting,
                 native=str(name),
             )
-    _refuse_binary(binding, binary)
+    refuse_binary(binding, binary)
     typed_key = typed.c[binding.key] if typed is not None and binding.key in typed.c else None
     column_type = python_type_of(typed_key)
     if column_type is not None:
@@ -508,60 +512,6 @@ def resolve(
         zone=zone,
         zoned=zoned,
     )
-
-
-_PG_BYTEA = 17
-"""PostgreSQL type OID of ``bytea`` (a query column's type code under psycopg)."""
-
-
-def _binary_columns(
-    dialect: sa.Dialect,
-    relation: sa.FromClause,
-    typed: sa.FromClause | None,
-    description: Sequence[Sequence[Any]] | None,
-) -> dict[str, str]:
-    """The binary columns of ``relation`` (``bytea``, ``BLOB``, ``VARBINARY``: their values
-    are ``bytes``), with their types' names: by the column's type, or the typed table's column
-    of the same name; a query's PostgreSQL ``bytea`` columns by their type code."""
-    found: dict[str, str] = {}
-    for column in relation.c:
-        if python_type_of(column) is not bytes and typed is not None and column.name in typed.c:
-            column = typed.c[column.name]
-        if python_type_of(column) is bytes:
-            try:
-                found[column.name] = str(column.type.compile(dialect=dialect))
-            except sa.exc.CompileError:
-                found[column.name] = type(column.type).__name__
-    if dialect.name == "postgresql" and description:
-        for d in description:
-            if d[1] == _PG_BYTEA and str(d[0]) not in found:
-                found[str(d[0])] = "BYTEA"
-    return found
-
-
-def _refuse_binary(binding: EntityBinding, binary: dict[str, str]) -> None:
-    """Refuse a binary column that ``binding`` maps (a field or the external id).
-
-    Its values are ``bytes``, which the connector contract does not carry: no field of the
-    other system takes them as read. A binary column the binding does not map is left out of
-    reads (:func:`resolve`) and left as it is by writes.
-
-    Raises:
-        BindingError: naming the entity, the setting, the column and its type.
-    """
-    mapped = [(n, "fields") for n in binding.fields]
-    if binding.external_id:
-        mapped.append((binding.external_id, "external_id"))
-    for name, setting in mapped:
-        if name in binary:
-            raise BindingError(
-                f"column {name!r} of {binding.source!r} is binary ({binary[name]}): its values "
-                "are bytes, which Tandem does not sync; leave the column unmapped (it is then "
-                "left alone) or map a text column instead",
-                entity=binding.name,
-                setting=setting,
-                native=name,
-            )
 
 
 def _reflect_bound(
