@@ -9,7 +9,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tandem.connectors.salesforce.bulk import _CHUNK_ROWS, _csv_chunks, _three_columns
+from tandem.connectors.salesforce.bulk_csv import _CHUNK_ROWS, csv_chunks, three_columns
 
 CELL = st.one_of(
     st.text(alphabet='ab,"\r\n \x00é', max_size=6),
@@ -33,13 +33,13 @@ def written(columns: list[str], rows: list[Any]) -> bytes:
     st.lists(st.lists(CELL, max_size=4), max_size=6),
 )
 def test_chunks_are_the_writers_bytes(columns: list[str], rows: list[list[str]]) -> None:
-    assert b"".join(_csv_chunks(columns, rows)) == written(columns, rows)
+    assert b"".join(csv_chunks(columns, rows)) == written(columns, rows)
 
 
 def test_a_chunk_with_a_cell_to_quote_or_no_text_goes_through_the_writer() -> None:
     plain = [["a", "b"]] * (_CHUNK_ROWS + 1)
     rows: list[Any] = [*plain, ["x,y", ""], [""], [1, None], ["a", "b"]]
-    chunks = list(_csv_chunks(["Id", "Name"], rows))
+    chunks = list(csv_chunks(["Id", "Name"], rows))
     assert len(chunks) == 2
     assert b"".join(chunks) == written(["Id", "Name"], rows)
     assert chunks[1].endswith(b'"x,y",\n""\n1,\na,b\n')
@@ -78,7 +78,7 @@ LINES = st.lists(st.lists(CELL.filter(lambda c: '"' not in c), max_size=6), max_
 
 @settings(max_examples=300, deadline=None)
 @given(HEADERS, LINES, st.booleans(), st.booleans())
-def test_three_columns_are_the_readers_cells(
+def testthree_columns_are_the_readers_cells(
     header: str, lines: list[list[str]], quoted: bool, end: bool
 ) -> None:
     body = [",".join(cells) for cells in lines]
@@ -86,7 +86,7 @@ def test_three_columns_are_the_readers_cells(
         body[0] = '"a,b"' + body[0]
     text = "\n".join([header, *body]) + ("\n" if end else "")
     names = ("sf__Id", "sf__Created", "ERP_Id__c")
-    assert answer(_three_columns, text, names) == answer(reference, text, names)
+    assert answer(three_columns, text, names) == answer(reference, text, names)
 
 
 def answer(read: Any, text: str, names: tuple[str, str, str]) -> object:
@@ -97,9 +97,9 @@ def answer(read: Any, text: str, names: tuple[str, str, str]) -> object:
         return f"csv.Error: {exc}"
 
 
-def test_three_columns_of_a_result_file() -> None:
+def testthree_columns_of_a_result_file() -> None:
     text = "sf__Id,sf__Created,ERP_Id__c,Name\n001A,true,7,Acme\n\n001B,false,8\n001C,true\n"
-    assert _three_columns(text, ("sf__Id", "sf__Created", "ERP_Id__c")) == [
+    assert three_columns(text, ("sf__Id", "sf__Created", "ERP_Id__c")) == [
         ("001A", "true", "7"),
         ("001B", "false", "8"),
     ]

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from tandem.connectors.salesforce.bulk import _csv_chunks, parse_bulk_error, upload_parts
+from tandem.connectors.salesforce.bulk_csv import csv_chunks, parse_bulk_error, upload_parts
 from tandem.connectors.salesforce.records import csv_table
 from tandem.connectors.salesforce.soql import soql_datetime
 from tandem.connectors.salesforce.values import csv_cell, csv_text, parse_datetime, wire_datetime
@@ -64,5 +64,5 @@ def test_upload_parts_keep_each_job_under_the_limit_and_every_row_once() -> None
     assert len(parts) > 1
     assert [i for part in parts for i in part] == list(range(500))
     for part in parts:
-        size = sum(map(len, _csv_chunks(columns, rows[part.start : part.stop])))
+        size = sum(map(len, csv_chunks(columns, rows[part.start : part.stop])))
         assert size <= limit

@@ -15,7 +15,7 @@ import pytest
 from test_sf_sandbox import settings_for
 
 from tandem.connectors.base import EntityBinding, WriteGuard, WriteOp
-from tandem.connectors.salesforce import SalesforceConnector, bulk
+from tandem.connectors.salesforce import SalesforceConnector, bulk, bulk_csv
 from tandem.errors import Fatal
 from tandem.sandbox.salesforce.server import SandboxHandle, running_sandbox
 
@@ -163,9 +163,9 @@ async def test_a_bulk_group_past_the_upload_limit_goes_in_several_jobs(
     # no more than 100 MB: 10,000 accounts with long descriptions pass it. (The limit is
     # made small here; the sandbox does not refuse a large upload.)
     limit = 40_000
-    monkeypatch.setattr(bulk, "UPLOAD_BYTES", limit)
+    monkeypatch.setattr(bulk_csv, "UPLOAD_BYTES", limit)
     uploads: list[int] = []
-    chunks = bulk._csv_chunks
+    chunks = bulk.csv_chunks
 
     def measured(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> Iterator[bytes]:
         uploads.append(0)
@@ -173,7 +173,7 @@ async def test_a_bulk_group_past_the_upload_limit_goes_in_several_jobs(
             uploads[-1] += len(chunk)
             yield chunk
 
-    monkeypatch.setattr(bulk, "_csv_chunks", measured)
+    monkeypatch.setattr(bulk, "csv_chunks", measured)
     c = SalesforceConnector(settings_for(sandbox, bulk_threshold=10))
     await c.open()
     text = 'a long "description", 日本語\n' * 8

@@ -38,27 +38,28 @@ collected: a stop at once aborts every job held there (one PATCH each).
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
-import math
 import time
-from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import chain, islice
-from operator import itemgetter, methodcaller
 from typing import Any, Literal, overload
 
 from tandem.connectors.http import (
-    Sleep,
     in_flight,
     stopping_now,
-    wait_unless_stopping,
     wait_unless_stopping_now,
 )
-from tandem.connectors.salesforce.client import RecordError, SalesforceClient, SaveResult
-from tandem.connectors.salesforce.values import parse_datetime
+from tandem.connectors.salesforce.bulk_csv import (
+    UPLOAD_BYTES,
+    RowsByKey,
+    csv_chunks,
+    parse_bulk_error,
+    read_csv,
+    three_columns,
+    upload_parts,
+)
+from tandem.connectors.salesforce.bulk_pace import TIGHTEN, IngestPace, JobClock, count
+from tandem.connectors.salesforce.client import SalesforceClient, SaveResult
 from tandem.errors import ConnectorError, Fatal, Retriable, Stopping
 
 __all__ = [
@@ -74,205 +75,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 IngestOperation = Literal["insert", "update", "upsert", "delete"]
-_CHUNK_ROWS = 500
-_MAX_POLL_INTERVAL = 10.0
-_MAX_PROJECTED_WAIT = 60.0
-_MARGIN = 1.15  # a projected wait is stretched a little, so one poll usually finds the job done
-# Results asked for too early cost two calls (the refusal and a poll), not one: the first wait
-# is longer. The margin is then learned: each job found done at the first ask takes back part
-# of it (an org that keeps its pace is not waited on for a quarter of every job), each
-# refusal gives it back twice over.
-_RESULTS_MARGIN = 1.25
-_RESULTS_MARGIN_FLOOR = 1.1
-_RESULTS_MARGIN_CEILING = 1.6
-_TIGHTEN = 0.7  # the share of the margin above 1 kept after a job found done in time
-# A rate learned from another operation (an update job timed by the upserts before it) is a
-# rougher guess: an update may take longer a row. A poll that comes a little late costs a
-# fraction of the job's time; one that comes early costs a call.
-_BORROWED_MARGIN = 1.6
 _CSV_HEADERS = {"Accept": "text/csv"}
-UPLOAD_BYTES = 100_000_000
-"""The most CSV bytes one job is given. Salesforce takes at most 150 MB of job data once
-base64-encoded (about half as much again), and says to upload no more than 100 MB."""
-
-
-def read_csv(text: str) -> list[dict[str, str]]:
-    """Parse a Bulk CSV result (header row first) into dicts."""
-    return list(csv.DictReader(io.StringIO(text)))
-
-
-def parse_bulk_error(text: str) -> RecordError:
-    """Parse an ``sf__Error`` cell: ``CODE:message[:Field1,Field2] --``."""
-    text = text.strip()
-    if text.endswith("--"):
-        text = text[:-2].rstrip()
-    code, _, rest = text.partition(":")
-    if not rest:
-        return RecordError(None, code)
-    fields: tuple[str, ...] = ()
-    head, sep, tail = rest.rpartition(":")
-    candidates = [f.strip() for f in tail.split(",")]
-    if sep and not tail.strip():
-        rest = head  # the fields part is there, naming none
-    elif (
-        sep
-        and candidates
-        and all(c.replace("_", "").replace(".", "").isalnum() for c in candidates)
-    ):
-        fields = tuple(candidates)
-        rest = head
-    return RecordError(code.strip() or None, rest.strip(), fields)
-
-
-def upload_parts(
-    columns: Sequence[str], rows: Sequence[Sequence[str]], limit: int | None = None
-) -> list[range]:
-    """The row ranges to upload as jobs of their own, each under ``limit`` CSV bytes
-    (:data:`UPLOAD_BYTES` by default); one range, all rows, in the usual case.
-
-    A row is counted at its most: four bytes a character (UTF-8), each quote doubled, each
-    cell quoted. Only when the whole upload might pass the limit is each row measured.
-    """
-    limit = UPLOAD_BYTES if limit is None else limit
-    width = len(columns)
-    header = len(",".join(columns).encode()) + 3 * width + 1
-    chars = sum(map(len, chain.from_iterable(rows)))
-    if header + 4 * chars + 3 * width * len(rows) <= limit:
-        return [range(len(rows))]
-    parts: list[range] = []
-    start, size = 0, header
-    for i, cells in enumerate(rows):
-        text = ",".join(cells)
-        row = len(text.encode()) + text.count('"') + 2 * len(cells) + 1
-        if i > start and size + row > limit:
-            parts.append(range(start, i))
-            start, size = i, header
-        size += row
-    parts.append(range(start, len(rows)))
-    return parts
-
-
-def _csv_chunks(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> Iterator[bytes]:
-    """The CSV upload of ``columns`` and ``rows``, ``_CHUNK_ROWS`` rows a chunk, UTF-8.
-
-    The bytes are those of ``csv.writer(..., lineterminator="\\n")``; a chunk whose cells need
-    no quoting (the usual case) is joined directly instead (see :func:`_plain_lines`).
-    """
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(columns)
-    for start in range(0, len(rows), _CHUNK_ROWS):
-        chunk = rows[start : start + _CHUNK_ROWS]
-        plain = _plain_lines(chunk)
-        if plain is None:
-            writer.writerows(chunk)
-        else:
-            buffer.write(plain)
-        yield buffer.getvalue().encode("utf-8")
-        buffer.seek(0)
-        buffer.truncate()
-    if buffer.tell():
-        yield buffer.getvalue().encode("utf-8")
-
-
-def _plain_lines(rows: Sequence[Sequence[str]]) -> str | None:
-    """``rows`` as CSV lines when no cell needs quoting; ``None`` when one may (or is no text).
-
-    The writer quotes a cell holding the delimiter, the quote or a line end, and a row that is a
-    single empty cell; each cell joined as it is gives the same text otherwise. One search of
-    the joined text finds a quote or ``\\r``, and a count of its commas and line ends one
-    inside a cell; a row of fewer than two cells is left to the writer.
-    """
-    if not rows:
-        return ""
-    try:
-        text = "\n".join(map(",".join, rows))
-    except TypeError:  # a cell that is not text: the writer converts it
-        return None
-    if min(map(len, rows)) < 2 or '"' in text or "\r" in text:
-        return None
-    if text.count("\n") != len(rows) - 1 or text.count(",") != sum(map(len, rows)) - len(rows):
-        return None
-    return text + "\n"
-
-
-class _Clock:
-    """Time spent on one job since its upload was closed.
-
-    The sleeps asked for are counted as well as the wall clock (the longer counts), so a fake
-    sleep in the tests still advances it.
-
-    Attributes:
-        closed_at: the job's ``systemModstamp`` when it was closed (the org's clock), if known.
-    """
-
-    def __init__(self, sleep: Sleep, closed_at: Any = None) -> None:
-        self.sleep = sleep
-        self.closed_at = closed_at if isinstance(closed_at, str) else None
-        self.started = time.monotonic()
-        self.waited = 0.0
-
-    async def pause(self, seconds: float) -> None:
-        """Sleep ``seconds`` (nothing for 0) and count it.
-
-        Raises:
-            Stopping: the agent was told to stop before the time was up.
-        """
-        if seconds > 0:
-            if not await wait_unless_stopping(self.sleep, seconds):
-                raise Stopping(
-                    "the wait for a Bulk job was cut short: the agent is stopping",
-                    system="salesforce",
-                    operation="bulk",
-                )
-            self.waited += seconds
-
-    async def pause_until(self, seconds: float) -> None:
-        """Sleep until ``seconds`` have passed since the clock started (work done meanwhile,
-        between handing a job over and coming back for it, counts)."""
-        await self.pause(seconds - self.elapsed)
-
-    @property
-    def elapsed(self) -> float:
-        """Seconds since the clock started."""
-        return max(self.waited, time.monotonic() - self.started)
-
-
-class _RowsByKey:
-    """Uploaded row positions by key cell; a key uploaded twice yields them in upload order."""
-
-    def __init__(self, keys: list[str]) -> None:
-        last = len(keys) - 1
-        self._first = dict(zip(reversed(keys), range(last, -1, -1), strict=True))
-        self._more: dict[str, deque[int]] = {}
-        if len(self._first) < len(keys):
-            for i, key in enumerate(keys):
-                if self._first[key] != i:
-                    self._more.setdefault(key, deque()).append(i)
-
-    def take(self, key: str, default: None = None) -> int | None:
-        """The next row with ``key`` not yet given a result, or ``None``.
-
-        With no key uploaded twice this is the plain ``dict.pop`` of the first positions.
-        """
-        i = self._first.pop(key, default)
-        if i is not None:
-            later = self._more.get(key)
-            if later:
-                self._first[key] = later.popleft()
-        return i
-
-    @property
-    def taker(self) -> Callable[[str, None], int | None]:
-        """:meth:`take`, or ``dict.pop`` itself when no key repeats (the usual case)."""
-        return self.take if self._more else self._first.pop
-
-
-def _count(info: Mapping[str, Any], name: str) -> int:
-    try:
-        return int(info.get(name) or 0)
-    except (TypeError, ValueError):
-        return 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,7 +99,7 @@ class IngestJob:
     operation: IngestOperation
     keys: list[str]
     key_column: str
-    clock: _Clock
+    clock: JobClock
 
 
 class BulkApi:
@@ -305,73 +108,53 @@ class BulkApi:
     def __init__(self, client: SalesforceClient) -> None:
         self.client = client
         self.settings = client.settings
-        self._seconds_per_row: float | None = None
-        self._per_operation: dict[str, float] = {}
-        """Seconds per row by ingest operation: an update may take longer a row than an insert."""
+        self.pace = IngestPace(client.settings)
+        """The org's time per row and the margin results are asked with."""
         self._seen_done = 0.0
         """When (monotonic) the last ingest job this process saw end ended, at the latest. A job
         closed before that may have waited for the org to finish the one before it: its time
         starts no earlier."""
-        self._results_margin = _RESULTS_MARGIN
 
     @property
     def operation_rates(self) -> dict[str, float]:
         """The time per row learned for each ingest operation (``insert``, ``update``...)."""
-        return dict(self._per_operation)
+        return self.pace.operation_rates
 
     def learn_rate(self, operation: str, seconds_per_row: float) -> None:
-        """Take a time per row for one operation (a value kept by an earlier process).
+        """Take a time per row for one operation (see :meth:`IngestPace.learn_rate`).
 
         Raises:
             ValueError: ``seconds_per_row`` is not a positive finite number.
         """
-        value = float(seconds_per_row)
-        if not (math.isfinite(value) and value > 0):
-            raise ValueError(f"seconds per row must be a positive number, got {value}")
-        self._per_operation[operation] = value
-
-    def _rate(self, operation: str | None) -> float | None:
-        if operation is not None and operation in self._per_operation:
-            return self._per_operation[operation]
-        return self._seconds_per_row
+        self.pace.learn_rate(operation, seconds_per_row)
 
     @property
     def seconds_per_row(self) -> float | None:
-        """The org's ingest time per row in seconds, ``None`` until known.
-
-        Learned from each ingest job whose end this process saw, or set from outside (a value
-        kept by an earlier process). While it is known, an insert or upsert job's results are
-        asked for when it says the job is done, instead of polling the job first.
+        """The org's ingest time per row in seconds, ``None`` until known (see
+        :attr:`IngestPace.seconds_per_row`).
 
         Raises:
             ValueError: on setting anything but ``None`` or a positive finite number.
         """
-        return self._seconds_per_row
+        return self.pace.seconds_per_row
 
     @seconds_per_row.setter
     def seconds_per_row(self, value: float | None) -> None:
-        if value is not None:
-            value = float(value)
-            if not (math.isfinite(value) and value > 0):
-                raise ValueError(f"seconds per row must be a positive number, got {value}")
-        self._seconds_per_row = value
+        self.pace.seconds_per_row = value
 
     @property
     def results_margin(self) -> float:
         """How much longer than its projected time a job is given before its results are
-        asked for (1.25 at first; learned from each such ask, between 1.1 and 1.6).
+        asked for (see :attr:`IngestPace.results_margin`).
 
         Raises:
             ValueError: on setting anything but a finite number (it is then kept in bounds).
         """
-        return self._results_margin
+        return self.pace.results_margin
 
     @results_margin.setter
     def results_margin(self, value: float) -> None:
-        value = float(value)
-        if not math.isfinite(value):
-            raise ValueError(f"a results margin must be a finite number, got {value}")
-        self._results_margin = min(max(value, _RESULTS_MARGIN_FLOOR), _RESULTS_MARGIN_CEILING)
+        self.pace.results_margin = value
 
     async def ingest(
         self,
@@ -430,7 +213,7 @@ class BulkApi:
         path = f"jobs/ingest/{job['id']}"
 
         async def stream() -> AsyncIterator[bytes]:
-            for chunk in _csv_chunks(columns, rows):
+            for chunk in csv_chunks(columns, rows):
                 yield chunk
 
         await self.client.send(
@@ -444,7 +227,7 @@ class BulkApi:
             "PATCH", path, operation=op, body={"state": "UploadComplete"}
         )
         stamp = closed.get("systemModstamp") if isinstance(closed, Mapping) else None
-        clock = _Clock(self.client.sleep, stamp)
+        clock = JobClock(self.client.sleep, stamp)
         key_index = list(columns).index(key_column)
         keys = [cells[key_index] for cells in rows]
         handed = IngestJob(str(job["id"]), path, op, operation, keys, key_column, clock)
@@ -541,10 +324,10 @@ class BulkApi:
         total = len(keys)
         success: list[tuple[str, str, str]] | None = None
         first_poll: float | None = None
-        if operation in ("insert", "upsert") and self._rate(operation) is not None:
+        if operation in ("insert", "upsert") and self.pace.rate(operation) is not None:
             # The success file is read anyway: asked for when the job should be done, it is
             # the poll too. All rows in it: every row saved, the job needs no other call.
-            wait = self._projected(total, self._results_margin, operation)
+            wait = self.pace.projected(total, self.pace.results_margin, operation)
             queued = self._queued(clock) if since_close else 0.0
             if since_close:
                 await clock.pause_until(queued + wait)
@@ -557,12 +340,12 @@ class BulkApi:
                 # Done by now, and by its projection (no margin) at best: the next job queued
                 # behind it is timed from the earlier of the two. Timed from now, each job
                 # would add the margin it was asked late by to the next one's wait.
-                ended = clock.started + queued + self._projected(total, 1.0, operation)
+                ended = clock.started + queued + self.pace.projected(total, 1.0, operation)
                 self._seen_done = min(time.monotonic(), ended)
-                self.results_margin = 1 + (self._results_margin - 1) * _TIGHTEN
+                self.results_margin = 1 + (self.pace.results_margin - 1) * TIGHTEN
                 return self._place(keys, success, [])
             if success is None:  # refused: asked too early
-                self.results_margin = 1 + (self._results_margin - 1) * 2
+                self.results_margin = 1 + (self.pace.results_margin - 1) * 2
             logger.debug("%s: %s not done when projected; polling it", op, path)
             first_poll = 0.0
         info = await self._wait(
@@ -586,8 +369,8 @@ class BulkApi:
         file's rows if already read)."""
         path, op, operation = job.path, job.op, job.operation
         keys, key_column, total = job.keys, job.key_column, len(job.keys)
-        failed = _count(info, "numberRecordsFailed")
-        processed = _count(info, "numberRecordsProcessed")
+        failed = count(info, "numberRecordsFailed")
+        processed = count(info, "numberRecordsProcessed")
         if operation in ("update", "delete") and failed == 0 and processed == total:
             return [SaveResult(key or None, True) for key in keys]
         if success is None or len(success) < processed - failed:
@@ -620,7 +403,7 @@ class BulkApi:
     ) -> list[SaveResult | None]:
         """One result per uploaded row (by its key) from the result files' ``(sf__Id, cell,
         key)`` rows."""
-        take = _RowsByKey(keys).taker
+        take = RowsByKey(keys).taker
         results: list[SaveResult | None] = [None] * len(keys)
         for sf_id, created, key in success:
             i = take(key, None)
@@ -702,22 +485,14 @@ class BulkApi:
                 return None
         else:
             response = await self.client.send("GET", path, operation=op, headers=_CSV_HEADERS)
-        return _three_columns(response.text, ("sf__Id", column, key_column))
+        return three_columns(response.text, ("sf__Id", column, key_column))
 
-    def _queued(self, clock: _Clock) -> float:
+    def _queued(self, clock: JobClock) -> float:
         """Seconds a job closed at ``clock``'s start may have waited behind an earlier job:
         until that one ended, as far as this process knows (the org works a queue in order; a
         guess on the late side costs a little time, one on the early side a refused read and
         a poll)."""
         return max(0.0, self._seen_done - clock.started)
-
-    def _projected(self, rows: int, margin: float = _MARGIN, operation: str | None = None) -> float:
-        """The wait until a job of ``rows`` rows should be done, by the known time per row."""
-        floor = self.settings.bulk_poll_interval
-        per_row = self._rate(operation) or 0.0
-        if self._per_operation and operation not in self._per_operation:
-            margin = max(margin, _BORROWED_MARGIN)  # timed by another operation's rate
-        return min(max(floor, rows * per_row * margin), self.settings.bulk_timeout)
 
     async def _wait(
         self,
@@ -725,7 +500,7 @@ class BulkApi:
         op: str,
         *,
         rows: int | None = None,
-        clock: _Clock | None = None,
+        clock: JobClock | None = None,
         delay: float | None = None,
         operation: str | None = None,
         since_close: bool = False,
@@ -742,11 +517,11 @@ class BulkApi:
             operation: the ingest operation, whose own time per row is used and learned.
             since_close: the first wait counts the time already passed on ``clock``.
         """
-        clock = clock or _Clock(self.client.sleep)
+        clock = clock or JobClock(self.client.sleep)
         if delay is None:
             delay = self.settings.bulk_poll_interval
-            if rows and self._rate(operation):
-                delay = self._projected(rows, operation=operation)
+            if rows and self.pace.rate(operation):
+                delay = self.pace.projected(rows, operation=operation)
         first = True
         while True:
             if first and since_close:
@@ -760,7 +535,7 @@ class BulkApi:
             if state == "JobComplete":
                 self._seen_done = time.monotonic()
                 if rows:
-                    self._learn(info, rows, clock, operation)
+                    self.pace.learn(info, rows, clock, operation)
                 return info
             if state == "Failed":
                 raise Fatal(
@@ -778,99 +553,4 @@ class BulkApi:
                     system="salesforce",
                     operation=op,
                 )
-            delay = self._next_delay(info, rows, elapsed, delay)
-
-    def _next_delay(
-        self, info: Mapping[str, Any], rows: int | None, elapsed: float, previous: float
-    ) -> float:
-        """How long to wait before the next poll of a job still running."""
-        floor = self.settings.bulk_poll_interval
-        processed = _count(info, "numberRecordsProcessed")
-        if rows and 0 < processed < rows and elapsed > 0:
-            remaining = (rows - processed) * elapsed / processed * _MARGIN
-            return min(max(remaining, floor), _MAX_PROJECTED_WAIT)
-        return min(max(previous, floor) * 2, max(_MAX_POLL_INTERVAL, floor))
-
-    def _learn(
-        self, info: Mapping[str, Any], rows: int, clock: _Clock, operation: str | None = None
-    ) -> None:
-        """Remember the org's time per row, from close to done, by the org's own figures.
-
-        The org's clock says when the job was closed and when it ended (its
-        ``systemModstamp`` at both), queueing included; its ``totalProcessingTime`` counts the
-        processing alone. The longer of the two is taken, unless it exceeds the time this
-        process saw pass (a clock of coarse precision): then that time is.
-        """
-        try:
-            busy = float(info.get("totalProcessingTime") or 0) / 1000
-        except (TypeError, ValueError):
-            busy = 0.0
-        measured = max(busy, _seconds_between(clock.closed_at, info.get("systemModstamp")))
-        elapsed = clock.elapsed
-        seconds = measured if 0 < measured <= elapsed else elapsed
-        if seconds > 0:
-            self._seconds_per_row = seconds / rows
-            if operation is not None:
-                self._per_operation[operation] = seconds / rows
-
-
-def _seconds_between(start: str | None, end: Any) -> float:
-    """Seconds between two Salesforce timestamps; 0 when either is missing or unreadable."""
-    if not start or not isinstance(end, str) or not end:
-        return 0.0
-    try:
-        return (parse_datetime(end) - parse_datetime(start)).total_seconds()
-    except ValueError:
-        return 0.0
-
-
-def _three_columns(text: str, names: tuple[str, str, str]) -> list[tuple[str, str, str]]:
-    """The cells of three named columns of a CSV (``""`` for a column it lacks)."""
-    if '"' not in text and "\r" not in text:
-        split = _split_columns(text, names)
-        if split is not None:
-            return split
-    reader = csv.reader(io.StringIO(text))
-    header = next(reader, None)
-    if header is None:
-        return []
-    where = {name: i for i, name in enumerate(header)}
-    wanted = [where.get(name) for name in names]
-    found = [i for i in wanted if i is not None]
-    width = max(found, default=-1)
-    if len(found) == len(wanted):
-        pick = itemgetter(*found)
-        return [pick(cells) for cells in reader if len(cells) > width]
-    return [
-        (
-            cells[wanted[0]] if wanted[0] is not None else "",
-            cells[wanted[1]] if wanted[1] is not None else "",
-            cells[wanted[2]] if wanted[2] is not None else "",
-        )
-        for cells in reader
-        if len(cells) > width
-    ]
-
-
-def _split_columns(text: str, names: tuple[str, str, str]) -> list[tuple[str, str, str]] | None:
-    """:func:`_three_columns` of a CSV without a quote or ``\\r``, by splitting its lines.
-
-    Without a quote no cell holds a comma or a line end, so each line is a row and each comma
-    ends a cell, as ``csv.reader`` reads them; a line is split only up to the last column
-    wanted. ``None`` (read it with ``csv.reader``) when the header is empty or lacks a column.
-    """
-    lines = text.split("\n")
-    if not lines[0]:
-        return None
-    where = {name: i for i, name in enumerate(lines[0].split(","))}
-    wanted = [where[name] for name in names if name in where]
-    width = max(wanted, default=0)
-    if len(wanted) != len(names) or width == 0:  # (0: an empty line would count as a row)
-        return None
-    pick = itemgetter(*wanted)
-    cut = width + 1  # cells past the last one wanted stay joined in one
-    return [
-        pick(cells)
-        for cells in map(methodcaller("split", ",", cut), islice(lines, 1, None))
-        if len(cells) > width
-    ]
+            delay = self.pace.next_delay(info, rows, elapsed, delay)
