@@ -8,7 +8,14 @@ import asyncio
 import httpx
 import pytest
 
-from tandem.connectors.http import HttpTransport, waits_cut_short_by
+from tandem.connectors.http import (
+    HttpTransport,
+    InFlight,
+    in_flight,
+    stopping,
+    stopping_now,
+    waits_cut_short_by,
+)
 from tandem.errors import Retriable, Stopping
 
 
@@ -73,3 +80,18 @@ async def test_outside_a_stoppable_run_the_wait_is_slept() -> None:
         response = await transport.request("GET", "https://crm.test/x", operation="x")
     assert response.status_code == 200
     assert replies.seen == 2
+
+
+def test_an_inner_scope_keeps_the_outer_stop_at_once_and_the_work_in_flight() -> None:
+    """The engine opens a scope of its own around each pass of ``tandem run``, inside the
+    CLI's: a second signal must still end graces there, and find the jobs handed over."""
+    outer_stop, now, held = asyncio.Event(), asyncio.Event(), InFlight()
+    inner_stop = asyncio.Event()
+    with waits_cut_short_by(outer_stop, now, held), waits_cut_short_by(inner_stop):
+        assert in_flight() is held
+        assert not stopping_now()
+        now.set()
+        assert stopping_now()
+        inner_stop.set()
+        assert stopping()
+    assert in_flight() is None and not stopping_now()

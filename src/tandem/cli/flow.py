@@ -151,18 +151,22 @@ def sync(
 
     async def once() -> PassReport | None:
         stop, now, held = asyncio.Event(), asyncio.Event(), InFlight()
-        _stop_on_signals(stop, signals, "stopping the pass at its next batch", now, held)
+        aborts = _stop_on_signals(stop, signals, "stopping the pass at its next batch", now, held)
         try:
             with waits_cut_short_by(stop, now, held):
                 async with running_engine(flow, bus=bus) as engine:
-                    for change in engine.drift:
-                        err.print(f"[yellow]schema drift:[/yellow] {change}")
-                    for warning in engine.warnings:
-                        err.print(
-                            f"[yellow]warning:[/yellow] {escape(str(warning))}", soft_wrap=True
-                        )
-                    with progress_on(bus, enabled=progress and not as_json):
-                        return await engine.sync(entities=entity)
+                    try:
+                        for change in engine.drift:
+                            err.print(f"[yellow]schema drift:[/yellow] {change}")
+                        for warning in engine.warnings:
+                            err.print(
+                                f"[yellow]warning:[/yellow] {escape(str(warning))}",
+                                soft_wrap=True,
+                            )
+                        with progress_on(bus, enabled=progress and not as_json):
+                            return await engine.sync(entities=entity)
+                    finally:
+                        await aborts.finish()
         except Stopping as exc:
             err.print(f"tandem: sync stopped: {escape(str(exc))}")
             return None
@@ -203,7 +207,7 @@ def run(config: ConfigOption = DEFAULT_CONFIG, verbose: VerboseOption = False) -
 
     async def forever() -> None:
         stop, now, held = asyncio.Event(), asyncio.Event(), InFlight()
-        _stop_on_signals(stop, signals, "stopping at the pass's next batch", now, held)
+        aborts = _stop_on_signals(stop, signals, "stopping at the pass's next batch", now, held)
 
         def on_pass(report: PassReport) -> None:
             if report.writes or report.total("dead_lettered") or report.total("conflicts"):
@@ -221,7 +225,10 @@ def run(config: ConfigOption = DEFAULT_CONFIG, verbose: VerboseOption = False) -
             with waits_cut_short_by(stop, now, held):
                 async with running_engine(flow, fresh_describe=True) as engine:
                     console.print(f"tandem: running flow [bold]{flow.name}[/bold]; Ctrl-C stops")
-                    await engine.run(stop, on_pass=on_pass)
+                    try:
+                        await engine.run(stop, on_pass=on_pass)
+                    finally:
+                        await aborts.finish()
         except Stopping as exc:
             err.print(f"tandem: start abandoned to stop: {escape(str(exc))}")
         console.print("tandem: stopped")
@@ -231,15 +238,33 @@ def run(config: ConfigOption = DEFAULT_CONFIG, verbose: VerboseOption = False) -
     except asyncio.CancelledError:
         if len(signals) < 2:
             raise
-        err.print(
-            "tandem: stopped in the middle of a pass; what it had not committed is read "
-            "again at the next start"
-        )
-        raise typer.Exit(128 + signals[1]) from None
+    else:
+        if len(signals) < 2:
+            return
+    # A stop at once, whether it cut the pass off or the pass had just ended by itself.
+    err.print(
+        "tandem: stopped in the middle of a pass; what it had not committed is read "
+        "again at the next start"
+    )
+    raise typer.Exit(128 + signals[1])
 
 
 ABORT_WITHIN = 10.0
 """Seconds a second signal gives the aborts of the Bulk jobs in flight before the exit."""
+
+
+class _Aborts:
+    """The aborts a stop at once started; the connectors stay open until they are done."""
+
+    def __init__(self) -> None:
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    async def finish(self) -> None:
+        """Wait for the aborts under way (none: at once). Called before the connectors
+        close: an abort's call needs its connection. The last abort cancels the caller's
+        task (the stop at once), which may end this wait."""
+        if self.tasks:
+            await asyncio.wait(set(self.tasks))
 
 
 def _stop_on_signals(
@@ -248,13 +273,14 @@ def _stop_on_signals(
     doing: str,
     now: asyncio.Event,
     held: InFlight,
-) -> None:
+) -> _Aborts:
     """SIGINT / SIGTERM: the first sets ``stop`` (``doing`` says what follows); a second sets
     ``now`` (a Bulk job's grace ends), aborts the work ``held`` in flight (one call each, for
     at most :data:`ABORT_WITHIN` seconds) and then cancels the running task; ``signals`` lists
-    them as they come."""
+    them as they come. The aborts under way are waited for by :meth:`_Aborts.finish`."""
     main = asyncio.current_task()
-    tasks: set[asyncio.Task[None]] = set()
+    aborts = _Aborts()
+    tasks = aborts.tasks
 
     async def abort_then_cancel() -> None:
         try:
@@ -279,6 +305,7 @@ def _stop_on_signals(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal, sig)
+    return aborts
 
 
 def _plain(value: object) -> object:

@@ -135,8 +135,12 @@ def waits_cut_short_by(
 
     ``now``: set when the agent is to stop at once; a grace given after ``stop`` (see
     :func:`wait_unless_stopping_now`) ends. ``in_flight``: where work handed to a system is
-    held, to be called off on a stop at once (see :func:`in_flight`).
+    held, to be called off on a stop at once (see :func:`in_flight`). Either, when not given,
+    is the enclosing scope's: a scope opened within the CLI's (the engine's, around each pass
+    of a run) keeps its stop at once and the jobs it holds.
     """
+    now = now if now is not None else _now.get()
+    in_flight = in_flight if in_flight is not None else _in_flight.get()
     tokens = (_stop.set(stop), _now.set(now), _in_flight.set(in_flight))
     try:
         yield

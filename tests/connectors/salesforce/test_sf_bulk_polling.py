@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import httpx
 import pytest
+from sf_bulk_jobs import submit_upsert, upsert
 from sf_stubs import API, FakeSleep, StrictStub, json_response, sf_error
 
 from tandem.connectors.salesforce import bulk as bulk_module
@@ -99,14 +100,7 @@ async def test_upsert_results_are_matched_by_key_and_failures_read_only_when_rep
     stub.on("GET", f"{JOB}/successfulResults/", httpx.Response(200, text=success))
     stub.on("GET", f"{JOB}/failedResults/", httpx.Response(200, text=failed))
     rows = [["E-1", "A"], ["E-2", "B, Inc."], ["E-3", ""]]
-    results = await bulk.ingest(
-        "Account",
-        "upsert",
-        ["ERP_Id__c", "Name"],
-        rows,
-        key_column="ERP_Id__c",
-        external_id="ERP_Id__c",
-    )
+    results = await upsert(bulk, rows)
     assert [(r.id, r.success, r.created) for r in results if r is not None] == [
         ("001Y", True, False),
         ("001X", True, True),
@@ -129,14 +123,6 @@ def success_file(rows: list[list[str]]) -> httpx.Response:
     lines = ['"sf__Id","sf__Created","ERP_Id__c","Name"']
     lines += [f'"001{i:05d}","true","{key}","{name}"' for i, (key, name) in enumerate(rows)]
     return httpx.Response(200, text="\n".join(lines) + "\n")
-
-
-UPSERT: dict[str, str] = {"key_column": "ERP_Id__c", "external_id": "ERP_Id__c"}
-"""The keyword arguments of an upsert of ``upsert_rows`` by ``ERP_Id__c``."""
-
-
-async def upsert(bulk: BulkApi, rows: list[list[str]]) -> list[SaveResult | None]:
-    return await bulk.ingest("Account", "upsert", ["ERP_Id__c", "Name"], rows, **UPSERT)
 
 
 def upsert_job_at_a_known_rate(stub: StrictStub, bulk: BulkApi, n: int) -> list[list[str]]:
@@ -337,7 +323,7 @@ async def test_a_job_queued_behind_another_is_timed_from_when_that_one_was_done(
     # that one was seen done, so its success file is not asked for too early.
     rows = upsert_job_at_a_known_rate(stub, bulk, 10000)
     stub.on("GET", f"{JOB}/successfulResults/", success_file(rows))
-    job = await bulk.submit("Account", "upsert", ["ERP_Id__c", "Name"], rows, **UPSERT)
+    job = await submit_upsert(bulk, rows)
     bulk._seen_done = job.clock.started + 2.0  # the job before ended 2 s after this close
     results = await bulk.collect(job)
     assert all(r is not None and r.success for r in results)
@@ -420,8 +406,7 @@ async def test_a_job_queued_behind_one_found_done_late_is_timed_from_that_ones_p
     for _ in range(2):
         job_setup(stub)
     stub.on("GET", f"{JOB}/successfulResults/", success_file(rows), times=2)
-    first = await bulk.submit("Account", "upsert", ["ERP_Id__c", "Name"], rows, **UPSERT)
-    second = await bulk.submit("Account", "upsert", ["ERP_Id__c", "Name"], rows, **UPSERT)
+    first, second = [await submit_upsert(bulk, rows) for _ in range(2)]
     await bulk.collect(first)
     assert ticking.delays == [pytest.approx(1.25)]
     await bulk.collect(second)

@@ -18,12 +18,12 @@ from typing import Any
 
 import httpx
 import pytest
+from sf_bulk_jobs import submit_upsert
 from test_sf_sandbox import settings_for
 
 from tandem.cli.flow import _stop_on_signals
 from tandem.connectors.http import InFlight, waits_cut_short_by
 from tandem.connectors.salesforce import SalesforceConnector
-from tandem.connectors.salesforce.bulk import IngestJob
 from tandem.errors import Stopping
 from tandem.sandbox.salesforce.server import SandboxHandle, running_sandbox
 
@@ -61,18 +61,6 @@ def _rows(n: int, prefix: str) -> list[list[str]]:
     return [[f"{prefix}-{i}", f"{prefix} {i}"] for i in range(n)]
 
 
-async def _submit(c: SalesforceConnector, rows: list[list[str]]) -> IngestJob:
-    """Hand over one upsert job of Accounts by ``ERP_Id__c`` (``[key, name]`` rows)."""
-    return await c.bulk.submit(
-        "Account",
-        "upsert",
-        ["ERP_Id__c", "Name"],
-        rows,
-        key_column="ERP_Id__c",
-        external_id="ERP_Id__c",
-    )
-
-
 def _states(sandbox: SandboxHandle) -> list[str]:
     return [str(job["state"]) for job in sandbox.state.bulk.list_jobs("ingest")]
 
@@ -105,7 +93,7 @@ async def test_a_job_completing_within_the_grace_is_collected_not_aborted(
 
     c.client.http.event_hooks["response"].append(release_after_first_look)
     with waits_cut_short_by(stop):
-        job = await _submit(c, _rows(50, "G"))
+        job = await submit_upsert(c.bulk, _rows(50, "G"))
         stop.set()
         results = await asyncio.wait_for(c.bulk.collect(job), timeout=HANG)
     assert _states(sandbox) == ["JobComplete"]
@@ -138,7 +126,7 @@ async def test_a_stop_at_once_ends_the_grace_and_aborts_the_job(
     c.client.http.event_hooks["response"].append(second_signal_after_a_look)
     calls = _job_calls(c)
     with waits_cut_short_by(stop, now, held):
-        job = await _submit(c, _rows(50, "N"))
+        job = await submit_upsert(c.bulk, _rows(50, "N"))
         stop.set()
         with pytest.raises(Stopping, match=job.job_id) as stopped:
             await asyncio.wait_for(c.bulk.collect(job), timeout=HANG)
@@ -157,7 +145,7 @@ async def test_a_stop_at_once_aborts_every_job_handed_over_and_not_collected(
     calls = _job_calls(c)
     with waits_cut_short_by(stop, now, held):
         for prefix in ("A", "B"):
-            await _submit(c, _rows(20, prefix))
+            await submit_upsert(c.bulk, _rows(20, prefix))
         stop.set()
         now.set()
         await held.cancel_all(HANG)  # what the second signal does before the exit
@@ -183,7 +171,7 @@ async def test_the_second_signal_aborts_the_jobs_in_flight_then_cancels(
         with waits_cut_short_by(stop, now, held):
             for prefix in ("A", "B"):
                 rows = [[f"{prefix}-{i}", f"{prefix} {i}"] for i in range(20)]
-                await _submit(c, rows)
+                await submit_upsert(c.bulk, rows)
             os.kill(os.getpid(), signal.SIGTERM)
             await stop.wait()
             os.kill(os.getpid(), signal.SIGTERM)

@@ -4,12 +4,15 @@ Job states run ``Open -> UploadComplete -> InProgress -> JobComplete | Failed | 
 Each job lives in ``DIR/bulk/<id>/``: ``job.json`` (the JobInfo), the uploaded CSV parts, and
 the result files (``success.csv``, ``failed.csv``, ``unprocessed.csv``; ``results.csv`` plus a
 row offset index for query jobs). Jobs survive a restart; an interrupted job resumes.
+
+A pace (rows per second, the fault setting ``bulk_rows_per_second``) keeps an ingest job
+InProgress as long as a real org would take over it. An abort stops a running job as Salesforce
+does: the rows processed so far stay written, the rest are listed as unprocessed.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import io
 import json
 import logging
 import queue
@@ -19,7 +22,7 @@ import shutil
 import threading
 import time
 from array import array
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, cast
 
@@ -63,15 +66,27 @@ class BulkManager:
         root: the directory jobs are kept in (``DIR/bulk``).
         created_by: the user id recorded as ``createdById``.
         chunk_rows: rows per ``Org.bulk_ingest`` call.
+        pace: returns the ingest pace in rows per second (``None``: unpaced); asked again
+            before each step, so a changed pace applies to a running job.
     """
 
-    def __init__(self, org: Org, root: Path, created_by: str, chunk_rows: int = CHUNK_ROWS) -> None:
+    def __init__(
+        self,
+        org: Org,
+        root: Path,
+        created_by: str,
+        chunk_rows: int = CHUNK_ROWS,
+        pace: Callable[[], float | None] = lambda: None,
+    ) -> None:
         self.org = org
         self.root = root
         self.created_by = created_by
         self.chunk_rows = chunk_rows
+        self.pace = pace
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)  # notified when the worker leaves a job
+        self._stopping = threading.Event()
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._worker: threading.Thread | None = None
         self._current: str | None = None
@@ -98,12 +113,15 @@ class BulkManager:
     def start(self) -> None:
         """Start the worker thread."""
         if self._worker is None:
+            self._stopping.clear()
             self._worker = threading.Thread(target=self._run, name="bulk-worker", daemon=True)
             self._worker.start()
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Stop the worker after the chunk it is processing."""
+        """Stop the worker after the chunk it is processing (a running job stays InProgress
+        and goes on when the worker starts again)."""
         if self._worker is not None:
+            self._stopping.set()
             self._queue.put(None)
             self._worker.join(timeout)
             self._worker = None
@@ -282,8 +300,12 @@ class BulkManager:
                 raise _job_error(
                     400, "INVALIDJOBSTATE", f"Aborting already {job.state} Job not allowed"
                 )
+            running = job.state == "InProgress"
             job.abort.set()  # a running job stops at its next chunk and lists the rest
             self._set_state(job, "Aborted")
+            if running:  # answer once it has stopped: the counts in the reply are final
+                with self._lock:
+                    self._idle.wait_for(lambda: self._current != job_id, timeout=30)
         elif state == "UploadComplete" and kind == "ingest":
             if job.state != "Open":
                 raise _job_error(400, "INVALIDJOBSTATE", f"Job {job_id} is {job.state}, not Open")
@@ -327,35 +349,8 @@ class BulkManager:
         if path.exists():
             return path.read_bytes()
         if name == "unprocessed" and job.state in ("Failed", "Aborted"):
-            return self._unprocessed(job)
-        return self._header_only(job, name)
-
-    def _unprocessed(self, job: Job) -> bytes:
-        """The uploaded rows past ``numberRecordsProcessed`` of a job that stopped early."""
-        try:
-            header, rows = job.uploaded_rows()
-            skip = int(job.info["numberRecordsProcessed"])
-            buffer = io.BytesIO()
-            writer = job.writer(buffer)
-            writer.writerow(header)
-            writer.writerows(row for index, row in enumerate(rows) if index >= skip)
-        except ApiError:  # no upload, or uploads that cannot be read: nothing to hand back
-            return self._header_only(job, "unprocessed")
-        return buffer.getvalue()
-
-    def _header_only(self, job: Job, name: str) -> bytes:
-        header = self._upload_header(job)
-        prefix = {"success": ["sf__Id", "sf__Created"], "failed": ["sf__Id", "sf__Error"]}
-        buffer = io.BytesIO()
-        job.writer(buffer).writerow(prefix.get(name, []) + header)
-        return buffer.getvalue()
-
-    def _upload_header(self, job: Job) -> list[str]:
-        try:
-            header, _ = job.uploaded_rows()
-        except ApiError:
-            return []
-        return header
+            return job.unprocessed_csv()
+        return job.header_only_csv(name)
 
     # -- query -------------------------------------------------------------------------------
 
@@ -443,6 +438,7 @@ class BulkManager:
             finally:
                 with self._lock:
                     self._current = None
+                    self._idle.notify_all()
 
     def _process(self, job: Job) -> None:
         started = time.monotonic()
@@ -481,6 +477,16 @@ class BulkManager:
                 job.info["systemModstamp"] = now()
                 job.save()
 
+    def _step(self) -> int:
+        """Rows per step: a chunk, or at a pace about a quarter second's worth."""
+        rate = self.pace()
+        return self.chunk_rows if rate is None else max(1, min(self.chunk_rows, int(rate / 4)))
+
+    def _go_on(self, job: Job, rows: int) -> bool:
+        """Wait out the pace over the next ``rows``; whether to process them."""
+        rate = self.pace()
+        return job.hold(0.0 if rate is None else rows / rate, self._stopping)
+
     def _process_ingest(self, job: Job) -> None:
         header, rows = job.uploaded_rows()
         job.check_header(header)
@@ -489,6 +495,7 @@ class BulkManager:
             return
         mode = "ab" if skip else "wb"
         paths = [job.directory / f"{name}.csv" for name in ("success", "failed", "unprocessed")]
+        done = False
         with paths[0].open(mode) as ok, paths[1].open(mode) as bad:
             ok_writer = job.writer(ok, quote_all=True)
             bad_writer = job.writer(bad, quote_all=True)
@@ -502,17 +509,18 @@ class BulkManager:
                 if seen <= skip:
                     continue
                 chunk.append(row)
-                if len(chunk) >= self.chunk_rows:
-                    if job.abort.is_set():
+                if len(chunk) >= self._step():
+                    if not self._go_on(job, len(chunk)):
                         break
                     self._ingest_chunk(job, header, chunk, ok_writer, bad_writer)
                     ok.flush()
                     bad.flush()
                     chunk = []
             else:
-                if chunk and not job.abort.is_set():
-                    self._ingest_chunk(job, header, chunk, ok_writer, bad_writer)
-                    chunk = []
+                if not chunk or self._go_on(job, len(chunk)):
+                    if chunk:
+                        self._ingest_chunk(job, header, chunk, ok_writer, bad_writer)
+                    chunk, done = [], True
         if job.abort.is_set():
             with paths[2].open("wb") as rest:
                 writer = job.writer(rest)
@@ -520,8 +528,10 @@ class BulkManager:
                 writer.writerows(chunk)
                 writer.writerows(rows)
             self._set_state(job, "Aborted")
-            return
-        self._finish(job)
+        elif done:
+            self._finish(job)
+        else:  # the worker is stopping: the job stays InProgress, next in line at its start
+            self._queue.put(str(job.info["id"]))
 
     def _ingest_chunk(
         self, job: Job, header: list[str], chunk: list[list[str]], ok: Any, bad: Any

@@ -10,9 +10,11 @@ import base64
 import binascii
 import csv
 import datetime as dt
+import io
 import json
 import os
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, Literal
@@ -43,6 +45,8 @@ DELIMITERS = {
 }
 LINE_ENDINGS = {"LF": "\n", "CRLF": "\r\n"}
 TERMINAL = ("JobComplete", "Failed", "Aborted")
+_LOOK_EVERY = 0.05
+"""Seconds between looks for an abort or a stop while a paced job waits out its rows."""
 
 
 def now() -> str:
@@ -99,6 +103,25 @@ class Job:
     def state(self) -> str:
         """The job state (``Open``, ``UploadComplete``, ...)."""
         return str(self.info["state"])
+
+    def hold(self, seconds: float, stopping: threading.Event) -> bool:
+        """Wait ``seconds`` (the org's pace over the next rows), looking out for an abort.
+
+        Args:
+            seconds: how long the next rows take; 0 only looks.
+            stopping: set when the worker is told to stop.
+
+        Returns:
+            ``True`` to process the rows; ``False`` as soon as the job is aborted or the worker
+            stops (the rows are then left unprocessed).
+        """
+        end = time.monotonic() + seconds
+        while not (self.abort.is_set() or stopping.is_set()):
+            left = end - time.monotonic()
+            if left <= 0:
+                return True
+            self.abort.wait(min(left, _LOOK_EVERY))
+        return False
 
     def save(self) -> None:
         """Write ``job.json`` atomically."""
@@ -165,3 +188,27 @@ class Job:
             needed = "Id"
         if needed and needed not in header:
             raise ApiError(400, "INVALIDBATCH", f"Field name not found : {needed}")
+
+    def unprocessed_csv(self) -> bytes:
+        """The uploaded rows past ``numberRecordsProcessed`` of a job that stopped early."""
+        try:
+            header, rows = self.uploaded_rows()
+            skip = int(self.info["numberRecordsProcessed"])
+            buffer = io.BytesIO()
+            writer = self.writer(buffer)
+            writer.writerow(header)
+            writer.writerows(row for index, row in enumerate(rows) if index >= skip)
+        except ApiError:  # no upload, or uploads that cannot be read: nothing to hand back
+            return self.header_only_csv("unprocessed")
+        return buffer.getvalue()
+
+    def header_only_csv(self, name: str) -> bytes:
+        """An empty result file: ``success``, ``failed`` or ``unprocessed``."""
+        try:
+            header, _ = self.uploaded_rows()
+        except ApiError:
+            header = []
+        prefix = {"success": ["sf__Id", "sf__Created"], "failed": ["sf__Id", "sf__Error"]}
+        buffer = io.BytesIO()
+        self.writer(buffer).writerow(prefix.get(name, []) + header)
+        return buffer.getvalue()

@@ -12,6 +12,10 @@ same calls with the same seed meets the same faults. Faults are decided in this 
    in sObject Collections.
 
 The token endpoint and the SOAP login are spared unless ``include_auth`` is set.
+
+``bulk_rows_per_second`` is no per-call fault but the org's Bulk 2.0 processing pace: an ingest
+job then stays InProgress for as long as its rows take at that pace (applied by the Bulk worker
+in :mod:`.bulk`, which reads it from :attr:`FaultInjector.config`).
 """
 
 from __future__ import annotations
@@ -44,6 +48,8 @@ class FaultConfig(BaseModel):
         limit_after: answer ``REQUEST_LIMIT_EXCEEDED`` once this many calls were made.
         expire_every: invalidate every session on each N-th call (it answers 401).
         include_auth: let error rates and latency hit the token endpoint and SOAP login too.
+        bulk_rows_per_second: the pace a Bulk 2.0 ingest job's rows are processed at (it stays
+            InProgress meanwhile, as in a real org); ``None``: as fast as the sandbox can.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -57,9 +63,13 @@ class FaultConfig(BaseModel):
     limit_after: int | None = Field(default=None, ge=0)
     expire_every: int | None = Field(default=None, ge=1)
     include_auth: bool = False
+    bulk_rows_per_second: float | None = Field(default=None, gt=0)
 
     def is_quiet(self) -> bool:
-        """Return ``True`` when nothing can go wrong (the fast path)."""
+        """Return ``True`` when nothing can go wrong (the fast path).
+
+        The Bulk pace is left out: it slows jobs, not the answers to calls.
+        """
         return (
             not any(rate > 0 for rate in self.error_rates.values())
             and self.latency_ms == 0

@@ -219,7 +219,13 @@ class SandboxServer:
             jwt_cert_pem=self.jwt_files.cert_file.read_bytes(),
             base_url=self.base_url,
         )
-        self.bulk = BulkManager(self.org, self.data_dir / "bulk", self.identity.user_id)
+        injector = self.state.faults
+        self.bulk = BulkManager(
+            self.org,
+            self.data_dir / "bulk",
+            self.identity.user_id,
+            pace=lambda: injector.config.bulk_rows_per_second,
+        )
         self.state.bulk = self.bulk
         self.state.router = api_router()
         self.app = build_app(self.state, self.state.router, plain_routes())
