@@ -16,7 +16,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from tandem.connectors.base import EPOCH, KEY_LENGTH, Change, Cursor, utc
+from tandem.connectors.sql.faults import SYSTEM
 from tandem.connectors.sql.source import Source, parser_of
+from tandem.errors import Fatal
 
 IN_CHUNK = 500
 KEYLESS_SHOWN = 5
@@ -45,7 +47,32 @@ def _datetime_text(value: datetime) -> str:
     return str(value if value.tzinfo is None else value.astimezone(UTC))
 
 
-_KEY_TEXT: dict[type, Callable[[Any], str]] = {Decimal: _decimal_text, datetime: _datetime_text}
+def _bytes_text(value: bytes) -> str:
+    """A key the driver gave as bytes (a query's binary column on MariaDB or SQLite, whose
+    drivers do not say it is binary): its UTF-8 text, which a lookup by the key's text finds
+    again. Other bytes (a binary UUID) could only be keyed by a text no lookup finds, so a
+    re-read would take the record for gone: the read stops instead.
+
+    Raises:
+        Fatal: the bytes are not UTF-8 text; the error shows their start and what to do.
+    """
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Fatal(
+            f"a key value is binary data, not UTF-8 text ({value[:16]!r}): Tandem keys records "
+            "by text; select the key column as text in the entity's query (for instance "
+            "HEX(column) on MariaDB/MySQL or SQLite)",
+            system=SYSTEM,
+            operation="read",
+        ) from None
+
+
+_KEY_TEXT: dict[type, Callable[[Any], str]] = {
+    Decimal: _decimal_text,
+    datetime: _datetime_text,
+    bytes: _bytes_text,
+}
 
 
 def _naive(value: datetime) -> datetime:
