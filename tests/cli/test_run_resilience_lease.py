@@ -15,7 +15,7 @@ import pytest
 from tandem_env import Env, build_env
 from test_run_resilience_agent import agent, crm_phone, linked, wait_until
 
-from tandem.pipeline import engine as engine_module
+from tandem.pipeline import claim as claim_module
 from tandem.pipeline.report import PassReport
 from tandem.pipeline.runtime import open_store, running_engine
 
@@ -30,7 +30,7 @@ def env(tmp_path: Path) -> Iterator[Env]:
 async def test_an_agent_waiting_between_passes_keeps_the_flow(
     env: Env, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(engine_module, "LEASE_SECONDS", LEASE)
+    monkeypatch.setattr(claim_module, "LEASE_SECONDS", LEASE)
     flow = env.flow(**{"{mode: continuous, poll_seconds: 1.0}": "{mode: interval, seconds: 3600}"})
     passes: list[PassReport] = []
     stop = asyncio.Event()

@@ -16,7 +16,7 @@ import pytest
 from audit_kit import before_crm_writes, before_erp_writes
 from tandem_env import Env, build_env
 
-import tandem.pipeline.engine as engine_module
+import tandem.pipeline.windows as windows_module
 from tandem.connectors.base import EntityBinding, WriteOp
 from tandem.pipeline.outcome import BatchCommitter
 from tandem.pipeline.runtime import running_engine
@@ -415,6 +415,6 @@ async def test_crm_late_edit_hidden_from_the_probe_arrives_once_the_probe_is_sta
     async with running_engine(env.flow()) as engine:
         await _loaded_a_minute_ago(engine, clock, timedelta(0))
         await _edit_twice_second_late(clock_env, engine)
-        monkeypatch.setattr(engine_module, "PROBE_TRUST_SECONDS", 0.0)
+        monkeypatch.setattr(windows_module, "PROBE_TRUST_SECONDS", 0.0)
         await engine.sync()
     assert _erp_phone(env, 4) == "+48 850 000 003"

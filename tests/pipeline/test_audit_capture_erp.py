@@ -19,6 +19,7 @@ from audit_kit import Writer, age_log, open_writer
 from tandem_env import Env
 
 import tandem.pipeline.engine as engine_module
+import tandem.pipeline.windows as windows_module
 from tandem.config import load_flow
 from tandem.connectors.sql.capture import install_capture
 from tandem.pipeline.runtime import running_engine
@@ -130,6 +131,7 @@ async def test_late_commit_arrives_when_the_agents_clock_runs_ahead_of_the_datab
     """
     env = db_env
     monkeypatch.setattr(engine_module, "datetime", _AheadClock)
+    monkeypatch.setattr(windows_module, "datetime", _AheadClock)
     async with running_engine(env.flow()) as engine:
         await engine.sync()
         age_log(env)

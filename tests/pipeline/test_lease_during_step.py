@@ -18,7 +18,7 @@ from tandem_env import Env
 
 from tandem.connectors.base import EntityBinding, WriteOp
 from tandem.errors import StoreError
-from tandem.pipeline import engine as engine_module
+from tandem.pipeline import claim as claim_module
 from tandem.pipeline.engine import Engine
 from tandem.pipeline.runtime import open_store, running_engine
 
@@ -53,7 +53,7 @@ def slow_hand_over(
 async def test_a_step_longer_than_the_claim_keeps_the_flow(
     env: Env, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(engine_module, "LEASE_SECONDS", LEASE)
+    monkeypatch.setattr(claim_module, "LEASE_SECONDS", LEASE)
     flow = env.flow()
     async with running_engine(flow) as agent:
         await agent.sync()  # the initial load, at full speed
@@ -85,7 +85,7 @@ async def test_a_step_longer_than_the_claim_keeps_the_flow(
 async def test_a_flow_taken_over_during_a_step_stops_the_pass(
     env: Env, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(engine_module, "LEASE_SECONDS", LEASE)
+    monkeypatch.setattr(claim_module, "LEASE_SECONDS", LEASE)
     flow = env.flow()
     async with running_engine(flow) as agent:
         await agent.sync()

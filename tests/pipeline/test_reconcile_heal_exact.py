@@ -16,7 +16,8 @@ from memory_connector import MemoryConnector
 from memory_engine import MEMORY_FLOW, memory_engine
 
 from tandem.connectors.base import EntityBinding, WriteOp, WriteOutcome
-from tandem.pipeline.engine import WORK_CHUNK, Engine
+from tandem.pipeline.drain import WORK_CHUNK
+from tandem.pipeline.engine import Engine
 from tandem.pipeline.reconcile import Drift, reconcile
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from test_reconcile_heal_exact import crm_key, engine_for, synced
 
 from tandem.connectors.base import Change, EntityBinding
-from tandem.pipeline.engine import WORK_CHUNK
+from tandem.pipeline.drain import WORK_CHUNK
 
 
 async def test_one_pass_syncs_every_queued_record_however_many(tmp_path: Path) -> None:

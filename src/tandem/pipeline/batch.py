@@ -9,15 +9,12 @@ system's ID, so the re-run writes nothing twice.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
 
-from tandem.codec import dumps
 from tandem.config import Side
-from tandem.connectors.base import Change, Cursor, MergeLookup, WriteOp, WriteOutcome
+from tandem.connectors.base import Change, Cursor, WriteOp, WriteOutcome
 from tandem.errors import MappingError
 from tandem.mapping import Mapper, NativeValidator
 from tandem.mapping.mapper import NativeWriter
@@ -29,7 +26,8 @@ from tandem.pipeline.events import (
 )
 from tandem.pipeline.guard import guarded
 from tandem.pipeline.matching import MatchIndex, claim_named, owed_keys
-from tandem.pipeline.outcome import MERGED_IN_CRM, BatchCommitter, DeadLetterNote, PendingRecord
+from tandem.pipeline.merges import Merges
+from tandem.pipeline.outcome import BatchCommitter, DeadLetterNote, PendingRecord
 from tandem.pipeline.plan import (
     Intent,
     SourceRecord,
@@ -38,6 +36,7 @@ from tandem.pipeline.plan import (
 )
 from tandem.pipeline.refs import CRM_PREFIX, StoreRefResolver
 from tandem.pipeline.report import PassReport
+from tandem.pipeline.tried import TriedVersions
 from tandem.pipeline.writeback import WriteBack, write_back
 from tandem.store import StateStore, SyncedState
 
@@ -87,10 +86,9 @@ class BatchProcessor:
         self.refs = StoreRefResolver(store, placeholder=PENDING_REF, planned=self.planned)
         self.committer = BatchCommitter(flow=flow, store=store, bus=bus, report=report)
         self._handing: Handover | None = None
-        self._tried: dict[tuple[str, Side, str], _Version] = {}
-        """(entity, side, key) -> the version of the record this pass tried: the work queue's
-        records, and in a dry run the records it planned a write (or a letter) for. A later
-        read of the same version in the pass is not tried again (see :meth:`_skip_tried`)."""
+        self._tried = TriedVersions(dry_run=dry_run)
+        """The versions this pass tried (see :class:`TriedVersions`)."""
+        self._merges = Merges(flow, store, systems)
 
     async def process(
         self,
@@ -137,7 +135,7 @@ class BatchProcessor:
         for change in changes:
             latest[change.key] = change
         if self._tried and not queued:
-            self._skip_tried(ctx.name, source, latest)
+            self._tried.skip(ctx.name, source, latest)
         keys = list(latest)
         self.report.add(ctx.name, source, "read", len(keys))
         self.refs.forget()
@@ -148,7 +146,7 @@ class BatchProcessor:
         if self.mapper.scaled(ctx.spec):
             bases = self._fit_bases(ctx, bases)
         if source == "crm":
-            await self._look_up_merges(ctx, latest, partners, bases)
+            await self._merges.look_up(ctx, latest, partners, bases)
         dead: list[DeadLetterNote] = []
         records: list[SourceRecord] = []
         for change in latest.values():
@@ -216,12 +214,12 @@ class BatchProcessor:
             plans.append(pending)
 
         if source == "crm":
-            dead.extend(self._merge_letters(ctx, plans))
+            dead.extend(self._merges.letters(ctx, plans))
         else:
-            dead.extend(self._hold_merged(ctx, plans, again=queued))
+            dead.extend(self._merges.hold(ctx, plans, again=queued))
         ops = self._target_ops(ctx, target, plans, dead)
         ops += owed_keys(ctx, target, plans, claims.owed)
-        self._note_tried(ctx.name, source, latest, plans, dead, every=queued)
+        self._tried.note(ctx.name, source, latest, plans, dead, every=queued)
         if self.dry_run:
             for pending in plans:
                 if pending.plan.target is not None and pending.plan.target.action == "create":
@@ -308,64 +306,6 @@ class BatchProcessor:
             fitted[key] = base if values is base.values else replace(base, values=dict(values))
         return fitted
 
-    def _skip_tried(self, entity: str, source: Side, latest: dict[str, Change]) -> None:
-        """Leave out of ``latest`` the records this pass tried already in the version read now.
-
-        A record the work queue brought (a dead letter retried, a reconcile heal) often comes
-        through the capture of the same pass too: tried again, a refused one would be
-        dead-lettered twice (its attempts counted twice). A dry run, which commits nothing,
-        would plan a record read again (a row whose earlier change-log entries the overlap
-        window re-reads, each joined to the row as it is now) against state that ``sync``
-        would have moved on by then: one delete listed twice. A version that differs (the
-        record changed since it was tried) is tried.
-        """
-        tried = self._tried
-        again = [
-            key
-            for key, change in latest.items()
-            if (seen := tried.get((entity, source, key))) is not None and seen.same(change)
-        ]
-        for key in again:
-            del latest[key]
-
-    def _note_tried(
-        self,
-        entity: str,
-        source: Side,
-        latest: Mapping[str, Change],
-        plans: Sequence[PendingRecord],
-        dead: Sequence[DeadLetterNote],
-        *,
-        every: bool,
-    ) -> None:
-        """Remember the versions of the records of a batch as tried in this pass.
-
-        ``every``: all of them (the work queue's). Else those dead-lettered (a refused
-        version read again by a later batch would be refused again, its letter's attempts
-        counted twice), and in a dry run also those planned a write, a revert or a conflict
-        (a sync commits those, so a later read plans nothing for them; a dry run does not).
-        A record that needs nothing plans nothing when read again, and is not kept in memory.
-
-        Every other record of the batch forgets what was remembered of it: only its latest
-        version may be left out when read again. A record tried as A, then synced as B, then
-        read as A again (changed back) is a change to carry, not a repeat.
-        """
-        keys: Iterable[str] = latest
-        if not every:
-            keys = {n.key for n in dead}
-            if self.dry_run:
-                keys |= {p.record.key for p in plans if not p.plan.noop}
-        tried = self._tried
-        remembered = set(keys)
-        if tried:
-            for key in latest:
-                if key not in remembered:
-                    tried.pop((entity, source, key), None)
-        for key in remembered:
-            change = latest.get(key)
-            if change is not None:
-                tried[(entity, source, key)] = _Version.of(change)
-
     def _held(
         self,
         ctx: EntityContext,
@@ -382,115 +322,6 @@ class BatchProcessor:
             self.flow, ctx.name, [k for k in erp_keys if k is not None]
         )
         return {erp_keys[k]: frozenset(v) for k, v in open_fields.items() if k in erp_keys}
-
-    async def _look_up_merges(
-        self,
-        ctx: EntityContext,
-        latest: dict[str, Change],
-        partners: Mapping[str, str],
-        bases: Mapping[str, SyncedState],
-    ) -> None:
-        """Ask the CRM which of the linked records read as plain deletes a merge deleted.
-
-        A delete may come without saying (``getDeleted``; a record the work queue, a retry
-        or a reconcile heal, found gone); carried to the ERP as a delete it would delete or
-        archive a customer the CRM only merged. Only deletes that would reach a partner are
-        asked about: one call per batch that has such deletes, none otherwise.
-        """
-        connector = self.systems.of("crm")
-        if not isinstance(connector, MergeLookup):
-            return
-        keys = [
-            key
-            for key, change in latest.items()
-            if change.deleted
-            and change.merged_into is None
-            and key in partners
-            and not ((base := bases.get(key)) is not None and base.deleted)
-        ]
-        if not keys:
-            return
-        found = await connector.merged_into(ctx.bindings["crm"], keys)
-        for key, master in found.items():
-            if key in latest:
-                latest[key] = replace(latest[key], merged_into=master)
-
-    def _merge_letters(
-        self, ctx: EntityContext, plans: Sequence[PendingRecord]
-    ) -> list[DeadLetterNote]:
-        """A ``MERGED_IN_CRM`` letter for the ERP partner of each CRM record merged away.
-
-        The partner is not deleted, archived or flagged: it holds what the loser's ERP
-        customer holds (orders, invoices), which a merge of two CRM duplicates says nothing
-        about. A person merges it in the ERP, or links it to the master.
-        """
-        merged = [p.plan for p in plans if p.plan.merged_into is not None]
-        if not merged:
-            return []
-        masters = self.store.partners(ctx.name, "crm", [p.merged_into or "" for p in merged])
-        notes: list[DeadLetterNote] = []
-        for plan in merged:
-            master, erp_key = plan.merged_into or "", plan.partner or ""
-            message = _merged_message(ctx, plan.key, master, erp_key, masters.get(master))
-            notes.append(
-                DeadLetterNote(
-                    "erp",
-                    erp_key,
-                    message,
-                    value=master,
-                    code=MERGED_IN_CRM,
-                    payload=dict(plan.values),
-                )
-            )
-        return notes
-
-    def _hold_merged(
-        self, ctx: EntityContext, plans: Sequence[PendingRecord], *, again: bool
-    ) -> list[DeadLetterNote]:
-        """Hold back the ERP records a ``MERGED_IN_CRM`` letter waits on, that would be
-        created in the CRM: that would bring back the duplicate the CRM's users merged away.
-
-        Held, a record writes nothing and commits no state: its values are sent whole once
-        it is linked. ``again``: the records come from the work queue (the letter retried):
-        a held one's letter is open again, one attempt more; a read by the capture (an edit,
-        or the overlap window re-reading) leaves the letter as it is.
-
-        A record linked since (to the master, by a person) goes through and resolves its
-        letter; one deleted in the ERP does too. A dropped letter holds nothing: the record
-        syncs as one of its own again.
-        """
-        creating = {
-            p.record.key: p
-            for p in plans
-            if p.plan.target is not None and p.plan.target.action == "create"
-        }
-        if not creating:
-            return []
-        letters = {
-            letter.record_key: letter
-            for status in ("open", "retrying")
-            for letter in self.store.dead_letters(
-                flow=self.flow, status=status, entity=ctx.name, code=MERGED_IN_CRM, limit=1_000_000
-            )
-            if letter.side == "erp" and letter.record_key in creating
-        }
-        notes: list[DeadLetterNote] = []
-        for key, letter in letters.items():
-            pending = creating[key]
-            if again:
-                notes.append(
-                    DeadLetterNote(
-                        "erp",
-                        key,
-                        letter.message,
-                        value=letter.value,
-                        code=MERGED_IN_CRM,
-                        payload=dict(pending.plan.values),
-                    )
-                )
-            pending.plan.target = None
-            pending.failed = True
-        return notes
 
     def _target_ops(
         self,
@@ -589,41 +420,6 @@ class BatchProcessor:
         await write_back(helper, ctx, source, plans, new_links, dead)
 
 
-@dataclass(frozen=True, slots=True)
-class _Version:
-    """A version of a record as read: deleted, or a fingerprint of its native fields.
-
-    A fingerprint (a 16-byte digest of the fields' encoding) keeps a dry run over a large
-    initial load small: only the fields' values that the codec cannot encode are kept as
-    they are. Two reads whose fields encode differently (another key order, ``10`` against
-    ``10.0``) count as two versions: the record is tried again, as before this was kept.
-    """
-
-    deleted: bool
-    fingerprint: object
-
-    @classmethod
-    def of(cls, change: Change) -> _Version:
-        """The version ``change`` reads."""
-        if change.deleted:
-            return cls(True, None)
-        return cls(False, _fingerprint(change.fields))
-
-    def same(self, change: Change) -> bool:
-        """Whether ``change`` reads this version again."""
-        if change.deleted or self.deleted:
-            return change.deleted == self.deleted
-        return _fingerprint(change.fields) == self.fingerprint
-
-
-def _fingerprint(fields: Mapping[str, Any]) -> object:
-    try:
-        text = dumps(dict(fields))
-    except (TypeError, ValueError):
-        return dict(fields)
-    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
-
-
 def _empty_key(ctx: EntityContext, side: Side) -> MappingError:
     binding = ctx.bindings[side]
     return MappingError(
@@ -632,43 +428,6 @@ def _empty_key(ctx: EntityContext, side: Side) -> MappingError:
         record="''",
         field=binding.key,
         value="",
-    )
-
-
-def _merged_message(
-    ctx: EntityContext, loser: str, master: str, erp_key: str, master_partner: str | None
-) -> str:
-    """What a ``MERGED_IN_CRM`` letter tells a person: what happened and what to do."""
-    crm, erp = ctx.bindings["crm"], ctx.bindings["erp"]
-    head = (
-        f"{ctx.name}: the CRM merged {crm.source} {loser} into {master}; ERP record "
-        f"{erp_key} ({erp.source}), linked to {loser}, is kept as it is (not deleted, archived "
-        "or flagged), now linked to no CRM record, and is not created in the CRM again while "
-        "this letter is open. "
-    )
-    if master_partner is not None:
-        todo = (
-            f"{master} is linked to ERP record {master_partner}: merge ERP record {erp_key} "
-            f"into {master_partner} in the ERP (move what refers to it, then delete or archive "
-            f"{erp_key})"
-        )
-    elif erp.external_id:
-        todo = (
-            f"{master} is linked to no ERP record: link ERP record {erp_key} to it (set its "
-            f"{erp.external_id} to {master}), or merge {erp_key} in the ERP into the record "
-            f"that is {master}'s"
-        )
-    else:
-        todo = (
-            f"{master} is linked to no ERP record: link ERP record {erp_key} to it (set "
-            f"{crm.external_id or 'the external ID'} of {master} to {erp_key}), or merge "
-            f"{erp_key} in the ERP into the record that is {master}'s"
-        )
-    return (
-        head
-        + todo
-        + "; then retry this letter. Dropping it lets ERP record "
-        + f"{erp_key} sync as a record of its own: its next change creates it in the CRM."
     )
 
 

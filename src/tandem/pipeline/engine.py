@@ -10,28 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import socket
 import time
-import uuid
-from collections import defaultdict
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from tandem.config import FlowSpec, Side
 from tandem.connectors.base import (
     Advisor,
     Auditor,
-    Change,
-    ChangeProbe,
-    Cursor,
     EntityBinding,
     EntitySchema,
     Learner,
     SchemaCache,
     Submitter,
 )
-from tandem.connectors.clock import SourceClock
 from tandem.connectors.http import stopping, waits_cut_short_by
 from tandem.connectors.quota import BUDGET_CODES
 from tandem.errors import (
@@ -45,8 +37,10 @@ from tandem.errors import (
 )
 from tandem.mapping import Mapper
 from tandem.pipeline.batch import BatchProcessor
+from tandem.pipeline.claim import FlowClaim, retry_seconds
 from tandem.pipeline.contested import readable
 from tandem.pipeline.context import EntityContext, Systems, build_rules
+from tandem.pipeline.drain import WorkDrain
 from tandem.pipeline.drift import compare, restore, summarise
 from tandem.pipeline.events import EventBus, PassDone
 from tandem.pipeline.matching import MatchIndex
@@ -59,24 +53,15 @@ from tandem.pipeline.refs import StoreRefResolver
 from tandem.pipeline.report import PassReport
 from tandem.pipeline.schedule import MAX_BACKOFF_SECONDS, Timetable
 from tandem.pipeline.settling import SettleLine
-from tandem.store import StateFile, StateStore, WorkItem
+from tandem.pipeline.windows import ReadWindows
+from tandem.store import StateFile, StateStore
 
 log = logging.getLogger(__name__)
-
-WORK_CHUNK = 500
-"""Queued records a pass takes, re-reads and syncs at a time."""
 
 SETTLING = 1
 """Handed-over batches that may be unsettled while the next is read and planned."""
 
 SIDES: tuple[Side, Side] = ("erp", "crm")
-LEASE_SECONDS = 120.0
-"""How long a claim on a flow lasts unless renewed (renewed every third of that)."""
-RENEW_RETRY_SECONDS = 5.0
-"""How soon a renewal of the claim that found the state store busy is tried again (the claim
-still has two thirds of its time to run)."""
-PROBE_TRUST_SECONDS = 60.0
-"""An unchanged probe spares reads for at most this long; then the source is read anyway."""
 
 
 class Engine:
@@ -96,23 +81,14 @@ class Engine:
         self.systems = systems
         self.mapper = mapper or Mapper(flow)
         self.bus = bus or EventBus()
-        self._fingerprints: dict[tuple[str, Side], tuple[str, float, datetime | None]] = {}
-        """Per (entity, side): the source's change fingerprint at its last read, when (the
-        agent's monotonic clock) and when it was probed by the source's clock."""
-        self._fetched: dict[tuple[str, Side], datetime] = {}
-        """Per (entity, side): when the last batch of the last full read was fetched."""
-        self._fetched_saved: dict[tuple[str, Side], datetime] = {}
-        """Per (entity, side): the fetch time last kept in the store by this process."""
-        self._fetched_asked: set[tuple[str, Side]] = set()
-        """Per (entity, side): the store was asked when an earlier process last read it."""
+        self.windows = ReadWindows(flow.name, store, systems)
+        """Where each read starts; which sources need no read."""
         self._learned: dict[Side, dict[str, float]] = {}
         """Per side: what the connector had learned when it was last kept in the store."""
-        self._probed: dict[tuple[str, Side], tuple[str, datetime | None]] = {}
-        """Per (entity, side): the fingerprint probed before the read now under way, and when
-        by the source's clock."""
-        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        """Who this engine is, in the flow's lease."""
-        self._claimed_at: float | None = None
+        self.lease = FlowClaim(store, flow.name)
+        """The claim that makes this engine the only one writing for its flow."""
+        self.drain = WorkDrain(flow.name, store, systems, self.context)
+        """The work queue's drain, run at the start of each pass."""
         self.drift: list[str] = []
         """Schema changes found by :meth:`prepare` since the previous run."""
         self.problems: list[Problem] = []
@@ -151,96 +127,26 @@ class Engine:
             )
 
     @property
+    def holder(self) -> str:
+        """Who this engine is, in the flow's lease."""
+        return self.lease.holder
+
+    @property
     def lease_name(self) -> str:
         """The lease that makes this engine the only one writing for its flow."""
-        return f"flow:{self.flow.name}"
+        return self.lease.name
 
     def claim(self) -> None:
-        """Become the one engine that syncs this flow (renewing the claim if held).
+        """Become the one engine that syncs this flow (see :meth:`FlowClaim.claim`).
 
         Raises:
             StoreError: another engine holds the flow; it names who and until when.
         """
-        lease = self.store.acquire_lease(self.lease_name, self.holder, LEASE_SECONDS)
-        if lease.holder != self.holder and _gone(lease.holder):
-            log.warning(
-                "taking over flow %s from %s, which is no longer running",
-                self.flow.name,
-                lease.holder,
-            )
-            lease = self.store.acquire_lease(
-                self.lease_name, self.holder, LEASE_SECONDS, replace=lease.holder
-            )
-        if lease.holder != self.holder:
-            raise StoreError(
-                f"flow {self.flow.name!r} is being synced by {lease.holder} "
-                f"(its claim runs until {lease.expires_at:%Y-%m-%d %H:%M:%S} UTC unless renewed); "
-                "stop that process or wait for its claim to expire"
-            )
-        self._claimed_at = time.monotonic()
+        self.lease.claim()
 
     def release(self) -> None:
-        """Give the flow up, if this engine claimed it.
-
-        A store that cannot take the release now (locked by another process, unreachable) is
-        logged, not raised: the claim expires by itself, and an error it would raise would hide
-        the one the engine is stopping for.
-        """
-        if self._claimed_at is not None:
-            self._claimed_at = None
-            try:
-                self.store.release_lease(self.lease_name, self.holder)
-            except StoreError as exc:
-                log.warning(
-                    "could not give up the claim on flow %s (it expires within %.0f s): %s",
-                    self.flow.name,
-                    LEASE_SECONDS,
-                    exc,
-                )
-
-    async def _renew(self) -> bool:
-        """Renew the claim on a worker thread, so that a state store waiting for a lock does
-        not hold the event loop; ``False`` (logged) when the store stayed busy: try again
-        soon. A renewal under way when the caller is cancelled is waited for, so that no
-        claim is written behind a later :meth:`release`.
-
-        Raises:
-            StoreError: another engine holds the flow now.
-        """
-        renewal = asyncio.ensure_future(asyncio.to_thread(self.claim))
-        try:
-            await asyncio.shield(renewal)
-        except asyncio.CancelledError:
-            await asyncio.wait([renewal])
-            raise
-        except StoreBusy as exc:
-            log.warning(
-                "could not renew the claim on flow %s, trying again in %.0f s: %s",
-                self.flow.name,
-                min(RENEW_RETRY_SECONDS, LEASE_SECONDS / 12),
-                exc,
-            )
-            return False
-        return True
-
-    async def _keep_claim(self, work: asyncio.Future[PassReport], lost: list[StoreError]) -> None:
-        """Renew the claim every third of its length until cancelled; should the flow be
-        found taken by another engine, note why in ``lost`` and cancel ``work``."""
-        while self._claimed_at is not None:
-            due = self._claimed_at + LEASE_SECONDS / 3 - time.monotonic()
-            if due > 0:
-                await asyncio.sleep(due)
-                continue
-            try:
-                if not await self._renew():
-                    await asyncio.sleep(min(RENEW_RETRY_SECONDS, LEASE_SECONDS / 12))
-            except StoreError as exc:
-                log.error(
-                    "flow %s was taken over during a pass; stopping it: %s", self.flow.name, exc
-                )
-                lost.append(exc)
-                work.cancel()
-                return
+        """Give the flow up, if this engine claimed it (see :meth:`FlowClaim.release`)."""
+        self.lease.release()
 
     async def prepare(
         self, *, fresh: bool = False, keep: bool = True, audit: bool = False
@@ -383,21 +289,11 @@ class Engine:
             StoreError: another engine holds the flow (or took it over during the pass).
         """
         self.check_entities(entities)
-        if self._claimed_at is None:  # a dry run, a check: no claim to keep
+        if not self.lease.held:  # a dry run, a check: no claim to keep
             return await self._sync(dry_run=dry_run, entities=entities)
-        work = asyncio.ensure_future(self._sync(dry_run=dry_run, entities=entities))
-        lost: list[StoreError] = []
-        keeper = asyncio.ensure_future(self._keep_claim(work, lost))
-        try:
-            return await work
-        except asyncio.CancelledError:
-            current = asyncio.current_task()
-            if lost and (current is None or not current.cancelling()):
-                raise lost[0] from None
-            raise
-        finally:
-            keeper.cancel()
-            await asyncio.gather(keeper, return_exceptions=True)
+        return await self.lease.keep_during(
+            asyncio.ensure_future(self._sync(dry_run=dry_run, entities=entities))
+        )
 
     async def _sync(self, *, dry_run: bool, entities: Sequence[str] | None) -> PassReport:
         """:meth:`sync`'s pass itself."""
@@ -416,25 +312,18 @@ class Engine:
                 if ctx.rules.delete == "delete":
                     self.store.repair_legacy_links(self.flow.name, ctx.name)
             release_parked(self.store, self.flow.name, self.contexts)
-        await self._drain_work(processor)
+        await self.drain.drain(processor)
         wanted = [c for c in self.contexts if entities is None or c.name in entities]
         try:
-            quiet = set() if dry_run else await self._quiet(wanted)
+            quiet = set() if dry_run else await self.windows.quiet(wanted)
             for ctx in wanted:
                 for side in SIDES:
                     if ctx.reads(side) and (ctx.name, side) not in quiet:
                         await self._capture(processor, ctx, side)
-                        probed = self._probed.pop((ctx.name, side), None)
-                        if probed is not None:
-                            fingerprint, probed_at = probed
-                            self._fingerprints[(ctx.name, side)] = (
-                                fingerprint,
-                                time.monotonic(),
-                                probed_at,
-                            )
+                        self.windows.read((ctx.name, side))
             # records parked for a reference that this pass linked follow it in this pass
             if not dry_run and release_parked(self.store, self.flow.name, self.contexts):
-                await self._drain_work(processor)
+                await self.drain.drain(processor)
         except Fatal as exc:
             # A system refused work as a whole (say, a Bulk job naming a field that is gone):
             # the next start must not trust a saved description. Not for a spent API budget,
@@ -450,57 +339,6 @@ class Engine:
                     log.warning("could not keep what the connectors learned", exc_info=True)
         await self.bus.publish(PassDone(report.as_dict()["counts"]))
         return report
-
-    async def _quiet(self, contexts: Sequence[EntityContext]) -> set[tuple[str, Side]]:
-        """Entities whose source can say cheaply that nothing changed since the last read."""
-        quiet: set[tuple[str, Side]] = set()
-        for side in SIDES:
-            connector = self.systems.of(side)
-            if not isinstance(connector, ChangeProbe):
-                continue
-            windows: list[tuple[EntityContext, Cursor]] = []
-            for ctx in contexts:
-                cursor = self.store.cursor(self.flow.name, ctx.name, side)
-                if ctx.reads(side) and cursor is not None:
-                    windows.append((ctx, cursor))
-            if not windows:
-                continue
-            probed_at = await self._source_time(side)
-            found = await connector.fingerprints(
-                [
-                    (c.bindings[side], at.minus(c.spec.overlap_seconds).modified_at)
-                    for c, at in windows
-                ]
-            )
-            for ctx, cursor in windows:
-                slot = (ctx.name, side)
-                fingerprint = found.get(ctx.bindings[side].name)
-                if fingerprint is None:
-                    continue
-                if self._trusted(slot, fingerprint, cursor, ctx.spec.overlap_seconds):
-                    quiet.add(slot)
-                else:
-                    self._probed[slot] = (fingerprint, probed_at)
-        return quiet
-
-    def _trusted(
-        self, slot: tuple[str, Side], fingerprint: str, cursor: Cursor, overlap: float
-    ) -> bool:
-        """Whether an unchanged fingerprint may spare the read of ``slot``.
-
-        A fingerprint (a count and the newest stamp) misses a late commit that edits a record
-        already counted, when its stamp falls behind the newest. A commit still in flight when
-        the fingerprint was probed is stamped at most the overlap before that instant, so once
-        the newest change read (the cursor) lies further back than that, any late commit
-        raises the newest stamp and moves the fingerprint. Until then the source is read.
-        """
-        known = self._fingerprints.get(slot)
-        if known is None or known[0] != fingerprint:
-            return False
-        _, read_at, probed_at = known
-        if time.monotonic() - read_at >= PROBE_TRUST_SECONDS or probed_at is None:
-            return False
-        return cursor.modified_at < probed_at - timedelta(seconds=overlap)
 
     async def run(
         self,
@@ -620,12 +458,12 @@ class Engine:
             seconds = timetable.until_due()
             if seconds <= 0:
                 return
-            if self._claimed_at is not None:
-                renew = self._claimed_at + LEASE_SECONDS / 3 - time.monotonic()
+            renew = self.lease.renew_in()
+            if renew is not None:
                 if renew <= 0:
-                    if await self._renew():
+                    if await self.lease.renew():
                         continue
-                    renew = min(RENEW_RETRY_SECONDS, LEASE_SECONDS / 12)
+                    renew = retry_seconds()
                 seconds = min(seconds, renew)
             signals = []
             if listen and timetable.listens():
@@ -656,14 +494,14 @@ class Engine:
         spec = ctx.spec
         since = self.store.cursor(self.flow.name, ctx.name, side)
         initial = since is None
-        start = self._start(ctx, side, since)
+        start = self.windows.start(ctx, side, since)
         # An initial load runs in batches of initial_batch_size, but starts with one of
         # batch_size: the target gets its first work while the rest is still being read.
         size = max(spec.batch_size, spec.initial_batch_size) if initial else spec.batch_size
         matches = await self._match_index(ctx, side) if initial and spec.match else None
         binding = ctx.bindings[side]
         fetched_at: datetime | None = None
-        read_at = await self._source_time(side)
+        read_at = await self.windows.source_time(side)
         # Batch k+1 is read, mapped and planned while batch k settles on a task of its own
         # (its outcomes asked for, its state committed on a worker thread), then handed over.
         # A batch sharing a record with an unsettled one waits for it, so every plan sees the
@@ -706,70 +544,7 @@ class Engine:
             await line.abandon(exc)
             raise
         if fetched_at is not None and not processor.dry_run:
-            slot = (ctx.name, side)
-            self._fetched[slot] = fetched_at
-            # Kept for the next process at most once per overlap window: an idle source read
-            # every second costs no store write each time, and a kept time up to one overlap
-            # old only makes a new process re-read the window, never skip it wrongly.
-            kept = self._fetched_saved.get(slot)
-            if kept is None or fetched_at - kept >= timedelta(seconds=ctx.spec.overlap_seconds):
-                self.store.save_memo(
-                    self.flow.name, f"{ctx.name}.{side}.fetched_at", fetched_at.isoformat()
-                )
-                self._fetched_saved[slot] = fetched_at
-
-    async def _source_time(self, side: Side) -> datetime | None:
-        """The time by the source's own clock, taken before a read of it.
-
-        The read's changes carry the source's stamps, so whether a later read may skip the
-        overlap is decided in the source's time (an agent clock ahead of it would skip a
-        window where late commits still land). ``None`` when the source cannot tell: the
-        window is then re-read. A source with no clock of its own (the memory connectors
-        of the tests) stamps by the agent's.
-        """
-        connector = self.systems.of(side)
-        if isinstance(connector, SourceClock):
-            return await connector.source_time()
-        return datetime.now(UTC)
-
-    def _start(self, ctx: EntityContext, side: Side, since: Cursor | None) -> Cursor | None:
-        """Where to read from: the cursor minus the overlap window, or the cursor itself.
-
-        The overlap re-reads changes that committed late with a timestamp behind the cursor.
-        Such a change was in flight when the cursor's position was read; once that read lies
-        more than twice the overlap (once for in-flight time, once for clock skew) after the
-        cursor's instant, no change still in flight then can land behind the cursor, and the
-        next read starts at the cursor: an idle source is not re-read every pass.
-        """
-        if since is None:
-            return None
-        overlap = ctx.spec.overlap_seconds
-        fetched = self._fetched.get((ctx.name, side)) or self._fetched_before(ctx.name, side)
-        if fetched is not None and fetched - timedelta(seconds=2 * overlap) > since.modified_at:
-            return since
-        return since.minus(overlap)
-
-    def _fetched_before(self, entity: str, side: Side) -> datetime | None:
-        """When an earlier process last finished a read of ``entity`` on ``side``, if known.
-
-        Kept in the store so a new process need not re-read an overlap window that was long
-        past when the previous one read it (after an initial load, every seeded change shares
-        one timestamp: the whole seed would be read again).
-        """
-        if (entity, side) in self._fetched_asked:
-            return None
-        self._fetched_asked.add((entity, side))
-        saved = self.store.memo(self.flow.name, f"{entity}.{side}.fetched_at")
-        if not isinstance(saved, str):
-            return None
-        try:
-            when = datetime.fromisoformat(saved)
-        except ValueError:
-            return None
-        if when.tzinfo is None:
-            return None
-        self._fetched[(entity, side)] = when
-        return when
+            self.windows.fetched(ctx, side, fetched_at)
 
     async def _match_index(self, ctx: EntityContext, source: Side) -> MatchIndex | None:
         """Index the target's unlinked records by the flow's match keys."""
@@ -798,78 +573,6 @@ class Engine:
                     values = read
                 index.add(values, change.key)
         return index if len(index) else None
-
-    async def _drain_work(self, processor: BatchProcessor) -> None:
-        """Re-read and re-sync the records queued for another try, all that are due, in
-        chunks of :data:`WORK_CHUNK` (a retry of many dead letters, a reconcile --heal).
-
-        A record queued again while this drain runs (a reference it waited for got linked)
-        waits for the next drain: a pass never takes the same record twice. A dry run's
-        processor plans them all too (what ``sync`` would send) and leaves them queued.
-        """
-        if processor.dry_run:
-            seen = 0
-            while True:
-                items = self.store.due_work(self.flow.name, WORK_CHUNK, offset=seen)
-                await self._work_chunk(processor, items)
-                seen += len(items)
-                if len(items) < WORK_CHUNK:
-                    return
-        taken: set[tuple[str, Side, str]] = set()
-        while True:
-            items = self.store.take_work(self.flow.name, limit=WORK_CHUNK)
-            again = [i for i in items if (i.entity, i.side, i.record_key) in taken]
-            if again:
-                # leave them for the next drain, due at once, as they were
-                self.store.fail_work([i.id for i in again], 0.0)
-                items = [i for i in items if (i.entity, i.side, i.record_key) not in taken]
-            taken.update((i.entity, i.side, i.record_key) for i in items)
-            await self._work_chunk(processor, items)
-            if again or len(items) < WORK_CHUNK:
-                return
-
-    async def _work_chunk(self, processor: BatchProcessor, items: Sequence[WorkItem]) -> None:
-        """Re-read and re-sync one chunk of queued records."""
-        dry_run = processor.dry_run
-        groups: dict[tuple[str, Side], list[int]] = defaultdict(list)
-        keys: dict[tuple[str, Side], list[str]] = defaultdict(list)
-        for item in items:
-            groups[(item.entity, item.side)].append(item.id)
-            keys[(item.entity, item.side)].append(item.record_key)
-        for (entity, side), ids in groups.items():
-            try:
-                ctx = self.context(entity)
-            except ConfigError:  # an entity the flow no longer has
-                if not dry_run:
-                    self.store.finish_work(ids)
-                continue
-            wanted = list(dict.fromkeys(keys[(entity, side)]))
-            try:
-                found = await self.systems.of(side).read_records(ctx.bindings[side], wanted)
-                now = datetime.now(UTC)
-                changes = [found.get(key) or Change(key, {}, now, deleted=True) for key in wanted]
-                await processor.process(ctx, side, changes, cursor=None, queued=True)
-            except Exception:
-                if not dry_run:
-                    self.store.fail_work(ids, 60.0)
-                raise
-            if not dry_run:
-                self.store.finish_work(ids)
-
-
-def _gone(holder: str) -> bool:
-    """Whether a lease holder (``host:pid:id``) is a process of this host that has ended."""
-    host, _, rest = holder.partition(":")
-    pid_text = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid_text.isdigit():
-        return False
-    try:
-        os.kill(int(pid_text), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
 
 
 def _is_number(value: object) -> bool:
