@@ -11,7 +11,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -114,20 +114,32 @@ def test_sigkill_mid_initial_load_then_restart_loses_and_duplicates_nothing(
     crash_env: tuple[Path, SandboxHandle],
 ) -> None:
     config, crm = crash_env
-    first = _tandem("sync", "-c", str(config), "--no-progress")
-    arrived = 0
-    for _ in range(1200):
-        time.sleep(0.1)
-        arrived = _count(crm)
-        if arrived >= RECORDS // 5 or first.poll() is not None:
-            break
-    assert first.poll() is None, "the load finished before it could be killed"
-    first.send_signal(signal.SIGKILL)
-    first.wait(timeout=30)
-    assert first.returncode == -signal.SIGKILL
-    assert 0 < arrived < RECORDS
+    kill_mid_load(config, crm, lambda arrived: arrived >= RECORDS // 5, every=0.1, polls=1200)
 
     restart_then_reconcile(config, crm)
+
+
+def kill_mid_load(
+    config: Path, crm: SandboxHandle, ready: Callable[[int], bool], *, every: float, polls: int
+) -> int:
+    """Start a sync; SIGKILL it once ``ready`` says so of the CRM's record count, polled every
+    ``every`` seconds (at most ``polls`` times). The CRM's count then, which must be part of
+    the load: the sync must not have finished first."""
+    run = _tandem("sync", "-c", str(config), "--no-progress")
+    arrived = 0
+    for _ in range(polls):
+        time.sleep(every)
+        if run.poll() is not None:
+            break
+        arrived = _count(crm)
+        if ready(arrived):
+            break
+    assert run.poll() is None, "the load finished before it could be killed"
+    run.send_signal(signal.SIGKILL)
+    run.wait(timeout=30)
+    assert run.returncode == -signal.SIGKILL
+    assert 0 < arrived < RECORDS
+    return arrived
 
 
 def restart_then_reconcile(config: Path, crm: SandboxHandle) -> None:

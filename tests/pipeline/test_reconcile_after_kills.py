@@ -9,13 +9,11 @@ second run dies the same way before the third completes.
 
 from __future__ import annotations
 
-import signal
 import sqlite3
-import time
 from pathlib import Path
 
 import pytest
-from test_crash_recovery import RECORDS, _count, _tandem, crash_env, restart_then_reconcile
+from test_crash_recovery import RECORDS, crash_env, kill_mid_load, restart_then_reconcile
 
 from tandem.sandbox.salesforce.server import SandboxHandle
 
@@ -36,22 +34,11 @@ def _kill_before_commit(config: Path, crm: SandboxHandle, at_least: int) -> int:
     """Start a sync; SIGKILL it once the CRM holds ``at_least`` records and more than the
     state has linked (a batch written, its links not committed). The CRM's count then."""
     state = config.parent / "state.db"
-    run = _tandem("sync", "-c", str(config), "--no-progress")
-    arrived = 0
-    for _ in range(6000):
-        time.sleep(0.02)
-        if run.poll() is not None:
-            break
-        arrived = _count(crm)
-        linked = _links(state)
-        if arrived >= at_least and 0 <= linked < arrived:
-            break
-    assert run.poll() is None, "the load finished before it could be killed"
-    run.send_signal(signal.SIGKILL)
-    run.wait(timeout=30)
-    assert run.returncode == -signal.SIGKILL
-    assert 0 < arrived < RECORDS
-    return arrived
+
+    def between_write_and_commit(arrived: int) -> bool:
+        return arrived >= at_least and 0 <= _links(state) < arrived
+
+    return kill_mid_load(config, crm, between_write_and_commit, every=0.02, polls=6000)
 
 
 @pytest.mark.slow

@@ -17,20 +17,26 @@ A link whose records are gone from both systems (both deleted while nothing watc
 by neither scan: when the links outnumber the linked ERP records read, the links are paged
 and those whose records are missing on both sides are reported (``gone_both_sides``);
 healing forgets such a link and its synced versions, as a synced delete forgets its link, so
-a record created again under the same key is synced as a new one."""
+a record created again under the same key is synced as a new one.
+
+Memory does not grow with the drift either: a report lists the first :data:`DETAIL_LIMIT`
+drifts and counts the rest. What must outlive a batch (the differing pairs whose fields are
+named once the scan is done, the unlinked ERP records waiting for a CRM record carrying their
+id, the drifts to heal, those queued and read again after the repair pass) waits in the same
+temporary file as the CRM side, and is read back a batch at a time
+(:mod:`tandem.pipeline.heal` queues each batch in a transaction of its own)."""
 
 from __future__ import annotations
 
 import gc
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
-from tandem.config import Side
 from tandem.errors import MappingError
 from tandem.pipeline.context import EntityContext
 from tandem.pipeline.engine import Engine
 from tandem.pipeline.events import RecordsCompared
+from tandem.pipeline.heal import forget_gone, queue_heal
 from tandem.pipeline.recheck import (
     READ_BATCH,
     Canonical,
@@ -45,7 +51,6 @@ from tandem.pipeline.recheck import (
 )
 from tandem.pipeline.report import PassReport
 from tandem.pipeline.spill import Spill
-from tandem.store import SyncedState
 
 DETAIL_LIMIT = 1000
 """Drifts a report lists (each kind is counted in full)."""
@@ -53,11 +58,14 @@ COLLECT_EVERY = 20
 """Batches read between full garbage collections. The CLI raises the collector's thresholds
 for batch work (:func:`tandem.cli.common.tune_collector`), so the reference cycles a read
 leaves wait for a full collection: without one every so often, a scan of 1,000,000 records
-peaked over 600 MB instead of under 200. The cycles are the libraries', not Tandem's (a
-reconcile between in-memory connectors leaves none): each httpx response (httpx 0.28:
-``Response.stream`` is a ``BoundAsyncStream`` holding the response), which keeps the body it
-read, and each SQLAlchemy ``IN`` parameter (2.1: a ``BindParameter`` is in its own
-``_cloned_set``)."""
+peaked over 600 MB instead of under 200. The cycles are the connectors' libraries', not
+reconcile's: a reconcile between in-memory connectors leaves none, healing included (the
+state store builds its ``IN`` statements once, with expanding parameters). Measured with
+``gc.collect`` after a reconcile of the demo flow (SQLite ERP, HTTPS sandbox) with the
+collector off, what is left is each httpx request and response (httpx 0.28:
+``Response.stream`` is a ``BoundAsyncStream`` holding the response, which keeps the body it
+read) and the SQL connector's statements built per read (each SQLAlchemy 2.1
+``BindParameter`` built is in its own ``_cloned_set``)."""
 
 
 @dataclass(slots=True)
@@ -95,7 +103,9 @@ class ReconcileReport:
     from both systems after the repair pass, still differ, are still missing on one side, or
     are held by an open dead letter or an open conflict (:attr:`still_drifting`)."""
     queued: list[Drift] = field(default_factory=list)
-    """With ``--heal``: the drifted records queued for repair."""
+    """With ``--heal``: the drifted records queued for repair, the first
+    :data:`DETAIL_LIMIT` (all of them are counted in :attr:`healed`, with the links of
+    records gone from both systems that were forgotten)."""
     still_drifting: list[Drift] = field(default_factory=list)
     """With ``--heal``: the queued records not repaired, as read after the repair pass (their
     kind, keys and differing fields now; what holds them in ``message``); the first
@@ -117,46 +127,90 @@ async def reconcile(
     """
     engine.check_entities(entities)
     report = ReconcileReport()
-    for ctx in engine.contexts:
-        if entities is not None and ctx.name not in entities:
-            continue
-        await _reconcile_entity(engine, ctx, report, heal)
-    if heal:
-        report.unrepaired = report.differences - report.healed
-        if report.healed:
-            report.repair = await engine.sync(entities=entities)
-            left = await recheck(engine, report.queued)
-            report.unrepaired += len(left)
-            report.still_drifting = left[:DETAIL_LIMIT]
+    with Spill() as spill:
+        for ctx in engine.contexts:
+            if entities is not None and ctx.name not in entities:
+                continue
+            await _reconcile_entity(engine, ctx, report, spill, heal)
+        if heal:
+            report.unrepaired = report.differences - report.healed
+            if report.healed:
+                report.repair = await engine.sync(entities=entities)
+                batches = 0
+                for queued in spill.drifts((_QUEUED,), READ_BATCH):
+                    batches = _collect(batches)
+                    left = await recheck(engine, queued)
+                    report.unrepaired += len(left)
+                    report.still_drifting.extend(left[: DETAIL_LIMIT - len(report.still_drifting)])
     return report
 
 
+_HEAL = "heal"
+"""The spill's bin of the drifts found, to heal once the entity's scan is done."""
+_QUEUED = "queued"
+"""The spill's bin of the drifts queued for repair, to read again after the repair pass."""
+_PAIRS = "pairs"
+"""The spill's bin of the differing pairs, their fields to be named."""
+_LONE = "lone"
+"""The spill's bin of the unlinked ERP records missing in the CRM, waiting for a CRM record
+that carries their id (then moved to :data:`_HALF`)."""
+_HALF = "half"
+"""The spill's bin of the unlinked ERP records a CRM record carrying their id was found for."""
+
+
+class _Found:
+    """The drifts of one entity as they are found: counted by kind, the first
+    :data:`DETAIL_LIMIT` of the report listed, and (when healing) every one spilled to heal
+    once the scan is done; none is held beyond a batch."""
+
+    def __init__(self, report: ReconcileReport, spill: Spill, entity: str, heal: bool) -> None:
+        self.report = report
+        self.spill = spill
+        self.counts = report.entities.setdefault(entity, EntityReconciliation())
+        self.heal = heal
+        self.waiting: list[Drift] = []
+
+    def add(self, drifts: Iterable[Drift]) -> None:
+        listed, counts = self.report.drifts, self.counts.drift
+        for drift in drifts:
+            counts[drift.kind] = counts.get(drift.kind, 0) + 1
+            if len(listed) < DETAIL_LIMIT:
+                listed.append(drift)
+            if self.heal:
+                self.waiting.append(drift)
+        if len(self.waiting) >= READ_BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        self.spill.put(_HEAL, self.waiting)
+        self.waiting.clear()
+
+
 async def _reconcile_entity(
-    engine: Engine, ctx: EntityContext, report: ReconcileReport, heal: bool
+    engine: Engine, ctx: EntityContext, report: ReconcileReport, spill: Spill, heal: bool
 ) -> None:
-    with Spill() as crm_side:
-        drifts = await _scan(engine, ctx, report, crm_side)
-    counts = report.entities[ctx.name]
-    for drift in drifts:
-        counts.drift[drift.kind] = counts.drift.get(drift.kind, 0) + 1
-    report.drifts.extend(drifts[: max(0, DETAIL_LIMIT - len(report.drifts))])
-    if heal:
-        queued = _queue_heal(engine, ctx, drifts)
-        report.healed += len(queued) + _forget_gone(engine, ctx, drifts)
-        report.queued.extend(queued)
+    found = _Found(report, spill, ctx.name, heal)
+    spill.clear()
+    await _scan(engine, ctx, found, spill)
+    if not heal:
+        return
+    found.flush()
+    for drifts in spill.drifts((_HEAL,), READ_BATCH):
+        queued = queue_heal(engine, ctx, drifts)
+        spill.put(_QUEUED, queued)
+        report.healed += len(queued) + forget_gone(engine, ctx, drifts)
+        report.queued.extend(queued[: DETAIL_LIMIT - len(report.queued)])
+    spill.drop((_HEAL,))
 
 
-async def _scan(
-    engine: Engine, ctx: EntityContext, report: ReconcileReport, crm_side: Spill
-) -> list[Drift]:
+async def _scan(engine: Engine, ctx: EntityContext, found: _Found, crm_side: Spill) -> None:
     """Stream the CRM into ``crm_side`` (digests on disk), then the ERP against it; the
-    drifts found."""
+    drifts found go to ``found`` as they are known."""
     store = engine.store
-    counts = report.entities.setdefault(ctx.name, EntityReconciliation())
+    counts = found.counts
     crm = Canonical(engine, ctx, "crm")
     erp = Canonical(engine, ctx, "erp")
     crm_binding = ctx.bindings["crm"]
-    drifts: list[Drift] = []
 
     batches = 0
     async for batch in engine.systems.crm.read_all(crm_binding, READ_BATCH):
@@ -170,10 +224,16 @@ async def _scan(
             try:
                 digest = crm.digest(change.key, change.fields)
             except MappingError as exc:
-                drifts.append(
-                    Drift(
-                        ctx.name, "unmappable", linked.get(change.key), change.key, message=str(exc)
-                    )
+                found.add(
+                    [
+                        Drift(
+                            ctx.name,
+                            "unmappable",
+                            linked.get(change.key),
+                            change.key,
+                            message=str(exc),
+                        )
+                    ]
                 )
                 continue
             ext: str | None = None
@@ -183,14 +243,12 @@ async def _scan(
             rows.append((change.key, digest, ext))
         crm_side.add(rows)
 
-    differing: list[tuple[str, str]] = []
     linked_erp = 0
     """ERP records read that are linked: fewer than the links, and some link may have lost
     both of its records."""
-    unlinked_erp: dict[str, Drift] = {}
-    """ERP records missing in the CRM and linked to nothing: a CRM record carrying one's id
-    is its other half, not linked (a pass killed between the CRM's write and the state's
-    commit), and the two are one difference."""
+    # ERP records missing in the CRM and linked to nothing wait in the spill's lone bin: a
+    # CRM record carrying one's id is its other half, not linked (a pass killed between the
+    # CRM's write and the state's commit), and the two are one difference.
     async for batch in engine.systems.erp.read_all(ctx.bindings["erp"], READ_BATCH):
         batches = _collect(batches)
         counts.erp_records += len(batch)
@@ -203,6 +261,9 @@ async def _scan(
         lone = [k for k in keys if partners.get(k) not in crm_hashes]
         kept = erp_survivors(engine, ctx, lone, partners)
         back: list[tuple[str, str, str | None]] = []
+        drifts: list[Drift] = []
+        alone_unlinked: list[Drift] = []
+        differing: list[Drift] = []
         for change in batch:
             partner = partners.get(change.key)
             if change.key in kept:
@@ -218,20 +279,22 @@ async def _scan(
             theirs = crm_hashes.get(partner) if partner is not None else None
             if theirs is None:
                 if (alone := erp_alone(ctx, change.key, partner)) is not None:
-                    drifts.append(alone)
-                    if partner is None:
-                        unlinked_erp[change.key] = alone
+                    (drifts if partner is not None else alone_unlinked).append(alone)
                 continue
             if theirs == digest:
                 counts.in_sync += 1
             else:
-                differing.append((change.key, partner or ""))
+                differing.append(Drift(ctx.name, "differs", change.key, partner))
         crm_side.add(back)
+        crm_side.put(_LONE, alone_unlinked)
+        crm_side.put(_PAIRS, differing)
+        found.add(drifts)
 
     for page in crm_side.pages(READ_BATCH):
         kept = deleted_by_policy(engine, ctx, "crm", [k for k, _, e in page if e is None])
         claimed = await _claimed(engine, ctx, {k: e for k, _, e in page if e})
         linked_now = store.partners(ctx.name, "crm", [k for k, _, e in page if e is None])
+        drifts = []
         for crm_key, _, ext in page:
             if crm_key in kept:
                 counts.archived += 1
@@ -239,8 +302,8 @@ async def _scan(
             if (twin := claimed.get(crm_key)) is not None:
                 drifts.append(twin)
                 continue
-            if ext and (half := unlinked_erp.pop(ext, None)) is not None:
-                half.message = f"not linked to CRM record {crm_key}, which carries its ERP id"
+            message = f"not linked to CRM record {crm_key}, which carries its ERP id"
+            if ext and crm_side.claim(_LONE, ext, message, _HALF):
                 continue
             erp_key = linked_now.get(crm_key) if ext is None else None
             alone = crm_alone(ctx, crm_key, erp_key, bool(ext))
@@ -248,29 +311,34 @@ async def _scan(
                 drifts.append(alone)
             else:
                 counts.crm_only += 1
+        found.add(drifts)
 
-    drifts.extend(await _detail(engine, ctx, erp, crm, differing))
+    for halves in crm_side.drifts((_LONE, _HALF), READ_BATCH):
+        found.add(halves)
+    crm_side.drop((_LONE, _HALF))
+    for pairs in crm_side.drifts((_PAIRS,), READ_BATCH):
+        batches = _collect(batches)
+        found.add(await _detail(engine, ctx, erp, crm, pairs))
+    crm_side.drop((_PAIRS,))
     if store.count_links(ctx.name) > linked_erp:
-        drifts.extend(await _gone_both_sides(engine, ctx))
-    return drifts
+        async for gone in _gone_both_sides(engine, ctx):
+            found.add(gone)
 
 
-async def _gone_both_sides(engine: Engine, ctx: EntityContext) -> list[Drift]:
-    """The links whose records are missing in both systems, the links paged and each page's
-    records looked up by key (in the CRM only those missing in the ERP)."""
-    found: list[Drift] = []
+async def _gone_both_sides(engine: Engine, ctx: EntityContext) -> AsyncIterator[list[Drift]]:
+    """The links whose records are missing in both systems, a page at a time: the links paged
+    and each page's records looked up by key (in the CRM only those missing in the ERP)."""
     for page in engine.store.iter_links(ctx.name, READ_BATCH):
         erp_rows = await engine.systems.erp.read_records(ctx.bindings["erp"], [e for e, _ in page])
         lost = [(e, c) for e, c in page if e not in erp_rows]
         if not lost:
             continue
         crm_rows = await engine.systems.crm.read_records(ctx.bindings["crm"], [c for _, c in lost])
-        found.extend(
+        yield [
             Drift(ctx.name, "gone_both_sides", e, c, message="deleted in both systems")
             for e, c in lost
             if c not in crm_rows
-        )
-    return found
+        ]
 
 
 def _collect(batches: int) -> int:
@@ -313,110 +381,26 @@ async def _detail(
     ctx: EntityContext,
     erp: Canonical,
     crm: Canonical,
-    pairs: Sequence[tuple[str, str]],
+    pairs: Sequence[Drift],
 ) -> list[Drift]:
-    """Re-read differing records to name the fields that differ."""
+    """Re-read one batch of differing pairs to name the fields that differ."""
+    erp_keys = [d.erp_key or "" for d in pairs]
+    crm_keys = [d.crm_key or "" for d in pairs]
+    erp_rows = await engine.systems.erp.read_records(ctx.bindings["erp"], erp_keys)
+    crm_rows = await engine.systems.crm.read_records(ctx.bindings["crm"], crm_keys)
+    erp.prefetch([c.fields for c in erp_rows.values()])
+    crm.prefetch([c.fields for c in crm_rows.values()])
     drifts: list[Drift] = []
-    for start in range(0, len(pairs), READ_BATCH):
-        chunk = pairs[start : start + READ_BATCH]
-        erp_rows = await engine.systems.erp.read_records(ctx.bindings["erp"], [e for e, _ in chunk])
-        crm_rows = await engine.systems.crm.read_records(ctx.bindings["crm"], [c for _, c in chunk])
-        erp.prefetch([c.fields for c in erp_rows.values()])
-        crm.prefetch([c.fields for c in crm_rows.values()])
-        for erp_key, crm_key in chunk:
-            mine = erp_rows.get(erp_key)
-            theirs = crm_rows.get(crm_key)
-            fields = (
-                differing_fields(erp, crm, mine, theirs)
-                if mine is not None and theirs is not None
-                else {}
-            )
-            drifts.append(Drift(ctx.name, "differs", erp_key, crm_key, fields))
+    for erp_key, crm_key in zip(erp_keys, crm_keys, strict=True):
+        mine = erp_rows.get(erp_key)
+        theirs = crm_rows.get(crm_key)
+        fields = (
+            differing_fields(erp, crm, mine, theirs)
+            if mine is not None and theirs is not None
+            else {}
+        )
+        drifts.append(Drift(ctx.name, "differs", erp_key, crm_key, fields))
     return drifts
-
-
-def _forget_gone(engine: Engine, ctx: EntityContext, drifts: Sequence[Drift]) -> int:
-    """Forget the links, and their synced versions, of records gone from both systems (as a
-    synced delete forgets its link); how many. Nothing is left to write or to check again."""
-    gone = [d for d in drifts if d.kind == "gone_both_sides" and d.erp_key and d.crm_key]
-    store = engine.store
-    for start in range(0, len(gone), READ_BATCH):
-        chunk = gone[start : start + READ_BATCH]
-        erp_keys = [d.erp_key for d in chunk if d.erp_key]
-        crm_keys = [d.crm_key for d in chunk if d.crm_key]
-        with store.transaction():
-            store.unlink_many(ctx.name, "erp", erp_keys)
-            store.delete_synced(ctx.name, "erp", erp_keys)
-            store.delete_synced(ctx.name, "crm", crm_keys)
-    return len(gone)
-
-
-def _queue_heal(engine: Engine, ctx: EntityContext, drifts: Sequence[Drift]) -> list[Drift]:
-    """Forget what makes drifted records pass for synced (the link of a record missing on one
-    side, the versions synced of a differing pair) and queue them for the next pass; the
-    drifts queued."""
-    store = engine.store
-    flow = engine.flow.name
-    queued: list[Drift] = []
-    differing = [d.erp_key for d in drifts if d.kind == "differs" and d.erp_key and d.crm_key]
-    agreed_values: dict[str, dict[str, Any]] = {}
-    for start in range(0, len(differing), READ_BATCH):
-        states = store.synced(ctx.name, "erp", differing[start : start + READ_BATCH])
-        agreed_values.update((k, s.values) for k, s in states.items() if not s.deleted)
-    with store.transaction():
-        for drift in drifts:
-            if drift.kind == "unmappable":
-                continue
-            if drift.kind == "missing_in_crm" and drift.erp_key is not None:
-                if drift.crm_key is not None:
-                    store.unlink(ctx.name, "erp", drift.erp_key)
-                store.save_synced([SyncedState(ctx.name, drift.erp_key, None, {}, None, None)])
-                store.enqueue(
-                    flow=flow,
-                    entity=ctx.name,
-                    side="erp",
-                    record_keys=[drift.erp_key],
-                    reason="reconcile: missing in crm",
-                )
-            elif drift.kind in ("missing_in_erp", "orphan_in_crm") and drift.crm_key is not None:
-                if drift.erp_key is not None:
-                    store.unlink(ctx.name, "crm", drift.crm_key)
-                if ctx.reads("crm"):
-                    store.enqueue(
-                        flow=flow,
-                        entity=ctx.name,
-                        side="crm",
-                        record_keys=[drift.crm_key],
-                        reason="reconcile: missing in erp",
-                    )
-                else:
-                    continue
-            elif drift.kind == "differs" and drift.erp_key and drift.crm_key:
-                # The agreed values stay: they tell the side that changed from the side
-                # that did not (the pass carries the change over, whatever the clocks say);
-                # only a field changed in both is a conflict for the policy. The versions
-                # synced go, so neither record passes for one already synced.
-                agreed = agreed_values.get(drift.erp_key, {})
-                store.save_synced(
-                    [SyncedState(ctx.name, drift.erp_key, drift.crm_key, agreed, None, None)]
-                )
-                keys: tuple[tuple[Side, str], ...] = (
-                    ("erp", drift.erp_key),
-                    ("crm", drift.crm_key),
-                )
-                for side, key in keys:
-                    if ctx.reads(side):
-                        store.enqueue(
-                            flow=flow,
-                            entity=ctx.name,
-                            side=side,
-                            record_keys=[key],
-                            reason="reconcile: values differ",
-                        )
-            else:
-                continue
-            queued.append(drift)
-    return queued
 
 
 __all__ = ["Drift", "DriftKind", "EntityReconciliation", "ReconcileReport", "reconcile"]

@@ -161,15 +161,20 @@ def open_fields(
     """ERP key -> fields with an open conflict; keys without any are absent."""
     found: dict[str, set[str]] = {}
     for part in chunks(unique(erp_keys)):
-        query = sa.select(table.c.erp_key, table.c.field).where(
-            table.c.flow == flow,
-            table.c.entity == entity,
-            table.c.status == "open",
-            table.c.erp_key.in_(part),
-        )
-        for row in conn.execute(query):
+        params = {"p_flow": flow, "p_entity": entity, "p_keys": list(part)}
+        for row in conn.execute(_OPEN_FIELDS, params):
             found.setdefault(row.erp_key, set()).add(row.field)
     return found
+
+
+_OPEN_FIELDS = sa.select(table.c.erp_key, table.c.field).where(
+    table.c.flow == sa.bindparam("p_flow"),
+    table.c.entity == sa.bindparam("p_entity"),
+    table.c.status == "open",
+    table.c.erp_key.in_(sa.bindparam("p_keys", expanding=True)),
+)
+"""Built once with an expanding parameter: an ``IN`` list built per call leaves a reference
+cycle (SQLAlchemy 2.1: each ``BindParameter`` is in its own ``_cloned_set``)."""
 
 
 def count_open(conn: sa.Connection, flow: str) -> int:

@@ -177,29 +177,31 @@ def resolve(
     Usually there is none: one indexed look-up spares the per-chunk updates.
     """
     check_side(side)
-    waiting = sa.select(table.c.id).where(
-        table.c.flow == flow,
-        table.c.entity == entity,
-        table.c.side == side,
-        table.c.status.in_(ACTIVE),
-    )
-    if conn.execute(waiting.limit(1)).first() is None:
+    where = {"p_flow": flow, "p_entity": entity, "p_side": side}
+    if conn.execute(_WAITING, where).first() is None:
         return 0
     changed = 0
     for part in chunks(unique(record_keys)):
-        stmt = (
-            sa.update(table)
-            .where(
-                table.c.flow == flow,
-                table.c.entity == entity,
-                table.c.side == side,
-                table.c.record_key.in_(part),
-                table.c.status.in_(ACTIVE),
-            )
-            .values(status="resolved", updated_at=now)
-        )
-        changed += conn.execute(stmt).rowcount
+        params = {**where, "p_keys": list(part), "p_now": now}
+        changed += conn.execute(_RESOLVE, params).rowcount
     return changed
+
+
+# Built once, with expanding parameters: an ``IN`` list built per call (even of the two
+# unsolved statuses) leaves a reference cycle (SQLAlchemy 2.1: each ``BindParameter`` is in
+# its own ``_cloned_set``), and a pass resolves a batch at a time.
+_UNSOLVED_OF_SIDE = (
+    table.c.flow == sa.bindparam("p_flow"),
+    table.c.entity == sa.bindparam("p_entity"),
+    table.c.side == sa.bindparam("p_side"),
+    table.c.status.in_(ACTIVE),
+)
+_WAITING = sa.select(table.c.id).where(*_UNSOLVED_OF_SIDE).limit(1)
+_RESOLVE = (
+    sa.update(table)
+    .where(*_UNSOLVED_OF_SIDE, table.c.record_key.in_(sa.bindparam("p_keys", expanding=True)))
+    .values(status="resolved", updated_at=sa.bindparam("p_now", type_=table.c.updated_at.type))
+)
 
 
 def count_open(conn: sa.Connection, flow: str) -> dict[str, int]:

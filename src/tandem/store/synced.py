@@ -125,9 +125,9 @@ def save(conn: sa.Connection, entity: str, states: Sequence[SyncedState], now: d
         if not touched.isdisjoint(writes.in_place[:: len(_IN_PLACE_COLUMNS)]):
             writes = _bind(conn.dialect, entity, latest, found, detach, now, False)
     for part in chunks(drop):
-        conn.execute(sa.delete(synced).where(synced.c.id.in_(part)))
+        conn.execute(_DROP, {"p_ids": list(part)})
     for part in chunks(sorted(detach)):
-        conn.execute(sa.update(synced).where(synced.c.id.in_(part)).values(crm_key=None))
+        conn.execute(_DETACH, {"p_ids": list(part)})
     if writes.rekeyed:
         conn.execute(_REKEY, writes.rekeyed)
     columns = ("entity", *_COLUMNS)
@@ -304,13 +304,24 @@ def _unstorable(state: SyncedState, error: Exception) -> StoreError:
 def delete(conn: sa.Connection, entity: str, side: Side, keys: Sequence[str]) -> int:
     """Forget the states of the given keys on ``side``; returns how many were removed."""
     check_side(side)
-    column = synced.c.erp_key if side == "erp" else synced.c.crm_key
     removed = 0
     for part in chunks(unique(keys)):
-        removed += conn.execute(
-            sa.delete(synced).where(synced.c.entity == entity, column.in_(part))
-        ).rowcount
+        removed += conn.execute(_DELETE[side], {"p_entity": entity, "p_keys": list(part)}).rowcount
     return removed
+
+
+# Built once with expanding parameters: an ``IN`` list built per call leaves a reference
+# cycle (SQLAlchemy 2.1: each ``BindParameter`` is in its own ``_cloned_set``).
+_IDS: sa.BindParameter[int] = sa.bindparam("p_ids", expanding=True)
+_DROP = sa.delete(synced).where(synced.c.id.in_(_IDS))
+_DETACH = sa.update(synced).where(synced.c.id.in_(_IDS)).values(crm_key=None)
+_DELETE = {
+    side: sa.delete(synced).where(
+        synced.c.entity == sa.bindparam("p_entity"),
+        synced.c[f"{side}_key"].in_(sa.bindparam("p_keys", expanding=True)),
+    )
+    for side in ("erp", "crm")
+}
 
 
 __all__ = ["delete", "load", "page", "save"]

@@ -51,21 +51,11 @@ def enqueue(
     """
     check_side(side)
     keys = unique(record_keys)
-    where = (
-        table.c.flow == flow,
-        table.c.entity == entity,
-        table.c.side == side,
-        table.c.status == "pending",
-    )
     pending: set[str] = set()
     for part in chunks(keys):
-        query = sa.select(table.c.record_key).where(*where, table.c.record_key.in_(part))
-        pending.update(conn.execute(query).scalars())
-        conn.execute(
-            sa.update(table)
-            .where(*where, table.c.record_key.in_(part), table.c.not_before > not_before)
-            .values(not_before=not_before)
-        )
+        params = {"p_flow": flow, "p_entity": entity, "p_side": side, "p_keys": list(part)}
+        pending.update(conn.execute(_PENDING, params).scalars())
+        conn.execute(_SOONER, {**params, "p_due": not_before})
     rows = [
         {
             "flow": flow,
@@ -85,6 +75,43 @@ def enqueue(
     if rows:
         conn.execute(sa.insert(table), rows)
     return len(rows)
+
+
+# The statements of the hot path are built once, with expanding parameters: an ``IN`` list
+# built per call leaves a reference cycle (SQLAlchemy 2.1: each ``BindParameter`` is in its
+# own ``_cloned_set``) for the garbage collector, a few per chunk of a queue drained.
+_KEYS: sa.BindParameter[str] = sa.bindparam("p_keys", expanding=True)
+_IDS: sa.BindParameter[int] = sa.bindparam("p_ids", expanding=True)
+_DUE = sa.bindparam("p_due", type_=table.c.not_before.type)
+_PENDING_KEYS = (
+    table.c.flow == sa.bindparam("p_flow"),
+    table.c.entity == sa.bindparam("p_entity"),
+    table.c.side == sa.bindparam("p_side"),
+    table.c.status == "pending",
+    table.c.record_key.in_(_KEYS),
+)
+_PENDING = sa.select(table.c.record_key).where(*_PENDING_KEYS)
+_SOONER = sa.update(table).where(*_PENDING_KEYS, table.c.not_before > _DUE).values(not_before=_DUE)
+_TAKE = (
+    sa.update(table)
+    .where(table.c.id.in_(_IDS))
+    .values(
+        status="taken",
+        lease_until=sa.bindparam("p_lease_until", type_=table.c.lease_until.type),
+        attempts=table.c.attempts + 1,
+    )
+)
+_TAKEN = sa.select(table).where(table.c.id.in_(_IDS))
+_FINISH = sa.delete(table).where(table.c.id.in_(_IDS))
+_AGAIN = (
+    sa.update(table)
+    .where(table.c.id.in_(_IDS))
+    .values(
+        status="pending",
+        not_before=sa.bindparam("p_again", type_=table.c.not_before.type),
+        lease_until=None,
+    )
+)
 
 
 def _due(now: datetime) -> sa.ColumnElement[bool]:
@@ -126,13 +153,8 @@ def take(
     ids = list(conn.execute(query).scalars())
     items: list[WorkItem] = []
     for part in chunks(ids):
-        conn.execute(
-            sa.update(table)
-            .where(table.c.id.in_(part))
-            .values(status="taken", lease_until=now + lease, attempts=table.c.attempts + 1)
-        )
-        query = sa.select(table).where(table.c.id.in_(part))
-        items.extend(_item(row) for row in conn.execute(query))
+        conn.execute(_TAKE, {"p_ids": list(part), "p_lease_until": now + lease})
+        items.extend(_item(row) for row in conn.execute(_TAKEN, {"p_ids": list(part)}))
     items.sort(key=lambda item: (item.not_before, item.id))
     return items
 
@@ -141,7 +163,7 @@ def finish(conn: sa.Connection, ids: Sequence[int]) -> int:
     """Delete finished items; returns how many."""
     done = 0
     for part in chunks(sorted(set(ids))):
-        done += conn.execute(sa.delete(table).where(table.c.id.in_(part))).rowcount
+        done += conn.execute(_FINISH, {"p_ids": list(part)}).rowcount
     return done
 
 
@@ -152,12 +174,7 @@ def fail(conn: sa.Connection, ids: Sequence[int], delay_seconds: float, now: dat
     again = now + timedelta(seconds=delay_seconds)
     changed = 0
     for part in chunks(sorted(set(ids))):
-        stmt = (
-            sa.update(table)
-            .where(table.c.id.in_(part))
-            .values(status="pending", not_before=again, lease_until=None)
-        )
-        changed += conn.execute(stmt).rowcount
+        changed += conn.execute(_AGAIN, {"p_ids": list(part), "p_again": again}).rowcount
     return changed
 
 

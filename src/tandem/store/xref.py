@@ -64,7 +64,7 @@ def link_many(
             f"{entity}: {detail} (pass replace=True to relink)", erp_key=pair[0], crm_key=pair[1]
         )
     for part in chunks(sorted(e for e, _ in clashes)):
-        conn.execute(sa.delete(link).where(link.c.entity == entity, link.c.erp_key.in_(part)))
+        conn.execute(_UNLINK["erp"], {"p_entity": entity, "p_keys": list(part)})
     done = {e for e, c in existing if wanted.get(e) == c}
     created_at = binds(conn.dialect).instant(now)
     values: list[Any] = []
@@ -114,12 +114,23 @@ _PAIR = ("erp_key", "crm_key")
 def unlink(conn: sa.Connection, entity: str, side: Side, keys: Sequence[str]) -> int:
     """Forget the links of the given keys on ``side``; returns how many were removed."""
     check_side(side)
-    column = link.c.erp_key if side == "erp" else link.c.crm_key
     removed = 0
     for part in chunks(unique(keys)):
-        result = conn.execute(sa.delete(link).where(link.c.entity == entity, column.in_(part)))
+        result = conn.execute(_UNLINK[side], {"p_entity": entity, "p_keys": list(part)})
         removed += result.rowcount
     return removed
+
+
+_UNLINK = {
+    side: sa.delete(link).where(
+        link.c.entity == sa.bindparam("p_entity"),
+        link.c[f"{side}_key"].in_(sa.bindparam("p_keys", expanding=True)),
+    )
+    for side in ("erp", "crm")
+}
+"""The links of some keys on a side, built once: an ``IN`` list built per call leaves a
+reference cycle (SQLAlchemy 2.1: each ``BindParameter`` is in its own ``_cloned_set``) for the
+garbage collector; an expanding parameter is bound to each call's keys and leaves none."""
 
 
 def partners(conn: sa.Connection, entity: str, side: Side, keys: Sequence[str]) -> dict[str, str]:
