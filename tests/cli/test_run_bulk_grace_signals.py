@@ -15,9 +15,7 @@ import pytest
 from cli_run import tandem_json
 from tandem_env import Env, build_env
 from test_run_resilience_agent import DEADLINE, TANDEM, agent, crm_phone, linked, wait_until
-
-from tandem.config import load_flow
-from tandem.pipeline.runtime import open_store
+from test_signal_waits import _agreed
 
 pytestmark = pytest.mark.slow
 
@@ -54,16 +52,7 @@ def _restart_and_reconcile(env: Env) -> None:
     assert again.returncode == 0, again.stdout + again.stderr
     found = tandem_json("reconcile", "-c", str(env.config), "--no-progress")
     assert found["differences"] == 0, found
-    accounts = env.crm_rows("SELECT Id, ERP_Id__c FROM Account")
-    by_erp = {str(row["ERP_Id__c"]): str(row["Id"]) for row in accounts}
-    assert len(by_erp) == len(accounts) == CUSTOMERS, accounts
-    erp = {str(key): str(crm) for key, crm in env.erp_rows("SELECT id, crm_id FROM customers")}
-    assert erp == by_erp
-    store = open_store(load_flow(env.config))
-    try:
-        assert store.partners("customer", "erp", sorted(by_erp)) == by_erp
-    finally:
-        store.close()
+    _agreed(env)
 
 
 class Command:
