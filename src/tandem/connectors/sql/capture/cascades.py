@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 import sqlalchemy as sa
@@ -38,6 +38,9 @@ class ForeignKey:
         columns: the child's columns, in the key's order.
         referenced: the parent's columns they reference, in the same order.
         elsewhere: the parent is in another database than the child.
+        unlike: those of ``columns`` of another data type than the column they reference
+            (``VARCHAR`` referencing ``CHAR``: InnoDB copies the ``CHAR``'s padding spaces);
+            known for an ``ON UPDATE CASCADE`` key only (:func:`foreign_keys`).
     """
 
     name: str
@@ -48,6 +51,7 @@ class ForeignKey:
     columns: tuple[str, ...]
     referenced: tuple[str, ...]
     elsewhere: bool
+    unlike: tuple[str, ...] = ()
 
     def acts(self) -> list[tuple[str, str]]:
         """The ``(event, rule)`` pairs whose action deletes or changes child rows."""
@@ -59,15 +63,19 @@ class ForeignKey:
 
     def covers(self, event: str, rule: str, key: str | None) -> bool:
         """Whether :func:`cascade_triggers` logs the child rows of this action (keyed by the
-        child's ``key`` column; ``None`` when unknown, which no ``ON UPDATE`` action covers).
+        child's ``key`` column; ``None`` when unknown, which no ``ON UPDATE`` action covers:
+        whether it changes the key decides what its trigger logs).
 
         Not ``SET DEFAULT`` (InnoDB refuses it), nor a parent in another database, nor an
-        ``ON UPDATE`` action that changes the child's own key column: the rows would have to
-        be logged under their new key as well as deleted under the old.
+        ``ON UPDATE CASCADE`` of the key column from a column of another type (:attr:`unlike`):
+        the trigger renders the new key from the parent's value, whose text may not be what
+        InnoDB copies into the child's column.
         """
         if rule not in _LOGGED or self.elsewhere:
             return False
-        return event == "DELETE" or (key is not None and key not in self.columns)
+        if event == "DELETE":
+            return True
+        return key is not None and not (rule == "CASCADE" and key in self.unlike)
 
     def sets(self, columns: Iterable[str]) -> bool:
         """Whether one of this key's actions changes child rows' ``columns`` (without
@@ -109,7 +117,30 @@ def foreign_keys(conn: sa.Connection, d: _Dialect, table: str) -> list[ForeignKe
             (*(was.referenced if was else ()), str(referenced)),
             bool(elsewhere),
         )
-    return list(found.values())
+    return [_typed(conn, d, fk) if fk.on_update == "CASCADE" else fk for fk in found.values()]
+
+
+def _typed(conn: sa.Connection, d: _Dialect, fk: ForeignKey) -> ForeignKey:
+    """``fk`` with :attr:`ForeignKey.unlike` filled in (a parent in another database is
+    covered by no trigger: left as it is)."""
+    if fk.elsewhere:
+        return fk
+    query = sa.text(
+        "SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS "
+        "WHERE TABLE_SCHEMA = COALESCE(:schema, DATABASE()) AND TABLE_NAME = :table"
+    )
+
+    def types(table: str) -> dict[str, str]:
+        rows = conn.execute(query, {"schema": d.schema, "table": table})
+        return {str(name): str(kind).lower() for name, kind in rows}
+
+    mine, theirs = types(fk.child), types(fk.parent)
+    unlike = tuple(
+        col
+        for col, ref in zip(fk.columns, fk.referenced, strict=True)
+        if mine.get(col) != theirs.get(ref)
+    )
+    return replace(fk, unlike=unlike)
 
 
 ForeignKeysOf = Callable[[str], Sequence[ForeignKey]]
@@ -217,15 +248,20 @@ def cascade_triggers(
     referencing the parent rows the delete cascades into; each deleted row's tree below it
     too where a table references itself with ``ON DELETE CASCADE`` (a recursive query). A
     ``BEFORE UPDATE`` trigger logs, when a referenced column's value changes (byte for byte,
-    as InnoDB compares them), each child row referencing the old values as updated. The key
-    is the child's ``key`` column, rendered as its own triggers render it
-    (:meth:`~_Dialect.key_text`). If the row is not deleted or changed after all, the
-    statement is undone with the rows its triggers logged.
+    as InnoDB compares them), each child row referencing the old values as updated; where the
+    foreign key's columns include the ``key`` column, as the child's own ``UPDATE`` trigger
+    logs a key change (:func:`_log_key_change`). The key is the child's ``key`` column,
+    rendered as its own triggers render it (:meth:`~_Dialect.key_text`). A ``SET NULL`` of
+    the key column takes the row's key away: logged as deleted. If the row is not deleted or
+    changed after all, the statement is undone with the rows its triggers logged.
     """
     q = d.prep.quote
     triggers = {}
     for t in parent_triggers(d.changelog, fks, key, fks_of):
-        body = _log_children(d, t, key, kind, fks_of)
+        if t.event == "UPDATE" and key in t.fk.columns:
+            body = _log_key_change(d, t.fk, t.rule, key, kind)
+        else:
+            body = _log_children(d, t, key, kind, fks_of)
         if t.event == "UPDATE":
             changed = " OR ".join(
                 f"NOT (CAST(OLD.{q(ref)} AS BINARY) <=> CAST(NEW.{q(ref)} AS BINARY))"
@@ -247,13 +283,16 @@ def _log_children(
 ) -> str:
     """The ``INSERT ... SELECT`` of trigger ``t`` that logs the child rows."""
     fk = t.fk
-    op = "D" if (t.event, t.rule) == ("DELETE", "CASCADE") else "U"
+    deletes = (t.event, t.rule) == ("DELETE", "CASCADE")
+    # A SET NULL of the key column takes the row's key away: its own trigger logs that as
+    # the old key deleted, and nothing under the new (a row without a key is not logged).
+    op = "D" if deletes or key in fk.columns else "U"
     levels = [fk.parent, *(f.parent for f in t.via)]  # the parent first, the trigger's last
     selfs = {table: [f for f in fks_of(table) if f.self_cascade] for table in levels}
     below = [fk, *t.via]  # below[j]: the foreign key into levels[j] from the level under it
     # A child row deleted takes the tree below it too; one set to NULL stays. (A child that
     # is its own parent has that tree from the parent's level already.)
-    tree = op == "D" and (t.via or fk.child != fk.parent)
+    tree = deletes and (t.via or fk.child != fk.parent)
     child_selfs = [f for f in fks_of(fk.child) if f.self_cascade] if tree else []
     ctes = []
     if t.event == "UPDATE" or not (t.via or selfs[fk.parent] or child_selfs):
@@ -279,6 +318,36 @@ def _log_children(
         f"INSERT INTO {d.q(d.changelog)} (table_name, row_key, op, changed_at) {with_}"
         f"SELECT {d.lit(fk.child)}, {d.key_text(_CHILD, key, kind)}, '{op}', {d.NOW} "
         f"FROM {d.q(fk.child)} {_CHILD} WHERE {reached} AND {d.loggable(_CHILD, key, kind)}"
+    )
+
+
+def _log_key_change(d: _Dialect, fk: ForeignKey, rule: str, key: str, kind: KeyKind) -> str:
+    """The ``INSERT ... SELECT`` statements of a parent's ``BEFORE UPDATE`` trigger whose
+    foreign key ``fk``'s action ``rule`` changes the child's ``key`` column: for each child
+    row referencing the old values, as the child's own ``UPDATE`` trigger logs it
+    (``_Mysql.create_triggers``), the old key as deleted (``D``) when the key's text changes
+    (compared as bytes), then the new key as updated (``U``) when it can be logged.
+
+    The new key is the parent's new value of the column the key references (``CASCADE``
+    copies it), or NULL (``SET NULL``: nothing is logged under it). It is rendered with the
+    child's key kind, but an integer as a ``zerofill`` one: the parent's column may be
+    ``ZEROFILL`` where the child's is not, and its text would be padded; ``+ 0`` drops the
+    padding and leaves any other integer's text as it is.
+    """
+    insert = f"INSERT INTO {d.q(d.changelog)} (table_name, row_key, op, changed_at) "
+    rows = f"FROM {d.q(fk.child)} {_CHILD} WHERE {_match(d, _CHILD, fk, 'OLD')}"
+    old = d.key_text(_CHILD, key, kind)
+    gone = f"{rows} AND {d.loggable(_CHILD, key, kind)}"
+    if rule != "CASCADE":  # SET NULL: every logged key goes
+        return f"{insert}SELECT {d.lit(fk.child)}, {old}, 'D', {d.NOW} {gone}"
+    ref = fk.referenced[fk.columns.index(key)]
+    as_new: KeyKind = "zerofill" if kind == "integer" else kind
+    new = d.key_text("NEW", ref, as_new)
+    changed = f"NOT (CAST({old} AS BINARY) <=> CAST({new} AS BINARY))"
+    return (
+        f"{insert}SELECT {d.lit(fk.child)}, {old}, 'D', {d.NOW} {gone} AND {changed}; "
+        f"{insert}SELECT {d.lit(fk.child)}, {new}, 'U', {d.NOW} "
+        f"{rows} AND {d.loggable('NEW', ref, as_new)}"
     )
 
 

@@ -41,7 +41,7 @@ day. ``boolean``: ``True`` / ``False``.
 """
 
 
-CAPTURE_RELEASE = 4
+CAPTURE_RELEASE = 5
 """The form of the change capture this Tandem installs, kept in ``<changelog>_release``.
 
 One number for every database: each install records it, and a lower one asks for
@@ -58,6 +58,10 @@ One number for every database: each install records it, and a lower one asks for
 4. MariaDB/MySQL: the cascade triggers follow chains (a grandparent's ``ON DELETE CASCADE``
    reaching a captured table's parent) and self-references (every descendant of a deleted
    row). PostgreSQL, SQLite: no change.
+5. MariaDB/MySQL: the parent's ``BEFORE UPDATE`` trigger also logs an ``ON UPDATE CASCADE``
+   / ``SET NULL`` that changes a captured table's key column (the old key deleted, the new
+   one updated, as the table's own trigger logs a key change); a ``SET NULL`` of the key
+   column on delete is logged as the old key deleted. PostgreSQL, SQLite: no change.
 """
 
 RELEASE_GAPS = {
@@ -70,6 +74,10 @@ RELEASE_GAPS = {
     4: "on MariaDB/MySQL the rows a cascade deletes further down a chain (a grandparent's "
     "ON DELETE CASCADE) or below a self-referencing row are not logged, so only `tandem "
     "reconcile` finds those deletes (release 4 logs them)",
+    5: "on MariaDB/MySQL a foreign key's ON UPDATE CASCADE or SET NULL that changes a captured "
+    "table's key column is not logged (install-capture warned of it), so only `tandem "
+    "reconcile` finds those rows under their new key and the old key's delete (release 5 logs "
+    "them)",
 }
 """What an install of a release below each number lacks, for the advice to run
 ``install-capture`` again."""

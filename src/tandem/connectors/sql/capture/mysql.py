@@ -246,10 +246,11 @@ def warn_cascades(fks_of: ForeignKeysOf, tables: Iterable[tuple[str, str]]) -> N
                 log.warning(
                     "table %r: foreign key %r to %r (%s): InnoDB fires no trigger for the rows "
                     "a foreign key's action deletes or changes, and Tandem cannot log these "
-                    "(SET DEFAULT, a parent in another database, or an update of the table's "
-                    "key column), so they are not in the change log and only `tandem "
-                    "reconcile` finds them (have the ERP delete or change such rows itself, or "
-                    "make the foreign key RESTRICT)",
+                    "(SET DEFAULT, a parent in another database, or an ON UPDATE CASCADE of "
+                    "the table's key column from a column of another type, such as CHAR to "
+                    "VARCHAR), so they are not in the change log and only `tandem reconcile` "
+                    "finds them (have the ERP delete or change such rows itself, or make the "
+                    "foreign key RESTRICT)",
                     table,
                     fk.name,
                     fk.parent,
