@@ -10,9 +10,10 @@ its peak must stay about the same. The batches and the listed details are made s
 several batches and the test runs in seconds.
 
 The repair pass ``--heal`` runs (``Engine.sync``) is measured apart: it is the engine's, not
-reconcile's, and it remembers every record it takes in a pass (so that it never takes one
-twice), which grows with the records queued. What reconcile itself holds while it heals (the
-drifts to queue, those queued, those still drifting when read again) is what is bounded here.
+reconcile's, and its own bound (what a pass remembers of the records it takes, past a few
+thousand, on disk) is tested in ``test_drain_memory.py``. What reconcile itself holds while it
+heals (the drifts to queue, those queued, those still drifting when read again) is what is
+bounded here.
 """
 
 from __future__ import annotations

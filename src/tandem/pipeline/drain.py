@@ -15,6 +15,7 @@ from tandem.connectors.base import Change
 from tandem.errors import ConfigError
 from tandem.pipeline.batch import BatchProcessor
 from tandem.pipeline.context import EntityContext, Systems
+from tandem.pipeline.passkeys import PassKeys
 from tandem.store import StateStore, WorkItem
 
 WORK_CHUNK = 500
@@ -45,8 +46,11 @@ class WorkDrain:
         chunks of :data:`WORK_CHUNK` (a retry of many dead letters, a reconcile --heal).
 
         A record queued again while this drain runs (a reference it waited for got linked)
-        waits for the next drain: a pass never takes the same record twice. A dry run's
-        processor plans them all too (what ``sync`` would send) and leaves them queued.
+        waits for the next drain: a pass never takes the same record twice. The records taken
+        are kept in memory up to a few thousand, the rest on disk until the drain ends
+        (:class:`PassKeys`), so a heal of 100,000 records costs no more memory than one of
+        5,000. A dry run's processor plans them all too (what ``sync`` would send) and
+        leaves them queued.
         """
         if processor.dry_run:
             seen = 0
@@ -56,18 +60,21 @@ class WorkDrain:
                 seen += len(items)
                 if len(items) < WORK_CHUNK:
                     return
-        taken: set[tuple[str, Side, str]] = set()
-        while True:
-            items = self.store.take_work(self.flow, limit=WORK_CHUNK)
-            again = [i for i in items if (i.entity, i.side, i.record_key) in taken]
-            if again:
-                # leave them for the next drain, due at once, as they were
-                self.store.fail_work([i.id for i in again], 0.0)
-                items = [i for i in items if (i.entity, i.side, i.record_key) not in taken]
-            taken.update((i.entity, i.side, i.record_key) for i in items)
-            await self._chunk(processor, items)
-            if again or len(items) < WORK_CHUNK:
-                return
+        # every record taken: past the first few thousand, on disk (a heal of 100,000)
+        with PassKeys() as taken:
+            while True:
+                items = self.store.take_work(self.flow, limit=WORK_CHUNK)
+                again = _taken_before(taken, items)
+                if again:
+                    # leave them for the next drain, due at once, as they were
+                    self.store.fail_work([i.id for i in again], 0.0)
+                    left = {i.id for i in again}
+                    items = [i for i in items if i.id not in left]
+                for (entity, side), group in _by_record_kind(items).items():
+                    taken.put(entity, side, ((i.record_key, b"") for i in group))
+                await self._chunk(processor, items)
+                if again or len(items) < WORK_CHUNK:
+                    return
 
     async def _chunk(self, processor: BatchProcessor, items: Sequence[WorkItem]) -> None:
         """Re-read and re-sync one chunk of queued records."""
@@ -96,6 +103,25 @@ class WorkDrain:
                 raise
             if not dry_run:
                 self.store.finish_work(ids)
+
+
+def _by_record_kind(items: Sequence[WorkItem]) -> dict[tuple[str, Side], list[WorkItem]]:
+    """``items`` per (entity, side), in their order."""
+    groups: dict[tuple[str, Side], list[WorkItem]] = defaultdict(list)
+    for item in items:
+        groups[(item.entity, item.side)].append(item)
+    return groups
+
+
+def _taken_before(taken: PassKeys, items: Sequence[WorkItem]) -> list[WorkItem]:
+    """Those of ``items`` whose record is in ``taken`` (asked about per entity and side)."""
+    if not taken:
+        return []
+    again: list[WorkItem] = []
+    for (entity, side), group in _by_record_kind(items).items():
+        known = taken.get(entity, side, (i.record_key for i in group))
+        again.extend(i for i in group if i.record_key in known)
+    return again
 
 
 __all__ = ["WORK_CHUNK", "WorkDrain"]

@@ -9,26 +9,34 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from tandem.codec import dumps
 from tandem.config import Side
 from tandem.connectors.base import Change
 from tandem.pipeline.outcome import DeadLetterNote, PendingRecord
+from tandem.pipeline.passkeys import PassKeys
 
 
 class TriedVersions:
     """(entity, side, key) -> the version of the record this pass tried: the work queue's
     records, and in a dry run the records it planned a write (or a letter) for. A later read
-    of the same version in the pass is not tried again (see :meth:`skip`)."""
+    of the same version in the pass is not tried again (see :meth:`skip`).
 
-    def __init__(self, *, dry_run: bool) -> None:
+    Past the first few thousand records they are kept on disk (:class:`PassKeys`): a heal of
+    100,000 records queues them all. Each batch asks about its records at once.
+    """
+
+    def __init__(self, *, dry_run: bool, in_memory: int | None = None) -> None:
         self.dry_run = dry_run
-        self._versions: dict[tuple[str, Side, str], _Version] = {}
+        self._versions = PassKeys(in_memory=in_memory)
 
     def __bool__(self) -> bool:
         return bool(self._versions)
+
+    def close(self) -> None:
+        """Forget every version (and the scratch file, if there is one)."""
+        self._versions.close()
 
     def skip(self, entity: str, source: Side, latest: dict[str, Change]) -> None:
         """Leave out of ``latest`` the records this pass tried already in the version read now.
@@ -41,14 +49,12 @@ class TriedVersions:
         would have moved on by then: one delete listed twice. A version that differs (the
         record changed since it was tried) is tried.
         """
-        tried = self._versions
-        again = [
-            key
-            for key, change in latest.items()
-            if (seen := tried.get((entity, source, key))) is not None and seen.same(change)
-        ]
-        for key in again:
-            del latest[key]
+        if not self._versions:  # nothing tried: a capture's batch costs nothing
+            return
+        tried = self._versions.get(entity, source, latest)
+        for key, version in tried.items():
+            if _same(version, latest[key]):
+                del latest[key]
 
     def note(
         self,
@@ -66,7 +72,7 @@ class TriedVersions:
         version read again by a later batch would be refused again, its letter's attempts
         counted twice), and in a dry run also those planned a write, a revert or a conflict
         (a sync commits those, so a later read plans nothing for them; a dry run does not).
-        A record that needs nothing plans nothing when read again, and is not kept in memory.
+        A record that needs nothing plans nothing when read again, and is not kept.
 
         Every other record of the batch forgets what was remembered of it: only its latest
         version may be left out when read again. A record tried as A, then synced as B, then
@@ -77,43 +83,37 @@ class TriedVersions:
             keys = {n.key for n in dead}
             if self.dry_run:
                 keys |= {p.record.key for p in plans if not p.plan.noop}
-        tried = self._versions
         remembered = set(keys)
-        if tried:
-            for key in latest:
-                if key not in remembered:
-                    tried.pop((entity, source, key), None)
-        for key in remembered:
-            change = latest.get(key)
-            if change is not None:
-                tried[(entity, source, key)] = _Version.of(change)
+        if self._versions:
+            self._versions.discard(entity, source, (k for k in latest if k not in remembered))
+        versions = [(key, _version(latest[key])) for key in remembered if key in latest]
+        if versions:
+            self._versions.put(entity, source, versions)
 
 
-@dataclass(frozen=True, slots=True)
-class _Version:
-    """A version of a record as read: deleted, or a fingerprint of its native fields.
+_DELETED = b""
+"""The version of a deleted record (a fingerprint is never empty)."""
+
+
+def _version(change: Change) -> object:
+    """The version ``change`` reads: :data:`_DELETED`, or a fingerprint of its native fields.
 
     A fingerprint (a 16-byte digest of the fields' encoding) keeps a dry run over a large
     initial load small: only the fields' values that the codec cannot encode are kept as
-    they are. Two reads whose fields encode differently (another key order, ``10`` against
-    ``10.0``) count as two versions: the record is tried again, as before this was kept.
+    they are (and in memory, whatever their number). Two reads whose fields encode
+    differently (another key order, ``10`` against ``10.0``) count as two versions: the
+    record is tried again, as before this was kept.
     """
+    if change.deleted:
+        return _DELETED
+    return _fingerprint(change.fields)
 
-    deleted: bool
-    fingerprint: object
 
-    @classmethod
-    def of(cls, change: Change) -> _Version:
-        """The version ``change`` reads."""
-        if change.deleted:
-            return cls(True, None)
-        return cls(False, _fingerprint(change.fields))
-
-    def same(self, change: Change) -> bool:
-        """Whether ``change`` reads this version again."""
-        if change.deleted or self.deleted:
-            return change.deleted == self.deleted
-        return _fingerprint(change.fields) == self.fingerprint
+def _same(version: object, change: Change) -> bool:
+    """Whether ``change`` reads ``version`` again."""
+    if change.deleted or version == _DELETED:
+        return change.deleted and version == _DELETED
+    return _fingerprint(change.fields) == version
 
 
 def _fingerprint(fields: Mapping[str, Any]) -> object:
