@@ -36,8 +36,6 @@ DriftKind = Literal[
 READ_BATCH = 2000
 """Records read (or looked up by key) at a time; a connector splits it further by its own
 limits (Salesforce: 200 ids a query)."""
-PAGE = 1000
-"""Rows a listing of the store is read by."""
 
 
 @dataclass(slots=True)
@@ -243,22 +241,19 @@ def _keys(drift: Drift, pair: _Pair) -> set[tuple[Side, str]]:
 def _lettered(
     engine: Engine, entity: str, drifts: Sequence[Drift], pairs: Sequence[_Pair]
 ) -> set[tuple[Side, str]]:
-    """Of the queued records' keys, those with an open or retrying dead letter (the letters
-    are listed page by page; only the matching keys are kept)."""
-    wanted: set[tuple[Side, str]] = set()
+    """Of the queued records' keys, those with an open or retrying dead letter (looked up by
+    key: the cost follows the records queued, not the letters the flow holds)."""
+    wanted: dict[Side, set[str]] = {"erp": set(), "crm": set()}
     for drift, pair in zip(drifts, pairs, strict=True):
-        wanted |= _keys(drift, pair)
+        for side, key in _keys(drift, pair):
+            wanted[side].add(key)
     found: set[tuple[Side, str]] = set()
-    for status in ("open", "retrying"):
-        offset = 0
-        while True:
-            page = engine.store.dead_letters(
-                flow=engine.flow.name, status=status, entity=entity, limit=PAGE, offset=offset
+    for side, keys in wanted.items():
+        if keys:
+            letters = engine.store.unsolved_dead_letters(
+                engine.flow.name, entity, side, sorted(keys)
             )
-            found.update((x.side, x.record_key) for x in page if (x.side, x.record_key) in wanted)
-            if len(page) < PAGE:
-                break
-            offset += PAGE
+            found.update((side, key) for key in letters)
     return found
 
 

@@ -204,6 +204,24 @@ _RESOLVE = (
 )
 
 
+_UNSOLVED_KEYS = sa.select(table.c.record_key).where(
+    *_UNSOLVED_OF_SIDE, table.c.record_key.in_(sa.bindparam("p_keys", expanding=True))
+)
+
+
+def unsolved_keys(
+    conn: sa.Connection, flow: str, entity: str, side: Side, record_keys: Sequence[str]
+) -> set[str]:
+    """Of ``record_keys``, those with an open or retrying letter: one indexed look-up a
+    chunk, however many letters the flow holds."""
+    check_side(side)
+    found: set[str] = set()
+    where = {"p_flow": flow, "p_entity": entity, "p_side": side}
+    for part in chunks(unique(record_keys)):
+        found.update(conn.execute(_UNSOLVED_KEYS, {**where, "p_keys": list(part)}).scalars())
+    return found
+
+
 def count_open(conn: sa.Connection, flow: str) -> dict[str, int]:
     """Unsolved dead letters of a flow per status."""
     query = (

@@ -123,6 +123,13 @@ class QueueMethods(ABC):
         with self._tx(f"resolve dead letters of {flow}/{entity}") as conn:
             return _dead.resolve(conn, flow, entity, side, record_keys, self._clock())
 
+    def unsolved_dead_letters(
+        self, flow: str, entity: str, side: Side, record_keys: Sequence[str]
+    ) -> set[str]:
+        """Of ``record_keys``, those with an open or retrying dead letter."""
+        with self._read(f"look up dead letters of {flow}/{entity}") as conn:
+            return _dead.unsolved_keys(conn, flow, entity, side, record_keys)
+
     # -- conflicts -----------------------------------------------------------------------
 
     def add_conflict(
