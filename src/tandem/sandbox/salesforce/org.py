@@ -18,6 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from tandem.sandbox.salesforce import replication
+from tandem.sandbox.salesforce.calls import (
+    MAX_COLLECTION,
+    check_batch,
+    run_batch,
+    run_single,
+    wire_record,
+)
 from tandem.sandbox.salesforce.conditional import require_unmodified
 from tandem.sandbox.salesforce.describe import describe_global, describe_object
 from tandem.sandbox.salesforce.errors import ApiError, MultipleMatches, RecordError, no_such_column
@@ -31,10 +38,9 @@ from tandem.sandbox.salesforce.ingest import (
 from tandem.sandbox.salesforce.merge import MergeResult, merge_records
 from tandem.sandbox.salesforce.querying import MAX_BATCH, QueryRunner
 from tandem.sandbox.salesforce.records import NOT_FOUND_MESSAGE, RecordWriter
-from tandem.sandbox.salesforce.results import ROLLED_BACK, BulkRowResult, QueryPage, SaveResult
+from tandem.sandbox.salesforce.results import BulkRowResult, QueryPage, SaveResult
 from tandem.sandbox.salesforce.schema import FieldDef, Schema
 from tandem.sandbox.salesforce.store import Store, Table
-from tandem.sandbox.salesforce.values import to_wire
 
 __all__ = [
     "MAX_COLLECTION",
@@ -46,26 +52,7 @@ __all__ = [
     "SaveResult",
 ]
 
-MAX_COLLECTION = 200
 MAX_RETRIEVE = 2000
-
-
-class _Rollback(Exception):
-    """Raised inside a transaction to undo an allOrNone call that had a failure."""
-
-
-def _api_error(error: RecordError) -> ApiError:
-    status = 404 if error.code in ("NOT_FOUND", "ENTITY_IS_DELETED") else 400
-    return error.to_api_error(status)
-
-
-def _check_batch(count: int, limit: int = MAX_COLLECTION) -> None:
-    if count > limit:
-        raise ApiError(
-            400,
-            "EXCEEDED_ID_LIMIT",
-            f"record limit reached. cannot submit more than {limit} records into this call",
-        )
 
 
 class Org:
@@ -148,66 +135,6 @@ class Org:
             out.append(f)
         return out
 
-    @staticmethod
-    def _record(
-        table: Table, row: dict[str, Any], fields: list[FieldDef], api_version: str
-    ) -> dict[str, Any]:
-        name = table.obj.name
-        out: dict[str, Any] = {
-            "attributes": {
-                "type": name,
-                "url": f"/services/data/v{api_version}/sobjects/{name}/{row['Id']}",
-            }
-        }
-        for f in fields:
-            out[f.name] = to_wire(f, row[f.name])
-        return out
-
-    def _single(self, action: Callable[[], Any]) -> Any:
-        """Run one single-record REST call in a transaction, mapping refusals to ApiError."""
-        with self._lock:
-            self._store.tick()
-            try:
-                with self._store.transaction():
-                    return action()
-            except RecordError as exc:
-                raise _api_error(exc) from None
-            except sqlite3.IntegrityError as exc:
-                raise ApiError(400, "DUPLICATE_VALUE", f"duplicate value found: {exc}") from None
-
-    def _batch(
-        self,
-        items: list[Any],
-        action: Callable[[Any], tuple[str | None, bool | None]],
-        all_or_none: bool,
-        id_of: Callable[[Any], str | None] = lambda item: None,
-    ) -> list[SaveResult]:
-        """Apply ``action`` per item, each in a savepoint; roll all back on allOrNone failure."""
-        with self._lock:
-            store = self._store
-            store.tick()
-            results: list[SaveResult] = []
-            try:
-                with store.transaction():
-                    for item in items:
-                        try:
-                            with store.savepoint():
-                                record_id, created = action(item)
-                            results.append(SaveResult(record_id, True, [], created))
-                        except RecordError as exc:
-                            results.append(SaveResult(id_of(item), False, [exc.to_save_error()]))
-                        except sqlite3.IntegrityError as exc:
-                            error = RecordError("DUPLICATE_VALUE", f"duplicate value found: {exc}")
-                            results.append(SaveResult(id_of(item), False, [error.to_save_error()]))
-                    if all_or_none and any(not r.success for r in results):
-                        raise _Rollback
-            except _Rollback:
-                return [
-                    r if not r.success else SaveResult(None, False, [dict(ROLLED_BACK)], None)
-                    for r in results
-                ]
-            return results
-
     # ---- describe ----------------------------------------------------------------------------
 
     def describe_global(self, api_version: str) -> dict[str, Any]:
@@ -245,7 +172,7 @@ class Org:
                 "CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY",
                 f"entity type {table.obj.name} does not support insert",
             )
-        return str(self._single(lambda: self._writer.insert(table, values)))
+        return str(run_single(self._lock, self._store, lambda: self._writer.insert(table, values)))
 
     def retrieve(
         self, sobject: str, record_id: str, fields: list[str] | None, api_version: str
@@ -265,7 +192,7 @@ class Org:
             raise ApiError(404, "NOT_FOUND", NOT_FOUND_MESSAGE)
         if row["IsDeleted"]:
             raise ApiError(404, "ENTITY_IS_DELETED", "entity is deleted")
-        return self._record(table, row, wanted, api_version)
+        return wire_record(table, row, wanted, api_version)
 
     def update(self, sobject: str, record_id: str, values: dict[str, Any]) -> None:
         """Update one record.
@@ -275,7 +202,7 @@ class Org:
         """
         table = self._table(sobject)
         canonical = self._record_id(table, record_id)
-        self._single(lambda: self._writer.update(table, canonical, values))
+        run_single(self._lock, self._store, lambda: self._writer.update(table, canonical, values))
 
     def update_unmodified_since(
         self, sobject: str, record_id: str, values: dict[str, Any], since: datetime
@@ -294,7 +221,7 @@ class Org:
             require_unmodified(self._writer.live_row(table, canonical), since)
             self._writer.update(table, canonical, values)
 
-        self._single(action)
+        run_single(self._lock, self._store, action)
 
     def delete(self, sobject: str, record_id: str) -> None:
         """Soft-delete one record (and its cascade children) into the recycle bin.
@@ -304,7 +231,7 @@ class Org:
         """
         table = self._table(sobject)
         canonical = self._record_id(table, record_id)
-        self._single(lambda: self._writer.delete(table, canonical))
+        run_single(self._lock, self._store, lambda: self._writer.delete(table, canonical))
 
     def upsert(
         self,
@@ -337,8 +264,8 @@ class Org:
             raise MultipleMatches([self._url(table, m) for m in matches])
         if update_only and not matches:
             raise ApiError(404, "NOT_FOUND", NOT_FOUND_MESSAGE)
-        result: tuple[str, bool] = self._single(
-            lambda: self._writer.upsert(table, ext, ext_value, values)
+        result: tuple[str, bool] = run_single(
+            self._lock, self._store, lambda: self._writer.upsert(table, ext, ext_value, values)
         )
         return result
 
@@ -370,7 +297,7 @@ class Org:
             row = self._store.fetch(table, matches[0]) if matches else None
         if row is None:
             raise ApiError(404, "NOT_FOUND", NOT_FOUND_MESSAGE)
-        return self._record(table, row, wanted, api_version)
+        return wire_record(table, row, wanted, api_version)
 
     # ---- collections -------------------------------------------------------------------------
 
@@ -391,12 +318,12 @@ class Org:
         Raises:
             ApiError: 400 ``EXCEEDED_ID_LIMIT`` for more than 200 records.
         """
-        _check_batch(len(records))
+        check_batch(len(records))
 
         def action(record: dict[str, Any]) -> tuple[str, None]:
             return self._writer.insert(self._typed_table(record), record), None
 
-        return self._batch(records, action, all_or_none)
+        return run_batch(self._lock, self._store, records, action, all_or_none)
 
     def update_many(self, records: list[dict[str, Any]], all_or_none: bool) -> list[SaveResult]:
         """sObject Collections update: records carry ``Id`` and ``attributes.type``.
@@ -404,7 +331,7 @@ class Org:
         Raises:
             ApiError: 400 ``EXCEEDED_ID_LIMIT`` for more than 200 records.
         """
-        _check_batch(len(records))
+        check_batch(len(records))
 
         def action(record: dict[str, Any]) -> tuple[str, None]:
             raw_id = record.get("Id") or record.get("id")
@@ -423,7 +350,7 @@ class Org:
             raw = record.get("Id")
             return to_18(raw) if isinstance(raw, str) else None
 
-        return self._batch(records, action, all_or_none, id_of)
+        return run_batch(self._lock, self._store, records, action, all_or_none, id_of)
 
     def upsert_many(
         self, sobject: str, ext_field: str, records: list[dict[str, Any]], all_or_none: bool
@@ -433,7 +360,7 @@ class Org:
         Raises:
             ApiError: 404 ``NOT_FOUND`` (object or external-id field), 400 ``EXCEEDED_ID_LIMIT``.
         """
-        _check_batch(len(records))
+        check_batch(len(records))
         table = self._table(sobject)
         ext = self._ext_field(table, ext_field)
         keys = [self._key_of(record, ext) for record in records]
@@ -448,7 +375,9 @@ class Org:
                 raise duplicate_error(key)
             return self._writer.upsert(table, ext, key, record)
 
-        return self._batch(list(zip(records, keys, strict=True)), action, all_or_none)
+        return run_batch(
+            self._lock, self._store, list(zip(records, keys, strict=True)), action, all_or_none
+        )
 
     @staticmethod
     def _key_of(record: dict[str, Any], ext: FieldDef) -> Any:
@@ -466,7 +395,7 @@ class Org:
             ApiError: 404 ``NOT_FOUND`` (object), 400 ``INVALID_FIELD`` or
                 ``EXCEEDED_ID_LIMIT`` (more than 2,000 ids).
         """
-        _check_batch(len(ids), MAX_RETRIEVE)
+        check_batch(len(ids), MAX_RETRIEVE)
         table = self._table(sobject)
         wanted = self._fields(table, fields)
         out: list[dict[str, Any] | None] = []
@@ -479,7 +408,7 @@ class Org:
                 if row is None or row["IsDeleted"]:
                     out.append(None)
                 else:
-                    out.append(self._record(table, row, wanted, api_version))
+                    out.append(wire_record(table, row, wanted, api_version))
         return out
 
     def delete_many(self, ids: list[str], all_or_none: bool) -> list[SaveResult]:
@@ -488,15 +417,20 @@ class Org:
         Raises:
             ApiError: 400 ``EXCEEDED_ID_LIMIT`` for more than 200 ids.
         """
-        _check_batch(len(ids))
+        check_batch(len(ids))
 
         def action(raw_id: str) -> tuple[str, None]:
             table, record_id = self._writer.table_of_id(raw_id)
             self._writer.delete(table, record_id)
             return record_id, None
 
-        return self._batch(
-            ids, action, all_or_none, lambda raw: to_18(raw) if isinstance(raw, str) else None
+        return run_batch(
+            self._lock,
+            self._store,
+            ids,
+            action,
+            all_or_none,
+            lambda raw: to_18(raw) if isinstance(raw, str) else None,
         )
 
     def undelete(self, ids: list[str]) -> list[SaveResult]:
@@ -507,8 +441,13 @@ class Org:
             self._writer.undelete(table, record_id)
             return record_id, None
 
-        return self._batch(
-            ids, action, False, lambda raw: to_18(raw) if isinstance(raw, str) else None
+        return run_batch(
+            self._lock,
+            self._store,
+            ids,
+            action,
+            False,
+            lambda raw: to_18(raw) if isinstance(raw, str) else None,
         )
 
     def empty_recycle_bin(self, ids: list[str]) -> list[SaveResult]:
@@ -519,8 +458,13 @@ class Org:
             self._writer.purge(table, record_id, live_too=False)
             return record_id, None
 
-        return self._batch(
-            ids, action, False, lambda raw: to_18(raw) if isinstance(raw, str) else None
+        return run_batch(
+            self._lock,
+            self._store,
+            ids,
+            action,
+            False,
+            lambda raw: to_18(raw) if isinstance(raw, str) else None,
         )
 
     def merge(
