@@ -55,6 +55,11 @@ __all__ = [
 MAX_RETRIEVE = 2000
 
 
+def _id_of(raw: Any) -> str | None:
+    """The 18-character id a failed result of an id-only call names (None: not an id)."""
+    return to_18(raw) if isinstance(raw, str) else None
+
+
 class Org:
     """A local Salesforce org stored in one SQLite file; safe to share between threads.
 
@@ -430,7 +435,7 @@ class Org:
             ids,
             action,
             all_or_none,
-            lambda raw: to_18(raw) if isinstance(raw, str) else None,
+            _id_of,
         )
 
     def undelete(self, ids: list[str]) -> list[SaveResult]:
@@ -447,7 +452,7 @@ class Org:
             ids,
             action,
             False,
-            lambda raw: to_18(raw) if isinstance(raw, str) else None,
+            _id_of,
         )
 
     def empty_recycle_bin(self, ids: list[str]) -> list[SaveResult]:
@@ -464,7 +469,7 @@ class Org:
             ids,
             action,
             False,
-            lambda raw: to_18(raw) if isinstance(raw, str) else None,
+            _id_of,
         )
 
     def merge(
