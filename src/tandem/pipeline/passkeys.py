@@ -5,8 +5,9 @@ A pass that drains a large work queue (a reconcile ``--heal`` of 100,000 drifted
 remembers, for the whole pass, every record it took (none is taken twice) and the version of
 each it tried (the capture does not try it again). Held in memory, that grows with the
 records queued; past :data:`IN_MEMORY` records it goes to a scratch file that is gone when
-the pass ends. Lookups are batched (one query per :data:`_LOOKUP` keys asked about), and a
-pass that remembers nothing, or no more than :data:`IN_MEMORY` records, never opens a file.
+the pass ends. Lookups are batched (one query per
+:data:`~tandem.pipeline.scratch.LOOKUP` keys asked about), and a pass that remembers
+nothing, or no more than :data:`IN_MEMORY` records, never opens a file.
 """
 
 from __future__ import annotations
@@ -15,14 +16,12 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from types import TracebackType
 
+from tandem.pipeline.scratch import key_chunks, marks, open_scratch
+
 IN_MEMORY = 2_000
 """Records kept in memory; those remembered beyond them are kept on disk."""
 
-_LOOKUP = 500
-"""Keys per ``IN`` lookup (under SQLite's variable limit)."""
-
 _SCHEMA = """
-PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-2000;
 CREATE TABLE kept (
     entity TEXT NOT NULL, side TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL,
     PRIMARY KEY (entity, side, key)
@@ -81,10 +80,10 @@ class PassKeys:
             elif self._db is not None:
                 missing.append(key)
         if self._db is not None and missing:
-            for chunk in _chunks(list(dict.fromkeys(missing))):
+            for chunk in key_chunks(missing):
                 rows = self._db.execute(
                     "SELECT key, value FROM kept WHERE entity = ? AND side = ? "
-                    f"AND key IN ({','.join('?' * len(chunk))})",
+                    f"AND key IN ({marks(chunk)})",
                     (entity, side, *chunk),
                 )
                 found.update(rows.fetchall())
@@ -119,27 +118,20 @@ class PassKeys:
     def _delete(self, entity: str, side: str, keys: Sequence[str]) -> None:
         if self._db is None:
             return
-        for chunk in _chunks(list(dict.fromkeys(keys))):
+        for chunk in key_chunks(keys):
             self._db.execute(
-                "DELETE FROM kept WHERE entity = ? AND side = ? "
-                f"AND key IN ({','.join('?' * len(chunk))})",
+                f"DELETE FROM kept WHERE entity = ? AND side = ? AND key IN ({marks(chunk)})",
                 (entity, side, *chunk),
             )
 
     def _open(self) -> sqlite3.Connection:
         if self._db is None:
             # "": a private temporary database, on disk past its page cache, gone when closed
-            self._db = sqlite3.connect("", check_same_thread=False)  # one pass; used in turn
-            self._db.executescript(_SCHEMA)
+            self._db = open_scratch("", _SCHEMA, cache_kib=2000)
         return self._db
 
 
 _ABSENT = object()
-
-
-def _chunks(keys: Sequence[str]) -> Iterable[Sequence[str]]:
-    for start in range(0, len(keys), _LOOKUP):
-        yield keys[start : start + _LOOKUP]
 
 
 __all__ = ["IN_MEMORY", "PassKeys"]

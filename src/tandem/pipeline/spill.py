@@ -9,18 +9,14 @@ those queued for repair), in a temporary SQLite file that is gone when closed.
 
 from __future__ import annotations
 
-import sqlite3
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from types import TracebackType
 
 from tandem.pipeline.recheck import Drift
-
-_LOOKUP = 500
-"""Keys per ``IN`` lookup (under SQLite's variable limit)."""
+from tandem.pipeline.scratch import key_chunks, marks, open_scratch
 
 _SCHEMA = """
-PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-16000;
 CREATE TABLE crm (key TEXT PRIMARY KEY, digest TEXT NOT NULL, ext TEXT);
 CREATE TABLE drift (
     seq INTEGER PRIMARY KEY, bin TEXT NOT NULL, entity TEXT NOT NULL, kind TEXT NOT NULL,
@@ -36,8 +32,7 @@ class Spill:
 
     def __init__(self) -> None:
         self._file = tempfile.NamedTemporaryFile(prefix="tandem-reconcile-", suffix=".db")  # noqa: SIM115
-        self._db = sqlite3.connect(self._file.name)
-        self._db.executescript(_SCHEMA)
+        self._db = open_scratch(self._file.name, _SCHEMA, cache_kib=16000)
 
     def __enter__(self) -> Spill:
         return self
@@ -57,13 +52,10 @@ class Spill:
     def take(self, keys: Sequence[str]) -> dict[str, str]:
         """The digests of those of ``keys`` kept, which are no longer kept."""
         found: dict[str, str] = {}
-        unique = list(dict.fromkeys(keys))
-        for start in range(0, len(unique), _LOOKUP):
-            chunk = unique[start : start + _LOOKUP]
-            marks = ",".join("?" * len(chunk))
-            rows = self._db.execute(f"SELECT key, digest FROM crm WHERE key IN ({marks})", chunk)
-            found.update(rows.fetchall())
-            self._db.execute(f"DELETE FROM crm WHERE key IN ({marks})", chunk)
+        for chunk in key_chunks(keys):
+            where = f"key IN ({marks(chunk)})"
+            found.update(self._db.execute(f"SELECT key, digest FROM crm WHERE {where}", chunk))
+            self._db.execute(f"DELETE FROM crm WHERE {where}", chunk)
         return found
 
     def pages(self, size: int) -> Iterator[list[tuple[str, str, str | None]]]:
