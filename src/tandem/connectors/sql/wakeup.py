@@ -92,7 +92,13 @@ class Listener:
         """Consume the notifications already received: the read that follows a wake-up sees
         what they announce, so they must not wake the next waits again (a burst of many
         small transactions would otherwise wake one wait per transaction). Bounded, so that
-        a steady stream cannot hold the wake-up back."""
+        a steady stream cannot hold the wake-up back.
+
+        A round trip comes first: the server sends a session every notification it holds for
+        it before it answers a query, so those of every transaction committed before the
+        wake-up are then received (psycopg keeps them for the next ``notifies()``), not
+        still on their way when the drain finds the socket empty."""
+        await conn.execute("SELECT 1")
         for _ in range(_DRAIN_ROUNDS):
             if not [n async for n in conn.notifies(timeout=0)]:
                 return
