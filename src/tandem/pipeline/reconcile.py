@@ -64,8 +64,8 @@ state store builds its ``IN`` statements once, with expanding parameters). Measu
 ``gc.collect`` after a reconcile of the demo flow (SQLite ERP, HTTPS sandbox) with the
 collector off, what is left is each httpx request and response (httpx 0.28:
 ``Response.stream`` is a ``BoundAsyncStream`` holding the response, which keeps the body it
-read) and the SQL connector's statements built per read (each SQLAlchemy 2.1
-``BindParameter`` built is in its own ``_cloned_set``)."""
+read). The SQL connector's reads by key leave none: their statements are built once per
+source (each SQLAlchemy 2.1 ``BindParameter`` built is in its own ``_cloned_set``)."""
 
 
 @dataclass(slots=True)

@@ -7,6 +7,7 @@ bounded whatever the volume.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -300,7 +301,7 @@ def records(
     """The current state of ``keys``; absent and (soft-)deleted ones left out."""
     found: dict[str, Change] = {}
     unique = list(dict.fromkeys(keys))
-    stmt = _by_keys(src)
+    stmt = src.by_keys
     for start in range(0, len(unique), IN_CHUNK):
         chunk = src.key_values(unique[start : start + IN_CHUNK])
         rows = conn.execute(stmt, {"keys": chunk}).all()
@@ -308,19 +309,9 @@ def records(
     return found
 
 
-def _by_keys(src: Source) -> sa.Select[Any]:
-    """The rows whose key is one of the ``keys`` parameter (an expanding ``IN`` list).
-
-    One statement for every chunk, with the key values as its parameter: SQLAlchemy then
-    neither builds nor coerces an expression per key.
-    """
-    column: sa.ColumnElement[Any] = src.key if src.key_typed else sa.cast(src.key, sa.String)
-    return sa.select(*src.select_columns()).where(column.in_(sa.bindparam("keys", expanding=True)))
-
-
 def _current(conn: sa.Connection, src: Source, keys: list[str]) -> dict[str, sa.Row[Any]]:
     rows: dict[str, sa.Row[Any]] = {}
-    stmt = _by_keys(src)
+    stmt = src.by_keys
     for start in range(0, len(keys), IN_CHUNK):
         chunk = src.key_values(keys[start : start + IN_CHUNK])
         for row in conn.execute(stmt, {"keys": chunk}).all():
@@ -336,12 +327,9 @@ def _live(
     keys = [key_text(r[0]) for r in live]
     stamps: dict[str, datetime] = {}
     if src.modified is None and log is not None and keys:
-        stmt = (
-            sa.select(log.c.row_key, sa.func.max(log.c.changed_at))
-            .where(log.c.table_name == src.capture_name, log.c.row_key.in_(keys))
-            .group_by(log.c.row_key)
-        )
-        stamps = {str(k): utc(at) for k, at in conn.execute(stmt) if at is not None}
+        stmt = _latest_stamps(log)
+        found = conn.execute(stmt, {"table": src.capture_name, "keys": keys})
+        stamps = {str(k): utc(at) for k, at in found if at is not None}
     out = []
     for key, row in zip(keys, live, strict=True):
         if src.modified is not None:
@@ -351,3 +339,17 @@ def _live(
             at = stamps.get(key, EPOCH)
         out.append(Change(key=key, fields=src.to_fields(row), modified_at=at))
     return out
+
+
+@functools.lru_cache(maxsize=64)
+def _latest_stamps(log: sa.Table) -> sa.Select[Any]:
+    """The latest change-log instant of each of the ``keys`` of table ``table`` (both bound
+    parameters): built once per change log, not on every read."""
+    return (
+        sa.select(log.c.row_key, sa.func.max(log.c.changed_at))
+        .where(
+            log.c.table_name == sa.bindparam("table"),
+            log.c.row_key.in_(sa.bindparam("keys", expanding=True)),
+        )
+        .group_by(log.c.row_key)
+    )

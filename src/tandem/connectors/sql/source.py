@@ -151,6 +151,10 @@ class Source:
     _modified_at: int = field(init=False)
     _modified_zone: tzinfo = field(init=False)
     _checked: tuple[tuple[str, bool, tzinfo, bool], ...] = field(init=False)
+    by_keys: sa.Select[Any] = field(init=False, repr=False, compare=False)
+    """The rows whose key is one of the ``keys`` parameter (an expanding ``IN`` list): built
+    once, each read by keys runs it with its chunk of key values, so SQLAlchemy neither builds
+    nor coerces an expression per key or per read."""
 
     def __post_init__(self) -> None:
         names = [self.key.name, *self.fields]
@@ -174,6 +178,10 @@ class Source:
             if name in self.booleans or _may_hold_datetime(self.relation.c[name])
         ]
         object.__setattr__(self, "_checked", tuple(checked))
+        keyed = self.key if self.key_typed else sa.cast(self.key, sa.String)
+        keys: sa.BindParameter[Any] = sa.bindparam("keys", expanding=True)
+        by_keys = sa.select(*self.select_columns()).where(keyed.in_(keys))
+        object.__setattr__(self, "by_keys", by_keys)
 
     def zone_of(self, name: str) -> tzinfo:
         """The zone of naive date-times in column ``name``: UTC for :attr:`zoned` columns."""
