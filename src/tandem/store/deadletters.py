@@ -19,6 +19,30 @@ ACTIVE = ("open", "retrying")
 """Statuses of a dead letter that is still unsolved; a new failure updates it."""
 
 
+# Built once: a store that dead-letters many records in a pass neither builds nor leaves
+# behind a statement per letter.
+_UNSOLVED = (
+    sa.select(table.c.id)
+    .where(
+        table.c.flow == sa.bindparam("b_flow"),
+        table.c.entity == sa.bindparam("b_entity"),
+        table.c.side == sa.bindparam("b_side"),
+        table.c.record_key == sa.bindparam("b_record_key"),
+        table.c.status.in_(ACTIVE),
+    )
+    .order_by(table.c.id)
+    .limit(1)
+    .with_for_update()
+)
+"""The unsolved letter of a record, if any (locked until the transaction ends)."""
+_AGAIN = (
+    sa.update(table).where(table.c.id == sa.bindparam("b_id")).values(attempts=table.c.attempts + 1)
+)
+"""A new failure of an unsolved letter: one attempt more, the columns given as parameters."""
+_NEW = sa.insert(table)
+"""A new letter, its columns given as parameters."""
+
+
 def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "\u2026"
 
@@ -75,38 +99,14 @@ def add(
     }
     if payload is not None:
         values["payload"] = dict(payload)
-    query = (
-        sa.select(table.c.id)
-        .where(
-            table.c.flow == flow,
-            table.c.entity == entity,
-            table.c.side == side,
-            table.c.record_key == record_key,
-            table.c.status.in_(ACTIVE),
-        )
-        .order_by(table.c.id)
-        .limit(1)
-        .with_for_update()
-    )
-    found = conn.execute(query).scalar()
+    record = {"flow": flow, "entity": entity, "side": side, "record_key": record_key}
+    found = conn.execute(_UNSOLVED, {f"b_{k}": v for k, v in record.items()}).scalar()
     if found is not None:
-        conn.execute(
-            sa.update(table)
-            .where(table.c.id == found)
-            .values(attempts=table.c.attempts + 1, **values)
-        )
+        conn.execute(_AGAIN, {"b_id": found, **values})
         return int(found)
     values.setdefault("payload", {})
-    row = {
-        "flow": flow,
-        "entity": entity,
-        "side": side,
-        "record_key": record_key,
-        "attempts": 1,
-        "created_at": now,
-        **values,
-    }
-    inserted = conn.execute(sa.insert(table).values(row)).inserted_primary_key
+    row = {**record, "attempts": 1, "created_at": now, **values}
+    inserted = conn.execute(_NEW, row).inserted_primary_key
     assert inserted is not None  # a single-row INSERT reports its key
     return int(inserted[0])
 
