@@ -9,7 +9,13 @@ import pytest
 from tandem.connectors.salesforce.bulk_csv import csv_chunks, parse_bulk_error, upload_parts
 from tandem.connectors.salesforce.records import csv_table
 from tandem.connectors.salesforce.soql import soql_datetime
-from tandem.connectors.salesforce.values import csv_cell, csv_text, parse_datetime, wire_datetime
+from tandem.connectors.salesforce.values import (
+    csv_cell,
+    csv_text,
+    holds_null_cell,
+    parse_datetime,
+    wire_datetime,
+)
 
 
 @pytest.mark.parametrize(
@@ -66,3 +72,18 @@ def test_upload_parts_keep_each_job_under_the_limit_and_every_row_once() -> None
     for part in parts:
         size = sum(map(len, csv_chunks(columns, rows[part.start : part.stop])))
         assert size <= limit
+
+
+@pytest.mark.parametrize(
+    ("record", "held"),
+    [
+        ({"Name": "#N/A", "Phone": "1"}, True),
+        ({"Name": "Acme", "Parent": {"ERP_Id__c": "#N/A"}}, True),  # a lookup's match value
+        ({"Name": "Acme", "Parent": {"ERP_Id__c": "7"}, "NumberOfEmployees": 5}, False),
+        ({"Name": "N/A", "Description": "#N/A inside a longer text"}, False),
+    ],
+)
+def test_a_record_holding_the_null_cell_text_is_told_apart(
+    record: dict[str, object], held: bool
+) -> None:
+    assert holds_null_cell(record) is held
