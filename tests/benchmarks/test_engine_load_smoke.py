@@ -27,7 +27,7 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     scale = Scale(records=300, changes=50, loop_records=50, loop_changes=20, latency_samples=2)
     # A threshold below the batch sizes, so the toy run still goes through Bulk 2.0.
     tuning = TandemTuning(batch_size=100, initial_batch_size=200, bulk_threshold=60)
-    return run_benchmark(work, scale, tuning)
+    return run_benchmark(work, scale, tuning, peer_b_wait=1)  # the toy job is done in 1 s
 
 
 def test_every_contender_delivers_everything_once(results: dict[str, Any]) -> None:

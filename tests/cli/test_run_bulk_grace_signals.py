@@ -81,12 +81,12 @@ def _processed(env: Env) -> int:
 
 @pytest.mark.parametrize("command", ["sync", "run"])
 def test_a_second_signal_aborts_the_job_the_org_is_still_processing(env: Env, command: str) -> None:
-    """The org takes 10 s a row over the initial load's job: the first SIGTERM leaves the
+    """The org takes 4 s a row over the initial load's job: the first SIGTERM leaves the
     agent polling it within its grace, the second aborts it in the org (the rows it had
     processed stay) and stops at once (128 + SIGTERM). The restart sends the customers again,
     each landing once."""
     _crm_settings(env, GRACE)
-    env.crm.set_faults({"bulk_rows_per_second": 0.1})
+    env.crm.set_faults({"bulk_rows_per_second": 0.25})  # 16 s left after the first row
     started = Command(env, command)
     try:
         wait_until("the org processing the job", lambda: _account_jobs(env) == ["InProgress"])
