@@ -289,6 +289,17 @@ def resolve(rules: Iterable[ResolutionRule], status: int, detail: ErrorDetail) -
     return _UNMATCHED
 
 
+def _unbind(response: httpx.Response) -> None:
+    """Break the reference cycle of a response read in full.
+
+    httpx (0.28) leaves a response's ``stream`` bound to the response itself, so a response
+    and its body are freed only by a garbage collection, which the CLI makes rare for batch
+    work (:func:`tandem.cli.common.tune_collector`): a Bulk job's result file would then stay
+    in memory long after it was read. The body, read already, becomes the stream instead.
+    """
+    response.stream = httpx.ByteStream(response.content)
+
+
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
     """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP-date)."""
     if not value:
@@ -487,6 +498,7 @@ class HttpTransport:
                     headers=sent_headers,
                     auth=httpx.BasicAuth(*basic_auth) if basic_auth else httpx.USE_CLIENT_DEFAULT,
                 )
+                _unbind(response)
             except httpx.TimeoutException as exc:
                 status, detail = 0, ErrorDetail("TIMEOUT", f"timed out: {type(exc).__name__}")
                 resolution = ErrorResolution("retry", "request timed out")

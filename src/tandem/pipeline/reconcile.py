@@ -56,16 +56,15 @@ DETAIL_LIMIT = 1000
 """Drifts a report lists (each kind is counted in full)."""
 COLLECT_EVERY = 20
 """Batches read between full garbage collections. The CLI raises the collector's thresholds
-for batch work (:func:`tandem.cli.common.tune_collector`), so the reference cycles a read
-leaves wait for a full collection: without one every so often, a scan of 1,000,000 records
-peaked over 600 MB instead of under 200. The cycles are the connectors' libraries', not
-reconcile's: a reconcile between in-memory connectors leaves none, healing included (the
-state store builds its ``IN`` statements once, with expanding parameters). Measured with
+for batch work (:func:`tandem.cli.common.tune_collector`), so reference cycles a read leaves
+wait for a full collection: before the connectors stopped making them, a scan of 1,000,000
+records peaked over 600 MB without one every so often instead of under 200. Measured with
 ``gc.collect`` after a reconcile of the demo flow (SQLite ERP, HTTPS sandbox) with the
-collector off, what is left is each httpx request and response (httpx 0.28:
-``Response.stream`` is a ``BoundAsyncStream`` holding the response, which keeps the body it
-read). The SQL connector's reads by key leave none: their statements are built once per
-source (each SQLAlchemy 2.1 ``BindParameter`` built is in its own ``_cloned_set``)."""
+collector off, a reconcile now leaves only what one run sets up once (the flow, its schemas
+and plans, the SQL tables): httpx responses are unbound from their streams
+(:func:`tandem.connectors.http._unbind`), the SQL connector builds its read statements once
+per source and the state store its ``IN`` statements once. The collections stay as a guard
+against a library that makes cycles again."""
 
 
 @dataclass(slots=True)
