@@ -190,9 +190,11 @@ async def test_initial_load_killed_at_the_category_commit_is_not_duplicated(
 BULK_WRITES = {
     "    client_secret: {file: secrets/sf_client_secret}\n": (
         "    client_secret: {file: secrets/sf_client_secret}\n    bulk_threshold: 10\n"
+        "    bulk_poll_interval: 0.05\n"
     )
 }
-"""CRM writes of more than 10 records of one action go through a Bulk API 2.0 job."""
+"""CRM writes of more than 10 records of one action go through a Bulk API 2.0 job (polled
+from 50 ms on: the in-process org finishes these small jobs at once)."""
 
 
 async def test_bulk_create_killed_after_the_job_landed_is_not_duplicated(
