@@ -85,7 +85,7 @@ def test_a_job_still_queued_when_the_agent_stops_is_aborted_not_landed_later(env
     held): the agent aborts the job and exits 0, so it cannot land later over what a restart
     sends; the restart sends the records again, each created once."""
     env.crm.state.bulk.stop()  # jobs wait in the org's queue
-    _crm_settings(env, SLOW_BULK)
+    _crm_settings(env, SLOW_BULK + "    stop_grace_seconds: 1\n")  # a queued job's grace
     with agent(env.config, env.folder) as run:
         wait_until("a Bulk job handed over", lambda: _ingest_states(env) == ["UploadComplete"])
         run.process.send_signal(signal.SIGTERM)
