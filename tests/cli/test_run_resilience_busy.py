@@ -1,5 +1,5 @@
 """``tandem run`` and ``tandem sync`` (child processes) while another process holds the SQLite
-state store's write lock past the store's wait (shortened to 2 s in the child, 30 s by
+state store's write lock past the store's wait (shortened to 1 s in the child, 30 s by
 default): the agent holds its passes back and goes on once the lock is gone; a one-off sync
 stops with a message saying the database is busy."""
 
@@ -18,9 +18,9 @@ from test_run_resilience_agent import DEADLINE, crm_phone, linked, wait_until
 TANDEM_QUICK = (
     sys.executable,
     "-c",
-    "import tandem.store.engine as e; e.LOCK_WAIT_SECONDS = 2\nfrom tandem.cli import main\nmain()",
+    "import tandem.store.engine as e; e.LOCK_WAIT_SECONDS = 1\nfrom tandem.cli import main\nmain()",
 )
-"""``tandem``, its state store waiting 2 s for a lock."""
+"""``tandem``, its state store waiting 1 s for a lock."""
 
 
 @pytest.fixture
