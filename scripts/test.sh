@@ -11,4 +11,7 @@ fi
 .venv/bin/ruff check src tests benchmarks
 .venv/bin/ruff format --check src tests benchmarks
 .venv/bin/mypy
-.venv/bin/pytest -p no:cacheprovider "$@"
+# The tests run on as many workers as the machine has cores, up to four (each test has its own
+# databases, ports and folders; most of a test's time is waiting on a server it started).
+# Pass -n 0 to run them in this one process.
+.venv/bin/pytest -p no:cacheprovider -n auto --maxprocesses 4 --dist worksteal "$@"

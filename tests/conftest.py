@@ -22,6 +22,12 @@ from hypothesis import HealthCheck, settings
 
 # Property tests check outcomes, not speed: on a busy 2-core machine an example may take
 # longer than Hypothesis's 200 ms deadline, or its data longer to draw, without any fault.
+# The CLI's consoles size themselves from the environment when first made. pytest-xdist's
+# workers are given COLUMNS=80 and LINES=24, which would fix every table at 80 columns
+# whatever width a test asks of its CliRunner.
+for _size in ("COLUMNS", "LINES"):
+    os.environ.pop(_size, None)
+
 settings.register_profile("tandem", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("tandem")
 
