@@ -494,7 +494,8 @@ async def test_a_notify_from_postgresql_wakes_the_run_before_the_poll_interval(
             await asyncio.sleep(0.1)
             rows = env.crm_rows("SELECT BillingCity FROM Account WHERE ERP_Id__c = '6'")
             city = rows[0]["BillingCity"]
-            if city == "Hel":
+            # the edit lands while its pass goes on to the other entities: its end is awaited
+            if city == "Hel" and len(passes) >= 2:
                 break
         stop.set()
         await runner
