@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import httpx
+from sf_stubs import API, StrictStub, json_response
+
 from tandem.connectors.salesforce.bulk import BulkApi, IngestJob
 from tandem.connectors.salesforce.client import SaveResult
 
@@ -13,6 +16,40 @@ COLUMNS = ["ERP_Id__c", "Name"]
 
 UPSERT: dict[str, str] = {"key_column": "ERP_Id__c", "external_id": "ERP_Id__c"}
 """The keyword arguments of an upsert by ``ERP_Id__c``."""
+
+
+JOB = f"{API}/jobs/ingest/750B"
+"""The job's resource, as the stubs answer it."""
+
+
+def job_setup(stub: StrictStub) -> None:
+    """Create, upload and close answers."""
+    stub.on("POST", f"{API}/jobs/ingest", json_response({"id": "750B", "state": "Open"}))
+    stub.on("PUT", f"{JOB}/batches", httpx.Response(201))
+    stub.on("PATCH", JOB, json_response({"id": "750B", "state": "UploadComplete"}))
+
+
+def job_polls(stub: StrictStub, *states: dict[str, object]) -> None:
+    """One poll answer per state given."""
+    stub.on("GET", JOB, [json_response({"id": "750B", **s}) for s in states])
+
+
+def job_calls(stub: StrictStub, *states: dict[str, object]) -> None:
+    """Create, upload and close answers, then one poll answer per state given."""
+    job_setup(stub)
+    job_polls(stub, *states)
+
+
+def upsert_rows(n: int) -> list[list[str]]:
+    """``n`` rows ``[E-i, Ni]``."""
+    return [[f"E-{i}", f"N{i}"] for i in range(n)]
+
+
+def success_file(rows: list[list[str]]) -> httpx.Response:
+    """The success file of a job that saved ``rows`` (created, Ids ``001`` + row number)."""
+    lines = ['"sf__Id","sf__Created","ERP_Id__c","Name"']
+    lines += [f'"001{i:05d}","true","{key}","{name}"' for i, (key, name) in enumerate(rows)]
+    return httpx.Response(200, text="\n".join(lines) + "\n")
 
 
 async def submit_upsert(bulk: BulkApi, rows: Sequence[Sequence[str]]) -> IngestJob:
@@ -25,4 +62,15 @@ async def upsert(bulk: BulkApi, rows: Sequence[Sequence[str]]) -> list[SaveResul
     return await bulk.ingest("Account", "upsert", COLUMNS, rows, **UPSERT)
 
 
-__all__ = ["COLUMNS", "UPSERT", "submit_upsert", "upsert"]
+__all__ = [
+    "COLUMNS",
+    "JOB",
+    "UPSERT",
+    "job_calls",
+    "job_polls",
+    "job_setup",
+    "submit_upsert",
+    "success_file",
+    "upsert",
+    "upsert_rows",
+]

@@ -15,9 +15,11 @@ Every call counts against the org's daily API allocation, so the wait is spent s
   results, four calls. Answered ``412 JOB_NOT_COMPLETE`` (too early), or holding fewer rows,
   the job's info is read and the job polled as below.
 * Otherwise the job is polled: the first poll waits for the projected time (or
-  ``bulk_poll_interval``), and a job still in progress is polled next when its own progress
-  (``numberRecordsProcessed`` over the time since upload) says it will be done; without
-  either, the wait doubles. A job whose operation was never timed borrows the rate of
+  ``bulk_poll_interval``), and a job still in progress is looked at next when its own
+  progress (``numberRecordsProcessed`` over the time since upload) says it will be done; for
+  an insert or upsert job that look is ``successfulResults`` again, so a job found done
+  costs no poll before its file (its progress also teaches the org's time per row). Without
+  progress to go by, the wait doubles. A job whose operation was never timed borrows the rate of
   another (an update job after the upserts of an initial load), with more room.
 
 Query: create the job, poll, then read the CSV result pages, following ``Sforce-Locator`` until
@@ -319,23 +321,36 @@ class BulkApi:
         return True
 
     async def _collect(self, job: IngestJob, *, since_close: bool) -> list[SaveResult | None]:
+        if job.operation in ("insert", "upsert"):
+            return await self._settle(job, since_close=since_close)
+        info = await self._wait(
+            job.path,
+            job.op,
+            rows=len(job.keys),
+            clock=job.clock,
+            operation=job.operation,
+            since_close=since_close,
+        )
+        return await self._finish(job, info, None)
+
+    async def _settle(self, job: IngestJob, *, since_close: bool) -> list[SaveResult | None]:
+        """Wait for an insert or upsert job and read its results.
+
+        The success file is read anyway: asked for when the job should be done, it is the
+        poll too, and holding every row it says the job saved them all (no other call). When
+        the job should be done is projected from the org's time per row where known, else from
+        the job's own progress at a poll.
+        """
         path, op, operation, clock = job.path, job.op, job.operation, job.clock
-        keys, key_column = job.keys, job.key_column
-        total = len(keys)
+        total = len(job.keys)
         success: list[tuple[str, str, str]] | None = None
-        first_poll: float | None = None
-        if operation in ("insert", "upsert") and self.pace.rate(operation) is not None:
-            # The success file is read anyway: asked for when the job should be done, it is
-            # the poll too. All rows in it: every row saved, the job needs no other call.
-            wait = self.pace.projected(total, self.pace.results_margin, operation)
+        delay = self.settings.bulk_poll_interval
+        first = since_close
+        if self.pace.rate(operation) is not None:
             queued = self._queued(clock) if since_close else 0.0
-            if since_close:
-                await clock.pause_until(queued + wait)
-            else:
-                await clock.pause(wait)
-            success = await self._result_rows(
-                f"{path}/successfulResults/", op, "sf__Created", key_column, early=True
-            )
+            wait = self.pace.projected(total, self.pace.results_margin, operation)
+            await self._pause(clock, wait, since_close=since_close)
+            success = await self._success_file(job)
             if success is not None and len(success) == total:
                 # Done by now, and by its projection (no margin) at best: the next job queued
                 # behind it is timed from the earlier of the two. Timed from now, each job
@@ -343,21 +358,37 @@ class BulkApi:
                 ended = clock.started + queued + self.pace.projected(total, 1.0, operation)
                 self._seen_done = min(time.monotonic(), ended)
                 self.results_margin = 1 + (self.pace.results_margin - 1) * TIGHTEN
-                return self._place(keys, success, [])
+                return self._place(job.keys, success, [])
             if success is None:  # refused: asked too early
                 self.results_margin = 1 + (self.pace.results_margin - 1) * 2
             logger.debug("%s: %s not done when projected; polling it", op, path)
-            first_poll = 0.0
-        info = await self._wait(
-            path,
-            op,
-            rows=total,
-            clock=clock,
-            delay=first_poll,
-            operation=operation,
-            since_close=since_close,
+            delay, first = 0.0, False
+        while True:
+            await self._pause(clock, delay, since_close=first)
+            first = False
+            info = await self._poll(path, op, rows=total, clock=clock, operation=operation)
+            if info.get("state") == "JobComplete":
+                return await self._finish(job, info, success)
+            processed, elapsed = count(info, "numberRecordsProcessed"), clock.elapsed
+            delay = self.pace.next_delay(info, total, elapsed, delay)
+            if not 0 < processed < total:
+                continue
+            # Its progress says when it will be done: the success file is asked for then,
+            # instead of a poll that would find it done and then the file.
+            await clock.pause(delay)
+            success = await self._success_file(job)
+            if success is not None and len(success) == total:
+                seconds = elapsed * total / processed  # from its close to done, by its pace
+                self._seen_done = min(time.monotonic(), clock.started + seconds)
+                self.pace.learn_seconds(seconds, total, operation)
+                return self._place(job.keys, success, [])
+            delay = 0.0  # refused, or some rows not saved (yet): the job is looked at now
+
+    async def _success_file(self, job: IngestJob) -> list[tuple[str, str, str]] | None:
+        """The job's success file, read before the job may be done (``None``: refused)."""
+        return await self._result_rows(
+            f"{job.path}/successfulResults/", job.op, "sf__Created", job.key_column, early=True
         )
-        return await self._finish(job, info, success)
 
     async def _finish(
         self,
@@ -524,33 +555,56 @@ class BulkApi:
                 delay = self.pace.projected(rows, operation=operation)
         first = True
         while True:
-            if first and since_close:
-                await clock.pause_until(self._queued(clock) + delay)
-            else:
-                await clock.pause(delay)
+            await self._pause(clock, delay, since_close=first and since_close)
             first = False
-            info = dict(await self.client.call("GET", path, operation=op))
-            state = info.get("state")
-            elapsed = clock.elapsed
-            if state == "JobComplete":
-                self._seen_done = time.monotonic()
-                if rows:
-                    self.pace.learn(info, rows, clock, operation)
+            info = await self._poll(path, op, rows=rows, clock=clock, operation=operation)
+            if info.get("state") == "JobComplete":
                 return info
-            if state == "Failed":
-                raise Fatal(
-                    f"job {info.get('id')} failed: {info.get('errorMessage') or 'no message'}",
-                    system="salesforce",
-                    operation=op,
-                )
-            if state == "Aborted":
-                raise Retriable(
-                    f"job {info.get('id')} was aborted", system="salesforce", operation=op
-                )
-            if clock.waited >= self.settings.bulk_timeout:
-                raise Retriable(
-                    f"job {info.get('id')} still {state} after {self.settings.bulk_timeout:.0f}s",
-                    system="salesforce",
-                    operation=op,
-                )
-            delay = self.pace.next_delay(info, rows, elapsed, delay)
+            delay = self.pace.next_delay(info, rows, clock.elapsed, delay)
+
+    async def _pause(self, clock: JobClock, delay: float, *, since_close: bool) -> None:
+        """Wait ``delay`` before looking at a job (``since_close``: counted from its close,
+        after any job queued before it)."""
+        if since_close:
+            await clock.pause_until(self._queued(clock) + delay)
+        else:
+            await clock.pause(delay)
+
+    async def _poll(
+        self,
+        path: str,
+        op: str,
+        *,
+        rows: int | None,
+        clock: JobClock,
+        operation: str | None,
+    ) -> dict[str, Any]:
+        """One look at a job: its JobInfo, complete (the org's pace learned from it) or still
+        under way.
+
+        Raises:
+            Fatal: the job failed.
+            Retriable: it was aborted, or is still running after ``bulk_timeout``.
+        """
+        info = dict(await self.client.call("GET", path, operation=op))
+        state = info.get("state")
+        if state == "JobComplete":
+            self._seen_done = time.monotonic()
+            if rows:
+                self.pace.learn(info, rows, clock, operation)
+            return info
+        if state == "Failed":
+            raise Fatal(
+                f"job {info.get('id')} failed: {info.get('errorMessage') or 'no message'}",
+                system="salesforce",
+                operation=op,
+            )
+        if state == "Aborted":
+            raise Retriable(f"job {info.get('id')} was aborted", system="salesforce", operation=op)
+        if clock.waited >= self.settings.bulk_timeout:
+            raise Retriable(
+                f"job {info.get('id')} still {state} after {self.settings.bulk_timeout:.0f}s",
+                system="salesforce",
+                operation=op,
+            )
+        return info

@@ -181,8 +181,12 @@ class IngestPace:
             busy = 0.0
         measured = max(busy, _seconds_between(clock.closed_at, info.get("systemModstamp")))
         elapsed = clock.elapsed
-        seconds = measured if 0 < measured <= elapsed else elapsed
-        if seconds > 0:
+        self.learn_seconds(measured if 0 < measured <= elapsed else elapsed, rows, operation)
+
+    def learn_seconds(self, seconds: float, rows: int, operation: str | None = None) -> None:
+        """Remember the org's time per row from a job of ``rows`` rows done in ``seconds``
+        (nothing for a time or a row count that is not above 0)."""
+        if seconds > 0 and rows > 0 and math.isfinite(seconds):
             self._seconds_per_row = seconds / rows
             if operation is not None:
                 self._per_operation[operation] = seconds / rows
