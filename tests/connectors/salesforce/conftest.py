@@ -10,6 +10,7 @@ import pytest
 from sf_stubs import CLIENT_SECRET, LOGIN, PASSWORD, FakeSleep, MaxRng, StrictStub
 
 from tandem.connectors.salesforce import SalesforceConnector, SalesforceSettings
+from tandem.connectors.salesforce.bulk import BulkApi
 from tandem.connectors.salesforce.client import SalesforceClient
 
 
@@ -69,3 +70,10 @@ def make_connector(
         )
 
     return make
+
+
+@pytest.fixture
+def bulk(stub: StrictStub, make_client: Callable[..., SalesforceClient]) -> BulkApi:
+    """The Bulk API over the stubs, a token answered, the first poll after 0.5 s."""
+    stub.token()
+    return BulkApi(make_client(bulk_poll_interval=0.5))

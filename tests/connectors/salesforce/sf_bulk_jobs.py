@@ -52,6 +52,22 @@ def success_file(rows: list[list[str]]) -> httpx.Response:
     return httpx.Response(200, text="\n".join(lines) + "\n")
 
 
+def middle_row_fails(stub: StrictStub) -> None:
+    """The failed-results file of a three-row upsert whose middle row (``E-1``) was too long."""
+    failed = '"sf__Id","sf__Error",ERP_Id__c,Name\n"","STRING_TOO_LONG:too long:Name --",E-1,N1\n'
+    stub.on("GET", f"{JOB}/failedResults/", httpx.Response(200, text=failed))
+
+
+def assert_middle_row_failed(results: list[SaveResult | None]) -> None:
+    """The results of that upsert: the first and last rows saved, the middle one refused."""
+    assert [(r.id, r.success) for r in results if r is not None] == [
+        ("00100000", True),
+        (None, False),
+        ("00100001", True),
+    ]
+    assert results[1] is not None and results[1].errors[0].code == "STRING_TOO_LONG"
+
+
 async def submit_upsert(bulk: BulkApi, rows: Sequence[Sequence[str]]) -> IngestJob:
     """Hand over the job (create, upload, close); :meth:`BulkApi.collect` gives its results."""
     return await bulk.submit("Account", "upsert", COLUMNS, rows, **UPSERT)
@@ -66,9 +82,11 @@ __all__ = [
     "COLUMNS",
     "JOB",
     "UPSERT",
+    "assert_middle_row_failed",
     "job_calls",
     "job_polls",
     "job_setup",
+    "middle_row_fails",
     "submit_upsert",
     "success_file",
     "upsert",

@@ -4,15 +4,16 @@ the success file read as the poll once the org's time per row is known."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
 import httpx
 import pytest
 from sf_bulk_jobs import (
     JOB,
+    assert_middle_row_failed,
     job_calls,
     job_polls,
     job_setup,
+    middle_row_fails,
     submit_upsert,
     success_file,
     upsert,
@@ -22,7 +23,7 @@ from sf_stubs import API, FakeSleep, StrictStub, json_response, sf_error
 
 from tandem.connectors.salesforce import bulk as bulk_module
 from tandem.connectors.salesforce.bulk import BulkApi
-from tandem.connectors.salesforce.client import SalesforceClient, SaveResult
+from tandem.connectors.salesforce.client import SaveResult
 
 
 def update_rows(n: int) -> list[list[str]]:
@@ -31,12 +32,6 @@ def update_rows(n: int) -> list[list[str]]:
 
 async def update(bulk: BulkApi, rows: list[list[str]]) -> list[SaveResult | None]:
     return await bulk.ingest("Account", "update", ["Id", "Phone"], rows, key_column="Id")
-
-
-@pytest.fixture
-def bulk(stub: StrictStub, make_client: Callable[..., SalesforceClient]) -> BulkApi:
-    stub.token()
-    return BulkApi(make_client(bulk_poll_interval=0.5))
 
 
 async def test_clean_update_job_needs_no_result_file(
@@ -167,15 +162,8 @@ async def test_a_short_success_file_asks_the_job_then_reads_the_failures(
     rows = upsert_job_at_a_known_rate(stub, bulk, 3)
     stub.on("GET", f"{JOB}/successfulResults/", success_file([rows[0], rows[2]]))
     job_polls(stub, {"state": "JobComplete", "numberRecordsProcessed": 3, "numberRecordsFailed": 1})
-    failed = '"sf__Id","sf__Error",ERP_Id__c,Name\n"","STRING_TOO_LONG:too long:Name --",E-1,N1\n'
-    stub.on("GET", f"{JOB}/failedResults/", httpx.Response(200, text=failed))
-    results = await upsert(bulk, rows)
-    assert [(r.id, r.success) for r in results if r is not None] == [
-        ("00100000", True),
-        (None, False),
-        ("00100001", True),
-    ]
-    assert results[1] is not None and results[1].errors[0].code == "STRING_TOO_LONG"
+    middle_row_fails(stub)
+    assert_middle_row_failed(await upsert(bulk, rows))
     assert fake_sleep.delays == [0.5]  # the floor; the job read at once after the file
     assert len(stub.calls("GET", f"{JOB}/successfulResults/")) == 1  # it was complete
     stub.assert_used()

@@ -4,24 +4,23 @@ done before the file is read: one call fewer a job."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-import httpx
 import pytest
-from sf_bulk_jobs import JOB, job_calls, job_setup, success_file, upsert, upsert_rows
+from sf_bulk_jobs import (
+    JOB,
+    assert_middle_row_failed,
+    job_calls,
+    job_setup,
+    middle_row_fails,
+    success_file,
+    upsert,
+    upsert_rows,
+)
 from sf_stubs import FakeSleep, StrictStub, sf_error
 
 from tandem.connectors.salesforce.bulk import BulkApi
-from tandem.connectors.salesforce.client import SalesforceClient
 
 FILE = f"{JOB}/successfulResults/"
 TOO_EARLY = sf_error(412, "JOB_NOT_COMPLETE", "Job is InProgress: results are not ready")
-
-
-@pytest.fixture
-def bulk(stub: StrictStub, make_client: Callable[..., SalesforceClient]) -> BulkApi:
-    stub.token()
-    return BulkApi(make_client(bulk_poll_interval=0.5))
 
 
 async def test_a_first_job_is_polled_once_then_its_file_read_and_the_next_job_not_polled(
@@ -83,15 +82,8 @@ async def test_a_short_file_at_the_projected_end_reads_the_job_and_its_failures(
         {"state": "JobComplete", "numberRecordsProcessed": 3, "numberRecordsFailed": 1},
     )
     stub.on("GET", FILE, success_file([rows[0], rows[2]]))
-    failed = '"sf__Id","sf__Error",ERP_Id__c,Name\n"","STRING_TOO_LONG:too long:Name --",E-1,N1\n'
-    stub.on("GET", f"{JOB}/failedResults/", httpx.Response(200, text=failed))
-    results = await upsert(bulk, rows)
-    assert [(r.id, r.success) for r in results if r is not None] == [
-        ("00100000", True),
-        (None, False),
-        ("00100001", True),
-    ]
-    assert results[1] is not None and results[1].errors[0].code == "STRING_TOO_LONG"
+    middle_row_fails(stub)
+    assert_middle_row_failed(await upsert(bulk, rows))
     assert len(stub.calls("GET", FILE)) == 1  # not read again: it held every saved row
     assert bulk.client.governor.calls_made == 7  # create, upload, close, poll, file, poll, failed
     stub.assert_used()
