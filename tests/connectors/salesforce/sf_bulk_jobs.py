@@ -22,11 +22,14 @@ JOB = f"{API}/jobs/ingest/750B"
 """The job's resource, as the stubs answer it."""
 
 
-def job_setup(stub: StrictStub) -> None:
-    """Create, upload and close answers."""
+def job_setup(stub: StrictStub, closed_at: str | None = None) -> None:
+    """Create, upload and close answers (``closed_at``: the closed job's ``systemModstamp``)."""
     stub.on("POST", f"{API}/jobs/ingest", json_response({"id": "750B", "state": "Open"}))
     stub.on("PUT", f"{JOB}/batches", httpx.Response(201))
-    stub.on("PATCH", JOB, json_response({"id": "750B", "state": "UploadComplete"}))
+    closed: dict[str, str] = {"id": "750B", "state": "UploadComplete"}
+    if closed_at is not None:
+        closed["systemModstamp"] = closed_at
+    stub.on("PATCH", JOB, json_response(closed))
 
 
 def job_polls(stub: StrictStub, *states: dict[str, object]) -> None:

@@ -9,6 +9,7 @@ from sf_bulk_jobs import (
     JOB,
     assert_middle_row_failed,
     job_calls,
+    job_polls,
     job_setup,
     middle_row_fails,
     success_file,
@@ -104,3 +105,21 @@ async def test_a_job_without_progress_at_a_poll_is_polled_again_not_asked_for_it
     assert fake_sleep.delays == [0.5, 1.0]
     assert bulk.client.governor.calls_made == 6  # create, upload, close, poll, poll, file
     stub.assert_used()
+
+
+async def test_the_pace_learned_from_progress_is_the_orgs_time_for_the_rows_it_saved(
+    stub: StrictStub, bulk: BulkApi, fake_sleep: FakeSleep
+) -> None:
+    # The org stamps the job as each chunk ends: 10,000 rows were saved 0.3 s after the
+    # close, though the poll came 0.5 s after it (the second chunk still running).
+    job_setup(stub, closed_at="2026-11-29T09:00:00.000+0000")
+    chunk_saved = "2026-11-29T09:00:00.300+0000"
+    job_polls(
+        stub,
+        {"state": "InProgress", "numberRecordsProcessed": 10000, "systemModstamp": chunk_saved},
+    )
+    rows = upsert_rows(20000)
+    stub.on("GET", FILE, success_file(rows))
+    await upsert(bulk, rows)
+    assert bulk.client.governor.calls_made == 5
+    assert bulk.seconds_per_row == pytest.approx(0.3 / 10000)  # not 0.5 s for 10,000

@@ -378,7 +378,7 @@ class BulkApi:
             await clock.pause(delay)
             success = await self._success_file(job)
             if success is not None and len(success) == total:
-                seconds = elapsed * total / processed  # from its close to done, by its pace
+                seconds = self.pace.progress_seconds(info, total, elapsed, clock)
                 self._seen_done = min(time.monotonic(), clock.started + seconds)
                 self.pace.learn_seconds(seconds, total, operation)
                 return self._place(job.keys, success, [])

@@ -183,6 +183,25 @@ class IngestPace:
         elapsed = clock.elapsed
         self.learn_seconds(measured if 0 < measured <= elapsed else elapsed, rows, operation)
 
+    @staticmethod
+    def progress_seconds(
+        info: Mapping[str, Any], rows: int, elapsed: float, clock: JobClock
+    ) -> float:
+        """Seconds from close to done of a job of ``rows`` rows, by the pace of its progress
+        at a poll ``elapsed`` seconds after its close (0: no progress to go by).
+
+        The org saves a job's rows in chunks, stamping the job (``systemModstamp``) as each
+        ends: the time from the close to that stamp is the time the processed rows took. Where
+        the stamps do not read, the time this process saw pass is taken, which also counts the
+        time since the last chunk ended (up to a chunk's time too long).
+        """
+        processed = count(info, "numberRecordsProcessed")
+        if processed <= 0:
+            return 0.0
+        measured = _seconds_between(clock.closed_at, info.get("systemModstamp"))
+        spent = measured if 0 < measured <= elapsed else elapsed
+        return spent * rows / processed
+
     def learn_seconds(self, seconds: float, rows: int, operation: str | None = None) -> None:
         """Remember the org's time per row from a job of ``rows`` rows done in ``seconds``
         (nothing for a time or a row count that is not above 0)."""
