@@ -376,3 +376,26 @@ async def test_a_job_queued_behind_one_found_done_late_is_timed_from_that_ones_p
     assert ticking.now - second.clock.started == pytest.approx(2.175)
     assert ticking.delays[1] == pytest.approx(0.925)
     stub.assert_used()
+
+
+async def test_a_job_seen_done_by_a_late_poll_times_the_next_from_its_own_end(
+    stub: StrictStub, bulk: BulkApi, ticking: Ticking
+) -> None:
+    # Two jobs handed over at once; the first one's poll comes 0.5 s after the close, but
+    # the org stamped it done 0.45 s after: the second one queued only that long behind it.
+    for _ in range(2):
+        job_setup(stub, closed_at="2026-11-29T09:00:00.000+0000")
+    done = {"state": "JobComplete", "numberRecordsProcessed": 10000, "numberRecordsFailed": 0}
+    job_polls(stub, {**done, "systemModstamp": "2026-11-29T09:00:00.450+0000"})
+    rows = upsert_rows(10000)
+    stub.on("GET", f"{JOB}/successfulResults/", success_file(rows), times=2)
+    first, second = await submit_upsert(bulk, rows), await submit_upsert(bulk, rows)
+    await bulk.collect(first)
+    assert bulk.seconds_per_row == pytest.approx(0.45 / 10000)
+    await bulk.collect(second)
+    # Its file is asked for 0.45 s (queued) + 0.5625 s (its rows at that pace, x1.25) after
+    # its close, of which 0.5 s passed while the first one was waited for (timed from the
+    # poll, it would wait 0.05 s longer).
+    assert ticking.delays == [0.5, pytest.approx(0.45 + 0.45 * 1.25 - 0.5)]
+    assert len(stub.calls("GET", f"{JOB}/successfulResults/")) == 2
+    stub.assert_used()

@@ -589,7 +589,7 @@ class BulkApi:
         info = dict(await self.client.call("GET", path, operation=op))
         state = info.get("state")
         if state == "JobComplete":
-            self._seen_done = time.monotonic()
+            self._seen_done = clock.ended(info)
             if rows:
                 self.pace.learn(info, rows, clock, operation)
             return info

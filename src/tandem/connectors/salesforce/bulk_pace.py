@@ -76,6 +76,19 @@ class JobClock:
         """Seconds since the clock started."""
         return max(self.waited, time.monotonic() - self.started)
 
+    def org_seconds(self, info: Mapping[str, Any]) -> float:
+        """Seconds from the close to the ``systemModstamp`` of the job's JobInfo ``info`` by
+        the org's clock (the org stamps a job as each chunk of its rows ends, and when it
+        ends); 0 when either stamp is missing or unreadable."""
+        return _seconds_between(self.closed_at, info.get("systemModstamp"))
+
+    def ended(self, info: Mapping[str, Any]) -> float:
+        """When (monotonic) a job seen complete now, with JobInfo ``info``, ended: by the
+        org's clock where its stamps read and say earlier (a poll comes after the end)."""
+        now = time.monotonic()
+        took = self.org_seconds(info)
+        return min(now, self.started + took) if took > 0 else now
+
 
 class IngestPace:
     """The org's ingest time per row, by operation, and the margin its results are asked with."""
@@ -179,7 +192,7 @@ class IngestPace:
             busy = float(info.get("totalProcessingTime") or 0) / 1000
         except (TypeError, ValueError):
             busy = 0.0
-        measured = max(busy, _seconds_between(clock.closed_at, info.get("systemModstamp")))
+        measured = max(busy, clock.org_seconds(info))
         elapsed = clock.elapsed
         self.learn_seconds(measured if 0 < measured <= elapsed else elapsed, rows, operation)
 
@@ -198,7 +211,7 @@ class IngestPace:
         processed = count(info, "numberRecordsProcessed")
         if processed <= 0:
             return 0.0
-        measured = _seconds_between(clock.closed_at, info.get("systemModstamp"))
+        measured = clock.org_seconds(info)
         spent = measured if 0 < measured <= elapsed else elapsed
         return spent * rows / processed
 
