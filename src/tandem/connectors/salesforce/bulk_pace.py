@@ -193,8 +193,7 @@ class IngestPace:
         except (TypeError, ValueError):
             busy = 0.0
         measured = max(busy, clock.org_seconds(info))
-        elapsed = clock.elapsed
-        self.learn_seconds(measured if 0 < measured <= elapsed else elapsed, rows, operation)
+        self.learn_seconds(_trusted(measured, clock.elapsed), rows, operation)
 
     @staticmethod
     def progress_seconds(
@@ -211,9 +210,7 @@ class IngestPace:
         processed = count(info, "numberRecordsProcessed")
         if processed <= 0:
             return 0.0
-        measured = clock.org_seconds(info)
-        spent = measured if 0 < measured <= elapsed else elapsed
-        return spent * rows / processed
+        return _trusted(clock.org_seconds(info), elapsed) * rows / processed
 
     def learn_seconds(self, seconds: float, rows: int, operation: str | None = None) -> None:
         """Remember the org's time per row from a job of ``rows`` rows done in ``seconds``
@@ -222,6 +219,12 @@ class IngestPace:
             self._seconds_per_row = seconds / rows
             if operation is not None:
                 self._per_operation[operation] = seconds / rows
+
+
+def _trusted(measured: float, seen: float) -> float:
+    """The org's figure of a job's time, unless it is missing or longer than the ``seen``
+    time this process saw pass (a clock of coarse precision): then that time."""
+    return measured if 0 < measured <= seen else seen
 
 
 def _seconds_between(start: str | None, end: Any) -> float:
