@@ -25,7 +25,7 @@ from tandem.errors import MappingError, UnlinkedReference
 from tandem.mapping.compare import values_equal
 from tandem.mapping.expressions import Expression, ExpressionError
 from tandem.mapping.fieldplan import ReadPlan, ReadStep, WritePlan, WriteStep, read_plan, write_plan
-from tandem.mapping.scale import common_scales, field_scales, fit_scale
+from tandem.mapping.scale import common_scales, field_scales, fit_scale, lookup
 from tandem.model import canonical_field, validate_field
 
 if TYPE_CHECKING:
@@ -297,6 +297,8 @@ class Mapper:
             for each in _SIDES:  # reads round to the fewest places of either side
                 self._read_plans.pop((spec.name, each), None)
                 self._write_plans.pop((spec.name, each), None)
+        if self._schemas.get((spec.name, side)) != schema:
+            self._write_plans.pop((spec.name, side), None)  # its conversions follow the types
         self._schemas[(spec.name, side)] = schema
 
     def scaled(self, entity: EntitySpec | str) -> bool:
@@ -391,6 +393,8 @@ class Mapper:
         ref = step.ref
         field = step.field
         value_map = step.value_map
+        # a key is text in the cross-reference; an integer column takes it as a number
+        numeric_key = ref is not None and value_map is None and self._integer(entity, side, step)
         erp_keys: list[_ErpKeys] = []  # each found on its first use
         translators: list[Callable[[Any], tuple[bool, Any]]] = []
         # Without a reference the way out is a pure function of the value: the text values a
@@ -420,7 +424,7 @@ class Mapper:
                         entity=ref,
                         side=side,
                     )
-                value = native_key
+                value = _integer_key(native_key) if numeric_key else native_key
             if value_map is None:
                 return value
             if not erp_keys:
@@ -437,6 +441,12 @@ class Mapper:
             return result
 
         return convert
+
+    def _integer(self, entity: EntitySpec, side: Side, step: WriteStep) -> bool:
+        """Whether the native field ``step`` writes on ``side`` is described as an integer."""
+        schema = self._schemas.get((entity.name, side))
+        info = None if schema is None or step.native is None else lookup(schema, step.native)
+        return info is not None and info.type == "integer"
 
     def _erp_keys_of(self, entity: EntitySpec, field: FieldSpec) -> _ErpKeys:
         """The ERP-vocabulary keys of a field's value map, to find a canonical value's key.
@@ -473,6 +483,13 @@ class Mapper:
                 value=value,
             )
         return result
+
+
+def _integer_key(key: str) -> Any:
+    """A record key as the integer it spells (``"42"`` -> 42); any other text as it is, for
+    the target's checks to refuse by name."""
+    digits = key[1:] if key[:1] in "+-" else key
+    return int(key) if digits.isascii() and digits.isdigit() else key
 
 
 _KNOWN_MAX = 1024
