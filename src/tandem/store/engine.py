@@ -23,6 +23,7 @@ from sqlalchemy import event
 from sqlalchemy.pool import StaticPool
 
 from tandem.dbretry import is_busy
+from tandem.dburl import with_driver
 from tandem.errors import StoreBusy, StoreError
 
 if TYPE_CHECKING:  # Alembic loads only when a migration or its services are needed
@@ -43,14 +44,6 @@ READ_ONLY = "tandem_read_only"
 """The newest migration under ``migrations/versions``: a new migration moves it (a test holds
 it equal to Alembic's head, so the two cannot drift apart).
 """
-_DRIVERS = {
-    "postgresql": "postgresql+psycopg",
-    "postgres": "postgresql+psycopg",
-    "mysql": "mysql+pymysql",
-    "mariadb": "mariadb+pymysql",
-}
-
-
 def normalise_url(url: str) -> sa.URL:
     """Parse a store URL, filling in the driver Tandem ships with when none is named.
 
@@ -68,8 +61,7 @@ def normalise_url(url: str) -> sa.URL:
         parsed = sa.make_url(url)
     except sa.exc.ArgumentError as exc:
         raise StoreError(f"state store URL is not valid: {exc}") from exc
-    driver = _DRIVERS.get(parsed.drivername)
-    return parsed.set(drivername=driver) if driver else parsed
+    return with_driver(parsed)
 
 
 def create_engine(url: str) -> sa.Engine:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -43,7 +44,7 @@ from tandem.connectors.salesforce.errors import (
 )
 from tandem.connectors.salesforce.settings import SalesforceSettings
 from tandem.connectors.salesforce.values import dumps, parse_datetime
-from tandem.errors import Fatal, Retriable, Stopping
+from tandem.errors import ConfigError, Fatal, Retriable, Stopping
 
 __all__ = [
     "COLLECTION_LIMIT",
@@ -136,6 +137,23 @@ def _is_transient(result: SaveResult) -> bool:
     return not result.success and any(record_action(e.code) == "retry" for e in result.errors)
 
 
+def _tls_verify(ca_file: Path | None) -> ssl.SSLContext | bool:
+    """What TLS trusts: the system's CAs, or the bundle of ``ca_file``.
+
+    Raises:
+        ConfigError: ``ca_file`` cannot be read or holds no PEM certificate (the field named).
+    """
+    if ca_file is None:
+        return True
+    try:
+        return ssl.create_default_context(cafile=str(ca_file))
+    except ssl.SSLError:
+        reason = "it holds no PEM certificate"
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+    raise ConfigError(f"ca_file {ca_file} cannot be used as a CA bundle: {reason}", field="ca_file")
+
+
 def _sf_time(value: datetime) -> str:
     return value.astimezone(UTC).replace(microsecond=0).isoformat()
 
@@ -160,9 +178,7 @@ class SalesforceClient:
     ) -> None:
         self.settings = settings
         self.sleep = sleep
-        verify: ssl.SSLContext | bool = (
-            ssl.create_default_context(cafile=str(settings.ca_file)) if settings.ca_file else True
-        )
+        verify = _tls_verify(settings.ca_file)
         self.clock = ClockOffset()
         self.http = httpx.AsyncClient(
             timeout=settings.timeout,

@@ -65,7 +65,7 @@ from tandem.connectors.salesforce.soql import (
     quote,
 )
 from tandem.connectors.salesforce.writer import SalesforceWriter
-from tandem.errors import ConfigError, Fatal
+from tandem.errors import BindingError, ConfigError, Fatal
 
 __all__ = ["SalesforceConnector"]
 
@@ -234,7 +234,20 @@ class SalesforceConnector:
         schema = self._schemas.get(binding.source)
         if schema is None:
             _check_names(binding)
-            schema = to_schema(await self.client.describe(binding.source))
+            try:
+                described = await self.client.describe(binding.source)
+            except Fatal as exc:
+                if exc.code != "NOT_FOUND":
+                    raise
+                raise BindingError(
+                    f"no object {binding.source!r} in Salesforce (describe answered NOT_FOUND):"
+                    " check the API name (custom objects end in __c) and that the integration"
+                    " user may see it",
+                    entity=binding.name,
+                    setting="source",
+                    native=binding.source,
+                ) from None
+            schema = to_schema(described)
             self._schemas[binding.source] = schema
         return schema
 

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from sqlalchemy import event
 
+from tandem.dburl import driver_problem, with_driver
 from tandem.errors import ConfigError
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,47}$")
@@ -112,9 +113,12 @@ class SqlSettings(BaseModel):
     @classmethod
     def _parsable_url(cls, value: SecretStr) -> SecretStr:
         try:
-            sa.make_url(value.get_secret_value())
+            url = with_driver(sa.make_url(value.get_secret_value()))
         except Exception:
             raise ValueError("the database URL cannot be parsed") from None
+        problem = driver_problem(url)
+        if problem is not None:
+            raise ValueError(problem)
         return value
 
     @field_validator("changelog_table", "notify_channel")
@@ -148,7 +152,7 @@ class SqlSettings(BaseModel):
             ConfigError: the URL cannot be parsed (the message does not repeat it).
         """
         try:
-            url = sa.make_url(self.url.get_secret_value())
+            url = with_driver(sa.make_url(self.url.get_secret_value()))
         except Exception:
             raise ConfigError("the database URL cannot be parsed", field="url") from None
         if self.password is not None:
