@@ -68,11 +68,14 @@ def deadletters_list(
     if as_json:
         console.print_json(json.dumps([row.__dict__ for row in rows], default=str))
         return
+    # one status listed: the title says it; several: each row says its own
+    mixed = status == "all"
     table = Table(title=f"dead letters ({status})")
-    for column in ("id", "entity", "from", "record", "field", "value", "message", "tries"):
+    columns = ["id", "entity", "from", "record", "field", "value", "message", "tries"]
+    for column in [*columns, "status"] if mixed else columns:
         table.add_column(column)
     for row in rows:
-        table.add_row(
+        cells = [
             str(row.id),
             row.entity,
             row.side,
@@ -81,7 +84,8 @@ def deadletters_list(
             row.value or "",
             row.message,
             str(row.attempts),
-        )
+        ]
+        table.add_row(*cells, *([row.status] if mixed else []))
     console.print(table)
 
 
