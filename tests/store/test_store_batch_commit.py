@@ -127,7 +127,7 @@ def test_a_batch_commits_links_states_audit_conflicts_and_letters(
     assert log["erp", "1", "link"].after == {"crm_id": "001A"}
     assert (log["erp", "5", "revert"].before, log["erp", "5", "revert"].after) == (
         {"phone": "9"},
-        {},
+        {"phone": "1"},
     )
     (conflict,) = store.conflicts(flow=name)
     assert (conflict.erp_key, conflict.crm_key, conflict.field) == ("2", "001B", "phone")

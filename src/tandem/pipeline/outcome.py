@@ -75,6 +75,9 @@ class PendingRecord:
     native: Mapping[str, Any] = dc_field(default_factory=lambda: NOTHING)
     """The source record's native fields as read, kept for a record with a revert (what a
     guarded revert expects)."""
+    linked_back: dict[str, Any] = dc_field(default_factory=dict)
+    """Of :attr:`source_values`, the partner's key written into the source's external-id
+    field (its native name), when a revert carried it along."""
     revert_dropped: bool = False
     """Its guarded revert found the source changed since it was read: not made; the record
     is committed (the target was written) and queued to be planned again."""
@@ -463,26 +466,17 @@ def _collect(
                 )
             )
         revert = plan.revert if not pending.revert_dropped else None
-        if revert is not None or pending.source_values:
-            if revert is not None:
-                counts["reverted"] += 1
-                before = {k: record.values.get(k) for k in revert.values}
-            else:
-                before = None
-            action = "revert" if revert is not None else "link"
-            add_audit(
-                AuditEntry(
-                    flow,
-                    entity,
-                    source,
-                    key,
-                    action,
-                    before,
-                    dict(pending.source_values),
-                    cause,
-                    now,
-                )
-            )
+        linked_back = pending.source_values
+        if revert is not None:
+            counts["reverted"] += 1
+            # canonical names on both sides, as every other audit entry has them
+            before = {k: record.values.get(k) for k in revert.values}
+            after = dict(revert.values)
+            add_audit(AuditEntry(flow, entity, source, key, "revert", before, after, cause, now))
+            linked_back = pending.linked_back
+        if linked_back:
+            written = dict(linked_back)
+            add_audit(AuditEntry(flow, entity, source, key, "link", None, written, cause, now))
         conflicts = plan.conflicts
         if conflicts:
             for conflict in conflicts:

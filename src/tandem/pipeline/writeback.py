@@ -87,6 +87,7 @@ async def write_back(
             target_key = outcome.key if outcome is not None and outcome.key else partner
             if target_key:
                 values[binding.external_id] = target_key
+                pending.linked_back = {binding.external_id: target_key}
         if values:
             pending.source_values = values
             key = pending.record.key

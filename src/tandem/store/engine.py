@@ -44,6 +44,8 @@ READ_ONLY = "tandem_read_only"
 """The newest migration under ``migrations/versions``: a new migration moves it (a test holds
 it equal to Alembic's head, so the two cannot drift apart).
 """
+
+
 def normalise_url(url: str) -> sa.URL:
     """Parse a store URL, filling in the driver Tandem ships with when none is named.
 
