@@ -38,6 +38,9 @@ FEW = 2_000
 MANY = 8_000
 BATCH = 250
 LISTED = 100
+GROWTH = 1_000_000
+"""Bytes of peak the 6,000 more drifted records may add: a third of what keeping each one's
+drift in memory would (about 500 bytes a record)."""
 
 
 @pytest.fixture(autouse=True)
@@ -124,8 +127,10 @@ async def test_the_scan_does_not_grow_with_the_drift(tmp_path: Path) -> None:
     few, _ = await peak_of_reconcile(tmp_path / "few", FEW, heal=False)
     many, _ = await peak_of_reconcile(tmp_path / "many", MANY, heal=False)
     # a drift (and a differing pair) per record kept in memory is about 3 MB more for the
-    # 6,000 more drifted records
-    assert many < few * 1.25, (few, many)
+    # 6,000 more drifted records; the peaks of equal work vary by a few hundred KB from run to
+    # run (when the store's threads and the collector free what they hold), so the bound is a
+    # third of that growth, not a ratio of a peak under 1 MB
+    assert many - few < GROWTH, (few, many)
 
 
 async def test_healing_does_not_grow_with_the_drift(tmp_path: Path) -> None:
@@ -135,7 +140,7 @@ async def test_healing_does_not_grow_with_the_drift(tmp_path: Path) -> None:
         # the writes are forgotten: every queued record still differs when read again
         assert (report.healed, report.unrepaired) == (drifted, drifted)
         assert len(report.still_drifting) == LISTED
-    assert many < few * 1.25, (few, many)
+    assert many - few < GROWTH, (few, many)
 
 
 async def test_a_heal_between_in_memory_systems_leaves_no_reference_cycle(tmp_path: Path) -> None:
