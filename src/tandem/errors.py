@@ -70,6 +70,8 @@ class BindingError(ConfigError):
             ``fields`` for a native field the entity's fields read (by name or in an
             expression, or its delete flag).
         native: the native name at fault: the column or table.
+        also: more faults of the same binding found with this one (each a
+            :class:`BindingError`), so that one check names them all.
     """
 
     def __init__(
@@ -86,7 +88,12 @@ class BindingError(ConfigError):
         self.entity = entity
         self.setting = setting
         self.native = native
+        self.also: tuple[BindingError, ...] = ()
         super().__init__(message, file=file, line=line, field=field or f"entities.{entity}")
+
+    def each(self) -> list[BindingError]:
+        """This fault and those found with it (:attr:`also`)."""
+        return [self, *self.also]
 
 
 class ConnectorError(TandemError):

@@ -337,8 +337,15 @@ class FlowSpec(BaseModel):
         """
         if not isinstance(error, BindingError) or error.file is not None:
             return error
+        if self.entities.get(error.entity) is None:
+            return error
+        placed = self._placed(error, side)
+        placed.also = tuple(self._placed(more, side) for more in error.also)
+        return placed
+
+    def _placed(self, error: BindingError, side: Side) -> BindingError:
         entity = self.entities.get(error.entity)
-        if entity is None:
+        if entity is None or error.file is not None:
             return error
         path = ("entities", entity.name, *entity.native_path(side, error.native, error.setting))
         return BindingError(

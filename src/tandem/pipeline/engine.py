@@ -27,6 +27,7 @@ from tandem.connectors.base import (
 from tandem.connectors.http import stopping, waits_cut_short_by
 from tandem.connectors.quota import BUDGET_CODES
 from tandem.errors import (
+    BindingError,
     ConfigError,
     Fatal,
     MappingError,
@@ -46,7 +47,7 @@ from tandem.pipeline.events import EventBus, PassDone
 from tandem.pipeline.matching import MatchIndex
 from tandem.pipeline.parked import release_parked
 from tandem.pipeline.plan import other
-from tandem.pipeline.problems import Problem, locate, unfit
+from tandem.pipeline.problems import Problem, locate, of_error, unfit
 from tandem.pipeline.prune import PRUNE_EVERY, prune_while_running
 from tandem.pipeline.rebatch import fresh_batches
 from tandem.pipeline.refs import StoreRefResolver
@@ -177,7 +178,11 @@ class Engine:
                 binding = ctx.bindings[side]
                 schema = seen.get((side, binding.source))
                 if schema is None:
-                    schema = await self._describe(side, binding, fresh=fresh, keep=keep)
+                    try:
+                        schema = await self._describe(side, binding, fresh=fresh, keep=keep)
+                    except BindingError as exc:  # named with the rest: one check, every fault
+                        problems.extend(of_error(fault) for fault in exc.each())
+                        continue
                     seen[(side, binding.source)] = schema
                 elif isinstance(connector := self.systems.of(side), SchemaCache):
                     connector.prime_schema(binding, schema)

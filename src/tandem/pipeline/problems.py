@@ -41,10 +41,15 @@ def locate(flow: FlowSpec, path: Sequence[PathPart], message: str) -> Problem:
     return Problem(message, dotted(path), flow.source_file, flow.line_of(path))
 
 
+def of_error(error: ConfigError) -> Problem:
+    """The problem a placed :class:`ConfigError` names (a connector's binding fault)."""
+    return Problem(error.detail, error.field or "", error.file, error.line)
+
+
 def unfit(problems: Sequence[Problem], state: str = "does not fit") -> ConfigError:
     """The error that stops a flow whose mapping ``state`` the systems: one problem a line."""
     lines = "\n  ".join(str(problem) for problem in problems)
     return ConfigError(f"the mapping {state} the systems:\n  {lines}")
 
 
-__all__ = ["Problem", "locate", "unfit"]
+__all__ = ["Problem", "locate", "of_error", "unfit"]

@@ -483,14 +483,19 @@ def resolve(
         (opts.get("modified_column"), "options.modified_column"),
         (opts.get("soft_delete_column"), "options.soft_delete_column"),
     ]
-    for name, setting in needed:
-        if name and name not in relation.c:
-            raise BindingError(
-                f"column {name!r} is not in {binding.source!r}",
-                entity=binding.name,
-                setting=setting,
-                native=str(name),
-            )
+    missing = [
+        BindingError(
+            f"column {name!r} is not in {binding.source!r}",
+            entity=binding.name,
+            setting=setting,
+            native=str(name),
+        )
+        for name, setting in needed
+        if name and name not in relation.c
+    ]
+    if missing:
+        missing[0].also = tuple(missing[1:])  # a check names every column missing at once
+        raise missing[0]
     refuse_binary(binding, binary)
     typed_key = typed.c[binding.key] if typed is not None and binding.key in typed.c else None
     column_type = python_type_of(typed_key)
