@@ -149,9 +149,15 @@ async def test_a_record_matched_on_first_sync_is_linked_even_when_nothing_is_wri
 
 
 async def test_reconcile_heals_a_record_lost_behind_our_back(tmp_path: Path) -> None:
+    from test_reconcile_heal_kinds import ONE_WAY
+
     from tandem.pipeline.reconcile import reconcile
 
-    engine, erp, crm = engine_for(tmp_path)
+    # One way, ERP to CRM: the CRM takes no deletes of its own to the ERP, so a record lost
+    # there is created again. In a flow that reads the CRM it is a delete, carried by the
+    # delete policy (test_reconcile_heal_deletes.py).
+    erp, crm = MemoryConnector("erp"), MemoryConnector("crm", key_prefix="001")
+    engine = memory_engine(tmp_path, ONE_WAY, erp, crm)
     for n in range(1, 4):
         erp.put("customers", str(n), {"name": f"Customer {n}", "phone": None})
     await engine.prepare()

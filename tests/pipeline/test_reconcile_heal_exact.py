@@ -101,8 +101,8 @@ async def test_a_repair_the_crm_shortens_is_counted_and_listed_as_not_repaired(
 async def test_everything_repaired_leaves_nothing_unrepaired(tmp_path: Path) -> None:
     engine, erp, crm = await synced(tmp_path, ["Acme", "Globex", "Initech"])
     behind_our_back(crm, crm_key(engine, "1"), Name="Edited")
-    del crm.records["Account"][crm_key(engine, "2")]  # lost in the CRM
-    del erp.records["customers"]["3"]  # lost in the ERP; its CRM record is linked still
+    del crm.records["Account"][crm_key(engine, "2")]  # deleted in the CRM, not synced
+    del erp.records["customers"]["3"]  # deleted in the ERP; its CRM record is linked still
     found = await reconcile(engine)
     assert found.entities["customer"].drift == {
         "differs": 1,
@@ -116,16 +116,11 @@ async def test_everything_repaired_leaves_nothing_unrepaired(tmp_path: Path) -> 
     assert report.unrepaired == 0 and report.still_drifting == []
     after = await reconcile(engine)
     assert after.differences == 0
-    assert sorted(v["Name"] for v in crm.records["Account"].values()) == [
-        "Acme",
-        "Globex",
-        "Initech",
-    ]
-    assert sorted(v["name"] for v in erp.records["customers"].values()) == [
-        "Acme",
-        "Globex",
-        "Initech",
-    ]
+    # The deletes are carried as a sync carries them (the flow's policy, ignore, leaves each
+    # survivor where it is); neither record is created again.
+    assert after.entities["customer"].archived == 2
+    assert sorted(v["Name"] for v in crm.records["Account"].values()) == ["Acme", "Initech"]
+    assert sorted(v["name"] for v in erp.records["customers"].values()) == ["Acme", "Globex"]
 
 
 async def test_a_repair_the_crm_refuses_is_listed_with_its_dead_letter(tmp_path: Path) -> None:

@@ -21,9 +21,10 @@ from tandem.pipeline.report import PassReport
 
 
 async def test_a_create_the_crm_acknowledges_but_loses_is_still_missing(tmp_path: Path) -> None:
-    engine, _, crm = await synced(tmp_path, ["Acme", "Globex"])
-    globex = crm_key(engine, "2")
-    del crm.records["Account"][globex]  # lost in the CRM, no trace in its change stream
+    engine, erp, crm = await synced(tmp_path, ["Acme", "Globex"])
+    # A customer not synced yet: missing in the CRM, and created there by the repair pass.
+    # (A linked record gone from the CRM would be a delete, carried to the ERP.)
+    erp.put("customers", "3", {"name": "Initech", "phone": None})
     real_write = crm.write_batch
 
     async def loses_creates(binding: EntityBinding, ops: Sequence[WriteOp]) -> list[WriteOutcome]:
@@ -40,13 +41,13 @@ async def test_a_create_the_crm_acknowledges_but_loses_is_still_missing(tmp_path
     assert report.healed == 1 and report.repair is not None
     assert report.repair.writes >= 1 and report.repair.total("dead_lettered") == 0
     assert engine.store.dead_letters(flow="mem", status=None) == []
-    new_key = engine.store.partner("customer", "erp", "2")
-    assert new_key is not None and new_key != globex  # the pass linked what it "created"
+    new_key = engine.store.partner("customer", "erp", "3")
+    assert new_key is not None  # the pass linked what it "created"
     assert report.unrepaired == 1
-    assert report.still_drifting == [Drift("customer", "missing_in_crm", "2", new_key)]
+    assert report.still_drifting == [Drift("customer", "missing_in_crm", "3", new_key)]
     after = await reconcile(engine)
     assert [(d.kind, d.erp_key, d.crm_key) for d in after.drifts] == [
-        ("missing_in_crm", "2", new_key)
+        ("missing_in_crm", "3", new_key)
     ]
 
 

@@ -16,6 +16,7 @@ from tandem.config import EntitySpec, Side, other
 from tandem.connectors.clock import SourceClock
 from tandem.errors import MappingError
 from tandem.mapping import Mapper, values_equal
+from tandem.pipeline.apart import APART, base_of
 from tandem.pipeline.context import EntityContext, Systems
 from tandem.pipeline.outcome import DeadLetterNote
 from tandem.pipeline.plan import Rules, SourceRecord, TargetRecord
@@ -27,9 +28,16 @@ UNREADABLE = "PARTNER_UNREADABLE"
 
 
 def shared_changes(
-    rules: Rules, values: Mapping[str, Any], base: Mapping[str, Any] | None
+    rules: Rules, values: Mapping[str, Any], base: Mapping[str, Any] | None, side: Side
 ) -> set[str]:
-    """The fields both systems may edit whose value differs from the agreed one."""
+    """The fields both systems may edit whose value on ``side`` differs from the agreed one
+    (for a field kept apart: from the value ``side`` was seen holding)."""
+    if base is not None and APART in base:
+        return {
+            name
+            for name, value in values.items()
+            if rules.owner_of(name) == "both" and not _as_seen(value, *base_of(base, name, side))
+        }
     agreed = base or {}
     return {
         name
@@ -37,6 +45,10 @@ def shared_changes(
         if rules.owner_of(name) == "both"
         and (name not in agreed or not values_equal(value, agreed[name]))
     }
+
+
+def _as_seen(value: Any, known: bool, was: Any) -> bool:
+    return known and values_equal(value, was)
 
 
 async def read_contested(
@@ -65,7 +77,7 @@ async def read_contested(
         if record.deleted or partner is None:
             continue
         base = bases.get(record.key)
-        names = shared_changes(ctx.rules, record.values, base.values if base else None)
+        names = shared_changes(ctx.rules, record.values, base.values if base else None, source)
         if names:
             wanted[partner] = record
             changed[record.key] = names

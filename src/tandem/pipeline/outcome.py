@@ -18,6 +18,7 @@ from tandem import codec
 from tandem.config import Side, other
 from tandem.connectors.base import Cursor, WriteOp, WriteOutcome
 from tandem.errors import LinkClash
+from tandem.pipeline.apart import canonical
 from tandem.pipeline.context import EntityContext
 from tandem.pipeline.events import (
     BatchDone,
@@ -270,7 +271,7 @@ class BatchCommitter:
                         crm_key=crm_key,
                         action=plan.target.action if plan.target.action != "flag" else "delete",
                         changed=plan.changed,
-                        values=dict(plan.values),
+                        values=canonical(plan.values),
                     )
                 )
             for note in dead:
@@ -444,7 +445,7 @@ def _collect(
                     target,
                     target_key or "",
                     action,
-                    None if base is None else _before(base, intent),
+                    None if base is None else _before(base, intent, pending.current),
                     after,
                     cause,
                     now,
@@ -509,13 +510,18 @@ _ACTIONS = {"created": "create", "updated": "update", "deleted": "delete"}
 """The audit action of each report counter :func:`counter_of` gives."""
 
 
-def _before(base: Mapping[str, Any] | None, intent: Intent) -> dict[str, Any] | None:
-    """The agreed values an intent overwrites (None for a record new to the target)."""
+def _before(
+    base: Mapping[str, Any] | None, intent: Intent, current: TargetRecord | None = None
+) -> dict[str, Any] | None:
+    """The values an intent overwrites (None for a record new to the target): as the target
+    held them where it was read for planning (``current``: a field both systems may edit, so
+    an edit the write replaces is on record), else the values agreed with it last."""
     if base is None or intent.action == "create":
         return None
+    held = base if current is None else {**base, **current.values}
     if intent.action in ("delete", "flag"):
-        return dict(base)
-    return {name: base.get(name) for name in intent.values}
+        return canonical(held)
+    return {name: held.get(name) for name in intent.values}
 
 
 def pair(source: Side, key: str, partner: str | None) -> tuple[str | None, str | None]:

@@ -6,6 +6,9 @@ are skipped. A changed field goes to the target when the source owns it; when th
 owns it, the source is reverted to the base; when both may edit it and the target changed
 it too, the conflict policy decides (owner wins, newest wins, or a person via the conflict
 queue). Nothing is ever ping-ponged: after a write, base == both sides.
+
+A field kept apart (a person dropped its conflict, :mod:`tandem.pipeline.apart`) has a base
+per side: each system is compared with the value it was seen holding.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from tandem.config import ConflictPolicy, DeletePolicy, Owner, Side, other
 from tandem.mapping import ValuesWithFlag, values_equal
+from tandem.pipeline.apart import APART, base_of, forget_apart
 
 IntentAction = Literal["create", "update", "delete", "flag"]
 
@@ -225,6 +229,7 @@ def plan_record(
     plan = RecordPlan(source=source, key=record.key, partner=partner)
 
     agreed: Mapping[str, Any] = base or {}
+    apart: Mapping[str, Mapping[str, Any]] = agreed.get(APART) or {}
     new_values = dict(agreed)
     write: dict[str, Any] = {}
     revert: dict[str, Any] = {}
@@ -232,20 +237,27 @@ def plan_record(
     for name, value in record.values.items():
         if name in held:
             continue
-        known = name in agreed
-        if known and values_equal(value, agreed[name]):
+        seen = apart.get(name) if apart else None
+        if seen is None:
+            known = name in agreed
+            mine = before = agreed[name] if known else None
+        else:  # kept apart: each system against the value it was seen holding
+            known, mine, before = True, seen.get(source), seen.get(target)
+        if known and values_equal(value, mine):
             continue
         changed.append(name)
         owner = rules.owner_of(name)
         if owner == target:
             if known:
-                revert[name] = agreed[name]
+                revert[name] = before
+                if seen is not None:
+                    _agreed_on(new_values, name, before)
             continue
         if owner == "both" and current is not None and name in current.values:
             theirs = current.values[name]
-            they_changed = not known or not values_equal(theirs, agreed.get(name))
+            they_changed = not known or not values_equal(theirs, before)
             if they_changed and values_equal(theirs, value):
-                new_values[name] = value
+                _agreed_on(new_values, name, value)
                 plan.converged = True
                 continue
             if they_changed:
@@ -255,10 +267,10 @@ def plan_record(
                     continue
                 if winner == target:
                     revert[name] = theirs
-                    new_values[name] = theirs
+                    _agreed_on(new_values, name, theirs)
                     continue
         write[name] = value
-        new_values[name] = value
+        _agreed_on(new_values, name, value)
 
     plan.values = new_values
     plan.changed = tuple(changed)
@@ -267,6 +279,14 @@ def plan_record(
     if revert:
         plan.revert = Intent(source, "update", record.key, revert)
     return plan
+
+
+def _agreed_on(values: dict[str, Any], name: str, value: Any) -> None:
+    """Both systems hold ``value`` for ``name`` once the plan is carried out: a field kept
+    apart is agreed again."""
+    values[name] = value
+    if APART in values:
+        forget_apart(values, name)
 
 
 _SORTED: dict[tuple[str, ...], tuple[str, ...]] = {}
@@ -310,7 +330,7 @@ def _plan_survivor(
     native value tells a cleared flag from a re-read.
     """
     flagged = rules.still_flagged(source, record)
-    if _unchanged(record.values, base) and (flagged or not rules.flags_natively(source)):
+    if _unchanged(record.values, base, source) and (flagged or not rules.flags_natively(source)):
         # a re-read of a record whose partner is gone: nothing to bring back
         return RecordPlan(source, record.key, partner, values=dict(base or {}))
     if flagged:
@@ -346,9 +366,16 @@ def flag_holds(value: Any, mark: Any) -> bool:
         return text == wanted
 
 
-def _unchanged(values: Mapping[str, Any], base: Mapping[str, Any] | None) -> bool:
-    agreed = base or {}
-    return all(name in agreed and values_equal(v, agreed[name]) for name, v in values.items())
+def _unchanged(values: Mapping[str, Any], base: Mapping[str, Any] | None, side: Side) -> bool:
+    """Whether ``side``'s record holds what it held at the last sync, field by field."""
+    if base is None or APART not in base:
+        agreed = base or {}
+        return all(name in agreed and values_equal(v, agreed[name]) for name, v in values.items())
+    for name, value in values.items():
+        known, was = base_of(base, name, side)
+        if not known or not values_equal(value, was):
+            return False
+    return True
 
 
 def _plan_delete(

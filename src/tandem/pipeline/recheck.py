@@ -110,8 +110,15 @@ def compare_pair(
 
 def erp_alone(ctx: EntityContext, erp_key: str, partner: str | None) -> Drift | None:
     """An ERP record whose CRM partner is not there (and that no delete policy left so): drift
-    when the flow reads the ERP, else nothing it would repair. ``partner``: its (gone) link."""
-    return Drift(ctx.name, "missing_in_crm", erp_key, partner) if ctx.reads("erp") else None
+    when the flow reads the ERP, else nothing it would repair. ``partner``: its (gone) link.
+
+    A linked one is also drift when the flow reads the CRM alone: its partner's delete is
+    one the flow carries to the ERP (``--heal`` does, by the delete policy), even when the
+    CRM no longer tells of it (purged from the recycle bin before a pass read it).
+    """
+    if ctx.reads("erp") or (partner is not None and ctx.reads("crm")):
+        return Drift(ctx.name, "missing_in_crm", erp_key, partner)
+    return None
 
 
 def crm_alone(

@@ -8,7 +8,9 @@ a record linked to another CRM record is a duplicate (``duplicate_in_crm``), lef
 Healing forgets the link or the synced versions of drifted records (keeping the agreed values
 of a differing pair, which tell the side that changed from the side that did not) and queues
 them, so the next pass rewrites them by the normal rules (ownership, conflict policy), never
-by a side channel; then it reads the queued records again
+by a side channel; a linked record whose partner is gone is a delete not synced yet, queued
+gone and linked so the pass carries it by the delete policy (:mod:`tandem.pipeline.heal`);
+then it reads the queued records again
 from both systems (:func:`~tandem.pipeline.recheck.recheck`, the same comparison) and counts
 as unrepaired each that still differs, is still missing on one side, or is held by an open
 dead letter or conflict.

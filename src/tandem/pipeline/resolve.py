@@ -9,7 +9,14 @@ since the conflict was raised) there is nothing left to reconcile, and the confl
 as moot (resolution ``deleted``) without a write. The system that takes a new value is
 written first and the one that keeps its own value last, so that a refusal (a validation
 rule, a constraint) most likely comes before anything was written; a refusal after the first
-write is reported naming what was written, and the conflict stays open.
+write is reported naming what was written, and the conflict stays open. A typed ``--value``
+is taken as its field's type (:mod:`tandem.pipeline.chosen`), kept to the fields' decimal
+places as a read would give it, so the agreed state holds what both systems then hold.
+
+Dropping a conflict writes nothing, but it does move the agreed state: each system's value
+of the field, as listed with the conflict, counts as seen (the field is kept apart,
+:mod:`tandem.pipeline.apart`). Left as it was, the agreed value would have both systems
+changed against it at the next re-read, and the same conflict would be raised again.
 """
 
 from __future__ import annotations
@@ -20,9 +27,10 @@ from typing import Any, Literal
 
 from tandem.config import Side, other
 from tandem.connectors.base import WriteOp
-from tandem.errors import ConfigError, RecordRejected, TandemError
+from tandem.errors import RecordRejected, TandemError
 from tandem.mapping import values_equal
-from tandem.model import validate_field
+from tandem.pipeline.apart import agree, keep_apart
+from tandem.pipeline.chosen import typed_choice
 from tandem.pipeline.context import EntityContext
 from tandem.pipeline.current import current_values
 from tandem.pipeline.engine import Engine
@@ -124,10 +132,7 @@ async def apply_resolution(
     stored: dict[Side, Any] = {"erp": conflict.erp_value, "crm": conflict.crm_value}
     typed: Any = None
     if resolution == "value":
-        try:
-            typed = validate_field(ctx.spec.model, name, value)
-        except ValueError as exc:
-            raise ConfigError(f"value {value!r} for {name}: {exc}") from exc
+        typed = engine.mapper.fit_scales(ctx.spec, {name: typed_choice(ctx, conflict, value)})[name]
 
     # read both records before writing anything
     now = (await current_values(engine, [conflict]))[conflict.id]
@@ -211,7 +216,7 @@ async def apply_resolution(
         states = store.synced(ctx.name, "erp", [conflict.erp_key])
         state = states.get(conflict.erp_key)
         if state is not None:
-            state.values[name] = chosen
+            state.values = agree(state.values, name, chosen)
             store.save_synced([state])
         # one entry per system written: the value that system held, and the chosen one
         _audit_writes(store, flow, ctx, written, name, held, chosen, cause)
@@ -293,8 +298,9 @@ def drop_conflicts(store: StateStore, flow: str, ids: Sequence[int]) -> Dropped:
     """Close the open conflicts among ``ids`` without writing anything (resolution ``dropped``).
 
     Each one dropped gets an audit entry per record (action ``drop``, the value stored for
-    that system as ``before``). Conflicts closed already are left as they are; ids the flow
-    has no conflict under are reported, not an error here.
+    that system as ``before``), and its field is kept apart in the record's agreed state at
+    those two values, so that they are not a conflict again. Conflicts closed already are left
+    as they are; ids the flow has no conflict under are reported, not an error here.
     """
     dropped: list[Conflict] = []
     closed: list[Conflict] = []
@@ -311,8 +317,25 @@ def drop_conflicts(store: StateStore, flow: str, ids: Sequence[int]) -> Dropped:
             held: dict[Side, Any] = {"erp": conflict.erp_value, "crm": conflict.crm_value}
             before = {side: {conflict.field: held[side]} for side in BOTH}
             store.audit(_closing(conflict, "drop", "dropped", before))
+            _keep_apart(store, conflict)
             dropped.append(store.resolve_conflict(conflict.id, "dropped"))
     return Dropped(dropped, closed, unknown)
+
+
+def _keep_apart(store: StateStore, conflict: Conflict) -> None:
+    """Record in the agreed state that each system's value of the dropped conflict's field
+    was seen: a re-read of either is no change, a later edit of one is synced by the policy.
+
+    The values are those listed with the conflict: an edit made while the field was held is
+    a later edit. A record with no agreed state (unlinked since) has nothing to keep.
+    """
+    state = store.synced(conflict.entity, "erp", [conflict.erp_key]).get(conflict.erp_key)
+    if state is None or state.deleted:
+        return
+    state.values = keep_apart(
+        state.values, conflict.field, erp=conflict.erp_value, crm=conflict.crm_value
+    )
+    store.save_synced([state])
 
 
 __all__ = [
