@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from tandem.connectors.base import EntitySchema, FieldInfo, FieldType
 from tandem.errors import MappingError
+from tandem.mapping.expressions import Expression, ExpressionError
 from tandem.mapping.mapper import Side
 from tandem.mapping.scale import lookup as _lookup
 from tandem.mapping.scale import native_scale, scaled_natives
@@ -302,11 +303,40 @@ def _check_picklist(
         source = f"canonical {field.field}"
     else:
         return []
+    problems: list[str] = []
     missing = [v for v in candidates if str(v) not in info.picklist]
-    if not missing:
-        return []
-    shown = ", ".join(repr(v) for v in missing)
-    return [f"{where}: {source} can produce {shown}, not in the restricted picklist {info.name}"]
+    if missing:
+        shown = ", ".join(repr(v) for v in missing)
+        problems.append(
+            f"{where}: {source} can produce {shown}, not in the restricted picklist {info.name}"
+        )
+    if vm is None:
+        for what, value in _constants(field, side):
+            if value is not None and str(value) not in info.picklist:
+                problems.append(
+                    f"{where}: {what} gives {value!r} for every record without a value, not in"
+                    f" the restricted picklist {info.name}"
+                    if what == "the default"
+                    else f"{where}: {what} gives {value!r} for every record, not in the"
+                    f" restricted picklist {info.name}"
+                )
+    return problems
+
+
+def _constants(field: FieldSpec, side: Side) -> list[tuple[str, Any]]:
+    """The values a field writes to ``side`` whatever the record holds, each with what gives
+    it: its default, and its other side's expression when that names no field (``"'X'"``)."""
+    found: list[tuple[str, Any]] = [("the default", field.default)] if field.has_default else []
+    other = "crm" if side == "erp" else "erp"
+    text = getattr(field, f"{other}_expr")
+    if text is not None:
+        try:
+            expression = Expression(text)
+            if not expression.names:
+                found.append((f"{other}_expr", expression.evaluate({})))
+        except ExpressionError:
+            pass  # refused where the expression is checked
+    return found
 
 
 def _check_writes(
@@ -329,8 +359,9 @@ def _check_writes(
             problems.append(
                 BindingProblem(at, f"{where}: {info.name} cannot be set when creating a record")
             )
-        # createable but not updateable (PricebookEntry.Product2Id): set on create; a later
-        # change is refused by the system for that record only, and dead-lettered
+        # createable but not updateable (PricebookEntry.Product2Id): set on create; an update
+        # leaves it out while the partner holds the value (a first link plans every field),
+        # and a record that would change it is dead-lettered (pipeline/createonly.py)
     binding = entity.binding(side)
     flag = entity.delete.flag_field(side)
     written.update(n for n in (binding.external_id, flag) if n)

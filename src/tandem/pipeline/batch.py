@@ -12,6 +12,7 @@ import asyncio
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from tandem.config import Side
 from tandem.connectors.base import Change, Cursor, WriteOp, WriteOutcome
@@ -20,6 +21,7 @@ from tandem.mapping import Mapper, NativeValidator
 from tandem.mapping.mapper import NativeWriter
 from tandem.pipeline.contested import read_contested
 from tandem.pipeline.context import EntityContext, Systems
+from tandem.pipeline.createonly import CreateOnly, create_only, leave_out_unchanged, read_partners
 from tandem.pipeline.deliver import Collect, Handover, submit
 from tandem.pipeline.events import (
     EventBus,
@@ -217,7 +219,9 @@ class BatchProcessor:
             dead.extend(self._merges.letters(ctx, plans))
         else:
             dead.extend(self._merges.hold(ctx, plans, again=queued))
-        ops = self._target_ops(ctx, target, plans, dead)
+        fixed = create_only(ctx, target)
+        partner_values = await read_partners(self.systems, ctx, fixed, plans) if fixed else {}
+        ops = self._target_ops(ctx, target, plans, dead, fixed, partner_values)
         ops += owed_keys(ctx, target, plans, claims.owed)
         self._tried.note(ctx.name, source, latest, plans, dead, every=queued)
         if self.dry_run:
@@ -225,6 +229,9 @@ class BatchProcessor:
                 if pending.plan.target is not None and pending.plan.target.action == "create":
                     key = pending.record.key
                     self.planned.add((ctx.name, key if source == "erp" else CRM_PREFIX + key))
+            for key, partner in new_links.items():  # what a sync would commit, referred to
+                erp_key, crm_key = (key, partner) if source == "erp" else (partner, key)
+                self.refs.plan_link(ctx.name, erp_key, crm_key)
             self.committer.record_dry_run(ctx, source, target, plans, dead)
             return None
         return PreparedBatch(ctx, source, plans, dead, ops, new_links, cursor, frozenset(keys))
@@ -329,8 +336,15 @@ class BatchProcessor:
         target: Side,
         plans: Sequence[PendingRecord],
         dead: list[DeadLetterNote],
+        fixed: CreateOnly | None = None,
+        partner_values: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> list[WriteOp]:
-        """Turn the planned intents for ``target`` into native write ops; bad values dead-letter."""
+        """Turn the planned intents for ``target`` into native write ops; bad values dead-letter.
+
+        ``fixed``: the fields ``target`` sets only on create; an update leaves out those its
+        partner holds already (``partner_values``: partner key -> native values, as read),
+        and one that would change them is dead-lettered (:mod:`~tandem.pipeline.createonly`).
+        """
         source = other(target)
         schema = ctx.schemas.get(target)
         validate = NativeValidator(schema).validate if schema is not None else None
@@ -346,6 +360,9 @@ class BatchProcessor:
             key = pending.record.key
             try:
                 op = self._native_op(ctx, target, intent, key, write)
+                if fixed is not None and op.key is not None:
+                    found = (partner_values or {}).get(op.key)
+                    op = leave_out_unchanged(op, fixed, found, key)
                 if validate is not None and op.action != "delete":
                     checked = op.values
                     if PENDING_REF in checked.values():

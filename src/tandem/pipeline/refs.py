@@ -40,6 +40,15 @@ class StoreRefResolver:
         self._placeholder = placeholder
         self._planned = planned if planned is not None else set()
         self._cache: dict[tuple[str, Side, str], str | None] = {}
+        self._links: dict[tuple[str, Side, str], str] = {}
+        """In a dry run: the links it found (by match key or external ID) and would have
+        committed, each way; the store does not hold them."""
+
+    def plan_link(self, entity: str, erp_key: str, crm_key: str) -> None:
+        """In a dry run: resolve through a link the run found and a sync would commit, so
+        the records referring to it are planned as the sync would write them."""
+        self._links[(entity, "erp", erp_key)] = crm_key
+        self._links[(entity, "crm", crm_key)] = erp_key
 
     def prefetch(self, entity: str, side: Side, keys: Iterable[str]) -> None:
         """Load the partners of ``keys`` (native keys in ``side``) in one query."""
@@ -68,6 +77,8 @@ class StoreRefResolver:
 
     def _partner(self, entity: str, side: Side, key: str) -> str | None:
         slot = (entity, side, key)
+        if self._links and slot in self._links:
+            return self._links[slot]
         if slot not in self._cache:
             self._cache[slot] = self._store.partner(entity, side, key)
         return self._cache[slot]
