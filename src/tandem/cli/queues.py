@@ -21,7 +21,7 @@ from tandem.cli.common import (
     run_async,
 )
 from tandem.config import FlowSpec, Side
-from tandem.pipeline.current import Now, current_values
+from tandem.pipeline.current import Now, current_values, shown
 from tandem.pipeline.resolve import (
     SIDE_NAMES,
     Resolution,
@@ -237,16 +237,16 @@ def conflicts_list(
             row.erp_key or "",
             row.crm_key or "",
             row.field,
-            repr(row.base_value),
-            repr(row.erp_value),
-            repr(row.crm_value),
+            shown(row.base_value),
+            shown(row.erp_value),
+            shown(row.crm_value),
         ]
         if current:
             cells += [now[row.id]["erp"].show(), now[row.id]["crm"].show()]
         if status != "open":
             cells += [
                 row.resolution or "",
-                "" if row.resolution is None else repr(row.resolved_value),
+                "" if row.resolution is None else shown(row.resolved_value),
             ]
         table.add_row(*cells)
     console.print(table)
@@ -314,11 +314,11 @@ def conflicts_resolve(
     for side, (then, now) in result.changed.items():
         console.print(
             f"note: the {SIDE_NAMES[side]}'s value of {conflict.field} changed since the "
-            f"conflict was raised: {then!r} -> {now!r}"
+            f"conflict was raised: {shown(then)} -> {shown(now)}"
         )
     console.print(
         f"conflict {conflict.id} resolved ({resolution}): {conflict.entity}.{conflict.field} = "
-        f"{conflict.resolved_value!r} in both systems"
+        f"{shown(conflict.resolved_value)} in both systems"
     )
 
 

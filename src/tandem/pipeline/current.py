@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time
+from decimal import Decimal
 from typing import Any, Literal
 
 from tandem.config import Side
@@ -44,12 +45,27 @@ class Now:
     modified_at: datetime | None = None
 
     def show(self) -> str:
-        """The value for a person: its ``repr``, or the state in parentheses."""
+        """The value for a person (:func:`shown`), or the state in parentheses."""
         if self.state == "value":
-            return repr(self.value)
+            return shown(self.value)
         if self.state == "unreadable":
             return f"(unreadable: {self.message})"
         return f"({self.state})"
+
+
+def shown(value: Any) -> str:
+    """A field's value for a person: text quoted (so blanks and spaces show), numbers, dates
+    and instants as written in ISO 8601 or plain digits (``3000.10``, ``2023-01-01``), not as
+    Python's ``Decimal('3000.10')``; ``null`` for no value."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float | Decimal):
+        return str(value)
+    if isinstance(value, date | datetime | time):
+        return value.isoformat()
+    return repr(value)
 
 
 async def current_values(
