@@ -220,17 +220,31 @@ def entity_issues(entity: EntitySpec) -> list[tuple[Path, str]]:
                 )
             )
     delete = entity.delete
-    if "cleared" in delete.model_fields_set and delete.policy not in ("flag", "archive"):
-        issues.append(
-            (("delete", "cleared"), f"cleared has no flag to clear under policy {delete.policy}")
-        )
-    elif "cleared" in delete.model_fields_set and delete.cleared == delete.value:
-        issues.append(
-            (
-                ("delete", "cleared"),
-                f"cleared ({delete.cleared!r}) must differ from value, the deleted mark",
+    flagging = delete.policy in ("flag", "archive")
+    for setting in ("cleared", "erp_cleared", "crm_cleared", "erp_value", "crm_value"):
+        given = setting == "cleared" or getattr(delete, setting) is not None
+        if setting in delete.model_fields_set and given and not flagging:
+            issues.append(
+                (
+                    ("delete", setting),
+                    f"{setting} has no flag to {'clear' if 'cleared' in setting else 'set'}"
+                    f" under policy {delete.policy}",
+                )
             )
-        )
+    if flagging:
+        for side in SIDES:
+            given, cleared = delete.cleared_on(side)
+            if given and cleared == delete.value_on(side):
+                own = getattr(delete, f"{side}_cleared") is not None
+                setting = f"{side}_cleared" if own else "cleared"
+                issues.append(
+                    (
+                        ("delete", setting),
+                        f"cleared ({cleared!r}) must differ from value, the deleted mark"
+                        f" ({side.upper()})",
+                    )
+                )
+                break
     return issues
 
 

@@ -66,6 +66,14 @@ class DeleteSpec(_Strict):
         "flagged survivor when its partner comes back (undeleted in the CRM, or created again "
         "with the same key, then edited). Unset: the flag is left for a person to clear.",
     )
+    erp_value: Any = Field(
+        None,
+        description="`value` as the ERP's flag field holds it, where it differs from the CRM's"
+        " (0 in an INTEGER column for a checkbox's false). Unset: `value`.",
+    )
+    crm_value: Any = Field(None, description="`value` as the CRM's flag field holds it.")
+    erp_cleared: Any = Field(None, description="`cleared` as the ERP's flag field holds it.")
+    crm_cleared: Any = Field(None, description="`cleared` as the CRM's flag field holds it.")
 
     def flag_field(self, side: Side) -> str | None:
         """The field flagged on ``side`` when a delete arrives there (None: no flag)."""
@@ -73,13 +81,28 @@ class DeleteSpec(_Strict):
             return self.erp_field if side == "erp" else self.crm_field
         return None
 
+    def value_on(self, side: Side) -> Any:
+        """The value that marks a record deleted, as ``side``'s flag field holds it (a side's
+        own value when given: null is no value of its own)."""
+        own = getattr(self, f"{side}_value")
+        return self.value if own is None else own
+
+    def cleared_on(self, side: Side) -> tuple[bool, Any]:
+        """Whether a ``cleared`` value is set for ``side``, and that value as its flag field
+        holds it."""
+        own = getattr(self, f"{side}_cleared")
+        if own is not None:
+            return True, own
+        return "cleared" in self.model_fields_set, self.cleared
+
     def clears(self, side: Side) -> tuple[str, Any] | None:
         """The flag field of ``side`` and the ``cleared`` value written to it when a
         survivor's partner comes back (None: no flag there, or no ``cleared`` set)."""
         name = self.flag_field(side)
-        if name is None or "cleared" not in self.model_fields_set:
+        given, cleared = self.cleared_on(side)
+        if name is None or not given:
             return None
-        return name, self.cleared
+        return name, cleared
 
 
 def _norm(value: Any) -> tuple[str, Any]:

@@ -141,9 +141,13 @@ def _check_flag_values(
     info = _lookup(schema, flag) if flag else None
     if info is None:
         return []
-    settings = [("value", entity.delete.value)]
-    if (clear := entity.delete.clears(side)) is not None:
-        settings.append(("cleared", clear[1]))
+    delete = entity.delete
+    own = [
+        name for name in (f"{side}_value", f"{side}_cleared") if getattr(delete, name) is not None
+    ]
+    settings = [(f"{side}_value" if f"{side}_value" in own else "value", delete.value_on(side))]
+    if (clear := delete.clears(side)) is not None:
+        settings.append((f"{side}_cleared" if f"{side}_cleared" in own else "cleared", clear[1]))
     problems: list[BindingProblem] = []
     for setting, value in settings:
         reason = _refusal(info, value)

@@ -46,7 +46,7 @@ class EntityContext:
     def flag(self, side: Side) -> tuple[str, Any] | None:
         """The native field and value the flag/archive delete policy sets in ``side``."""
         name = self.spec.delete.flag_field(side)
-        return (name, self.spec.delete.value) if name else None
+        return (name, self.spec.delete.value_on(side)) if name else None
 
 
 def build_rules(spec: EntitySpec, mapper: Mapper) -> Rules:
@@ -69,7 +69,7 @@ def flag_values(spec: EntitySpec) -> dict[Side, Any]:
     cleared (:meth:`~tandem.pipeline.plan.Rules.still_flagged`).
     """
     return {
-        side: spec.delete.value
+        side: spec.delete.value_on(side)
         for side in SIDES
         if spec.writes_to(side) and spec.delete.flag_field(side) is not None
     }
@@ -90,7 +90,8 @@ def flag_marks(spec: EntitySpec, mapper: Mapper) -> dict[Side, dict[str, Any]]:
         if not flagged:
             continue  # the flag is not mapped: a survivor reads back unchanged
         try:
-            values = mapper.to_canonical(spec, side, {name: spec.delete.value}, "", NO_REFS)
+            mark = {name: spec.delete.value_on(side)}
+            values = mapper.to_canonical(spec, side, mark, "", NO_REFS)
         except MappingError:
             continue  # a flag value the mapping refuses is never read back as a value
         # only the fields read from the flag itself (a partial read also yields defaults)
