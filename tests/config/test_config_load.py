@@ -353,3 +353,14 @@ def test_public_api_is_importable() -> None:
         assert sorted(module.__all__, key=str.lower) == sorted(set(module.__all__), key=str.lower)
         for name in module.__all__:
             assert hasattr(module, name), f"{module.__name__}.{name}"
+
+
+def test_a_match_on_a_name_under_another_canonical_name_is_refused() -> None:
+    """``tax_id`` read from the CRM's ``Name``: records would be linked by their names all the
+    same, so the rule looks at the native fields a match field maps too."""
+    text = BASE.replace(
+        "{field: tax_id, erp: nip, crm: Tax_Id__c", "{field: tax_id, erp: nip, crm: Name"
+    )
+    text = text.replace("{field: name, erp: name, crm: Name}", "{field: name, erp: name}")
+    with pytest.raises(ConfigError, match="names alone are too weak"):
+        flow(text)

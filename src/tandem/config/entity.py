@@ -316,7 +316,7 @@ def _match_issues(entity: EntitySpec) -> list[tuple[Path, str]]:
             issues.append((("match", index), f"{name} is not a mapped field of this entity"))
         elif not (spec.readable("erp") and spec.readable("crm")):
             issues.append((("match", index), f"{name} must be readable on both sides to match"))
-    if entity.match and all(n in NAME_LIKE or n.endswith("name") for n in entity.match):
+    if entity.match and all(_name_like(n, names.get(n)) for n in entity.match):
         issues.append(
             (
                 ("match",),
@@ -325,6 +325,16 @@ def _match_issues(entity: EntitySpec) -> list[tuple[Path, str]]:
             )
         )
     return issues
+
+
+def _name_like(name: str, spec: FieldSpec | None) -> bool:
+    """Whether a match field is a name: by its canonical name, or by a native field it maps
+    (``x_key`` read from ``Name`` links records by their names all the same)."""
+    natives = [] if spec is None else [spec.native(side) for side in SIDES]
+    return any(
+        n is not None and (n.lower() in NAME_LIKE or n.lower().endswith("name"))
+        for n in (name, *natives)
+    )
 
 
 __all__ = ["NAME_LIKE", "EntitySpec", "SideSpec", "entity_issues"]
