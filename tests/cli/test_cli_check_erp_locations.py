@@ -77,3 +77,12 @@ def test_every_missing_erp_column_and_crm_field_is_named_in_one_check(env: Env) 
     )
     assert f"{env.config}:{lines['crm: LastNmae']}: entities.contact.fields[" in flat
     assert "'LastNmae'" in flat
+
+
+def test_a_query_the_database_refuses_is_named_at_its_setting(env: Env) -> None:
+    old = "erp: {source: customers, key: id, external_id: crm_id"
+    new = old + ", options: {query: 'SELECT id, nmae FROM customers', write_table: customers}"
+    code, out, where = _check(env, old, new)
+    assert code == 1, out
+    assert f"{where} entities.customer.erp.options.query: the database refuses the query:" in out
+    assert "nmae" in out

@@ -460,7 +460,7 @@ def resolve(
         zoned = frozenset(c.name for c in table.c if holds_instant(c))
     else:
         sql = str(query).strip().rstrip(";")
-        probe = conn.execute(sa.text(f"SELECT * FROM ({sql}) tandem_q WHERE 1 = 0"))
+        probe = _probe_query(conn, binding, sql)
         names = list(probe.keys())
         description = probe.cursor.description
         zoned = _zoned_query_columns(conn.dialect.name, description)
@@ -525,6 +525,23 @@ def resolve(
         zone=zone,
         zoned=zoned,
     )
+
+
+def _probe_query(conn: sa.Connection, binding: EntityBinding, sql: str) -> sa.CursorResult[Any]:
+    """The columns of a binding's ``options.query``, no row read; a query the database
+    refuses is that setting's error (the database's own words), not a connection failure."""
+    try:
+        return conn.execute(sa.text(f"SELECT * FROM ({sql}) tandem_q WHERE 1 = 0"))
+    except sa.exc.DBAPIError as exc:
+        if exc.connection_invalidated:
+            raise  # the connection broke: the caller's retry rules apply, not the query's
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+        raise BindingError(
+            f"the database refuses the query: {reason}",
+            entity=binding.name,
+            setting="options.query",
+            native=binding.source,
+        ) from None
 
 
 def _reflect_bound(
