@@ -17,7 +17,8 @@ def _check(env: Env, pattern: str, new: str) -> tuple[int, str, str]:
     text, count = re.subn(pattern, new, text, count=1)
     assert count == 1
     env.config.write_text(text, encoding="utf-8")
-    line = next(n for n, row in enumerate(text.splitlines(), 1) if new.strip() in row)
+    last = new.splitlines()[-1].strip()
+    line = next(n for n, row in enumerate(text.splitlines(), 1) if last in row)
     code, out = tandem("check", "-c", str(env.config))
     return code, " ".join(out.split()), f"{env.config}:{line}:"
 
@@ -71,3 +72,13 @@ def test_an_unknown_crm_object_is_named_at_its_line(env: Env) -> None:
     assert code == 1, out  # the mapping does not fit the CRM, as for an unknown field
     assert f"{where} entities.customer.crm.source:" in out
     assert "no object 'Acount' in Salesforce" in out
+
+
+def test_a_jwt_key_file_that_cannot_be_read_is_named_at_its_line(env: Env) -> None:
+    missing = env.folder / "keys" / "nowhere.key"
+    code, out, where = _check(
+        env, r"auth_flow: password", f"auth_flow: jwt\n    private_key_file: {missing}"
+    )
+    assert code == 2, out
+    assert f"{where} connections.crm.private_key_file:" in out and "cannot be read" in out
+    assert "Traceback" not in out

@@ -67,6 +67,26 @@ from tandem.connectors.salesforce.soql import (
 from tandem.connectors.salesforce.writer import SalesforceWriter
 from tandem.errors import BindingError, ConfigError, Fatal
 
+
+def _readable_key(settings: SalesforceSettings) -> None:
+    """Refuse a JWT signing key file that cannot be read, at its setting, before any login.
+
+    Raises:
+        ConfigError: ``private_key_file`` is missing or unreadable (the key is not shown).
+    """
+    path = settings.private_key_file
+    if path is None:
+        return
+    try:
+        with path.open("rb"):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise ConfigError(
+            f"private_key_file {path} cannot be read: {reason}", field="private_key_file"
+        ) from None
+
+
 __all__ = ["SalesforceConnector"]
 
 logger = logging.getLogger(__name__)
@@ -113,6 +133,7 @@ class SalesforceConnector:
                 first = exc.errors()[0]
                 field = ".".join(str(p) for p in first["loc"]) or None
                 raise ConfigError(f"salesforce settings: {first['msg']}", field=field) from None
+        _readable_key(settings)
         self.settings = settings
         self.client = SalesforceClient(
             settings, http_transport=http_transport, sleep=sleep, rng=rng
