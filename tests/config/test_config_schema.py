@@ -220,6 +220,8 @@ def secrets_set(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("TEST_SF_SECRET", "s3cret")
     monkeypatch.setenv("TEST_ERP_URL", "postgresql+psycopg://u:pw@db.example/erp")
     (tmp_path / "pw.txt").write_text("pw\n", encoding="utf-8")
+    (tmp_path / "keys").mkdir()
+    (tmp_path / "keys" / "sf.key").write_text("a key file\n", encoding="utf-8")  # is read
     monkeypatch.chdir(tmp_path)
 
 
