@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Self
@@ -54,6 +55,9 @@ def _nearest_line(lines: Lines, path: Sequence[PathPart]) -> int | None:
         if line is not None:
             return line
     return None
+
+
+_ENTITY_NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}")
 
 
 class ConnectionSpec(BaseModel):
@@ -220,6 +224,14 @@ class FlowSpec(BaseModel):
                 issues.append((("connections",), f"a flow needs a connection named {side}"))
         for name, entity in self.entities.items():
             at: IssuePath = ("entities", name)
+            if not _ENTITY_NAME.fullmatch(name):
+                issues.append(
+                    (
+                        at,
+                        f"entity name {name!r}: letters, digits, '_', '.' and '-' only, at most"
+                        " 100 (it names the entity in the state store, the logs and commands)",
+                    )
+                )
             if entity.name != name:
                 issues.append(((*at, "name"), f"the entity's name must be its key {name!r}"))
             for index, dep in enumerate(entity.depends_on):
