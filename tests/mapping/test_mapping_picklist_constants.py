@@ -9,26 +9,15 @@ from tandem.connectors.base import EntitySchema, FieldInfo
 from tandem.mapping import check_binding
 
 from .conftest import FLOW
+from .test_mapping_schema import account as described_account
 
 PICKLIST = ("Retail", "Wholesale")
 
 
 def account() -> EntitySchema:
-    fields = {
-        "Id": FieldInfo("Id", "id", nillable=False, createable=False, updateable=False),
-        "Name": FieldInfo("Name", "string", length=255),
-        "Tax_Id__c": FieldInfo("Tax_Id__c", "string", length=20),
-        "Email__c": FieldInfo("Email__c", "email", length=80),
-        "BillingCountry": FieldInfo("BillingCountry", "string", length=80),
-        "Hold__c": FieldInfo("Hold__c", "boolean", nillable=False),
-        "CurrencyIsoCode": FieldInfo(
-            "CurrencyIsoCode", "picklist", picklist=("EUR", "PLN"), restricted_picklist=True
-        ),
-        "Label__c": FieldInfo("Label__c", "picklist", picklist=PICKLIST, restricted_picklist=True),
-        "Note__c": FieldInfo("Note__c", "text"),
-        "ERP_Id__c": FieldInfo("ERP_Id__c", "string", length=40, external_id=True, unique=True),
-    }
-    return EntitySchema("Account", fields)
+    """The mapping tests' Account, its ``Label__c`` a restricted picklist."""
+    label = FieldInfo("Label__c", "picklist", picklist=PICKLIST, restricted_picklist=True)
+    return described_account(Label__c=label)
 
 
 def problems(label: str, currency: str = "default: EUR") -> list[str]:
