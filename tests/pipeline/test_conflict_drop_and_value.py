@@ -370,9 +370,10 @@ async def test_resolve_value_of_a_typed_canonical_field(env: Env) -> None:
     assert settled.writes == 0
 
 
-async def test_reconcile_heal_leaves_a_field_kept_apart(env: Env) -> None:
-    """Reconcile lists the record (the systems differ); healing it raises no conflict and
-    writes neither value over the other."""
+async def test_reconcile_counts_a_field_kept_apart_as_decided_not_drift(env: Env) -> None:
+    """The record differs only where a person kept the values apart: reconcile counts it
+    apart (exit code 0, nothing to heal); once another field drifts too, that field alone is
+    named, and healing it leaves the kept-apart values as they are."""
     from tandem.pipeline.reconcile import reconcile
 
     flow = env.flow(**SHARED_MANUAL)
@@ -381,7 +382,15 @@ async def test_reconcile_heal_leaves_a_field_kept_apart(env: Env) -> None:
         await engine.sync()
         conflict = await name_conflict(env, engine, flow, "ERP 18", "CRM 18")
         drop_conflicts(engine.store, flow.name, [conflict.id])
-        report = await reconcile(engine, heal=True)
-        assert [(d.kind, d.erp_key) for d in report.still_drifting] == [("differs", "18")]
+        checked = await reconcile(engine)
+        assert checked.differences == 0
+        assert checked.entities["customer"].kept_apart == 1
+        # drift behind Tandem's back (no capture of it): another field, on the CRM side
+        env.crm.org.update("Account", account_id(env, 18), {"Phone": "+48 999 999 999"})
+        drifted = await reconcile(engine)
+        (drift,) = drifted.drifts
+        assert (drift.erp_key, set(drift.fields)) == ("18", {"phone"})
+        healed = await reconcile(engine, heal=True)
+        assert healed.unrepaired == 0 and healed.still_drifting == []
         assert open_conflicts(engine, flow) == []
     assert names(env, 18) == ("ERP 18", "CRM 18")

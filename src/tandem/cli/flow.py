@@ -384,6 +384,7 @@ def reconcile(
                     "crm_records": c.crm_records,
                     "in_sync": c.in_sync,
                     "archived": c.archived,
+                    "kept_apart": c.kept_apart,
                     "crm_only": c.crm_only,
                     "drift": c.drift,
                 }

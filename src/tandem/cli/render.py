@@ -110,7 +110,15 @@ def field_table(report: PassReport) -> Table:
 def reconcile_table(report: ReconcileReport) -> Table:
     """Per-entity counts of a reconciliation."""
     table = Table(title="reconcile")
-    columns = ("entity", "erp records", "crm records", "in sync", "archived", "crm only")
+    columns = (
+        "entity",
+        "erp records",
+        "crm records",
+        "in sync",
+        "archived",
+        "kept apart",
+        "crm only",
+    )
     for column in (*columns, "differences"):
         table.add_column(column, justify="right" if column != "entity" else "left")
     for entity, counts in report.entities.items():
@@ -121,6 +129,7 @@ def reconcile_table(report: ReconcileReport) -> Table:
             str(counts.crm_records),
             str(counts.in_sync),
             str(counts.archived),
+            str(counts.kept_apart),
             str(counts.crm_only),
             detail,
         )

@@ -36,6 +36,19 @@ def canonical(agreed: Mapping[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in agreed.items() if name != APART}
 
 
+def not_apart(
+    differing: Mapping[str, tuple[Any, Any]], agreed: Mapping[str, Any] | None
+) -> dict[str, tuple[Any, Any]]:
+    """Of the fields whose ERP and CRM values differ (name -> (ERP value, CRM value)), those
+    that are not kept apart at exactly those values: a dropped conflict's pair is no drift."""
+    return {
+        name: (erp, crm)
+        for name, (erp, crm) in differing.items()
+        if (seen := seen_apart(agreed, name)) is None
+        or not (values_equal(erp, seen.get("erp")) and values_equal(crm, seen.get("crm")))
+    }
+
+
 def seen_apart(agreed: Mapping[str, Any] | None, name: str) -> Mapping[str, Any] | None:
     """Each system's seen value of ``name`` (by side) when the field is kept apart, else None."""
     if not agreed:

@@ -12,7 +12,7 @@ it), so only a fresh read of both systems counts a drift as repaired.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from tandem.codec import stable_hash
@@ -20,9 +20,11 @@ from tandem.config import Side
 from tandem.connectors.base import Change
 from tandem.errors import MappingError
 from tandem.mapping.compare import comparable, values_equal
+from tandem.pipeline.apart import not_apart
 from tandem.pipeline.context import EntityContext
 from tandem.pipeline.engine import Engine
 from tandem.pipeline.refs import StoreRefResolver
+from tandem.store import SyncedState
 
 DriftKind = Literal[
     "differs",
@@ -292,13 +294,14 @@ async def _judge(
         list({k for d, (e, _) in zip(drifts, pairs, strict=True) for k in (d.erp_key, e) if k}),
     )
     external = ctx.bindings["crm"].external_id or ""
+    agreed = store.synced(ctx.name, "erp", [e for e, _ in pairs if e is not None])
     left: list[Drift] = []
     for drift, (erp_key, crm_key) in zip(drifts, pairs, strict=True):
         mine = mine_rows.get(erp_key) if erp_key is not None else None
         theirs = theirs_rows.get(crm_key) if crm_key is not None else None
         now: Drift | None = None
         if mine is not None and theirs is not None:
-            now = compare_pair(ctx, erp, crm, mine, theirs)
+            now = _beyond_apart(compare_pair(ctx, erp, crm, mine, theirs), agreed)
         elif mine is not None and mine.key not in kept_erp:
             partner = links_erp.get(mine.key)
             now = _unmappable(ctx, erp, mine, partner) or erp_alone(ctx, mine.key, partner)
@@ -324,6 +327,18 @@ async def _judge(
             now.message = "; ".join([*([now.message] if now.message else []), *holds])
         left.append(now)
     return left
+
+
+def _beyond_apart(drift: Drift | None, agreed: Mapping[str, SyncedState]) -> Drift | None:
+    """A differing pair's drift without the fields a person kept apart at the values seen
+    (:func:`~tandem.pipeline.apart.not_apart`); ``None`` when no other field differs."""
+    if drift is None or drift.kind != "differs" or not drift.fields or drift.erp_key is None:
+        return drift
+    state = agreed.get(drift.erp_key)
+    fields = not_apart(drift.fields, state.values if state is not None else None)
+    if not fields:
+        return None
+    return replace(drift, fields=fields) if fields != drift.fields else drift
 
 
 def _unmappable(

@@ -35,6 +35,7 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from tandem.errors import MappingError
+from tandem.pipeline.apart import not_apart
 from tandem.pipeline.context import EntityContext
 from tandem.pipeline.engine import Engine
 from tandem.pipeline.events import RecordsCompared
@@ -80,6 +81,9 @@ class EntityReconciliation:
     archived: int = 0
     """Records deleted in one system and kept in the other, as the delete policy says
     (flagged or archived by it, or left alone by ``ignore``): agreed, not drift."""
+    kept_apart: int = 0
+    """Records that differ only in fields a person kept apart (a dropped conflict), each
+    system still holding the value it was seen with: as the person decided, not drift."""
     drift: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -319,7 +323,9 @@ async def _scan(engine: Engine, ctx: EntityContext, found: _Found, crm_side: Spi
     crm_side.drop((_LONE, _HALF))
     for pairs in crm_side.drifts((_PAIRS,), READ_BATCH):
         batches = _collect(batches)
-        found.add(await _detail(engine, ctx, erp, crm, pairs))
+        differing, apart = await _detail(engine, ctx, erp, crm, pairs)
+        counts.kept_apart += apart
+        found.add(differing)
     crm_side.drop((_PAIRS,))
     if store.count_links(ctx.name) > linked_erp:
         async for gone in _gone_both_sides(engine, ctx):
@@ -383,25 +389,32 @@ async def _detail(
     erp: Canonical,
     crm: Canonical,
     pairs: Sequence[Drift],
-) -> list[Drift]:
-    """Re-read one batch of differing pairs to name the fields that differ."""
+) -> tuple[list[Drift], int]:
+    """Re-read one batch of differing pairs to name the fields that differ; and how many
+    pairs differ only in fields a person kept apart, at the values seen (no drift)."""
     erp_keys = [d.erp_key or "" for d in pairs]
     crm_keys = [d.crm_key or "" for d in pairs]
     erp_rows = await engine.systems.erp.read_records(ctx.bindings["erp"], erp_keys)
     crm_rows = await engine.systems.crm.read_records(ctx.bindings["crm"], crm_keys)
     erp.prefetch([c.fields for c in erp_rows.values()])
     crm.prefetch([c.fields for c in crm_rows.values()])
+    states = engine.store.synced(ctx.name, "erp", erp_keys)
     drifts: list[Drift] = []
+    apart = 0
     for erp_key, crm_key in zip(erp_keys, crm_keys, strict=True):
         mine = erp_rows.get(erp_key)
         theirs = crm_rows.get(crm_key)
-        fields = (
-            differing_fields(erp, crm, mine, theirs)
-            if mine is not None and theirs is not None
-            else {}
-        )
+        if mine is None or theirs is None:
+            drifts.append(Drift(ctx.name, "differs", erp_key, crm_key, {}))
+            continue
+        state = states.get(erp_key)
+        differ = differing_fields(erp, crm, mine, theirs)
+        fields = not_apart(differ, state.values if state else None)
+        if differ and not fields:
+            apart += 1
+            continue
         drifts.append(Drift(ctx.name, "differs", erp_key, crm_key, fields))
-    return drifts
+    return drifts, apart
 
 
 __all__ = ["Drift", "DriftKind", "EntityReconciliation", "ReconcileReport", "reconcile"]
