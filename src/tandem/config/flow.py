@@ -347,12 +347,11 @@ class FlowSpec(BaseModel):
             A :class:`BindingError` naming the file, the line and the setting; ``error`` itself
             when it is placed already or is not about an entity of this flow.
         """
-        if not isinstance(error, BindingError) or error.file is not None:
-            return error
-        if self.entities.get(error.entity) is None:
+        if not isinstance(error, BindingError):
             return error
         placed = self._placed(error, side)
-        placed.also = tuple(self._placed(more, side) for more in error.also)
+        if placed is not error:
+            placed.also = tuple(self._placed(more, side) for more in error.also)
         return placed
 
     def _placed(self, error: BindingError, side: Side) -> BindingError:

@@ -78,8 +78,7 @@ def _readable_key(settings: SalesforceSettings) -> None:
     if path is None:
         return
     try:
-        with path.open("rb"):
-            pass
+        path.open("rb").close()
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         raise ConfigError(
